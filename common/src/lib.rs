@@ -1,0 +1,36 @@
+//! Floe's protocol core: everything two parties must agree on byte for byte.
+//!
+//! * [`ids`]: blob, object and node ids, epochs, shard and sliver indices, WAL amounts.
+//! * [`codec`]: BCS, the canonical encoding, with size-limited decoding.
+//! * [`config`]: encoding parameters (`f`, `rows`, `cols`, symbol size, thresholds) for `n` shards.
+//! * [`hash`], [`merkle`]: BLAKE3 Merkle trees with proofs (Walrus conventions).
+//! * [`encoding`]: RedStuff (two-dimensional Reed-Solomon): encode, decode with consistency
+//!   checks, sliver verification, recovery from peers' symbols, inconsistency proofs.
+//! * [`crypto`], [`messages`], [`certificate`]: ed25519 keys, intent-tagged signed messages,
+//!   committees and weighted certificates.
+//!
+//! This crate is pure: no IO, no async, no clocks. It is safe to call from any thread.
+
+pub mod certificate;
+pub mod codec;
+pub mod config;
+pub mod crypto;
+pub mod encoding;
+pub mod erasure;
+pub mod hash;
+pub mod ids;
+pub mod merkle;
+pub mod messages;
+
+pub use certificate::{Certificate, CertificateBuilder, CertificateError, Committee, CommitteeMember, Threshold};
+pub use codec::CodecError;
+pub use config::{ConfigError, EncodingConfig, EncodingType};
+pub use crypto::{KeyPair, PublicKey, Signature, SignatureError};
+pub use encoding::{
+    BlobMetadata, ConsistencyCheck, DecodeError, EncodedBlob, InconsistencyProof, RecoveryError,
+    RecoveryOutcome, RecoverySymbol, Sliver, SliverAxis, SliverExpander, SliverPair,
+    VerifiedBlobMetadata, decode_blob, encode_blob,
+};
+pub use hash::Digest;
+pub use ids::{BlobId, Epoch, Frost, IdParseError, NodeId, ObjectId, ShardIndex, SliverIndex, SliverPairIndex};
+pub use messages::{BlobPersistence, ProtocolMessage, SignedMessage, StorageConfirmation};
