@@ -23,12 +23,13 @@ use crate::ids::SliverIndex;
 mod decoder;
 mod encoder;
 mod expand;
+pub mod faulty;
 mod metadata;
 mod recovery;
 
 pub use decoder::{ConsistencyCheck, DecodeError, decode_blob};
 pub use encoder::{EncodeOptions, EncodedBlob, SliverPair, encode_blob, encode_blob_with};
-pub use expand::SliverExpander;
+pub use expand::{SliverError, SliverExpander};
 pub use metadata::{
     BlobMetadata, MetadataError, SliverPairHashes, VerifiedBlobMetadata, derive_blob_id,
 };
