@@ -118,7 +118,11 @@ pub enum CertificateError {
 
 impl Committee {
     /// A committee; weights must add up to `n_shards`, keys and ids must be distinct.
-    pub fn new(epoch: Epoch, n_shards: u16, members: Vec<CommitteeMember>) -> Result<Self, CertificateError> {
+    pub fn new(
+        epoch: Epoch,
+        n_shards: u16,
+        members: Vec<CommitteeMember>,
+    ) -> Result<Self, CertificateError> {
         let total: u32 = members.iter().map(|m| u32::from(m.weight)).sum();
         if members.is_empty() || total != u32::from(n_shards) {
             return Err(CertificateError::BadCommittee(format!(
@@ -133,9 +137,15 @@ impl Committee {
         ids.sort();
         ids.dedup();
         if keys.len() != members.len() || ids.len() != members.len() {
-            return Err(CertificateError::BadCommittee("repeated public key or node id".into()));
+            return Err(CertificateError::BadCommittee(
+                "repeated public key or node id".into(),
+            ));
         }
-        Ok(Self { epoch, n_shards, members })
+        Ok(Self {
+            epoch,
+            n_shards,
+            members,
+        })
     }
 
     /// The epoch.
@@ -175,10 +185,11 @@ pub struct Certificate {
 impl Certificate {
     /// Signer indices in the bitmap, in order.
     pub fn signer_indices(&self) -> impl Iterator<Item = usize> + '_ {
-        self.signers
-            .iter()
-            .enumerate()
-            .flat_map(|(byte, b)| (0..8).filter(move |bit| b >> bit & 1 == 1).map(move |bit| byte * 8 + bit))
+        self.signers.iter().enumerate().flat_map(|(byte, b)| {
+            (0..8)
+                .filter(move |bit| b >> bit & 1 == 1)
+                .map(move |bit| byte * 8 + bit)
+        })
     }
 
     /// Verifies the certificate against `committee` and returns the decoded message.
@@ -189,7 +200,10 @@ impl Certificate {
     ) -> Result<ProtocolMessage<T>, CertificateError> {
         let m = committee.members.len();
         if self.signers.len() > m.div_ceil(8) {
-            return Err(CertificateError::BitmapTooLong { got: self.signers.len(), max: m.div_ceil(8) });
+            return Err(CertificateError::BitmapTooLong {
+                got: self.signers.len(),
+                max: m.div_ceil(8),
+            });
         }
         let signers: Vec<usize> = self.signer_indices().collect();
         if let Some(&index) = signers.iter().find(|&&i| i >= m) {
@@ -201,13 +215,23 @@ impl Certificate {
                 signers: signers.len(),
             });
         }
-        let weight: u32 = signers.iter().map(|&i| u32::from(committee.members[i].weight)).sum();
+        let weight: u32 = signers
+            .iter()
+            .map(|&i| u32::from(committee.members[i].weight))
+            .sum();
         if !threshold.reached(weight, committee.n_shards) {
-            return Err(CertificateError::InsufficientWeight { weight, n_shards: committee.n_shards, threshold });
+            return Err(CertificateError::InsufficientWeight {
+                weight,
+                n_shards: committee.n_shards,
+                threshold,
+            });
         }
         let msg = ProtocolMessage::<T>::from_bytes(&self.message)?;
         if msg.epoch != committee.epoch {
-            return Err(CertificateError::WrongEpoch { got: msg.epoch, expected: committee.epoch });
+            return Err(CertificateError::WrongEpoch {
+                got: msg.epoch,
+                expected: committee.epoch,
+            });
         }
         let items: Vec<(PublicKey, &[u8], Signature)> = signers
             .iter()
@@ -232,26 +256,46 @@ pub struct CertificateBuilder<'c, T> {
 impl<'c, T: MessageBody> CertificateBuilder<'c, T> {
     /// An empty builder.
     pub fn new(committee: &'c Committee) -> Self {
-        Self { committee, message: None, signatures: BTreeMap::new(), weight: 0, _body: std::marker::PhantomData }
+        Self {
+            committee,
+            message: None,
+            signatures: BTreeMap::new(),
+            weight: 0,
+            _body: std::marker::PhantomData,
+        }
     }
 
     /// Adds member `index`'s signed message after verifying it; returns the total weight.
-    pub fn add(&mut self, index: usize, signed: &SignedMessage<T>) -> Result<u32, CertificateError> {
+    pub fn add(
+        &mut self,
+        index: usize,
+        signed: &SignedMessage<T>,
+    ) -> Result<u32, CertificateError> {
         let members = self.committee.members.len();
-        let member = self.committee.members.get(index).ok_or(CertificateError::UnknownSigner { index, members })?;
+        let member = self
+            .committee
+            .members
+            .get(index)
+            .ok_or(CertificateError::UnknownSigner { index, members })?;
         if self.signatures.contains_key(&index) {
             return Err(CertificateError::DuplicateSigner(index));
         }
-        if let Some(m) = &self.message {
-            if *m != signed.serialized {
-                return Err(CertificateError::MixedMessages(index));
-            }
+        if self
+            .message
+            .as_ref()
+            .is_some_and(|m| *m != signed.serialized)
+        {
+            return Err(CertificateError::MixedMessages(index));
         }
         let msg = signed.verify(&member.public_key)?;
         if msg.epoch != self.committee.epoch {
-            return Err(CertificateError::WrongEpoch { got: msg.epoch, expected: self.committee.epoch });
+            return Err(CertificateError::WrongEpoch {
+                got: msg.epoch,
+                expected: self.committee.epoch,
+            });
         }
-        self.message.get_or_insert_with(|| signed.serialized.clone());
+        self.message
+            .get_or_insert_with(|| signed.serialized.clone());
         self.signatures.insert(index, signed.signature);
         self.weight += u32::from(member.weight);
         Ok(self.weight)
@@ -274,6 +318,10 @@ impl<'c, T: MessageBody> CertificateBuilder<'c, T> {
         for &i in self.signatures.keys() {
             signers[i / 8] |= 1 << (i % 8);
         }
-        Some(Certificate { signers, message, signatures: self.signatures.into_values().collect() })
+        Some(Certificate {
+            signers,
+            message,
+            signatures: self.signatures.into_values().collect(),
+        })
     }
 }

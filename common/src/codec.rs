@@ -33,7 +33,10 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 /// Decodes BCS bytes, refusing inputs longer than `limit` and any trailing bytes.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
     if bytes.len() > limit {
-        return Err(CodecError::TooLarge { size: bytes.len(), limit });
+        return Err(CodecError::TooLarge {
+            size: bytes.len(),
+            limit,
+        });
     }
     bcs::from_bytes(bytes).map_err(|e| CodecError::Malformed(e.to_string()))
 }
@@ -47,10 +50,16 @@ mod tests {
         let v: Vec<u8> = vec![1, 2, 3];
         let b = encode(&v);
         assert_eq!(decode::<Vec<u8>>(&b, 16).unwrap(), v);
-        assert!(matches!(decode::<Vec<u8>>(&b, 2), Err(CodecError::TooLarge { .. })));
-        let mut t = b.clone();
+        assert!(matches!(
+            decode::<Vec<u8>>(&b, 2),
+            Err(CodecError::TooLarge { .. })
+        ));
+        let mut t = b;
         t.push(0);
-        assert!(matches!(decode::<Vec<u8>>(&t, 16), Err(CodecError::Malformed(_))));
+        assert!(matches!(
+            decode::<Vec<u8>>(&t, 16),
+            Err(CodecError::Malformed(_))
+        ));
         // A length prefix that claims far more than is present fails without allocating it.
         let lie = [0xff, 0xff, 0xff, 0xff, 0x07, 1, 2];
         assert!(decode::<Vec<u8>>(&lie, 16).is_err());

@@ -58,7 +58,6 @@ impl TryFrom<u8> for EncodingType {
     }
 }
 
-
 /// Invalid encoding parameters or inputs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -93,7 +92,10 @@ impl EncodingConfig {
         if !(MIN_SHARDS..=MAX_SHARDS).contains(&n_shards) {
             return Err(ConfigError::ShardCount(u32::from(n_shards)));
         }
-        Ok(Self { n_shards, f: (n_shards - 1) / 3 })
+        Ok(Self {
+            n_shards,
+            f: (n_shards - 1) / 3,
+        })
     }
 
     /// `n`: the number of shards (and of sliver pairs per blob).

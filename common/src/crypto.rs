@@ -58,11 +58,17 @@ pub fn verify_batch(items: &[(PublicKey, &[u8], Signature)]) -> Result<(), Signa
         [] => Ok(()),
         [(k, m, s)] => k.verify(m, s),
         _ => {
-            let keys = items.iter().map(|(k, _, _)| k.dalek()).collect::<Result<Vec<_>, _>>()?;
+            let keys = items
+                .iter()
+                .map(|(k, _, _)| k.dalek())
+                .collect::<Result<Vec<_>, _>>()?;
             let msgs: Vec<&[u8]> = items.iter().map(|(_, m, _)| *m).collect();
-            let sigs: Vec<ed25519_dalek::Signature> =
-                items.iter().map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0)).collect();
-            ed25519_dalek::verify_batch(&msgs, &sigs, &keys).map_err(|_| SignatureError::BatchInvalid(items.len()))
+            let sigs: Vec<ed25519_dalek::Signature> = items
+                .iter()
+                .map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0))
+                .collect();
+            ed25519_dalek::verify_batch(&msgs, &sigs, &keys)
+                .map_err(|_| SignatureError::BatchInvalid(items.len()))
         }
     }
 }
@@ -116,7 +122,9 @@ pub struct KeyFile {
 impl KeyFile {
     /// The key file of a key pair.
     pub fn of(key: &KeyPair) -> Self {
-        Self { secret: hex::encode(key.seed()) }
+        Self {
+            secret: hex::encode(key.seed()),
+        }
     }
 
     /// The key pair in the file.
@@ -140,8 +148,12 @@ mod tests {
             k.public().verify(m, s).unwrap();
             assert!(k.public().verify(b"other", s).is_err());
         }
-        let items: Vec<(PublicKey, &[u8], Signature)> =
-            keys.iter().zip(&msgs).zip(&sigs).map(|((k, m), s)| (k.public(), m.as_slice(), *s)).collect();
+        let items: Vec<(PublicKey, &[u8], Signature)> = keys
+            .iter()
+            .zip(&msgs)
+            .zip(&sigs)
+            .map(|((k, m), s)| (k.public(), m.as_slice(), *s))
+            .collect();
         verify_batch(&items).unwrap();
         let mut bad = items.clone();
         bad[3].2 = sigs[2];

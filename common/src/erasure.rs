@@ -68,7 +68,10 @@ impl RsEncoder {
             count += 1;
         }
         if count != self.k {
-            return Err(ErasureError::NotEnoughSymbols { needed: self.k, have: count });
+            return Err(ErasureError::NotEnoughSymbols {
+                needed: self.k,
+                have: count,
+            });
         }
         let result = self.inner.encode().map_err(lib)?;
         for (t, rec) in result.recovery_iter().enumerate() {
@@ -92,7 +95,13 @@ impl RsDecoder {
     /// A new decoder. `s` must be even and non-zero, `1 ≤ k < n`.
     pub fn new(k: usize, n: usize, s: usize) -> Result<Self, ErasureError> {
         let inner = ReedSolomonDecoder::new(k, n - k, s).map_err(lib)?;
-        Ok(Self { inner, k, n, s, seen: vec![false; n] })
+        Ok(Self {
+            inner,
+            k,
+            n,
+            s,
+            seen: vec![false; n],
+        })
     }
 
     /// Decodes the `k` source symbols into `out` (`k·s` bytes) from `(index, symbol)` pairs.
@@ -117,7 +126,13 @@ impl RsDecoder {
         };
         for (index, sym) in symbols {
             if index >= n || sym.len() != s {
-                return Err(ErasureError::BadSymbol { index, len: sym.len(), k, n, size: s });
+                return Err(ErasureError::BadSymbol {
+                    index,
+                    len: sym.len(),
+                    k,
+                    n,
+                    size: s,
+                });
             }
             if self.seen[index] || have == k {
                 continue;
@@ -157,12 +172,14 @@ mod tests {
         let mut all: Vec<Vec<u8>> = src.chunks(s).map(<[u8]>::to_vec).collect();
         let mut enc = RsEncoder::new(k, n, s).unwrap();
         let mut rec = vec![Vec::new(); n - k];
-        enc.encode(src.chunks(s), |t, r| rec[t] = r.to_vec()).unwrap();
+        enc.encode(src.chunks(s), |t, r| rec[t] = r.to_vec())
+            .unwrap();
         all.extend(rec);
         let mut dec = RsDecoder::new(k, n, s).unwrap();
         for start in 0..=n - k {
             let mut out = vec![0u8; k * s];
-            dec.decode((start..start + k).map(|i| (i, all[i].as_slice())), &mut out).unwrap();
+            dec.decode((start..start + k).map(|i| (i, all[i].as_slice())), &mut out)
+                .unwrap();
             assert_eq!(out, src, "start {start}");
         }
         let mut out = vec![0u8; k * s];
@@ -175,7 +192,8 @@ mod tests {
             Err(ErasureError::BadSymbol { .. })
         ));
         // Still usable after errors.
-        dec.decode((n - k..n).map(|i| (i, all[i].as_slice())), &mut out).unwrap();
+        dec.decode((n - k..n).map(|i| (i, all[i].as_slice())), &mut out)
+            .unwrap();
         assert_eq!(out, src);
     }
 }

@@ -68,7 +68,10 @@ pub fn leaves(data: &[u8], size: usize, out: &mut [Hash]) {
 pub fn leaves_strided(data: &[u8], size: usize, stride: usize, out: &mut [Hash]) {
     assert!(stride >= size);
     if let Some(last) = out.len().checked_sub(1) {
-        assert!(data.len() >= last * stride + size, "strided leaf batch out of bounds");
+        assert!(
+            data.len() >= last * stride + size,
+            "strided leaf batch out of bounds"
+        );
     }
     lanes::hash_prefixed(LEAF_PREFIX, data, size, stride, out);
 }
@@ -76,7 +79,11 @@ pub fn leaves_strided(data: &[u8], size: usize, stride: usize, out: &mut [Hash])
 /// Hashes inner nodes: `out[i] = inner(children[2i], children[2i+1])`, where a missing last
 /// right child (odd count) is the `Empty` node. `out.len()` must be `children.len().div_ceil(2)`.
 pub fn parents(children: &[Hash], out: &mut [Hash]) {
-    assert_eq!(out.len(), children.len().div_ceil(2), "parent batch of the wrong size");
+    assert_eq!(
+        out.len(),
+        children.len().div_ceil(2),
+        "parent batch of the wrong size"
+    );
     let pairs = children.len() / 2;
     let flat: &[u8] = children[..pairs * 2].as_flattened();
     lanes::hash_prefixed(INNER_PREFIX, flat, 64, 64, &mut out[..pairs]);

@@ -66,7 +66,11 @@ impl TextForm {
     }
 
     #[doc(hidden)]
-    pub fn decode<const N: usize>(self, kind: &'static str, text: &str) -> Result<[u8; N], IdParseError> {
+    pub fn decode<const N: usize>(
+        self,
+        kind: &'static str,
+        text: &str,
+    ) -> Result<[u8; N], IdParseError> {
         let decoded = match self {
             TextForm::Base64Url => base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(text.trim())
@@ -215,7 +219,10 @@ impl BlobId {
     /// pairs over shards (Walrus `mapping.rs`).
     pub fn rotation(&self, n_shards: u16) -> u16 {
         let n = u32::from(n_shards.max(1));
-        let rem = self.0.iter().fold(0u32, |acc, &b| ((acc << 8) | u32::from(b)) % n);
+        let rem = self
+            .0
+            .iter()
+            .fold(0u32, |acc, &b| ((acc << 8) | u32::from(b)) % n);
         rem as u16
     }
 }
@@ -400,9 +407,17 @@ impl FromStr for Frost {
         };
         let t = s.trim();
         if let Some(frost) = t.strip_suffix("FROST").or_else(|| t.strip_suffix("frost")) {
-            return frost.trim().parse::<u64>().map(Frost).map_err(|e| bad(&e.to_string()));
+            return frost
+                .trim()
+                .parse::<u64>()
+                .map(Frost)
+                .map_err(|e| bad(&e.to_string()));
         }
-        let t = t.strip_suffix("WAL").or_else(|| t.strip_suffix("wal")).unwrap_or(t).trim();
+        let t = t
+            .strip_suffix("WAL")
+            .or_else(|| t.strip_suffix("wal"))
+            .unwrap_or(t)
+            .trim();
         let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
         if whole.is_empty() && frac.is_empty() {
             return Err(bad("empty amount"));
@@ -413,7 +428,9 @@ impl FromStr for Frost {
         let whole: u64 = if whole.is_empty() {
             0
         } else {
-            whole.parse().map_err(|e: std::num::ParseIntError| bad(&e.to_string()))?
+            whole
+                .parse()
+                .map_err(|e: std::num::ParseIntError| bad(&e.to_string()))?
         };
         let frac_val: u64 = if frac.is_empty() {
             0
@@ -421,7 +438,9 @@ impl FromStr for Frost {
             if !frac.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad("decimals must be digits"));
             }
-            format!("{frac:0<9}").parse().map_err(|e: std::num::ParseIntError| bad(&e.to_string()))?
+            format!("{frac:0<9}")
+                .parse()
+                .map_err(|e: std::num::ParseIntError| bad(&e.to_string()))?
         };
         whole
             .checked_mul(FROST_PER_WAL)
@@ -444,9 +463,16 @@ mod tests {
         assert_eq!(text.parse::<BlobId>().unwrap(), id);
         assert!(matches!(
             "AAAA".parse::<BlobId>(),
-            Err(IdParseError::WrongLength { expected: 32, got: 3, .. })
+            Err(IdParseError::WrongLength {
+                expected: 32,
+                got: 3,
+                ..
+            })
         ));
-        assert!(matches!("not base64!!".parse::<BlobId>(), Err(IdParseError::BadAlphabet { .. })));
+        assert!(matches!(
+            "not base64!!".parse::<BlobId>(),
+            Err(IdParseError::BadAlphabet { .. })
+        ));
         // Standard (non URL-safe) alphabet is refused.
         let std_b64 = "+".repeat(43);
         assert!(std_b64.parse::<BlobId>().is_err());

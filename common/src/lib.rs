@@ -22,7 +22,9 @@ pub mod ids;
 pub mod merkle;
 pub mod messages;
 
-pub use certificate::{Certificate, CertificateBuilder, CertificateError, Committee, CommitteeMember, Threshold};
+pub use certificate::{
+    Certificate, CertificateBuilder, CertificateError, Committee, CommitteeMember, Threshold,
+};
 pub use codec::CodecError;
 pub use config::{ConfigError, EncodingConfig, EncodingType};
 pub use crypto::{KeyPair, PublicKey, Signature, SignatureError};
@@ -32,5 +34,7 @@ pub use encoding::{
     VerifiedBlobMetadata, decode_blob, encode_blob,
 };
 pub use hash::Digest;
-pub use ids::{BlobId, Epoch, Frost, IdParseError, NodeId, ObjectId, ShardIndex, SliverIndex, SliverPairIndex};
+pub use ids::{
+    BlobId, Epoch, Frost, IdParseError, NodeId, ObjectId, ShardIndex, SliverIndex, SliverPairIndex,
+};
 pub use messages::{BlobPersistence, ProtocolMessage, SignedMessage, StorageConfirmation};

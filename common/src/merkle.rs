@@ -22,7 +22,11 @@ pub enum Node {
 
 impl Node {
     fn from_hash(h: Hash) -> Node {
-        if h == [0; 32] { Node::Empty } else { Node::Digest(Digest(h)) }
+        if h == [0; 32] {
+            Node::Empty
+        } else {
+            Node::Digest(Digest(h))
+        }
     }
 
     /// The 32 bytes this node contributes to its parent's hash.
@@ -69,7 +73,11 @@ pub struct MerkleProof {
 
 /// `ceil(log2 leaves)`: the number of siblings on every path of a tree with `leaves` leaves.
 pub fn depth(leaves: usize) -> usize {
-    if leaves <= 1 { 0 } else { (usize::BITS - (leaves - 1).leading_zeros()) as usize }
+    if leaves <= 1 {
+        0
+    } else {
+        (usize::BITS - (leaves - 1).leading_zeros()) as usize
+    }
 }
 
 impl MerkleProof {
@@ -87,16 +95,28 @@ impl MerkleProof {
         }
         let expected = depth(leaves);
         if self.path.len() != expected {
-            return Err(MerkleError::WrongLength { got: self.path.len(), expected, leaves });
+            return Err(MerkleError::WrongLength {
+                got: self.path.len(),
+                expected,
+                leaves,
+            });
         }
         let mut cur = *leaf_hash;
         let mut i = index;
         for sib in &self.path {
             let s = sib.hash();
-            cur = if i % 2 == 0 { hash::inner(&cur, &s) } else { hash::inner(&s, &cur) };
+            cur = if i.is_multiple_of(2) {
+                hash::inner(&cur, &s)
+            } else {
+                hash::inner(&s, &cur)
+            };
             i /= 2;
         }
-        if cur == *root { Ok(()) } else { Err(MerkleError::RootMismatch) }
+        if cur == *root {
+            Ok(())
+        } else {
+            Err(MerkleError::RootMismatch)
+        }
     }
 }
 
@@ -135,7 +155,10 @@ impl MerkleTree {
 
     /// The root (`Empty` = zeros for an empty tree).
     pub fn root(&self) -> Digest {
-        self.levels.last().and_then(|l| l.first()).map_or(Digest::ZERO, |h| Digest(*h))
+        self.levels
+            .last()
+            .and_then(|l| l.first())
+            .map_or(Digest::ZERO, |h| Digest(*h))
     }
 
     /// The proof for leaf `index`, or `None` if out of range.
@@ -199,7 +222,11 @@ pub struct LockstepRoots {
 impl LockstepRoots {
     /// Roots for `trees` trees.
     pub fn new(trees: usize) -> Self {
-        Self { trees, pushed: 0, pending: Vec::new() }
+        Self {
+            trees,
+            pushed: 0,
+            pending: Vec::new(),
+        }
     }
 
     /// Adds the next leaf of every tree.
@@ -243,7 +270,11 @@ impl LockstepRoots {
     /// count must be a multiple of the power of two at or above `other`'s.
     pub fn append(&mut self, other: LockstepRoots) {
         assert_eq!(other.trees, self.trees);
-        assert_eq!(self.pushed % other.pushed.next_power_of_two().max(1), 0, "append not aligned");
+        assert_eq!(
+            self.pushed % other.pushed.next_power_of_two().max(1),
+            0,
+            "append not aligned"
+        );
         // Higher levels hold the leftmost leaves: add them first.
         for (level, nodes) in other.pending.into_iter().enumerate().rev() {
             if let Some(nodes) = nodes {
@@ -282,7 +313,10 @@ impl LockstepRoots {
             level += 1;
         }
         let root = carry.or_else(|| pending.get_mut(level).and_then(Option::take));
-        root.expect("a non-empty tree has a root").into_iter().map(Digest).collect()
+        root.expect("a non-empty tree has a root")
+            .into_iter()
+            .map(Digest)
+            .collect()
     }
 }
 
@@ -292,7 +326,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn leaf_hashes(k: usize, seed: u8) -> Vec<Hash> {
-        (0..k).map(|i| hash::leaf(&[seed, i as u8, (i >> 8) as u8]).0).collect()
+        (0..k)
+            .map(|i| hash::leaf(&[seed, i as u8, (i >> 8) as u8]).0)
+            .collect()
     }
 
     /// Straightforward recursive definition, independent of the level-by-level builder.
@@ -323,7 +359,9 @@ mod tests {
 
     #[test]
     fn proof_bcs_layout() {
-        let p = MerkleProof { path: vec![Node::Empty, Node::Digest(Digest([9; 32]))] };
+        let p = MerkleProof {
+            path: vec![Node::Empty, Node::Digest(Digest([9; 32]))],
+        };
         let b = bcs::to_bytes(&p).unwrap();
         assert_eq!(b[..3], [2, 0, 1]);
         assert_eq!(b.len(), 3 + 32);

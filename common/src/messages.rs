@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::codec::{self, CodecError};
 use crate::crypto::{KeyPair, PublicKey, Signature, SignatureError};
-use crate::ids::{BlobId, Epoch, ObjectId, ShardIndex};
 use crate::encoding::SliverAxis;
+use crate::ids::{BlobId, Epoch, ObjectId, ShardIndex};
 
 /// Floe's application id in the intent header ('F').
 pub const APP_ID: u8 = 0x46;
@@ -50,7 +50,11 @@ pub struct Intent {
 impl Intent {
     /// The current header for `t`.
     pub const fn of(t: IntentType) -> Intent {
-        Intent { msg_type: t as u8, version: INTENT_VERSION, app_id: APP_ID }
+        Intent {
+            msg_type: t as u8,
+            version: INTENT_VERSION,
+            app_id: APP_ID,
+        }
     }
 }
 
@@ -74,7 +78,11 @@ pub struct ProtocolMessage<T> {
 impl<T: MessageBody> ProtocolMessage<T> {
     /// A message for `epoch`.
     pub fn new(epoch: Epoch, body: T) -> Self {
-        Self { intent: Intent::of(T::INTENT), epoch, body }
+        Self {
+            intent: Intent::of(T::INTENT),
+            epoch,
+            body,
+        }
     }
 
     /// Canonical bytes.
@@ -86,7 +94,10 @@ impl<T: MessageBody> ProtocolMessage<T> {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, MessageError> {
         let msg: Self = codec::decode(bytes, MAX_MESSAGE_LEN)?;
         if msg.intent != Intent::of(T::INTENT) {
-            return Err(MessageError::WrongIntent { got: msg.intent, expected: Intent::of(T::INTENT) });
+            return Err(MessageError::WrongIntent {
+                got: msg.intent,
+                expected: Intent::of(T::INTENT),
+            });
         }
         Ok(msg)
     }
@@ -179,12 +190,20 @@ impl<T: MessageBody> SignedMessage<T> {
     pub fn sign(key: &KeyPair, msg: &ProtocolMessage<T>) -> Self {
         let serialized = msg.to_bytes();
         let signature = key.sign_raw(&serialized);
-        Self { serialized, signature, _body: PhantomData }
+        Self {
+            serialized,
+            signature,
+            _body: PhantomData,
+        }
     }
 
     /// From parts received over the wire (not yet verified).
     pub fn from_parts(serialized: Vec<u8>, signature: Signature) -> Self {
-        Self { serialized, signature, _body: PhantomData }
+        Self {
+            serialized,
+            signature,
+            _body: PhantomData,
+        }
     }
 
     /// Verifies the signature under `key` and decodes the message.

@@ -1,9 +1,12 @@
 //! Certificates: weights, thresholds, and every way a certificate can be wrong.
 
-use floe_common::certificate::{Certificate, CertificateBuilder, CertificateError, Committee, CommitteeMember, Threshold};
+use floe_common::certificate::{
+    Certificate, CertificateBuilder, CertificateError, Committee, CommitteeMember, Threshold,
+};
 use floe_common::messages::InvalidBlobIdMsg;
 use floe_common::{
-    BlobId, BlobPersistence, Epoch, KeyPair, NodeId, ProtocolMessage, SignedMessage, StorageConfirmation,
+    BlobId, BlobPersistence, Epoch, KeyPair, NodeId, ProtocolMessage, SignedMessage,
+    StorageConfirmation,
 };
 
 /// 10 members with one shard each over 10 shards.
@@ -12,13 +15,23 @@ fn setup() -> (Vec<KeyPair>, Committee) {
     let members = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| CommitteeMember { node_id: NodeId([i as u8; 32]), public_key: k.public(), weight: 1 })
+        .map(|(i, k)| CommitteeMember {
+            node_id: NodeId([i as u8; 32]),
+            public_key: k.public(),
+            weight: 1,
+        })
         .collect();
     (keys, Committee::new(Epoch(3), 10, members).unwrap())
 }
 
 fn conf(epoch: u32) -> ProtocolMessage<StorageConfirmation> {
-    ProtocolMessage::new(Epoch(epoch), StorageConfirmation { blob_id: BlobId([5; 32]), persistence: BlobPersistence::Permanent })
+    ProtocolMessage::new(
+        Epoch(epoch),
+        StorageConfirmation {
+            blob_id: BlobId([5; 32]),
+            persistence: BlobPersistence::Permanent,
+        },
+    )
 }
 
 fn cert_of(keys: &[KeyPair], committee: &Committee, signers: &[usize]) -> Certificate {
@@ -34,16 +47,22 @@ fn quorum_and_validity_weights() {
     let (keys, committee) = setup();
     // n = 10: quorum needs 7, validity 4.
     let c7 = cert_of(&keys, &committee, &[0, 2, 3, 5, 6, 8, 9]);
-    let msg = c7.verify::<StorageConfirmation>(&committee, Threshold::Quorum).unwrap();
+    let msg = c7
+        .verify::<StorageConfirmation>(&committee, Threshold::Quorum)
+        .unwrap();
     assert_eq!(msg.body.blob_id, BlobId([5; 32]));
     let c6 = cert_of(&keys, &committee, &[0, 1, 2, 3, 4, 5]);
     assert!(matches!(
         c6.verify::<StorageConfirmation>(&committee, Threshold::Quorum),
         Err(CertificateError::InsufficientWeight { weight: 6, .. })
     ));
-    c6.verify::<StorageConfirmation>(&committee, Threshold::Validity).unwrap();
+    c6.verify::<StorageConfirmation>(&committee, Threshold::Validity)
+        .unwrap();
     let c3 = cert_of(&keys, &committee, &[7, 8, 9]);
-    assert!(c3.verify::<StorageConfirmation>(&committee, Threshold::Validity).is_err());
+    assert!(
+        c3.verify::<StorageConfirmation>(&committee, Threshold::Validity)
+            .is_err()
+    );
 }
 
 #[test]
@@ -51,17 +70,35 @@ fn builder_rejects_duplicates_unknown_mixed_and_bad_signatures() {
     let (keys, committee) = setup();
     let mut b = CertificateBuilder::new(&committee);
     b.add(0, &SignedMessage::sign(&keys[0], &conf(3))).unwrap();
-    assert_eq!(b.add(0, &SignedMessage::sign(&keys[0], &conf(3))), Err(CertificateError::DuplicateSigner(0)));
+    assert_eq!(
+        b.add(0, &SignedMessage::sign(&keys[0], &conf(3))),
+        Err(CertificateError::DuplicateSigner(0))
+    );
     assert!(matches!(
         b.add(10, &SignedMessage::sign(&keys[0], &conf(3))),
         Err(CertificateError::UnknownSigner { index: 10, .. })
     ));
-    let other = ProtocolMessage::new(Epoch(3), StorageConfirmation { blob_id: BlobId([6; 32]), persistence: BlobPersistence::Permanent });
-    assert_eq!(b.add(1, &SignedMessage::sign(&keys[1], &other)), Err(CertificateError::MixedMessages(1)));
+    let other = ProtocolMessage::new(
+        Epoch(3),
+        StorageConfirmation {
+            blob_id: BlobId([6; 32]),
+            persistence: BlobPersistence::Permanent,
+        },
+    );
+    assert_eq!(
+        b.add(1, &SignedMessage::sign(&keys[1], &other)),
+        Err(CertificateError::MixedMessages(1))
+    );
     // Member 2's message signed by member 3's key.
-    assert!(matches!(b.add(2, &SignedMessage::sign(&keys[3], &conf(3))), Err(CertificateError::Message(_))));
+    assert!(matches!(
+        b.add(2, &SignedMessage::sign(&keys[3], &conf(3))),
+        Err(CertificateError::Message(_))
+    ));
     let mut b2 = CertificateBuilder::new(&committee);
-    assert!(matches!(b2.add(0, &SignedMessage::sign(&keys[0], &conf(4))), Err(CertificateError::WrongEpoch { .. })));
+    assert!(matches!(
+        b2.add(0, &SignedMessage::sign(&keys[0], &conf(4))),
+        Err(CertificateError::WrongEpoch { .. })
+    ));
     assert_eq!(b.weight(), 1);
 }
 
@@ -69,34 +106,56 @@ fn builder_rejects_duplicates_unknown_mixed_and_bad_signatures() {
 fn tampered_certificates_are_refused() {
     let (keys, committee) = setup();
     let good = cert_of(&keys, &committee, &[0, 1, 2, 3, 4, 5, 6, 7]);
-    good.verify::<StorageConfirmation>(&committee, Threshold::Quorum).unwrap();
+    good.verify::<StorageConfirmation>(&committee, Threshold::Quorum)
+        .unwrap();
 
     let mut c = good.clone();
     c.signatures.swap(0, 1);
-    assert!(matches!(c.verify::<StorageConfirmation>(&committee, Threshold::Quorum), Err(CertificateError::Signature(_))));
+    assert!(matches!(
+        c.verify::<StorageConfirmation>(&committee, Threshold::Quorum),
+        Err(CertificateError::Signature(_))
+    ));
 
     let mut c = good.clone();
     c.signers[1] |= 0b100; // signer 10 does not exist
-    assert!(matches!(c.verify::<StorageConfirmation>(&committee, Threshold::Quorum), Err(CertificateError::UnknownSigner { index: 10, .. })));
+    assert!(matches!(
+        c.verify::<StorageConfirmation>(&committee, Threshold::Quorum),
+        Err(CertificateError::UnknownSigner { index: 10, .. })
+    ));
 
     let mut c = good.clone();
     c.signers.push(0);
-    assert!(matches!(c.verify::<StorageConfirmation>(&committee, Threshold::Quorum), Err(CertificateError::BitmapTooLong { .. })));
+    assert!(matches!(
+        c.verify::<StorageConfirmation>(&committee, Threshold::Quorum),
+        Err(CertificateError::BitmapTooLong { .. })
+    ));
 
     let mut c = good.clone();
     c.signatures.pop();
-    assert!(matches!(c.verify::<StorageConfirmation>(&committee, Threshold::Quorum), Err(CertificateError::SignatureCount { .. })));
+    assert!(matches!(
+        c.verify::<StorageConfirmation>(&committee, Threshold::Quorum),
+        Err(CertificateError::SignatureCount { .. })
+    ));
 
     let mut c = good.clone();
     c.message[10] ^= 1; // another blob id: signatures no longer match
-    assert!(c.verify::<StorageConfirmation>(&committee, Threshold::Quorum).is_err());
+    assert!(
+        c.verify::<StorageConfirmation>(&committee, Threshold::Quorum)
+            .is_err()
+    );
 
     // Right signatures, wrong type: a confirmation is not an invalid-blob attestation.
-    assert!(matches!(good.verify::<InvalidBlobIdMsg>(&committee, Threshold::Validity), Err(CertificateError::Message(_))));
+    assert!(matches!(
+        good.verify::<InvalidBlobIdMsg>(&committee, Threshold::Validity),
+        Err(CertificateError::Message(_))
+    ));
 
     // A certificate from the epoch-3 committee does not verify against epoch 4's.
     let next = Committee::new(Epoch(4), 10, committee.members().to_vec()).unwrap();
-    assert!(matches!(good.verify::<StorageConfirmation>(&next, Threshold::Quorum), Err(CertificateError::WrongEpoch { .. })));
+    assert!(matches!(
+        good.verify::<StorageConfirmation>(&next, Threshold::Quorum),
+        Err(CertificateError::WrongEpoch { .. })
+    ));
 }
 
 #[test]

@@ -15,7 +15,9 @@ use floe_common::{
 };
 
 fn input(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i.wrapping_mul(31).wrapping_add(7) % 251) as u8).collect()
+    (0..len)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(7) % 251) as u8)
+        .collect()
 }
 
 fn key(i: u8) -> KeyPair {
@@ -24,12 +26,18 @@ fn key(i: u8) -> KeyPair {
 
 fn compute() -> BTreeMap<String, String> {
     let mut v = BTreeMap::new();
-    for (n, lens) in [(10u16, vec![0usize, 1, 17, 1000, 100_003]), (1000, vec![0, 1, 4096])] {
+    for (n, lens) in [
+        (10u16, vec![0usize, 1, 17, 1000, 100_003]),
+        (1000, vec![0, 1, 4096]),
+    ] {
         let config = EncodingConfig::new(n).unwrap();
         for len in lens {
             let enc = encode_blob(&config, &input(len)).unwrap();
             v.insert(format!("blob_id/n{n}/len{len}"), enc.blob_id().to_string());
-            v.insert(format!("root/n{n}/len{len}"), enc.metadata.metadata().root().to_string());
+            v.insert(
+                format!("root/n{n}/len{len}"),
+                enc.metadata.metadata().root().to_string(),
+            );
             v.insert(
                 format!("encoded_length/n{n}/len{len}"),
                 config.encoded_length(len as u64).unwrap().to_string(),
@@ -44,44 +52,81 @@ fn compute() -> BTreeMap<String, String> {
         v.insert(format!("message/{name}/bytes"), hex::encode(bytes));
         v.insert(format!("message/{name}/signature"), sig.to_string());
     };
-    let conf = ProtocolMessage::new(epoch, StorageConfirmation { blob_id, persistence: BlobPersistence::Permanent });
-    let s = SignedMessage::sign(&k, &conf);
-    put("storage_confirmation_permanent", s.serialized.clone(), s.signature);
     let conf = ProtocolMessage::new(
         epoch,
-        StorageConfirmation { blob_id, persistence: BlobPersistence::Deletable(ObjectId([0x22; 32])) },
+        StorageConfirmation {
+            blob_id,
+            persistence: BlobPersistence::Permanent,
+        },
     );
     let s = SignedMessage::sign(&k, &conf);
-    put("storage_confirmation_deletable", s.serialized.clone(), s.signature);
+    put(
+        "storage_confirmation_permanent",
+        s.serialized.clone(),
+        s.signature,
+    );
+    let conf = ProtocolMessage::new(
+        epoch,
+        StorageConfirmation {
+            blob_id,
+            persistence: BlobPersistence::Deletable(ObjectId([0x22; 32])),
+        },
+    );
+    let s = SignedMessage::sign(&k, &conf);
+    put(
+        "storage_confirmation_deletable",
+        s.serialized.clone(),
+        s.signature,
+    );
     let inv = ProtocolMessage::new(epoch, InvalidBlobIdMsg { blob_id });
     let s = SignedMessage::sign(&k, &inv);
     put("invalid_blob_id", s.serialized.clone(), s.signature);
     let sync = ProtocolMessage::new(
         epoch,
-        SyncShardRequest { shard: ShardIndex(3), axis: SliverAxis::Secondary, start: blob_id, count: 1000 },
+        SyncShardRequest {
+            shard: ShardIndex(3),
+            axis: SliverAxis::Secondary,
+            start: blob_id,
+            count: 1000,
+        },
     );
     let s = SignedMessage::sign(&k, &sync);
     put("sync_shard", s.serialized.clone(), s.signature);
 
     // A certificate of 3 of 4 members over a permanent confirmation.
     let members: Vec<CommitteeMember> = (0..4u8)
-        .map(|i| CommitteeMember { node_id: NodeId([i; 32]), public_key: key(10 + i).public(), weight: [3, 3, 2, 2][i as usize] })
+        .map(|i| CommitteeMember {
+            node_id: NodeId([i; 32]),
+            public_key: key(10 + i).public(),
+            weight: [3, 3, 2, 2][i as usize],
+        })
         .collect();
     let committee = Committee::new(epoch, 10, members).unwrap();
-    let msg = ProtocolMessage::new(epoch, StorageConfirmation { blob_id, persistence: BlobPersistence::Permanent });
+    let msg = ProtocolMessage::new(
+        epoch,
+        StorageConfirmation {
+            blob_id,
+            persistence: BlobPersistence::Permanent,
+        },
+    );
     let mut b = CertificateBuilder::new(&committee);
     for i in [0usize, 1, 3] {
-        b.add(i, &SignedMessage::sign(&key(10 + i as u8), &msg)).unwrap();
+        b.add(i, &SignedMessage::sign(&key(10 + i as u8), &msg))
+            .unwrap();
     }
     assert!(b.reached(Threshold::Quorum));
     let cert = b.finish().unwrap();
-    v.insert("certificate/3of4".into(), hex::encode(floe_common::codec::encode(&cert)));
+    v.insert(
+        "certificate/3of4".into(),
+        hex::encode(floe_common::codec::encode(&cert)),
+    );
     v
 }
 
 #[test]
 fn conformance_vectors() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/conformance.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/conformance.json");
     let actual = compute();
     if std::env::var_os("FLOE_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -89,8 +134,12 @@ fn conformance_vectors() {
         return;
     }
     let expected: BTreeMap<String, String> =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("vectors file present")).unwrap();
-    assert_eq!(expected.keys().collect::<Vec<_>>(), actual.keys().collect::<Vec<_>>());
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("vectors file present"))
+            .unwrap();
+    assert_eq!(
+        expected.keys().collect::<Vec<_>>(),
+        actual.keys().collect::<Vec<_>>()
+    );
     for (k, e) in &expected {
         assert_eq!(&actual[k], e, "conformance vector {k} changed");
     }
@@ -99,14 +148,23 @@ fn conformance_vectors() {
 #[test]
 fn message_layouts_are_fixed() {
     let blob_id = BlobId([0x11; 32]);
-    let conf = ProtocolMessage::new(Epoch(7), StorageConfirmation { blob_id, persistence: BlobPersistence::Permanent });
+    let conf = ProtocolMessage::new(
+        Epoch(7),
+        StorageConfirmation {
+            blob_id,
+            persistence: BlobPersistence::Permanent,
+        },
+    );
     let b = conf.to_bytes();
     assert_eq!(b.len(), 40);
     assert_eq!(b[..7], [1, 0, 0x46, 7, 0, 0, 0]);
     assert_eq!(b[39], 0);
     let del = ProtocolMessage::new(
         Epoch(7),
-        StorageConfirmation { blob_id, persistence: BlobPersistence::Deletable(ObjectId([0x22; 32])) },
+        StorageConfirmation {
+            blob_id,
+            persistence: BlobPersistence::Deletable(ObjectId([0x22; 32])),
+        },
     );
     let b = del.to_bytes();
     assert_eq!(b.len(), 72);

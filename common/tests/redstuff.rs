@@ -48,7 +48,11 @@ fn round_trip(n: u16, len: usize, seed: u64) {
         let k = config.slivers_to_decode(axis);
         let mut all: Vec<usize> = (0..usize::from(n)).collect();
         all.shuffle(&mut rng);
-        for subset in [all[..k].to_vec(), (0..k).collect::<Vec<_>>(), (usize::from(n) - k..usize::from(n)).collect()] {
+        for subset in [
+            all[..k].to_vec(),
+            (0..k).collect::<Vec<_>>(),
+            (usize::from(n) - k..usize::from(n)).collect(),
+        ] {
             let sl = slivers(&enc, axis, &subset);
             for check in [ConsistencyCheck::Default, ConsistencyCheck::Strict] {
                 let out = decode_blob(&config, &verified, &sl, check).unwrap();
@@ -67,7 +71,7 @@ fn round_trip(n: u16, len: usize, seed: u64) {
 fn round_trip_edge_lengths() {
     for n in [4u16, 7, 10, 31] {
         let config = EncodingConfig::new(n).unwrap();
-        let k = (config.rows() * config.cols()) as usize;
+        let k = config.rows() * config.cols();
         for len in [0, 1, 2, 3, k - 1, k, k + 1, 2 * k + 3, 1000] {
             round_trip(n, len, len as u64 * 7 + u64::from(n));
         }
@@ -202,7 +206,9 @@ fn inconsistent_encoding_is_caught_and_proven() {
             let sl = &slivers(&enc, SliverAxis::Secondary, &[j])[0];
             syms.extend(recovery_symbols(&mut ex, sl, &[target]).unwrap());
         }
-        let proof = match recover_sliver(&config, &enc.metadata, SliverAxis::Primary, target, syms).unwrap() {
+        let proof = match recover_sliver(&config, &enc.metadata, SliverAxis::Primary, target, syms)
+            .unwrap()
+        {
             RecoveryOutcome::Inconsistent(p) => p,
             RecoveryOutcome::Recovered(_) => panic!("inconsistency not detected at n={n}"),
         };
@@ -210,7 +216,12 @@ fn inconsistent_encoding_is_caught_and_proven() {
         let bytes = codec::encode(&proof);
         assert!(bytes.len() <= floe_common::InconsistencyProof::max_encoded_len(&config));
         let proof: floe_common::InconsistencyProof = codec::decode(&bytes, bytes.len()).unwrap();
-        let md = enc.metadata.metadata().clone().verify(enc.blob_id(), &config).unwrap();
+        let md = enc
+            .metadata
+            .metadata()
+            .clone()
+            .verify(enc.blob_id(), &config)
+            .unwrap();
         proof.verify(&config, &md).unwrap();
         // A proof with one symbol removed or tampered is refused.
         let mut short = proof.clone();
@@ -240,8 +251,15 @@ fn inconsistent_encoding_is_caught_and_proven() {
             let sl = &slivers(&honest, SliverAxis::Secondary, &[j])[0];
             syms.extend(recovery_symbols(&mut ex, sl, &[target]).unwrap());
         }
-        let fake = floe_common::InconsistencyProof { target_axis: SliverAxis::Primary, target_index: target, symbols: syms };
-        assert_eq!(fake.verify(&config, &honest.metadata), Err(RecoveryError::NotInconsistent));
+        let fake = floe_common::InconsistencyProof {
+            target_axis: SliverAxis::Primary,
+            target_index: target,
+            symbols: syms,
+        };
+        assert_eq!(
+            fake.verify(&config, &honest.metadata),
+            Err(RecoveryError::NotInconsistent)
+        );
     }
 }
 

@@ -82,11 +82,15 @@ pub fn decode_blob(
     };
     let axis = first.axis;
     let len = metadata.unencoded_length();
-    let s = usize::from(config.symbol_size(len).map_err(|e| DecodeError::BadSliver {
-        axis,
-        index: first.index.0,
-        reason: e.to_string(),
-    })?);
+    let s = usize::from(
+        config
+            .symbol_size(len)
+            .map_err(|e| DecodeError::BadSliver {
+                axis,
+                index: first.index.0,
+                reason: e.to_string(),
+            })?,
+    );
     let n = config.n();
     let needed = config.slivers_to_decode(axis);
     // Distinct slivers of the right shape, by index.
@@ -108,7 +112,11 @@ pub fn decode_blob(
     }
     let chosen: Vec<&Sliver> = by_index.iter().flatten().copied().take(needed).collect();
     if chosen.len() < needed {
-        return Err(DecodeError::NotEnoughSlivers { axis, needed, have: chosen.len() });
+        return Err(DecodeError::NotEnoughSlivers {
+            axis,
+            needed,
+            have: chosen.len(),
+        });
     }
     let (rows, cols) = (config.rows(), config.cols());
     let mut blob = vec![0u8; rows * cols * s];
@@ -126,7 +134,12 @@ pub fn decode_blob(
             let mut dec = RsDecoder::new(rows, n, s)?;
             let mut col = vec![0u8; rows * s];
             for j in 0..cols {
-                dec.decode(chosen.iter().map(|sl| (sl.index.as_usize(), &sl.data[j * s..(j + 1) * s])), &mut col)?;
+                dec.decode(
+                    chosen
+                        .iter()
+                        .map(|sl| (sl.index.as_usize(), &sl.data[j * s..(j + 1) * s])),
+                    &mut col,
+                )?;
                 for (r, sym) in col.chunks_exact(s).enumerate() {
                     let off = (r * cols + j) * s;
                     blob[off..off + s].copy_from_slice(sym);
@@ -147,7 +160,9 @@ pub fn decode_blob(
             let mut dec = RsDecoder::new(cols, n, s)?;
             for r in 0..rows {
                 dec.decode(
-                    chosen.iter().map(|sl| (sl.index.as_usize(), &sl.data[r * s..(r + 1) * s])),
+                    chosen
+                        .iter()
+                        .map(|sl| (sl.index.as_usize(), &sl.data[r * s..(r + 1) * s])),
                     &mut blob[r * cols * s..(r + 1) * cols * s],
                 )?;
             }
@@ -158,7 +173,14 @@ pub fn decode_blob(
         ConsistencyCheck::Skip => {}
         ConsistencyCheck::Default => {
             let mut expander = SliverExpander::new(*config, s as u16);
-            let mut line = vec![0u8; if axis == SliverAxis::Primary { cols * s } else { rows * s }];
+            let mut line = vec![
+                0u8;
+                if axis == SliverAxis::Primary {
+                    cols * s
+                } else {
+                    rows * s
+                }
+            ];
             for idx in 0..needed {
                 if by_index[idx].is_some() {
                     continue; // received and verified

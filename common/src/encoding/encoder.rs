@@ -105,7 +105,10 @@ where
                 let (state, work) = (&state, &work);
                 sc.spawn(move || {
                     let mut s = state();
-                    bucket.into_iter().map(|(i, j)| (i, work(&mut s, j))).collect::<Vec<_>>()
+                    bucket
+                        .into_iter()
+                        .map(|(i, j)| (i, work(&mut s, j)))
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -115,7 +118,10 @@ where
             }
         }
     });
-    results.into_iter().map(|r| r.expect("every job ran")).collect()
+    results
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect()
 }
 
 /// Encodes a blob with options.
@@ -151,9 +157,20 @@ pub fn encode_blob_with(
 
     // 1. Row expansion: the recovery symbols of row r are symbol r of secondary slivers cols..n.
     {
-        let mut pieces: Vec<_> = secondary[cols..].iter_mut().map(|v| v.chunks_mut(ROW_CHUNK * s)).collect();
+        let mut pieces: Vec<_> = secondary[cols..]
+            .iter_mut()
+            .map(|v| v.chunks_mut(ROW_CHUNK * s))
+            .collect();
         let jobs: Vec<(usize, Vec<&mut [u8]>)> = (0..rows.div_ceil(ROW_CHUNK))
-            .map(|c| (c, pieces.iter_mut().map(|it| it.next().expect("one piece per chunk")).collect()))
+            .map(|c| {
+                (
+                    c,
+                    pieces
+                        .iter_mut()
+                        .map(|it| it.next().expect("one piece per chunk"))
+                        .collect(),
+                )
+            })
             .collect();
         let primary = &primary;
         run_jobs(
@@ -161,9 +178,16 @@ pub fn encode_blob_with(
             opts.threads,
             || RsEncoder::new(cols, n, s).expect("valid code parameters"),
             |enc, (c, mut out)| {
-                for r in c * ROW_CHUNK..((c + 1) * ROW_CHUNK).min(rows) {
-                    let local = (r - c * ROW_CHUNK) * s;
-                    enc.encode(primary[r].chunks_exact(s), |t, sym| {
+                let first = c * ROW_CHUNK;
+                for (r, row) in primary
+                    .iter()
+                    .enumerate()
+                    .take(rows)
+                    .skip(first)
+                    .take(ROW_CHUNK)
+                {
+                    let local = (r - first) * s;
+                    enc.encode(row.chunks_exact(s), |t, sym| {
                         out[t][local..local + s].copy_from_slice(sym);
                     })
                     .expect("sizes checked");
@@ -175,7 +199,10 @@ pub fn encode_blob_with(
     // 2. Column expansion + hashing: column j's recovery symbols are symbol j of primary
     //    slivers rows..n (for j < cols); every expanded column is hashed for both trees.
     let col_results = {
-        let mut pieces: Vec<_> = primary[rows..].iter_mut().map(|v| v.chunks_mut(COL_CHUNK * s)).collect();
+        let mut pieces: Vec<_> = primary[rows..]
+            .iter_mut()
+            .map(|v| v.chunks_mut(COL_CHUNK * s))
+            .collect();
         let jobs: Vec<(usize, Vec<&mut [u8]>)> = (0..n.div_ceil(COL_CHUNK))
             .map(|c| (c, pieces.iter_mut().filter_map(Iterator::next).collect()))
             .collect();
@@ -187,11 +214,12 @@ pub fn encode_blob_with(
             |st, (c, mut out)| {
                 let mut lockstep = LockstepRoots::new(n);
                 let mut col_roots = Vec::with_capacity(COL_CHUNK);
-                for j in c * COL_CHUNK..((c + 1) * COL_CHUNK).min(n) {
-                    let local = (j - c * COL_CHUNK) * s;
+                let first = c * COL_CHUNK;
+                for (j, column) in secondary.iter().enumerate().skip(first).take(COL_CHUNK) {
+                    let local = (j - first) * s;
                     let rec = &mut st.rec;
                     st.enc
-                        .encode(secondary[j].chunks_exact(s), |t, sym| {
+                        .encode(column.chunks_exact(s), |t, sym| {
                             rec[t * s..(t + 1) * s].copy_from_slice(sym);
                         })
                         .expect("sizes checked");
@@ -201,7 +229,7 @@ pub fn encode_blob_with(
                         }
                     }
                     let mut leaves: Vec<Hash> = vec![[0; 32]; n];
-                    hash::leaves(&secondary[j], s, &mut leaves[..rows]);
+                    hash::leaves(column, s, &mut leaves[..rows]);
                     hash::leaves(&st.rec, s, &mut leaves[rows..]);
                     col_roots.push(root_of_hashes(&leaves, &mut st.scratch));
                     lockstep.push(leaves);
@@ -219,9 +247,16 @@ pub fn encode_blob_with(
     let row_roots = row_trees.finish();
 
     let hashes: Vec<SliverPairHashes> = (0..n)
-        .map(|p| SliverPairHashes { primary: row_roots[p], secondary: col_roots[n - 1 - p] })
+        .map(|p| SliverPairHashes {
+            primary: row_roots[p],
+            secondary: col_roots[n - 1 - p],
+        })
         .collect();
-    let metadata = BlobMetadata { encoding_type: EncodingType::RedStuffRs2, unencoded_length: len, hashes };
+    let metadata = BlobMetadata {
+        encoding_type: EncodingType::RedStuffRs2,
+        unencoded_length: len,
+        hashes,
+    };
     let blob_id = derive_blob_id(metadata.encoding_type, len, &metadata.root());
     let symbol_size = s as u16;
     let mut secondary: Vec<Option<Vec<u8>>> = secondary.into_iter().map(Some).collect();
@@ -230,16 +265,26 @@ pub fn encode_blob_with(
         .enumerate()
         .map(|(p, data)| SliverPair {
             index: SliverPairIndex(p as u16),
-            primary: Sliver { axis: SliverAxis::Primary, index: SliverIndex(p as u16), symbol_size, data },
+            primary: Sliver {
+                axis: SliverAxis::Primary,
+                index: SliverIndex(p as u16),
+                symbol_size,
+                data,
+            },
             secondary: Sliver {
                 axis: SliverAxis::Secondary,
                 index: SliverIndex((n - 1 - p) as u16),
                 symbol_size,
-                data: secondary[n - 1 - p].take().expect("each secondary sliver used once"),
+                data: secondary[n - 1 - p]
+                    .take()
+                    .expect("each secondary sliver used once"),
             },
         })
         .collect();
-    Ok(EncodedBlob { metadata: VerifiedBlobMetadata::new_trusted(blob_id, metadata), pairs })
+    Ok(EncodedBlob {
+        metadata: VerifiedBlobMetadata::new_trusted(blob_id, metadata),
+        pairs,
+    })
 }
 
 struct ColumnState {

@@ -81,7 +81,13 @@ impl SliverExpander {
         let (n, s) = (self.config.n(), self.s);
         let k = self.config.sliver_symbols(axis);
         if data.len() != k * s {
-            return Err(ErasureError::BadSymbol { index: 0, len: data.len(), k, n, size: s });
+            return Err(ErasureError::BadSymbol {
+                index: 0,
+                len: data.len(),
+                k,
+                n,
+                size: s,
+            });
         }
         let enc = match axis {
             SliverAxis::Primary => &mut self.primary,
@@ -93,7 +99,9 @@ impl SliverExpander {
         let enc = enc.as_mut().expect("just created");
         let (src, rec) = self.expanded.split_at_mut(k * s);
         src.copy_from_slice(data);
-        enc.encode(data.chunks_exact(s), |t, sym| rec[t * s..(t + 1) * s].copy_from_slice(sym))?;
+        enc.encode(data.chunks_exact(s), |t, sym| {
+            rec[t * s..(t + 1) * s].copy_from_slice(sym);
+        })?;
         Ok(&self.expanded)
     }
 
@@ -112,54 +120,92 @@ impl SliverExpander {
 
     /// The full tree over the expanded symbols, and the expanded bytes, to serve recovery
     /// symbols with proofs.
-    pub fn tree(&mut self, axis: SliverAxis, data: &[u8]) -> Result<(MerkleTree, &[u8]), ErasureError> {
+    pub fn tree(
+        &mut self,
+        axis: SliverAxis,
+        data: &[u8],
+    ) -> Result<(MerkleTree, &[u8]), ErasureError> {
         let leaves = self.expand_leaves(axis, data)?.to_vec();
         Ok((MerkleTree::from_leaf_hashes(leaves), &self.expanded))
     }
 
     /// Checks a sliver against verified metadata: index, symbol size, length and hash.
-    pub fn verify(&mut self, sliver: &Sliver, metadata: &VerifiedBlobMetadata) -> Result<(), SliverError> {
+    pub fn verify(
+        &mut self,
+        sliver: &Sliver,
+        metadata: &VerifiedBlobMetadata,
+    ) -> Result<(), SliverError> {
         check_shape(&self.config, sliver, metadata.unencoded_length())?;
         if usize::from(sliver.symbol_size) != self.s {
-            return Err(SliverError::WrongSymbolSize { got: sliver.symbol_size, expected: self.s as u16 });
+            return Err(SliverError::WrongSymbolSize {
+                got: sliver.symbol_size,
+                expected: self.s as u16,
+            });
         }
-        let expected = metadata.sliver_hash(sliver.axis, sliver.index).ok_or(SliverError::IndexOutOfRange {
-            index: sliver.index.0,
-            n: self.config.n_shards(),
-        })?;
+        let expected = metadata.sliver_hash(sliver.axis, sliver.index).ok_or(
+            SliverError::IndexOutOfRange {
+                index: sliver.index.0,
+                n: self.config.n_shards(),
+            },
+        )?;
         let root = self
             .root(sliver.axis, &sliver.data)
-            .map_err(|_| SliverError::WrongSize { got: sliver.data.len(), expected: 0 })?;
+            .map_err(|_| SliverError::WrongSize {
+                got: sliver.data.len(),
+                expected: 0,
+            })?;
         if root != expected {
-            return Err(SliverError::HashMismatch { axis: sliver.axis, index: sliver.index.0 });
+            return Err(SliverError::HashMismatch {
+                axis: sliver.axis,
+                index: sliver.index.0,
+            });
         }
         Ok(())
     }
 }
 
 /// Index, symbol size and length checks that need no hashing.
-pub(crate) fn check_shape(config: &EncodingConfig, sliver: &Sliver, len: u64) -> Result<(), SliverError> {
+pub(crate) fn check_shape(
+    config: &EncodingConfig,
+    sliver: &Sliver,
+    len: u64,
+) -> Result<(), SliverError> {
     let n = config.n_shards();
     if sliver.index.0 >= n {
-        return Err(SliverError::IndexOutOfRange { index: sliver.index.0, n });
+        return Err(SliverError::IndexOutOfRange {
+            index: sliver.index.0,
+            n,
+        });
     }
-    let expected_s = config.symbol_size(len).map_err(|_| SliverError::WrongSymbolSize {
-        got: sliver.symbol_size,
-        expected: 0,
-    })?;
+    let expected_s = config
+        .symbol_size(len)
+        .map_err(|_| SliverError::WrongSymbolSize {
+            got: sliver.symbol_size,
+            expected: 0,
+        })?;
     if sliver.symbol_size != expected_s {
-        return Err(SliverError::WrongSymbolSize { got: sliver.symbol_size, expected: expected_s });
+        return Err(SliverError::WrongSymbolSize {
+            got: sliver.symbol_size,
+            expected: expected_s,
+        });
     }
     let expected = config.sliver_symbols(sliver.axis) * usize::from(expected_s);
     if sliver.data.len() != expected {
-        return Err(SliverError::WrongSize { got: sliver.data.len(), expected });
+        return Err(SliverError::WrongSize {
+            got: sliver.data.len(),
+            expected,
+        });
     }
     Ok(())
 }
 
 impl Sliver {
     /// Checks this sliver against verified metadata (one-off; use [`SliverExpander`] for many).
-    pub fn verify(&self, config: &EncodingConfig, metadata: &VerifiedBlobMetadata) -> Result<(), SliverError> {
+    pub fn verify(
+        &self,
+        config: &EncodingConfig,
+        metadata: &VerifiedBlobMetadata,
+    ) -> Result<(), SliverError> {
         check_shape(config, self, metadata.unencoded_length())?;
         SliverExpander::new(*config, self.symbol_size).verify(self, metadata)
     }

@@ -3,8 +3,8 @@
 //! Nothing here is used by honest code paths; it exists so that nodes and clients can be tested
 //! against a writer that uploads an inconsistent blob.
 
-use super::{EncodedBlob, SliverAxis, SliverExpander, encode_blob};
 use super::metadata::{BlobMetadata, VerifiedBlobMetadata};
+use super::{EncodedBlob, SliverAxis, SliverExpander, encode_blob};
 use crate::config::{ConfigError, EncodingConfig};
 use crate::ids::SliverPairIndex;
 

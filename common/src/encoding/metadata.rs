@@ -102,7 +102,10 @@ impl BlobMetadata {
         if computed != claimed {
             return Err(MetadataError::BlobIdMismatch { claimed, computed });
         }
-        Ok(VerifiedBlobMetadata { blob_id: computed, metadata: self })
+        Ok(VerifiedBlobMetadata {
+            blob_id: computed,
+            metadata: self,
+        })
     }
 }
 

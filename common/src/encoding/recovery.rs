@@ -109,19 +109,36 @@ impl RecoverySymbol {
     ) -> Result<(), RecoveryError> {
         let (sa, si) = (self.source_axis, self.source_index.0);
         if sa != target_axis.other() || self.target_index != target_index {
-            return Err(RecoveryError::WrongTarget { source_axis: sa, source_index: si });
+            return Err(RecoveryError::WrongTarget {
+                source_axis: sa,
+                source_index: si,
+            });
         }
-        let s = config.symbol_size(metadata.unencoded_length()).map_err(|_| RecoveryError::BadSymbol {
-            source_axis: sa,
-            source_index: si,
-        })?;
+        let s = config
+            .symbol_size(metadata.unencoded_length())
+            .map_err(|_| RecoveryError::BadSymbol {
+                source_axis: sa,
+                source_index: si,
+            })?;
         let root = metadata.sliver_hash(sa, self.source_index);
         let (Some(root), true) = (root, self.data.len() == usize::from(s)) else {
-            return Err(RecoveryError::BadSymbol { source_axis: sa, source_index: si });
+            return Err(RecoveryError::BadSymbol {
+                source_axis: sa,
+                source_index: si,
+            });
         };
         self.proof
-            .verify(&root, &hash::leaf(&self.data), target_index.as_usize(), config.n())
-            .map_err(|error| RecoveryError::BadProof { source_axis: sa, source_index: si, error })
+            .verify(
+                &root,
+                &hash::leaf(&self.data),
+                target_index.as_usize(),
+                config.n(),
+            )
+            .map_err(|error| RecoveryError::BadProof {
+                source_axis: sa,
+                source_index: si,
+                error,
+            })
     }
 }
 
@@ -139,7 +156,13 @@ pub fn recovery_symbols(
         .map(|&t| {
             let ti = t.as_usize();
             if ti >= n {
-                return Err(ErasureError::BadSymbol { index: ti, len: 0, k: 0, n, size: s });
+                return Err(ErasureError::BadSymbol {
+                    index: ti,
+                    len: 0,
+                    k: 0,
+                    n,
+                    size: s,
+                });
             }
             Ok(RecoverySymbol {
                 source_axis: sliver.axis,
@@ -177,7 +200,10 @@ fn select_symbols(
         if good.len() == needed {
             break;
         }
-        if sym.verify(config, metadata, target_axis, target_index).is_err() {
+        if sym
+            .verify(config, metadata, target_axis, target_index)
+            .is_err()
+        {
             rejected += 1;
             continue;
         }
@@ -198,8 +224,12 @@ fn rebuild(
 ) -> Result<Vec<u8>, ErasureError> {
     let k = config.recovery_symbols_needed(target_axis);
     let mut out = vec![0u8; k * s];
-    RsDecoder::new(k, config.n(), s)?
-        .decode(symbols.iter().map(|sym| (sym.source_index.as_usize(), sym.data.as_slice())), &mut out)?;
+    RsDecoder::new(k, config.n(), s)?.decode(
+        symbols
+            .iter()
+            .map(|sym| (sym.source_index.as_usize(), sym.data.as_slice())),
+        &mut out,
+    )?;
     Ok(out)
 }
 
@@ -216,16 +246,33 @@ pub fn recover_sliver(
     let needed = config.recovery_symbols_needed(target_axis);
     let (good, rejected) = select_symbols(config, metadata, target_axis, target_index, symbols);
     if good.len() < needed {
-        return Err(RecoveryError::NotEnoughSymbols { needed, have: good.len(), rejected });
+        return Err(RecoveryError::NotEnoughSymbols {
+            needed,
+            have: good.len(),
+            rejected,
+        });
     }
-    let symbol_size = config.symbol_size(metadata.unencoded_length()).expect("verified metadata");
+    let symbol_size = config
+        .symbol_size(metadata.unencoded_length())
+        .expect("verified metadata");
     let data = rebuild(config, usize::from(symbol_size), target_axis, &good)?;
-    let expected = metadata.sliver_hash(target_axis, target_index).expect("index verified");
+    let expected = metadata
+        .sliver_hash(target_axis, target_index)
+        .expect("index verified");
     let root = SliverExpander::new(*config, symbol_size).root(target_axis, &data)?;
     if root == expected {
-        Ok(RecoveryOutcome::Recovered(Sliver { axis: target_axis, index: target_index, symbol_size, data }))
+        Ok(RecoveryOutcome::Recovered(Sliver {
+            axis: target_axis,
+            index: target_index,
+            symbol_size,
+            data,
+        }))
     } else {
-        Ok(RecoveryOutcome::Inconsistent(InconsistencyProof { target_axis, target_index, symbols: good }))
+        Ok(RecoveryOutcome::Inconsistent(InconsistencyProof {
+            target_axis,
+            target_index,
+            symbols: good,
+        }))
     }
 }
 
@@ -253,19 +300,33 @@ impl InconsistencyProof {
     /// Checks the proof with only the metadata: every symbol is valid and from a distinct
     /// helper, there are exactly as many as rebuild the target, and the rebuilt sliver's hash
     /// differs from the metadata.
-    pub fn verify(&self, config: &EncodingConfig, metadata: &VerifiedBlobMetadata) -> Result<(), RecoveryError> {
+    pub fn verify(
+        &self,
+        config: &EncodingConfig,
+        metadata: &VerifiedBlobMetadata,
+    ) -> Result<(), RecoveryError> {
         let needed = config.recovery_symbols_needed(self.target_axis);
         if self.target_index.as_usize() >= config.n() || self.symbols.len() != needed {
-            return Err(RecoveryError::NotEnoughSymbols { needed, have: self.symbols.len(), rejected: 0 });
+            return Err(RecoveryError::NotEnoughSymbols {
+                needed,
+                have: self.symbols.len(),
+                rejected: 0,
+            });
         }
         let mut seen = vec![false; config.n()];
         for sym in &self.symbols {
             sym.verify(config, metadata, self.target_axis, self.target_index)?;
             if std::mem::replace(&mut seen[sym.source_index.as_usize()], true) {
-                return Err(RecoveryError::NotEnoughSymbols { needed, have: 0, rejected: 1 });
+                return Err(RecoveryError::NotEnoughSymbols {
+                    needed,
+                    have: 0,
+                    rejected: 1,
+                });
             }
         }
-        let s = config.symbol_size(metadata.unencoded_length()).expect("verified metadata");
+        let s = config
+            .symbol_size(metadata.unencoded_length())
+            .expect("verified metadata");
         let data = rebuild(config, usize::from(s), self.target_axis, &self.symbols)?;
         let root = SliverExpander::new(*config, s).root(self.target_axis, &data)?;
         if Some(root) == metadata.sliver_hash(self.target_axis, self.target_index) {
