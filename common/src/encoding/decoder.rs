@@ -21,7 +21,7 @@ use super::expand::SliverExpander;
 use super::metadata::VerifiedBlobMetadata;
 use super::{Sliver, SliverAxis, encode_blob};
 use crate::config::EncodingConfig;
-use crate::erasure::{ErasureError, RsDecoder};
+use crate::erasure::{BatchDecoder, ErasureError};
 
 /// Which consistency check to run after decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -130,19 +130,23 @@ pub fn decode_blob(
             }
         }
         SliverAxis::Primary => {
-            // Column j: symbols E[i][j] from primary slivers i → E[0..rows][j].
-            let mut dec = RsDecoder::new(rows, n, s)?;
-            let mut col = vec![0u8; rows * s];
-            for j in 0..cols {
+            // Columns j..j+m: symbols E[i][j..j+m] from primary slivers i → E[0..rows][j..j+m],
+            // decoded as one batch; row r of the batch lands in blob row r at column j.
+            let mut dec = BatchDecoder::new(rows, n, s);
+            let mut out = vec![0u8; rows * dec.batch() * s];
+            for j in (0..cols).step_by(dec.batch()) {
+                let m = dec.batch().min(cols - j);
+                let out = &mut out[..rows * m * s];
                 dec.decode(
+                    m,
                     chosen
                         .iter()
-                        .map(|sl| (sl.index.as_usize(), &sl.data[j * s..(j + 1) * s])),
-                    &mut col,
+                        .map(|sl| (sl.index.as_usize(), &sl.data[j * s..(j + m) * s])),
+                    out,
                 )?;
-                for (r, sym) in col.chunks_exact(s).enumerate() {
+                for (r, line) in out.chunks_exact(m * s).enumerate() {
                     let off = (r * cols + j) * s;
-                    blob[off..off + s].copy_from_slice(sym);
+                    blob[off..off + m * s].copy_from_slice(line);
                 }
             }
         }
@@ -156,15 +160,25 @@ pub fn decode_blob(
             }
         }
         SliverAxis::Secondary => {
-            // Row r: symbols E[r][j] from secondary slivers j → E[r][0..cols].
-            let mut dec = RsDecoder::new(cols, n, s)?;
-            for r in 0..rows {
+            // Rows r..r+m: symbols E[r..r+m][j] from secondary slivers j → E[r..r+m][0..cols].
+            let mut dec = BatchDecoder::new(cols, n, s);
+            let mut out = vec![0u8; cols * dec.batch() * s];
+            for r in (0..rows).step_by(dec.batch()) {
+                let m = dec.batch().min(rows - r);
+                let out = &mut out[..cols * m * s];
                 dec.decode(
+                    m,
                     chosen
                         .iter()
-                        .map(|sl| (sl.index.as_usize(), &sl.data[r * s..(r + 1) * s])),
-                    &mut blob[r * cols * s..(r + 1) * cols * s],
+                        .map(|sl| (sl.index.as_usize(), &sl.data[r * s..(r + m) * s])),
+                    out,
                 )?;
+                for (i, col) in out.chunks_exact(m * s).enumerate() {
+                    for (q, sym) in col.chunks_exact(s).enumerate() {
+                        let off = ((r + q) * cols + i) * s;
+                        blob[off..off + s].copy_from_slice(sym);
+                    }
+                }
             }
         }
     }
