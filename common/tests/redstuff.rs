@@ -165,9 +165,14 @@ proptest! {
             let mut sl = enc.pairs[p].sliver(axis).clone();
             sl.data.pop();
             prop_assert!(ex.verify(&sl, &enc.metadata).is_err());
+            // Relabelled as another sliver: refused unless that sliver happens to hold the same
+            // bytes (tiny blobs are mostly zero padding, so some slivers are identical).
             let mut sl = enc.pairs[p].sliver(axis).clone();
+            let orig = sl.index;
             sl.index = SliverIndex((sl.index.0 + 1) % n);
-            prop_assert!(ex.verify(&sl, &enc.metadata).is_err());
+            if enc.metadata.sliver_hash(axis, sl.index) != enc.metadata.sliver_hash(axis, orig) {
+                prop_assert!(ex.verify(&sl, &enc.metadata).is_err());
+            }
             let mut sl = enc.pairs[p].sliver(axis).clone();
             sl.index = SliverIndex(n);
             prop_assert!(ex.verify(&sl, &enc.metadata).is_err());

@@ -1,6 +1,10 @@
 //! Floe storage node: holds the slivers of its shards in RocksDB, serves them over libp2p,
 //! signs storage confirmations, and recovers missing slivers from peers.
 //!
-//! Not implemented yet (issue "Storage node"). The crate already depends on RocksDB (built
-//! without compression: slivers are incompressible) so that its long C++ build is paid and
-//! cached from the first CI run.
+//! Landed so far: [`storage`], the RocksDB store (metadata, primary and secondary slivers, the
+//! node's own state) with durable writes and typed errors for corrupt records. The libp2p
+//! protocols, ledger event follower and recovery come with the rest of the storage-node issue.
+
+pub mod storage;
+
+pub use storage::{Storage, StorageError, StorageOptions};
