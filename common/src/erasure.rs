@@ -2,7 +2,8 @@
 //!
 //! An `(k, n)` code over `s`-byte symbols is systematic: symbol indices `0..k` are the source
 //! symbols unchanged and index `k+t` is recovery shard `t` of `reed-solomon-simd`. Any `k`
-//! distinct indices decode. Encoders and decoders keep their work space between calls.
+//! distinct indices decode. Encoders and decoders keep their work space between calls; the
+//! decoder handles many codewords per call ([`BatchDecoder`]).
 
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
@@ -78,85 +79,6 @@ impl RsEncoder {
             sink(t, rec);
         }
         debug_assert!(self.n > self.k);
-        Ok(())
-    }
-}
-
-/// Decoder for an `(k, n)` code over `s`-byte symbols.
-pub struct RsDecoder {
-    inner: ReedSolomonDecoder,
-    k: usize,
-    n: usize,
-    s: usize,
-    seen: Vec<bool>,
-}
-
-impl RsDecoder {
-    /// A new decoder. `s` must be even and non-zero, `1 ≤ k < n`.
-    pub fn new(k: usize, n: usize, s: usize) -> Result<Self, ErasureError> {
-        let inner = ReedSolomonDecoder::new(k, n - k, s).map_err(lib)?;
-        Ok(Self {
-            inner,
-            k,
-            n,
-            s,
-            seen: vec![false; n],
-        })
-    }
-
-    /// Decodes the `k` source symbols into `out` (`k·s` bytes) from `(index, symbol)` pairs.
-    /// Duplicate indices are ignored; only the first `k` distinct symbols are used.
-    pub fn decode<'a>(
-        &mut self,
-        symbols: impl IntoIterator<Item = (usize, &'a [u8])>,
-        out: &mut [u8],
-    ) -> Result<(), ErasureError> {
-        let (k, n, s) = (self.k, self.n, self.s);
-        assert_eq!(out.len(), k * s, "decode output of the wrong size");
-        self.seen.iter_mut().for_each(|b| *b = false);
-        let mut have = 0;
-        let mut originals = 0;
-        let mut feed = |me: &mut Self, index: usize, sym: &[u8]| -> Result<(), ErasureError> {
-            if index < k {
-                out[index * s..(index + 1) * s].copy_from_slice(sym);
-                me.inner.add_original_shard(index, sym).map_err(lib)
-            } else {
-                me.inner.add_recovery_shard(index - k, sym).map_err(lib)
-            }
-        };
-        for (index, sym) in symbols {
-            if index >= n || sym.len() != s {
-                return Err(ErasureError::BadSymbol {
-                    index,
-                    len: sym.len(),
-                    k,
-                    n,
-                    size: s,
-                });
-            }
-            if self.seen[index] || have == k {
-                continue;
-            }
-            self.seen[index] = true;
-            have += 1;
-            if index < k {
-                originals += 1;
-            }
-            feed(self, index, sym)?;
-        }
-        if have < k {
-            // Drop the partially fed round so the next call starts clean.
-            self.inner.reset(k, n - k, s).map_err(lib)?;
-            return Err(ErasureError::NotEnoughSymbols { needed: k, have });
-        }
-        if originals == k {
-            self.inner.reset(k, n - k, s).map_err(lib)?;
-            return Ok(());
-        }
-        let result = self.inner.decode().map_err(lib)?;
-        for (i, sym) in result.restored_original_iter() {
-            out[i * s..(i + 1) * s].copy_from_slice(sym);
-        }
         Ok(())
     }
 }
@@ -319,31 +241,28 @@ mod tests {
         enc.encode(src.chunks(s), |t, r| rec[t] = r.to_vec())
             .unwrap();
         all.extend(rec);
-        let mut dec = RsDecoder::new(k, n, s).unwrap();
+        let mut dec = BatchDecoder::new(k, n, s);
         for start in 0..=n - k {
             let mut out = vec![0u8; k * s];
-            dec.decode((start..start + k).map(|i| (i, all[i].as_slice())), &mut out)
-                .unwrap();
+            dec.decode(
+                1,
+                (start..start + k).map(|i| (i, all[i].as_slice())),
+                &mut out,
+            )
+            .unwrap();
             assert_eq!(out, src, "start {start}");
         }
         let mut out = vec![0u8; k * s];
         assert!(matches!(
-            dec.decode((0..k - 1).map(|i| (i, all[i].as_slice())), &mut out),
+            dec.decode(1, (0..k - 1).map(|i| (i, all[i].as_slice())), &mut out),
             Err(ErasureError::NotEnoughSymbols { .. })
         ));
         assert!(matches!(
-            dec.decode([(n, all[0].as_slice())], &mut out),
+            dec.decode(1, [(n, all[0].as_slice())], &mut out),
             Err(ErasureError::BadSymbol { .. })
         ));
-        // The batch decoder gives the same symbols, codeword by codeword.
-        let mut batch = BatchDecoder::new(k, n, s);
-        let mut out = vec![0u8; k * s];
-        batch
-            .decode(1, (n - k..n).map(|i| (i, all[i].as_slice())), &mut out)
-            .unwrap();
-        assert_eq!(out, src);
         // Still usable after errors.
-        dec.decode((n - k..n).map(|i| (i, all[i].as_slice())), &mut out)
+        dec.decode(1, (n - k..n).map(|i| (i, all[i].as_slice())), &mut out)
             .unwrap();
         assert_eq!(out, src);
     }

@@ -17,7 +17,7 @@ use super::expand::SliverExpander;
 use super::metadata::VerifiedBlobMetadata;
 use super::{Sliver, SliverAxis};
 use crate::config::EncodingConfig;
-use crate::erasure::{ErasureError, RsDecoder};
+use crate::erasure::{BatchDecoder, ErasureError};
 use crate::hash;
 use crate::ids::SliverIndex;
 use crate::merkle::{MerkleError, MerkleProof};
@@ -224,7 +224,8 @@ fn rebuild(
 ) -> Result<Vec<u8>, ErasureError> {
     let k = config.recovery_symbols_needed(target_axis);
     let mut out = vec![0u8; k * s];
-    RsDecoder::new(k, config.n(), s)?.decode(
+    BatchDecoder::new(k, config.n(), s).decode(
+        1,
         symbols
             .iter()
             .map(|sym| (sym.source_index.as_usize(), sym.data.as_slice())),
