@@ -5,6 +5,7 @@
 //! node's own state) with durable writes and typed errors for corrupt records. The libp2p
 //! protocols, ledger event follower and recovery come with the rest of the storage-node issue.
 
+pub mod network;
 pub mod storage;
 
 pub use storage::{Storage, StorageError, StorageOptions};
