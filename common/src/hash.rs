@@ -64,18 +64,6 @@ pub fn leaves(data: &[u8], size: usize, out: &mut [Hash]) {
     lanes::hash_prefixed(LEAF_PREFIX, data, size, size, out);
 }
 
-/// Hashes the leaves at `data[i*stride .. i*stride+size]` for `i in 0..out.len()`.
-pub fn leaves_strided(data: &[u8], size: usize, stride: usize, out: &mut [Hash]) {
-    assert!(stride >= size);
-    if let Some(last) = out.len().checked_sub(1) {
-        assert!(
-            data.len() >= last * stride + size,
-            "strided leaf batch out of bounds"
-        );
-    }
-    lanes::hash_prefixed(LEAF_PREFIX, data, size, stride, out);
-}
-
 /// Hashes inner nodes: `out[i] = inner(children[2i], children[2i+1])`, where a missing last
 /// right child (odd count) is the `Empty` node. `out.len()` must be `children.len().div_ceil(2)`.
 pub fn parents(children: &[Hash], out: &mut [Hash]) {
@@ -125,17 +113,6 @@ mod tests {
             leaves(&data, size, &mut out);
             for i in 0..count {
                 prop_assert_eq!(out[i], leaf(&data[i * size..(i + 1) * size]).0);
-            }
-        }
-
-        #[test]
-        fn strided_leaves_match_single(size in 1usize..300, extra in 0usize..50, count in 0usize..20) {
-            let stride = size + extra;
-            let data: Vec<u8> = (0..stride * count).map(|i| (i * 7 + 3) as u8).collect();
-            let mut out = vec![[0u8; 32]; count];
-            leaves_strided(&data, size, stride, &mut out);
-            for i in 0..count {
-                prop_assert_eq!(out[i], leaf(&data[i * stride..i * stride + size]).0);
             }
         }
 

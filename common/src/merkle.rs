@@ -234,11 +234,6 @@ impl LockstepRoots {
         self.push_subtree(0, leaves);
     }
 
-    /// Leaves pushed so far.
-    pub fn pushed(&self) -> usize {
-        self.pushed
-    }
-
     /// Adds, for every tree, a complete subtree of `2^level` leaves given by its root. The
     /// number of leaves pushed so far must be a multiple of `2^level`.
     pub fn push_subtree(&mut self, level: usize, roots: Vec<Hash>) {

@@ -206,7 +206,13 @@ impl Sliver {
         config: &EncodingConfig,
         metadata: &VerifiedBlobMetadata,
     ) -> Result<(), SliverError> {
-        check_shape(config, self, metadata.unencoded_length())?;
-        SliverExpander::new(*config, self.symbol_size).verify(self, metadata)
+        // Size the expander from the metadata, never from the sliver's own claim.
+        let s = config
+            .symbol_size(metadata.unencoded_length())
+            .map_err(|_| SliverError::WrongSymbolSize {
+                got: self.symbol_size,
+                expected: 0,
+            })?;
+        SliverExpander::new(*config, s).verify(self, metadata)
     }
 }
