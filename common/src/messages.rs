@@ -34,6 +34,12 @@ pub enum IntentType {
     SyncShard = 3,
     /// A ledger transaction.
     Transaction = 16,
+    /// A consensus vote (prevote or precommit) of a ledger validator.
+    ConsensusVote = 17,
+    /// A consensus proposal of a ledger validator.
+    ConsensusProposal = 18,
+    /// A block body streamed by the proposer alongside its proposal.
+    ProposalPart = 19,
 }
 
 /// The intent header.

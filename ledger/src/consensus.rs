@@ -1,0 +1,11 @@
+//! Consensus: Floe's ledger on the Malachite BFT engine (`app-channel` API).
+//!
+//! - [`context`]: heights, votes, proposals, validator sets and the ed25519 scheme;
+//! - [`signing`]: the signer and verifier the engine calls;
+//! - [`codec`]: BCS encodings of every message the engine puts on the wire or in its WAL.
+
+pub mod codec;
+pub mod context;
+pub mod signing;
+
+pub use context::{FloeContext, Height, Proposal, ProposalPart, Vote};
