@@ -303,3 +303,31 @@ impl TxError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_round_trip_through_json_with_their_codes() {
+        let errs = [
+            TxError::NonceTooLow {
+                expected: 3,
+                got: 1,
+            },
+            TxError::UnknownObject(ObjectId([1; 32])),
+            TxError::CertificateInvalid {
+                reason: "below quorum".into(),
+            },
+            TxError::FaucetDisabled,
+        ];
+        for e in errs {
+            let json = serde_json::to_string(&e).unwrap();
+            let back: TxError = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.code(), e.code());
+            assert_eq!(back, e);
+        }
+        assert_eq!(TxError::WrongSender.code(), "wrong_sender");
+        assert_eq!(TxError::overflow("x").code(), "overflow");
+    }
+}
