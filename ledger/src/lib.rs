@@ -2,17 +2,37 @@
 //! blobs, storage nodes, stake, committee) run by validators over the Malachite BFT engine.
 //!
 //! Layers, from pure to IO:
+//! - [`tx`], [`genesis`], [`committee`], [`state`]: the pure, deterministic state machine (no IO,
+//!   no clocks, no hash-map iteration, no floats). A block is executed as
+//!   `state.begin_block(&ctx)`, then for each transaction `apply(&mut state, &verified_tx, &ctx)`
+//!   (recording the effects or the typed rejection), then `state.take_changes()` written to the
+//!   store atomically with the block.
 //! - [`block`], [`cert`]: blocks, validator sets, consensus sign bytes and commit certificates
-//!   (no engine types, so storage nodes and clients verify blocks without linking consensus);
-//! - [`tx`], [`state`]: signed transactions and the deterministic state machine;
-//! - [`store`]: RocksDB (blocks, certificates, state, transaction index, events);
-//! - [`consensus`]: the Malachite context, signing, wire codec and application loop;
+//!   (no engine types, so storage nodes and clients verify blocks without running consensus).
+//! - [`store`]: RocksDB (blocks, certificates, state, transaction index, events).
+//! - [`consensus`]: the Malachite context, signing, wire codec and application loop.
 //! - [`rpc`] / [`client`]: the HTTP JSON API of a validator and its typed client.
 
 pub mod block;
 pub mod cert;
+pub mod committee;
 pub mod consensus;
+pub mod error;
+pub mod genesis;
+pub mod state;
 pub mod tx;
 
 pub use block::{Block, BlockHash, BlockHeader};
 pub use cert::{CertError, CommitCertificate, ValidatorAddress, ValidatorInfo, ValidatorSet};
+pub use committee::{ApportionError, apportion, assign_shards};
+pub use error::TxError;
+pub use genesis::{FaucetParams, Genesis, GenesisError, GenesisNode, GenesisValidator, Params};
+pub use state::{
+    Account, BlobIdInfo, BlobObject, BlockContext, CommitteeState, Effects, Event, NodeVotes,
+    Object, StakedWal, State, StateError, StorageNode, StorageResource, SystemState, apply,
+    derive_object_id,
+};
+pub use tx::{
+    Address, MAX_TX_BYTES, SignedTransaction, Transaction, TxDigest, TxKind, VerifiedTransaction,
+    node_id_of,
+};

@@ -1,0 +1,420 @@
+//! The ledger state and the transaction executor.
+//!
+//! [`State`] holds everything in `BTreeMap`s (deterministic iteration). [`apply`] executes one
+//! verified transaction: it validates and computes all writes in an overlay first and commits
+//! them only on success, so a rejected transaction leaves the state exactly unchanged (nonce and
+//! balance included: a rejected transaction pays no fee).
+//!
+//! Epochs: `epoch = (block time − genesis time) / epoch_duration_ms`, never decreasing. The
+//! caller should call [`State::begin_block`] at the start of each block; [`apply`] also advances
+//! the epoch from its [`BlockContext`] (as part of a successful transaction), so forgetting
+//! `begin_block` cannot run a transaction in a stale epoch. The committee is fixed at genesis
+//! for now and carried into each new epoch unchanged.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use floe_common::{BlobId, Committee, Epoch, Frost, NodeId, ObjectId, ShardIndex};
+
+use crate::error::TxError;
+use crate::genesis::{Genesis, GenesisError};
+use crate::tx::{Address, TxDigest, TxKind, VerifiedTransaction};
+
+mod blob;
+mod coin;
+mod events;
+mod objects;
+mod overlay;
+mod persist;
+mod staking;
+mod storage;
+
+pub use events::{Effects, Event};
+pub use objects::{
+    Account, BlobIdInfo, BlobObject, CommitteeState, NodeVotes, Object, StakedWal, StorageNode,
+    StorageResource, SystemState,
+};
+pub use overlay::derive_object_id;
+pub use persist::StateError;
+
+use overlay::Overlay;
+use persist::Key;
+
+/// Where a transaction executes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockContext {
+    /// Block height.
+    pub height: u64,
+    /// Block time (ms since the Unix epoch), as agreed by consensus.
+    pub timestamp_ms: u64,
+    /// Index of the transaction in the block.
+    pub tx_index: u32,
+}
+
+/// Everything the ledger knows.
+#[derive(Debug, Clone)]
+pub struct State {
+    system: SystemState,
+    committee: CommitteeState,
+    accounts: BTreeMap<Address, Account>,
+    objects: BTreeMap<ObjectId, Object>,
+    blobs: BTreeMap<BlobId, BlobIdInfo>,
+    nodes: BTreeMap<NodeId, StorageNode>,
+    /// Keys changed since the last [`State::take_changes`] (not part of equality).
+    dirty: BTreeSet<Key>,
+}
+
+impl PartialEq for State {
+    fn eq(&self, o: &Self) -> bool {
+        self.system == o.system
+            && self.committee == o.committee
+            && self.accounts == o.accounts
+            && self.objects == o.objects
+            && self.blobs == o.blobs
+            && self.nodes == o.nodes
+    }
+}
+
+impl Eq for State {}
+
+impl State {
+    /// The initial state; every entry is pending in [`State::take_changes`].
+    pub fn from_genesis(g: &Genesis) -> Result<State, GenesisError> {
+        g.validate()?;
+        let committee = g.committee()?;
+        let digest = TxDigest(g.digest());
+        let mut accounts = BTreeMap::new();
+        for (a, f) in &g.accounts {
+            accounts.insert(
+                *a,
+                Account {
+                    balance: *f,
+                    nonce: 0,
+                },
+            );
+        }
+        let mut nodes = BTreeMap::new();
+        let mut objects = BTreeMap::new();
+        let mut total_staked = Frost::ZERO;
+        for (i, n) in g.storage_nodes.iter().enumerate() {
+            let node_id = n.node_id();
+            nodes.insert(
+                node_id,
+                StorageNode {
+                    node_id,
+                    name: n.name.clone(),
+                    public_key: n.public_key,
+                    network_address: n.network_address.clone(),
+                    http_address: n.http_address.clone(),
+                    commission_bps: n.commission_bps,
+                    votes: NodeVotes {
+                        storage_price: n.storage_price_vote,
+                        write_price: n.write_price_vote,
+                        capacity: n.capacity_vote,
+                    },
+                    total_stake: n.stake,
+                    owner: n.owner,
+                },
+            );
+            if n.stake > Frost::ZERO {
+                let index = u32::try_from(i).map_err(|_| GenesisError::Overflow)?;
+                objects.insert(
+                    derive_object_id(&digest, index),
+                    Object::StakedWal(StakedWal {
+                        owner: n.owner,
+                        node: node_id,
+                        amount: n.stake,
+                        activation_epoch: Epoch(0),
+                        withdrawal_requested_epoch: None,
+                        rewards: Frost::ZERO,
+                    }),
+                );
+                total_staked = total_staked
+                    .checked_add(n.stake)
+                    .ok_or(GenesisError::Overflow)?;
+            }
+        }
+        let system = SystemState {
+            chain_id: g.chain_id.clone(),
+            genesis_time_ms: g.genesis_time_ms,
+            params: g.params.clone(),
+            faucet: g.faucet.clone(),
+            n_shards: g.n_shards,
+            epoch: Epoch(0),
+            storage_price: g.params.storage_price_per_mib_epoch,
+            write_price: g.params.write_price_per_mib,
+            total_supply: g.total_supply()?,
+            fee_pool: Frost::ZERO,
+            storage_fund: Frost::ZERO,
+            total_staked,
+        };
+        let mut state = State {
+            system,
+            committee,
+            accounts,
+            objects,
+            blobs: BTreeMap::new(),
+            nodes,
+            dirty: BTreeSet::new(),
+        };
+        state.dirty = state
+            .entries()
+            .iter()
+            .map(|(k, _)| Key::from_bytes(k).expect("own keys parse"))
+            .collect();
+        Ok(state)
+    }
+
+    /// The epoch at block time `timestamp_ms` (0 before genesis).
+    pub fn epoch_at(&self, timestamp_ms: u64) -> Epoch {
+        let elapsed = timestamp_ms.saturating_sub(self.system.genesis_time_ms);
+        let e = elapsed / self.system.params.epoch_duration_ms.max(1);
+        Epoch(u32::try_from(e).unwrap_or(u32::MAX))
+    }
+
+    /// Advances the epoch to that of the block's time (never backwards). Returns whether the
+    /// epoch changed.
+    pub fn begin_block(&mut self, ctx: &BlockContext) -> bool {
+        let e = self.epoch_at(ctx.timestamp_ms);
+        if e <= self.system.epoch {
+            return false;
+        }
+        self.system.epoch = e;
+        self.committee = self.committee.with_epoch(e);
+        self.dirty.insert(Key::System);
+        self.dirty.insert(Key::Committee);
+        true
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> Epoch {
+        self.system.epoch
+    }
+
+    /// The system record (parameters, prices, pools, supply).
+    pub fn system(&self) -> &SystemState {
+        &self.system
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.system.chain_id
+    }
+
+    /// An account, if it exists.
+    pub fn account(&self, a: &Address) -> Option<&Account> {
+        self.accounts.get(a)
+    }
+
+    /// An object, if it exists.
+    pub fn object(&self, id: &ObjectId) -> Option<&Object> {
+        self.objects.get(id)
+    }
+
+    /// Objects owned by `owner`, in id order (scans all objects).
+    pub fn objects_owned_by(&self, owner: &Address) -> Vec<(ObjectId, &Object)> {
+        self.objects
+            .iter()
+            .filter(|(_, o)| o.owner() == *owner)
+            .map(|(id, o)| (*id, o))
+            .collect()
+    }
+
+    /// The status of a blob id, if it was ever registered or invalidated (and not all its
+    /// objects were deleted).
+    pub fn blob_status(&self, id: &BlobId) -> Option<&BlobIdInfo> {
+        self.blobs.get(id)
+    }
+
+    /// A storage node.
+    pub fn node(&self, id: &NodeId) -> Option<&StorageNode> {
+        self.nodes.get(id)
+    }
+
+    /// All storage nodes, in id order.
+    pub fn nodes(&self) -> impl Iterator<Item = &StorageNode> {
+        self.nodes.values()
+    }
+
+    /// The current storage committee (weights = shard counts).
+    pub fn committee(&self) -> &Committee {
+        &self.committee.committee
+    }
+
+    /// The shards of each committee member.
+    pub fn shard_assignment(&self) -> &BTreeMap<NodeId, Vec<ShardIndex>> {
+        &self.committee.shards
+    }
+
+    /// The shards of one node (empty if it is not in the committee).
+    pub fn shards_of(&self, node: &NodeId) -> &[ShardIndex] {
+        self.committee
+            .shards
+            .get(node)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Checks that the WAL held in balances, the fee pool, the storage fund and staked objects
+    /// adds up to the total supply, and that the staked total matches the objects. O(state size).
+    pub fn check_supply(&self) -> Result<(), String> {
+        fn sum(mut it: impl Iterator<Item = Option<Frost>>) -> Option<Frost> {
+            it.try_fold(Frost::ZERO, |acc, f| acc.checked_add(f?))
+        }
+        let balances =
+            sum(self.accounts.values().map(|a| Some(a.balance))).ok_or("balances overflow")?;
+        let staked = sum(self.objects.values().map(Object::escrow)).ok_or("stake overflow")?;
+        if staked != self.system.total_staked {
+            return Err(format!(
+                "staked objects hold {staked:?}, system says {:?}",
+                self.system.total_staked
+            ));
+        }
+        let s = &self.system;
+        let total = sum([balances, s.fee_pool, s.storage_fund, staked]
+            .into_iter()
+            .map(Some))
+        .ok_or("total overflow")?;
+        if total != s.total_supply {
+            return Err(format!(
+                "balances {balances:?} + fees {:?} + storage fund {:?} + staked {staked:?} != supply {:?}",
+                s.fee_pool, s.storage_fund, s.total_supply
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Executes a verified transaction. On success the state holds its writes and the effects are
+/// returned; on error the state is exactly unchanged.
+pub fn apply(
+    state: &mut State,
+    tx: &VerifiedTransaction,
+    ctx: &BlockContext,
+) -> Result<Effects, TxError> {
+    let t = tx.tx();
+    let epoch = state.epoch_at(ctx.timestamp_ms).max(state.epoch());
+    let mut o = Overlay::new(state, epoch, tx.digest());
+    let min = o.system.params.min_fee;
+    if t.fee < min {
+        return Err(TxError::FeeTooLow { fee: t.fee, min });
+    }
+    let expected = o.account(&t.sender).nonce;
+    if t.nonce < expected {
+        return Err(TxError::NonceTooLow {
+            expected,
+            got: t.nonce,
+        });
+    }
+    if t.nonce > expected {
+        return Err(TxError::NonceTooHigh {
+            expected,
+            got: t.nonce,
+        });
+    }
+    execute(&mut o, t.sender, &t.kind)?;
+    // The fee is charged last so that a faucet call can pay its fee from what it minted.
+    o.pay_into(t.sender, t.fee, |s| &mut s.fee_pool)?;
+    let mut acct = o.account(&t.sender);
+    acct.nonce = acct
+        .nonce
+        .checked_add(1)
+        .ok_or_else(|| TxError::overflow("nonce"))?;
+    o.set_account(t.sender, acct);
+    let writes = o.finish();
+    let (created, mutated, deleted, events) = state.commit(writes);
+    Ok(Effects {
+        digest: tx.digest(),
+        fee_charged: t.fee,
+        created,
+        mutated,
+        deleted,
+        events,
+    })
+}
+
+fn execute(o: &mut Overlay<'_>, sender: Address, kind: &TxKind) -> Result<(), TxError> {
+    match kind {
+        TxKind::Transfer { to, amount } => coin::transfer(o, sender, *to, *amount),
+        TxKind::Faucet { amount } => coin::faucet(o, sender, *amount),
+        TxKind::ReserveSpace {
+            encoded_size,
+            epochs_ahead,
+        } => storage::reserve(o, sender, *encoded_size, *epochs_ahead),
+        TxKind::SplitStorageByEpoch {
+            storage,
+            split_epoch,
+        } => storage::split_by_epoch(o, sender, *storage, *split_epoch),
+        TxKind::SplitStorageBySize { storage, size } => {
+            storage::split_by_size(o, sender, *storage, *size)
+        }
+        TxKind::FuseStorage { first, second } => storage::fuse(o, sender, *first, *second),
+        TxKind::RegisterBlob {
+            storage,
+            blob_id,
+            root_hash,
+            unencoded_length,
+            encoding_type,
+            deletable,
+        } => blob::register(
+            o,
+            sender,
+            blob::Registration {
+                storage: *storage,
+                blob_id: *blob_id,
+                root_hash: *root_hash,
+                unencoded_length: *unencoded_length,
+                encoding_type: *encoding_type,
+                deletable: *deletable,
+            },
+        ),
+        TxKind::CertifyBlob {
+            blob_object,
+            certificate,
+        } => blob::certify(o, *blob_object, certificate),
+        TxKind::ExtendBlob {
+            blob_object,
+            epochs_ahead,
+        } => blob::extend(o, sender, *blob_object, *epochs_ahead),
+        TxKind::DeleteBlob { blob_object } => blob::delete(o, sender, *blob_object),
+        TxKind::InvalidateBlob {
+            blob_id,
+            certificate,
+        } => blob::invalidate(o, *blob_id, certificate),
+        TxKind::SetBlobAttribute {
+            blob_object,
+            key,
+            value,
+        } => blob::set_attribute(o, sender, *blob_object, key, value),
+        TxKind::RemoveBlobAttribute { blob_object, key } => {
+            blob::remove_attribute(o, sender, *blob_object, key)
+        }
+        TxKind::RegisterNode {
+            name,
+            public_key,
+            network_address,
+            http_address,
+            commission_bps,
+            storage_price_vote,
+            write_price_vote,
+            capacity_vote,
+        } => staking::register_node(
+            o,
+            sender,
+            staking::NodeRegistration {
+                name,
+                public_key: *public_key,
+                network_address,
+                http_address,
+                commission_bps: *commission_bps,
+                votes: NodeVotes {
+                    storage_price: *storage_price_vote,
+                    write_price: *write_price_vote,
+                    capacity: *capacity_vote,
+                },
+            },
+        ),
+        TxKind::Stake { node, amount } => staking::stake(o, sender, *node, *amount),
+        TxKind::RequestWithdrawal { staked } => staking::request_withdrawal(o, sender, *staked),
+        TxKind::Withdraw { staked } => staking::withdraw(o, sender, *staked),
+    }
+}

@@ -1,0 +1,327 @@
+//! A transaction's view of the state: reads go through to the committed state, writes are
+//! buffered and applied only when the whole transaction succeeded. A rejected transaction
+//! drops its overlay, so it cannot leave a partial change behind.
+
+use std::collections::BTreeMap;
+
+use floe_common::{BlobId, Committee, Epoch, Frost, NodeId, ObjectId};
+
+use super::events::Event;
+use super::objects::{
+    Account, BlobIdInfo, BlobObject, CommitteeState, Object, StakedWal, StorageNode,
+    StorageResource, SystemState,
+};
+use super::{Key, State};
+use crate::error::TxError;
+use crate::tx::{Address, TxDigest};
+
+/// The buffered writes of one transaction.
+pub(crate) struct Overlay<'s> {
+    base: &'s State,
+    /// System record (copied, written back if changed).
+    pub system: SystemState,
+    committee: Option<CommitteeState>,
+    accounts: BTreeMap<Address, Account>,
+    objects: BTreeMap<ObjectId, Option<Object>>,
+    blobs: BTreeMap<BlobId, Option<BlobIdInfo>>,
+    nodes: BTreeMap<NodeId, StorageNode>,
+    digest: TxDigest,
+    next_index: u32,
+    created: Vec<ObjectId>,
+    /// Events emitted so far.
+    pub events: Vec<Event>,
+}
+
+/// The writes of a successful transaction, detached from the state they were read from.
+pub(crate) struct Writes {
+    system: Option<SystemState>,
+    committee: Option<CommitteeState>,
+    accounts: BTreeMap<Address, Account>,
+    objects: BTreeMap<ObjectId, Option<Object>>,
+    blobs: BTreeMap<BlobId, Option<BlobIdInfo>>,
+    nodes: BTreeMap<NodeId, StorageNode>,
+    pub created: Vec<ObjectId>,
+    pub mutated: Vec<ObjectId>,
+    pub deleted: Vec<ObjectId>,
+    pub events: Vec<Event>,
+}
+
+/// `BLAKE3(digest ‖ index u32 LE)`: the id of the `index`-th object created by a transaction
+/// (or by genesis, with the genesis digest).
+pub fn derive_object_id(digest: &TxDigest, index: u32) -> ObjectId {
+    let mut h = blake3::Hasher::new();
+    h.update(&digest.0);
+    h.update(&index.to_le_bytes());
+    ObjectId(*h.finalize().as_bytes())
+}
+
+impl<'s> Overlay<'s> {
+    /// An empty overlay for transaction `digest` executing in `epoch` (≥ the state's epoch).
+    pub fn new(base: &'s State, epoch: Epoch, digest: TxDigest) -> Self {
+        let mut system = base.system.clone();
+        let committee = (epoch > system.epoch).then(|| base.committee.with_epoch(epoch));
+        system.epoch = system.epoch.max(epoch);
+        Self {
+            base,
+            system,
+            committee,
+            accounts: BTreeMap::new(),
+            objects: BTreeMap::new(),
+            blobs: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+            digest,
+            next_index: 0,
+            created: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> Epoch {
+        self.system.epoch
+    }
+
+    /// The current committee.
+    pub fn committee(&self) -> &Committee {
+        &self
+            .committee
+            .as_ref()
+            .unwrap_or(&self.base.committee)
+            .committee
+    }
+
+    /// An account (default if it does not exist).
+    pub fn account(&self, a: &Address) -> Account {
+        self.accounts
+            .get(a)
+            .or_else(|| self.base.accounts.get(a))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Writes an account.
+    pub fn set_account(&mut self, a: Address, acct: Account) {
+        self.accounts.insert(a, acct);
+    }
+
+    /// Takes `amount` from `a`.
+    pub fn debit(&mut self, a: Address, amount: Frost) -> Result<(), TxError> {
+        let mut acct = self.account(&a);
+        acct.balance = acct
+            .balance
+            .checked_sub(amount)
+            .ok_or(TxError::InsufficientBalance {
+                needed: amount,
+                available: acct.balance,
+            })?;
+        self.set_account(a, acct);
+        Ok(())
+    }
+
+    /// Gives `amount` to `a`.
+    pub fn credit(&mut self, a: Address, amount: Frost) -> Result<(), TxError> {
+        let mut acct = self.account(&a);
+        acct.balance = acct
+            .balance
+            .checked_add(amount)
+            .ok_or_else(|| TxError::overflow("balance"))?;
+        self.set_account(a, acct);
+        Ok(())
+    }
+
+    /// Moves `amount` from `a` into a system pool (`pool` selects it).
+    pub fn pay_into(
+        &mut self,
+        a: Address,
+        amount: Frost,
+        pool: fn(&mut SystemState) -> &mut Frost,
+    ) -> Result<(), TxError> {
+        self.debit(a, amount)?;
+        let p = pool(&mut self.system);
+        *p = p
+            .checked_add(amount)
+            .ok_or_else(|| TxError::overflow("pool"))?;
+        Ok(())
+    }
+
+    /// An object.
+    pub fn object(&self, id: &ObjectId) -> Result<Object, TxError> {
+        match self.objects.get(id) {
+            Some(o) => o.clone(),
+            None => self.base.objects.get(id).cloned(),
+        }
+        .ok_or(TxError::UnknownObject(*id))
+    }
+
+    fn wrong_type(id: &ObjectId, expected: &str) -> TxError {
+        TxError::WrongObjectType {
+            object: *id,
+            expected: expected.to_owned(),
+        }
+    }
+
+    fn check_owner(id: &ObjectId, owner: Address, sender: Option<Address>) -> Result<(), TxError> {
+        match sender {
+            Some(s) if s != owner => Err(TxError::NotOwner(*id)),
+            _ => Ok(()),
+        }
+    }
+
+    /// A storage object, owned by `sender` if given.
+    pub fn storage(
+        &self,
+        id: &ObjectId,
+        sender: Option<Address>,
+    ) -> Result<StorageResource, TxError> {
+        match self.object(id)? {
+            Object::Storage(s) => Self::check_owner(id, s.owner, sender).map(|()| s),
+            _ => Err(Self::wrong_type(id, "storage")),
+        }
+    }
+
+    /// A blob object, owned by `sender` if given.
+    pub fn blob(&self, id: &ObjectId, sender: Option<Address>) -> Result<BlobObject, TxError> {
+        match self.object(id)? {
+            Object::Blob(b) => Self::check_owner(id, b.owner, sender).map(|()| b),
+            _ => Err(Self::wrong_type(id, "blob")),
+        }
+    }
+
+    /// A staked-WAL object, owned by `sender` if given.
+    pub fn staked(&self, id: &ObjectId, sender: Option<Address>) -> Result<StakedWal, TxError> {
+        match self.object(id)? {
+            Object::StakedWal(s) => Self::check_owner(id, s.owner, sender).map(|()| s),
+            _ => Err(Self::wrong_type(id, "staked_wal")),
+        }
+    }
+
+    /// Writes an existing object.
+    pub fn put_object(&mut self, id: ObjectId, o: Object) {
+        self.objects.insert(id, Some(o));
+    }
+
+    /// Deletes an object.
+    pub fn delete_object(&mut self, id: ObjectId) {
+        self.objects.insert(id, None);
+    }
+
+    /// Creates an object with the next deterministic id.
+    pub fn create_object(&mut self, o: Object) -> Result<ObjectId, TxError> {
+        let id = derive_object_id(&self.digest, self.next_index);
+        self.next_index = self
+            .next_index
+            .checked_add(1)
+            .ok_or_else(|| TxError::overflow("object index"))?;
+        self.created.push(id);
+        self.put_object(id, o);
+        Ok(id)
+    }
+
+    /// The index entry of a blob id.
+    pub fn blob_info(&self, id: &BlobId) -> Option<BlobIdInfo> {
+        match self.blobs.get(id) {
+            Some(b) => b.clone(),
+            None => self.base.blobs.get(id).cloned(),
+        }
+    }
+
+    /// Writes (or removes) the index entry of a blob id.
+    pub fn set_blob_info(&mut self, id: BlobId, info: Option<BlobIdInfo>) {
+        self.blobs.insert(id, info);
+    }
+
+    /// A node.
+    pub fn node(&self, id: &NodeId) -> Option<StorageNode> {
+        self.nodes
+            .get(id)
+            .or_else(|| self.base.nodes.get(id))
+            .cloned()
+    }
+
+    /// Whether a node has this name.
+    pub fn node_name_taken(&self, name: &str) -> bool {
+        self.nodes.values().any(|n| n.name == name)
+            || self
+                .base
+                .nodes
+                .values()
+                .any(|n| n.name == name && !self.nodes.contains_key(&n.node_id))
+    }
+
+    /// Writes a node.
+    pub fn put_node(&mut self, n: StorageNode) {
+        self.nodes.insert(n.node_id, n);
+    }
+
+    /// Detaches the writes, classifying touched objects as created, mutated or deleted.
+    pub fn finish(self) -> Writes {
+        let mut mutated = Vec::new();
+        let mut deleted = Vec::new();
+        for (id, o) in &self.objects {
+            let existed = self.base.objects.contains_key(id);
+            match (existed, o) {
+                (true, Some(_)) => mutated.push(*id),
+                (true, None) => deleted.push(*id),
+                (false, _) => {}
+            }
+        }
+        let created = self
+            .created
+            .into_iter()
+            .filter(|id| matches!(self.objects.get(id), Some(Some(_))))
+            .collect();
+        let system = (self.system != self.base.system).then_some(self.system);
+        Writes {
+            system,
+            committee: self.committee,
+            accounts: self.accounts,
+            objects: self.objects,
+            blobs: self.blobs,
+            nodes: self.nodes,
+            created,
+            mutated,
+            deleted,
+            events: self.events,
+        }
+    }
+}
+
+impl State {
+    /// Applies a successful transaction's writes and marks them dirty.
+    pub(crate) fn commit(
+        &mut self,
+        w: Writes,
+    ) -> (Vec<ObjectId>, Vec<ObjectId>, Vec<ObjectId>, Vec<Event>) {
+        if let Some(s) = w.system {
+            self.system = s;
+            self.dirty.insert(Key::System);
+        }
+        if let Some(c) = w.committee {
+            self.committee = c;
+            self.dirty.insert(Key::Committee);
+        }
+        for (a, acct) in w.accounts {
+            self.accounts.insert(a, acct);
+            self.dirty.insert(Key::Account(a));
+        }
+        for (id, o) in w.objects {
+            match o {
+                Some(o) => self.objects.insert(id, o),
+                None => self.objects.remove(&id),
+            };
+            self.dirty.insert(Key::Object(id));
+        }
+        for (id, b) in w.blobs {
+            match b {
+                Some(b) => self.blobs.insert(id, b),
+                None => self.blobs.remove(&id),
+            };
+            self.dirty.insert(Key::Blob(id));
+        }
+        for (id, n) in w.nodes {
+            self.nodes.insert(id, n);
+            self.dirty.insert(Key::Node(id));
+        }
+        (w.created, w.mutated, w.deleted, w.events)
+    }
+}

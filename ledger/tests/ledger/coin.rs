@@ -1,0 +1,153 @@
+use floe_common::Frost;
+use floe_ledger::{Event, TxKind};
+
+use crate::support::*;
+
+#[test]
+fn transfer_moves_balance_and_charges_fee() {
+    let mut net = Net::new();
+    let (a, b) = (addr(&user_key(0)), addr(&user_key(1)));
+    let fx = net
+        .exec(
+            0,
+            TxKind::Transfer {
+                to: b,
+                amount: Frost(1234),
+            },
+        )
+        .unwrap();
+    assert_eq!(fx.fee_charged, MIN_FEE);
+    assert_eq!(
+        fx.events,
+        vec![Event::Transfer {
+            from: a,
+            to: b,
+            amount: Frost(1234)
+        }]
+    );
+    assert_eq!(net.balance(&a), Frost(USER_FUNDS.0 - 1234 - MIN_FEE.0));
+    assert_eq!(net.balance(&b), Frost(USER_FUNDS.0 + 1234));
+    assert_eq!(net.nonce(&a), 1);
+    assert_eq!(net.state.system().fee_pool, MIN_FEE);
+    net.state.check_supply().unwrap();
+}
+
+#[test]
+fn insufficient_funds_charge_nothing() {
+    let mut net = Net::new();
+    let b = addr(&user_key(1));
+    net.reject(
+        0,
+        TxKind::Transfer {
+            to: b,
+            amount: USER_FUNDS,
+        },
+        "insufficient_balance",
+    );
+    // A fresh account cannot even pay the fee.
+    let poor = KeyPairExt::fresh(50);
+    let before = net.state.clone();
+    let err = net
+        .exec_key(
+            &poor,
+            TxKind::Transfer {
+                to: b,
+                amount: Frost(0),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "insufficient_balance");
+    assert!(net.state == before);
+}
+
+struct KeyPairExt;
+impl KeyPairExt {
+    fn fresh(i: u8) -> floe_common::KeyPair {
+        floe_common::KeyPair::from_seed([i; 32])
+    }
+}
+
+#[test]
+fn nonces_replay_and_gaps() {
+    let mut net = Net::new();
+    let k = user_key(0);
+    let to = addr(&user_key(1));
+    let kind = TxKind::Transfer {
+        to,
+        amount: Frost(1),
+    };
+    net.exec_raw(&k, 0, MIN_FEE, kind.clone()).unwrap();
+    let before = net.state.clone();
+    let e = net.exec_raw(&k, 0, MIN_FEE, kind.clone()).unwrap_err();
+    assert_eq!(e.code(), "nonce_too_low");
+    let e = net.exec_raw(&k, 5, MIN_FEE, kind.clone()).unwrap_err();
+    assert_eq!(e.code(), "nonce_too_high");
+    let e = net
+        .exec_raw(&k, 1, Frost(MIN_FEE.0 - 1), kind.clone())
+        .unwrap_err();
+    assert_eq!(e.code(), "fee_too_low");
+    assert!(net.state == before);
+    net.exec_raw(&k, 1, Frost(100), kind).unwrap();
+    assert_eq!(net.state.system().fee_pool, Frost(MIN_FEE.0 + 100));
+}
+
+#[test]
+fn faucet_mints_within_cap() {
+    let mut net = Net::new();
+    let fresh = KeyPairExt::fresh(77);
+    let a = addr(&fresh);
+    let supply = net.state.system().total_supply;
+    // A new account pays the fee out of what the faucet gives it.
+    let fx = net
+        .exec_key(&fresh, TxKind::Faucet { amount: FAUCET_MAX })
+        .unwrap();
+    assert_eq!(
+        fx.events,
+        vec![Event::Minted {
+            to: a,
+            amount: FAUCET_MAX
+        }]
+    );
+    assert_eq!(net.balance(&a), Frost(FAUCET_MAX.0 - MIN_FEE.0));
+    assert_eq!(
+        net.state.system().total_supply,
+        Frost(supply.0 + FAUCET_MAX.0)
+    );
+    net.state.check_supply().unwrap();
+    net.reject(
+        0,
+        TxKind::Faucet {
+            amount: Frost(FAUCET_MAX.0 + 1),
+        },
+        "faucet_limit",
+    );
+    let mut g = genesis();
+    g.faucet = None;
+    let mut net = Net::from_genesis(&g);
+    net.reject(0, TxKind::Faucet { amount: Frost(1) }, "faucet_disabled");
+}
+
+#[test]
+fn epoch_follows_block_time() {
+    let mut net = Net::new();
+    assert_eq!(net.state.epoch().0, 0);
+    // apply advances the epoch from its context too (without begin_block).
+    net.time_ms += 3 * EPOCH_MS + 1;
+    net.exec(
+        0,
+        TxKind::Transfer {
+            to: addr(&user_key(1)),
+            amount: Frost(1),
+        },
+    )
+    .unwrap();
+    assert_eq!(net.state.epoch().0, 3);
+    assert_eq!(net.state.committee().epoch().0, 3);
+    // begin_block never goes backwards.
+    net.time_ms = GENESIS_MS;
+    assert!(!net.state.begin_block(&net.ctx()));
+    assert_eq!(net.state.epoch().0, 3);
+    net.time_ms = GENESIS_MS + 3 * EPOCH_MS;
+    net.advance_epochs(2);
+    assert_eq!(net.state.epoch().0, 5);
+}

@@ -1,0 +1,9 @@
+//! Ledger state-machine tests with real keys and certificates.
+
+mod blob;
+mod coin;
+mod genesis;
+mod props;
+mod staking;
+mod storage;
+mod support;

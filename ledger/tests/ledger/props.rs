@@ -1,0 +1,298 @@
+//! Random transaction sequences: supply is conserved, rejected transactions change nothing, and
+//! the changes taken after each transaction rebuild the live state.
+
+use std::collections::BTreeMap;
+
+use floe_common::{BlobPersistence, Epoch, Frost, ObjectId};
+use floe_ledger::{Object, State, TxKind, node_id_of};
+use proptest::prelude::*;
+
+use crate::support::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Transfer(usize, usize, u64),
+    Faucet(usize, u64),
+    Reserve(usize, u64, u32),
+    SplitEpoch(usize, usize, u32),
+    SplitSize(usize, usize, u64),
+    Fuse(usize, usize, usize),
+    Register(usize, usize, u64, bool, bool),
+    Certify(usize, usize, bool),
+    Extend(usize, usize, u32),
+    Delete(usize, usize),
+    Invalidate(usize),
+    Attr(usize, usize, bool),
+    Stake(usize, usize, u64),
+    RequestWithdrawal(usize, usize),
+    Withdraw(usize, usize),
+    BadNonce(usize, u64),
+    Advance(u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let u = 0usize..4;
+    let pick = any::<usize>();
+    prop_oneof![
+        (u.clone(), u.clone(), 0u64..2_000_000_000_000).prop_map(|(a, b, x)| Op::Transfer(a, b, x)),
+        (u.clone(), 0u64..6_000_000_000).prop_map(|(a, x)| Op::Faucet(a, x)),
+        (u.clone(), 0u64..4 * MIB, 0u32..12).prop_map(|(a, s, e)| Op::Reserve(a, s, e)),
+        (u.clone(), pick, 0u32..12).prop_map(|(a, p, e)| Op::SplitEpoch(a, p, e)),
+        (u.clone(), pick, 0u64..4 * MIB).prop_map(|(a, p, s)| Op::SplitSize(a, p, s)),
+        (u.clone(), pick, pick).prop_map(|(a, p, q)| Op::Fuse(a, p, q)),
+        (
+            u.clone(),
+            pick,
+            1u64..3_000_000,
+            any::<bool>(),
+            prop::bool::weighted(0.1)
+        )
+            .prop_map(|(a, p, l, d, bad)| Op::Register(a, p, l, d, bad)),
+        (u.clone(), pick, prop::bool::weighted(0.8)).prop_map(|(a, p, g)| Op::Certify(a, p, g)),
+        (u.clone(), pick, 0u32..12).prop_map(|(a, p, k)| Op::Extend(a, p, k)),
+        (u.clone(), pick).prop_map(|(a, p)| Op::Delete(a, p)),
+        pick.prop_map(Op::Invalidate),
+        (u.clone(), pick, any::<bool>()).prop_map(|(a, p, s)| Op::Attr(a, p, s)),
+        (u.clone(), 0usize..11, 0u64..1_000_000).prop_map(|(a, n, x)| Op::Stake(a, n, x)),
+        (u.clone(), pick).prop_map(|(a, p)| Op::RequestWithdrawal(a, p)),
+        (u.clone(), pick).prop_map(|(a, p)| Op::Withdraw(a, p)),
+        (u, 1u64..3).prop_map(|(a, d)| Op::BadNonce(a, d)),
+        (0u64..2 * EPOCH_MS).prop_map(Op::Advance),
+    ]
+}
+
+/// All objects of one type, in id order (picks index into this list).
+fn objects(net: &Net, ty: &str) -> Vec<(ObjectId, Object)> {
+    (0..4)
+        .flat_map(|u| net.state.objects_owned_by(&addr(&user_key(u))))
+        .filter(|(_, o)| o.type_name() == ty)
+        .map(|(id, o)| (id, o.clone()))
+        .collect()
+}
+
+fn nth(list: &[(ObjectId, Object)], p: usize) -> ObjectId {
+    if list.is_empty() {
+        ObjectId([0xee; 32])
+    } else {
+        list[p % list.len()].0
+    }
+}
+
+fn kind_of(net: &Net, op: &Op) -> Option<(usize, TxKind)> {
+    let storage = objects(net, "storage");
+    let blobs = objects(net, "blob");
+    let staked = objects(net, "staked_wal");
+    Some(match *op {
+        Op::Transfer(a, b, x) => (
+            a,
+            TxKind::Transfer {
+                to: addr(&user_key(b)),
+                amount: Frost(x),
+            },
+        ),
+        Op::Faucet(a, x) => (a, TxKind::Faucet { amount: Frost(x) }),
+        Op::Reserve(a, s, e) => (
+            a,
+            TxKind::ReserveSpace {
+                encoded_size: s,
+                epochs_ahead: e,
+            },
+        ),
+        Op::SplitEpoch(a, p, e) => (
+            a,
+            TxKind::SplitStorageByEpoch {
+                storage: nth(&storage, p),
+                split_epoch: Epoch(e),
+            },
+        ),
+        Op::SplitSize(a, p, s) => (
+            a,
+            TxKind::SplitStorageBySize {
+                storage: nth(&storage, p),
+                size: s,
+            },
+        ),
+        Op::Fuse(a, p, q) => (
+            a,
+            TxKind::FuseStorage {
+                first: nth(&storage, p),
+                second: nth(&storage, q),
+            },
+        ),
+        Op::Register(a, p, len, d, bad) => {
+            let mut k = Net::register_kind(nth(&storage, p), len, (len % 3) as u8, d);
+            if let (
+                true,
+                TxKind::RegisterBlob {
+                    unencoded_length, ..
+                },
+            ) = (bad, &mut k)
+            {
+                *unencoded_length += 1;
+            }
+            (a, k)
+        }
+        Op::Certify(a, p, good) => {
+            let id = nth(&blobs, p);
+            let (blob_id, persistence) = match blobs.iter().find(|(i, _)| *i == id) {
+                Some((_, Object::Blob(b))) if b.deletable => {
+                    (b.blob_id, BlobPersistence::Deletable(id))
+                }
+                Some((_, Object::Blob(b))) => (b.blob_id, BlobPersistence::Permanent),
+                _ => return None,
+            };
+            let signers: &[usize] = if good { &QUORUM } else { &BELOW_QUORUM };
+            let certificate = net.confirmation(blob_id, persistence, signers);
+            (
+                a,
+                TxKind::CertifyBlob {
+                    blob_object: id,
+                    certificate,
+                },
+            )
+        }
+        Op::Extend(a, p, k) => (
+            a,
+            TxKind::ExtendBlob {
+                blob_object: nth(&blobs, p),
+                epochs_ahead: k,
+            },
+        ),
+        Op::Delete(a, p) => (
+            a,
+            TxKind::DeleteBlob {
+                blob_object: nth(&blobs, p),
+            },
+        ),
+        Op::Invalidate(p) => {
+            let id = nth(&blobs, p);
+            let blob_id = match blobs.iter().find(|(i, _)| *i == id) {
+                Some((_, Object::Blob(b))) => b.blob_id,
+                _ => return None,
+            };
+            let certificate = net.invalid_cert(blob_id, &VALIDITY);
+            (
+                0,
+                TxKind::InvalidateBlob {
+                    blob_id,
+                    certificate,
+                },
+            )
+        }
+        Op::Attr(a, p, set) => {
+            let blob_object = nth(&blobs, p);
+            let key = "content-type".to_owned();
+            if set {
+                (
+                    a,
+                    TxKind::SetBlobAttribute {
+                        blob_object,
+                        key,
+                        value: "text/plain".into(),
+                    },
+                )
+            } else {
+                (a, TxKind::RemoveBlobAttribute { blob_object, key })
+            }
+        }
+        Op::Stake(a, n, x) => (
+            a,
+            TxKind::Stake {
+                node: node_id_of(&node_key(n).public()),
+                amount: Frost(x),
+            },
+        ),
+        Op::RequestWithdrawal(a, p) => (
+            a,
+            TxKind::RequestWithdrawal {
+                staked: nth(&staked, p),
+            },
+        ),
+        Op::Withdraw(a, p) => (
+            a,
+            TxKind::Withdraw {
+                staked: nth(&staked, p),
+            },
+        ),
+        Op::BadNonce(..) | Op::Advance(_) => return None,
+    })
+}
+
+fn check_blob_index(state: &State) {
+    let mut by_id: BTreeMap<_, Vec<ObjectId>> = BTreeMap::new();
+    for u in 0..4 {
+        for (id, o) in state.objects_owned_by(&addr(&user_key(u))) {
+            if let Object::Blob(b) = o {
+                by_id.entry(b.blob_id).or_default().push(id);
+            }
+        }
+    }
+    for (blob_id, ids) in by_id {
+        let info = state
+            .blob_status(&blob_id)
+            .expect("index entry for a live blob");
+        assert_eq!(info.objects.iter().copied().collect::<Vec<_>>(), {
+            let mut v = ids;
+            v.sort();
+            v
+        });
+        assert_eq!(
+            (info.registered_permanent + info.registered_deletable) as usize,
+            info.objects.len()
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_sequences_conserve_supply_and_replay(ops in proptest::collection::vec(op(), 1..60)) {
+        let mut net = Net::new();
+        let mut store: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut persist = |net: &mut Net| {
+            for (k, v) in net.state.take_changes() {
+                match v {
+                    Some(v) => store.insert(k, v),
+                    None => store.remove(&k),
+                };
+            }
+            let rebuilt = State::from_entries(store.clone()).unwrap();
+            assert!(rebuilt == net.state, "store diverged from state");
+        };
+        persist(&mut net);
+        for op in &ops {
+            match op {
+                Op::Advance(ms) => {
+                    net.time_ms += ms;
+                    net.height += 1;
+                    let ctx = net.ctx();
+                    net.state.begin_block(&ctx);
+                }
+                Op::BadNonce(a, d) => {
+                    let k = user_key(*a);
+                    let n = net.nonce(&addr(&k)) + d;
+                    let before = net.state.clone();
+                    let r = net.exec_raw(&k, n, MIN_FEE, TxKind::Faucet { amount: Frost(1) });
+                    prop_assert_eq!(r.unwrap_err().code(), "nonce_too_high");
+                    prop_assert!(net.state == before);
+                }
+                _ => {
+                    let Some((user, kind)) = kind_of(&net, op) else { continue };
+                    let before = net.state.clone();
+                    let digest = before.digest();
+                    match net.exec(user, kind) {
+                        Ok(_) => {}
+                        Err(_) => {
+                            prop_assert!(net.state == before);
+                            prop_assert_eq!(net.state.digest(), digest);
+                        }
+                    }
+                }
+            }
+            prop_assert_eq!(net.state.check_supply(), Ok(()));
+            check_blob_index(&net.state);
+            persist(&mut net);
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! A test network: genesis with 10 storage nodes over 100 shards, 4 funded users.
+
+use floe_common::encoding::derive_blob_id;
+use floe_common::messages::{InvalidBlobIdMsg, MessageBody};
+use floe_common::{
+    BlobId, BlobPersistence, Certificate, CertificateBuilder, Committee, Digest, EncodingType,
+    Epoch, Frost, KeyPair, ObjectId, ProtocolMessage, SignedMessage, StorageConfirmation,
+};
+use floe_ledger::{
+    Address, BlockContext, Effects, FaucetParams, Genesis, GenesisNode, GenesisValidator, Object,
+    Params, SignedTransaction, State, Transaction, TxError, TxKind, apply,
+};
+
+pub const CHAIN: &str = "floe-test";
+pub const MIB: u64 = 1 << 20;
+pub const EPOCH_MS: u64 = 60_000;
+pub const GENESIS_MS: u64 = 1_000_000;
+pub const MIN_FEE: Frost = Frost(10);
+pub const STORAGE_PRICE: Frost = Frost(1_000);
+pub const WRITE_PRICE: Frost = Frost(500);
+pub const MAX_AHEAD: u32 = 10;
+pub const USER_FUNDS: Frost = Frost(1_000_000_000_000);
+pub const NODE_STAKE: Frost = Frost(1_000_000_000);
+pub const FAUCET_MAX: Frost = Frost(5_000_000_000);
+
+pub fn user_key(i: usize) -> KeyPair {
+    KeyPair::from_seed([i as u8 + 1; 32])
+}
+
+pub fn node_key(i: usize) -> KeyPair {
+    KeyPair::from_seed([i as u8 + 100; 32])
+}
+
+pub fn addr(k: &KeyPair) -> Address {
+    Address::of(&k.public())
+}
+
+pub fn params() -> Params {
+    Params {
+        epoch_duration_ms: EPOCH_MS,
+        max_epochs_ahead: MAX_AHEAD,
+        storage_price_per_mib_epoch: STORAGE_PRICE,
+        write_price_per_mib: WRITE_PRICE,
+        min_fee: MIN_FEE,
+        max_shards_per_node: 100,
+    }
+}
+
+pub fn genesis_node(i: usize, stake: Frost) -> GenesisNode {
+    GenesisNode {
+        name: format!("node-{i}"),
+        public_key: node_key(i).public(),
+        network_address: format!("/ip4/127.0.0.1/tcp/{}", 9000 + i),
+        http_address: format!("http://127.0.0.1:{}", 8000 + i),
+        commission_bps: 500,
+        stake,
+        owner: addr(&user_key(i % 4)),
+        storage_price_vote: STORAGE_PRICE,
+        write_price_vote: WRITE_PRICE,
+        capacity_vote: 1 << 40,
+    }
+}
+
+pub fn genesis() -> Genesis {
+    Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: GENESIS_MS,
+        params: params(),
+        validators: (0..4)
+            .map(|i| GenesisValidator {
+                name: format!("validator-{i}"),
+                public_key: KeyPair::from_seed([i as u8 + 200; 32]).public(),
+                voting_power: 1,
+            })
+            .collect(),
+        accounts: (0..4).map(|i| (addr(&user_key(i)), USER_FUNDS)).collect(),
+        storage_nodes: (0..10).map(|i| genesis_node(i, NODE_STAKE)).collect(),
+        n_shards: 100,
+        faucet: Some(FaucetParams {
+            max_per_call: FAUCET_MAX,
+        }),
+    }
+}
+
+/// A blob id with a made-up root hash.
+pub fn blob_fixture(len: u64, salt: u8) -> (BlobId, Digest) {
+    let root = Digest(*blake3::hash(&[salt; 7]).as_bytes());
+    (derive_blob_id(EncodingType::RedStuffRs2, len, &root), root)
+}
+
+pub struct Net {
+    pub state: State,
+    pub time_ms: u64,
+    pub height: u64,
+}
+
+impl Net {
+    pub fn new() -> Self {
+        Self::from_genesis(&genesis())
+    }
+
+    pub fn from_genesis(g: &Genesis) -> Self {
+        Self {
+            state: State::from_genesis(g).unwrap(),
+            time_ms: g.genesis_time_ms,
+            height: 1,
+        }
+    }
+
+    pub fn ctx(&self) -> BlockContext {
+        BlockContext {
+            height: self.height,
+            timestamp_ms: self.time_ms,
+            tx_index: 0,
+        }
+    }
+
+    pub fn nonce(&self, a: &Address) -> u64 {
+        self.state.account(a).map_or(0, |a| a.nonce)
+    }
+
+    pub fn balance(&self, a: &Address) -> Frost {
+        self.state.account(a).map_or(Frost::ZERO, |a| a.balance)
+    }
+
+    pub fn exec_raw(
+        &mut self,
+        key: &KeyPair,
+        nonce: u64,
+        fee: Frost,
+        kind: TxKind,
+    ) -> Result<Effects, TxError> {
+        let tx = Transaction {
+            sender: addr(key),
+            nonce,
+            fee,
+            kind,
+        };
+        let verified = SignedTransaction::sign(key, tx, CHAIN).verify(CHAIN)?;
+        self.height += 1;
+        let ctx = self.ctx();
+        apply(&mut self.state, &verified, &ctx)
+    }
+
+    pub fn exec_key(&mut self, key: &KeyPair, kind: TxKind) -> Result<Effects, TxError> {
+        let n = self.nonce(&addr(key));
+        self.exec_raw(key, n, MIN_FEE, kind)
+    }
+
+    pub fn exec(&mut self, user: usize, kind: TxKind) -> Result<Effects, TxError> {
+        self.exec_key(&user_key(user), kind)
+    }
+
+    /// Expects `kind` to be rejected with `code` and to leave the state unchanged.
+    pub fn reject(&mut self, user: usize, kind: TxKind, code: &str) -> TxError {
+        let before = self.state.clone();
+        let digest = before.digest();
+        let err = self.exec(user, kind).unwrap_err();
+        assert_eq!(err.code(), code, "{err}");
+        assert!(self.state == before, "rejected tx changed the state");
+        assert_eq!(self.state.digest(), digest);
+        err
+    }
+
+    pub fn advance_epochs(&mut self, k: u64) {
+        self.time_ms += k * EPOCH_MS;
+        self.height += 1;
+        let ctx = self.ctx();
+        self.state.begin_block(&ctx);
+    }
+
+    pub fn reserve(&mut self, user: usize, size: u64, epochs: u32) -> ObjectId {
+        let fx = self
+            .exec(
+                user,
+                TxKind::ReserveSpace {
+                    encoded_size: size,
+                    epochs_ahead: epochs,
+                },
+            )
+            .unwrap();
+        fx.created[0]
+    }
+
+    pub fn register_kind(storage: ObjectId, len: u64, salt: u8, deletable: bool) -> TxKind {
+        let (blob_id, root_hash) = blob_fixture(len, salt);
+        TxKind::RegisterBlob {
+            storage,
+            blob_id,
+            root_hash,
+            unencoded_length: len,
+            encoding_type: EncodingType::RedStuffRs2,
+            deletable,
+        }
+    }
+
+    /// Reserves 1 MiB for `epochs` and registers a 1000-byte blob; returns (object, blob id).
+    pub fn register(
+        &mut self,
+        user: usize,
+        salt: u8,
+        deletable: bool,
+        epochs: u32,
+    ) -> (ObjectId, BlobId) {
+        let storage = self.reserve(user, MIB, epochs);
+        let fx = self
+            .exec(user, Self::register_kind(storage, 1000, salt, deletable))
+            .unwrap();
+        (fx.created[0], blob_fixture(1000, salt).0)
+    }
+
+    /// A certificate over `body` for `epoch` signed by the committee members `signers`.
+    pub fn cert_of<T: MessageBody>(&self, epoch: Epoch, body: T, signers: &[usize]) -> Certificate {
+        let c = self.state.committee();
+        let committee = Committee::new(epoch, c.n_shards(), c.members().to_vec()).unwrap();
+        let msg = ProtocolMessage::new(epoch, body);
+        let mut b = CertificateBuilder::<T>::new(&committee);
+        for &i in signers {
+            let pk = committee.members()[i].public_key;
+            let key = (0..10).map(node_key).find(|k| k.public() == pk).unwrap();
+            b.add(i, &SignedMessage::sign(&key, &msg)).unwrap();
+        }
+        b.finish().unwrap()
+    }
+
+    pub fn confirmation(
+        &self,
+        blob_id: BlobId,
+        persistence: BlobPersistence,
+        signers: &[usize],
+    ) -> Certificate {
+        let body = StorageConfirmation {
+            blob_id,
+            persistence,
+        };
+        self.cert_of(self.state.epoch(), body, signers)
+    }
+
+    pub fn invalid_cert(&self, blob_id: BlobId, signers: &[usize]) -> Certificate {
+        self.cert_of(self.state.epoch(), InvalidBlobIdMsg { blob_id }, signers)
+    }
+
+    pub fn certify(
+        &mut self,
+        user: usize,
+        object: ObjectId,
+        blob_id: BlobId,
+        deletable: bool,
+    ) -> Effects {
+        let p = if deletable {
+            BlobPersistence::Deletable(object)
+        } else {
+            BlobPersistence::Permanent
+        };
+        let certificate = self.confirmation(blob_id, p, &QUORUM);
+        self.exec(
+            user,
+            TxKind::CertifyBlob {
+                blob_object: object,
+                certificate,
+            },
+        )
+        .unwrap()
+    }
+
+    pub fn blob(&self, id: &ObjectId) -> floe_ledger::BlobObject {
+        match self.state.object(id) {
+            Some(Object::Blob(b)) => b.clone(),
+            o => panic!("not a blob: {o:?}"),
+        }
+    }
+
+    pub fn storage(&self, id: &ObjectId) -> floe_ledger::StorageResource {
+        match self.state.object(id) {
+            Some(Object::Storage(s)) => s.clone(),
+            o => panic!("not storage: {o:?}"),
+        }
+    }
+}
+
+/// 7 of 10 members with 10 shards each: 70 > 66.7.
+pub const QUORUM: [usize; 7] = [0, 1, 2, 3, 4, 5, 6];
+/// 6 members: 60 shards, below quorum.
+pub const BELOW_QUORUM: [usize; 6] = [0, 1, 2, 3, 4, 5];
+/// 4 members: 40 > 33.3 (validity).
+pub const VALIDITY: [usize; 4] = [2, 4, 6, 8];
+/// 3 members: 30, below validity.
+pub const BELOW_VALIDITY: [usize; 3] = [1, 3, 5];
