@@ -111,7 +111,10 @@ impl ValidatorSet {
             return Err(CertError::InvalidSet("zero voting power"));
         }
         validators.sort_by_key(|v| v.address());
-        if validators.windows(2).any(|w| w[0].address() == w[1].address()) {
+        if validators
+            .windows(2)
+            .any(|w| w[0].address() == w[1].address())
+        {
             return Err(CertError::InvalidSet("duplicate validator key"));
         }
         validators
@@ -300,8 +303,10 @@ impl CommitCertificate {
         if u128::from(signed) * 3 <= u128::from(total) * 2 {
             return Err(CertError::NotEnoughPower { signed, total });
         }
-        let batch: Vec<(PublicKey, &[u8], Signature)> =
-            items.iter().map(|(k, m, s)| (*k, m.as_slice(), *s)).collect();
+        let batch: Vec<(PublicKey, &[u8], Signature)> = items
+            .iter()
+            .map(|(k, m, s)| (*k, m.as_slice(), *s))
+            .collect();
         if floe_common::crypto::verify_batch(&batch).is_err() {
             // Find the culprit for a precise error.
             for (k, m, s) in &items {

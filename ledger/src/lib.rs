@@ -15,11 +15,15 @@
 
 pub mod block;
 pub mod cert;
+pub mod chain;
 pub mod committee;
 pub mod consensus;
 pub mod error;
 pub mod genesis;
+pub mod mempool;
+pub mod service;
 pub mod state;
+pub mod store;
 pub mod tx;
 
 pub use block::{Block, BlockHash, BlockHeader};

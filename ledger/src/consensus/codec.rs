@@ -8,16 +8,16 @@
 //! Floe and are neither encoded nor accepted.
 
 use bytes::Bytes;
+use malachitebft_app_channel::app::consensus::LivenessMsg;
+use malachitebft_app_channel::app::engine::util::streaming::StreamContent;
 use malachitebft_app_channel::app::types::codec::{Codec, HasEncodedLen};
 use malachitebft_app_channel::app::types::core::{
     CommitSignature, ExtendedCommitCertificate, ExtendedCommitSignature, NilOrVal,
     PolkaCertificate, PolkaSignature, Round, RoundCertificate, RoundCertificateType,
-    RoundSignature, SignedMessage, Validity, ValidatorProof, VoteType,
+    RoundSignature, SignedMessage, ValidatorProof, Validity, VoteType,
 };
 use malachitebft_app_channel::app::types::streaming::{StreamId, StreamMessage};
 use malachitebft_app_channel::app::types::{PeerId, ProposedValue, SignedConsensusMsg, sync};
-use malachitebft_app_channel::app::consensus::LivenessMsg;
-use malachitebft_app_channel::app::engine::util::streaming::StreamContent;
 use serde::{Deserialize, Serialize};
 
 use super::context::{FloeContext, Height, Proposal, ProposalPart, Vote};
@@ -263,7 +263,9 @@ fn commit_cert_to(c: &ExtendedCommitCertificate<FloeContext>) -> WireCommitCert 
     }
 }
 
-fn commit_cert_from(c: WireCommitCert) -> Result<ExtendedCommitCertificate<FloeContext>, WireError> {
+fn commit_cert_from(
+    c: WireCommitCert,
+) -> Result<ExtendedCommitCertificate<FloeContext>, WireError> {
     Ok(ExtendedCommitCertificate {
         height: Height(c.height),
         round: round_from(c.round)?,
@@ -290,16 +292,20 @@ pub fn to_floe_cert(
         signatures: c
             .commit_signatures
             .iter()
-            .map(|s: &CommitSignature<FloeContext>| crate::cert::CommitSignature {
-                validator: s.address,
-                signature: s.signature,
-            })
+            .map(
+                |s: &CommitSignature<FloeContext>| crate::cert::CommitSignature {
+                    validator: s.address,
+                    signature: s.signature,
+                },
+            )
             .collect(),
     })
 }
 
 /// Floe's stored certificate as the engine's extended certificate (no extensions).
-pub fn to_engine_cert(c: &crate::cert::CommitCertificate) -> ExtendedCommitCertificate<FloeContext> {
+pub fn to_engine_cert(
+    c: &crate::cert::CommitCertificate,
+) -> ExtendedCommitCertificate<FloeContext> {
     ExtendedCommitCertificate {
         height: Height(c.height),
         round: Round::new(c.round),
@@ -412,7 +418,12 @@ fn polka_from(w: WirePolka) -> Result<PolkaCertificate<FloeContext>, WireError> 
     })
 }
 
-wire_codec!(PolkaCertificate<FloeContext>, WirePolka, polka_to, polka_from);
+wire_codec!(
+    PolkaCertificate<FloeContext>,
+    WirePolka,
+    polka_to,
+    polka_from
+);
 
 fn liveness_to(m: &LivenessMsg<FloeContext>) -> WireLiveness {
     match m {
@@ -464,7 +475,12 @@ fn liveness_from(w: WireLiveness) -> Result<LivenessMsg<FloeContext>, WireError>
     })
 }
 
-wire_codec!(LivenessMsg<FloeContext>, WireLiveness, liveness_to, liveness_from);
+wire_codec!(
+    LivenessMsg<FloeContext>,
+    WireLiveness,
+    liveness_to,
+    liveness_from
+);
 
 fn stream_to(m: &StreamMessage<ProposalPart>) -> WireStream {
     WireStream {
@@ -488,7 +504,12 @@ fn stream_from(w: WireStream) -> Result<StreamMessage<ProposalPart>, WireError> 
     ))
 }
 
-wire_codec!(StreamMessage<ProposalPart>, WireStream, stream_to, stream_from);
+wire_codec!(
+    StreamMessage<ProposalPart>,
+    WireStream,
+    stream_to,
+    stream_from
+);
 
 wire_codec!(
     ValidatorProof<FloeContext>,
@@ -532,9 +553,7 @@ wire_codec!(
     },
     |w: WireRequest| match w {
         WireRequest::Values { start, end } => Ok(sync::Request::ValueRequest(
-            malachitebft_sync::ValueRequest::new(
-                Height(start)..=Height(end)
-            )
+            malachitebft_sync::ValueRequest::new(Height(start)..=Height(end))
         )),
     }
 );
@@ -569,16 +588,18 @@ fn response_from(w: WireResponse) -> Result<sync::Response<FloeContext>, WireErr
                 ));
             }
             Ok(sync::Response::ValueResponse(
-                malachitebft_sync::ValueResponse::new(
-                    Height(start_height),
-                    out,
-                ),
+                malachitebft_sync::ValueResponse::new(Height(start_height), out),
             ))
         }
     }
 }
 
-wire_codec!(sync::Response<FloeContext>, WireResponse, response_to, response_from);
+wire_codec!(
+    sync::Response<FloeContext>,
+    WireResponse,
+    response_to,
+    response_from
+);
 
 impl HasEncodedLen<sync::Response<FloeContext>> for FloeCodec {
     fn encoded_len(&self, msg: &sync::Response<FloeContext>) -> Result<usize, WireError> {

@@ -40,7 +40,9 @@ impl FloeContext {
 }
 
 /// A ledger height (from 1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Height(pub u64);
 
 impl std::fmt::Display for Height {

@@ -99,7 +99,11 @@ impl Verifier<FloeContext> for FloeVerifier {
         signature: &Signature,
         public_key: &PublicKey,
     ) -> Result<VerificationResult, Error> {
-        Ok(check(public_key, &vote.sign_bytes(&self.chain_id), signature))
+        Ok(check(
+            public_key,
+            &vote.sign_bytes(&self.chain_id),
+            signature,
+        ))
     }
 
     async fn verify_signed_proposal(

@@ -1,0 +1,337 @@
+//! The chain a validator has committed: state, tip and the rules a block must follow.
+//!
+//! Block validity (checked before voting; a block that breaks one is voted `Invalid`):
+//! right chain id and height, parent hash = our tip, timestamp after the parent's and at most
+//! [`MAX_CLOCK_DRIFT_MS`] ahead of our clock, proposer = the round's proposer, `tx_root` over the
+//! transactions, `app_hash` = our state digest, at most [`MAX_BLOCK_TXS`] transactions and
+//! [`MAX_BLOCK_BYTES`], and every transaction signature valid. A transaction that is well signed
+//! but fails *execution* (nonce, balance, …) does not make the block invalid: it is recorded as
+//! failed, with no effect on state, by the same deterministic [`apply`].
+//!
+//! The state digest chains: `app_hash(h) = BLAKE3(app_hash(h−1) ‖ h ‖ BLAKE3(state changes of h)
+//! ‖ BLAKE3(outcomes of h))`, starting from a digest of the genesis state. Two validators with
+//! equal digests applied the same changes in the same order from the same genesis.
+
+use floe_common::codec;
+use floe_common::hash::Digest;
+
+use crate::block::{Block, BlockHash, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, tx_root};
+use crate::cert::{CommitCertificate, ValidatorAddress, ValidatorInfo, ValidatorSet};
+use crate::genesis::{Genesis, GenesisError};
+use crate::state::{BlockContext, State, apply};
+use crate::store::{BlockRecord, ChainTip, LedgerStore, StoreError, TxOutcome, TxStatus};
+use crate::tx::VerifiedTransaction;
+
+/// How far ahead of the local clock a block's timestamp may be.
+pub const MAX_CLOCK_DRIFT_MS: u64 = 2_000;
+
+/// A block broke a validity rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// Another chain.
+    #[error("block is for chain {0}")]
+    WrongChain(String),
+    /// Not the next height.
+    #[error("block height {got}, expected {expected}")]
+    WrongHeight {
+        /// Block height.
+        got: u64,
+        /// Next height.
+        expected: u64,
+    },
+    /// Does not extend our tip.
+    #[error("parent {got} is not our tip {expected}")]
+    WrongParent {
+        /// Claimed parent.
+        got: BlockHash,
+        /// Our tip.
+        expected: BlockHash,
+    },
+    /// Timestamp not after the parent's, or too far in the future.
+    #[error("timestamp {got} outside ({parent}, {max}]")]
+    BadTimestamp {
+        /// Block timestamp.
+        got: u64,
+        /// Parent timestamp.
+        parent: u64,
+        /// Latest acceptable.
+        max: u64,
+    },
+    /// Not built by a validator. (Which validator may propose in which round is the engine's
+    /// check on the signed proposal; a block built in one round can be decided in a later one.)
+    #[error("proposer {0} is not a validator")]
+    UnknownProposer(ValidatorAddress),
+    /// `tx_root` does not match the transactions.
+    #[error("transaction root mismatch")]
+    TxRoot,
+    /// `app_hash` differs from our state digest (nondeterminism or a lying proposer).
+    #[error("app hash {got} differs from ours {expected}")]
+    AppHash {
+        /// Claimed.
+        got: Digest,
+        /// Ours.
+        expected: Digest,
+    },
+    /// Too many transactions or bytes.
+    #[error("block too large: {txs} transactions, {bytes} bytes")]
+    TooLarge {
+        /// Transactions.
+        txs: usize,
+        /// Encoded bytes.
+        bytes: usize,
+    },
+    /// A transaction's signature or sender is wrong.
+    #[error("transaction {index} is not validly signed: {reason}")]
+    BadTransaction {
+        /// Index in the block.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Opening or committing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// Store failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Invalid genesis.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    /// Invalid validator set in the genesis.
+    #[error(transparent)]
+    Validators(#[from] crate::cert::CertError),
+    /// A decided block breaks the rules: this validator's state diverged.
+    #[error("decided block {height} is invalid here: {source}")]
+    Diverged {
+        /// Height.
+        height: u64,
+        /// The broken rule.
+        source: BlockError,
+    },
+}
+
+/// The committed chain: state, tip, validator set.
+pub struct Chain {
+    genesis: Genesis,
+    validators: ValidatorSet,
+    state: State,
+    tip: ChainTip,
+}
+
+fn genesis_app_hash(genesis: &Genesis, state: &State) -> Digest {
+    let mut h = blake3::Hasher::new();
+    h.update(b"floe/app/genesis");
+    h.update(&genesis.digest());
+    h.update(&state.digest());
+    Digest(*h.finalize().as_bytes())
+}
+
+fn next_app_hash(
+    prev: &Digest,
+    height: u64,
+    changes: &[(Vec<u8>, Option<Vec<u8>>)],
+    outcomes: &[TxOutcome],
+) -> Digest {
+    let mut h = blake3::Hasher::new();
+    h.update(b"floe/app");
+    h.update(&prev.0);
+    h.update(&height.to_le_bytes());
+    h.update(blake3::hash(&codec::encode(&changes)).as_bytes());
+    h.update(blake3::hash(&codec::encode(&outcomes)).as_bytes());
+    Digest(*h.finalize().as_bytes())
+}
+
+/// The validator set a genesis names.
+pub fn genesis_validators(genesis: &Genesis) -> Result<ValidatorSet, crate::cert::CertError> {
+    ValidatorSet::new(
+        genesis
+            .validators
+            .iter()
+            .map(|v| ValidatorInfo {
+                name: v.name.clone(),
+                public_key: v.public_key,
+                power: v.voting_power,
+            })
+            .collect(),
+    )
+}
+
+impl Chain {
+    /// Loads the chain from `store`, initialising it from `genesis` on first start.
+    pub fn open(store: &LedgerStore, genesis: Genesis) -> Result<Chain, ChainError> {
+        genesis.validate()?;
+        let validators = genesis_validators(&genesis)?;
+        let (state, tip) = match (store.load_state()?, store.tip()?) {
+            (Some(state), Some(tip)) => (state, tip),
+            _ => {
+                // The genesis entries stay pending in the state's change set and are written
+                // with the first block's batch.
+                let state = State::from_genesis(&genesis)?;
+                let app_hash = genesis_app_hash(&genesis, &state);
+                let tip = ChainTip {
+                    height: 0,
+                    block_hash: BlockHash::GENESIS_PARENT,
+                    timestamp_ms: genesis.genesis_time_ms,
+                    app_hash,
+                };
+                (state, tip)
+            }
+        };
+        Ok(Chain {
+            genesis,
+            validators,
+            state,
+            tip,
+        })
+    }
+
+    /// The genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.genesis.chain_id
+    }
+
+    /// The validator set.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
+    /// The state after the tip.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The last committed block.
+    pub fn tip(&self) -> ChainTip {
+        self.tip
+    }
+
+    /// Checks every validity rule for a block, verifying transaction
+    /// signatures (batch). Returns the verified transactions for [`Chain::commit`].
+    pub fn validate(
+        &self,
+        block: &Block,
+        now_ms: Option<u64>,
+    ) -> Result<Vec<VerifiedTransaction>, BlockError> {
+        let h = &block.header;
+        if h.chain_id != self.genesis.chain_id {
+            return Err(BlockError::WrongChain(h.chain_id.clone()));
+        }
+        if h.height != self.tip.height + 1 {
+            return Err(BlockError::WrongHeight {
+                got: h.height,
+                expected: self.tip.height + 1,
+            });
+        }
+        if h.parent_hash != self.tip.block_hash {
+            return Err(BlockError::WrongParent {
+                got: h.parent_hash,
+                expected: self.tip.block_hash,
+            });
+        }
+        let max = now_ms.map_or(u64::MAX, |now| now.saturating_add(MAX_CLOCK_DRIFT_MS));
+        if h.timestamp_ms <= self.tip.timestamp_ms || h.timestamp_ms > max {
+            return Err(BlockError::BadTimestamp {
+                got: h.timestamp_ms,
+                parent: self.tip.timestamp_ms,
+                max,
+            });
+        }
+        if self.validators.get(&h.proposer).is_none() {
+            return Err(BlockError::UnknownProposer(h.proposer));
+        }
+        if h.app_hash != self.tip.app_hash {
+            return Err(BlockError::AppHash {
+                got: h.app_hash,
+                expected: self.tip.app_hash,
+            });
+        }
+        let bytes = codec::encode(block).len();
+        if block.txs.len() > MAX_BLOCK_TXS || bytes > MAX_BLOCK_BYTES {
+            return Err(BlockError::TooLarge {
+                txs: block.txs.len(),
+                bytes,
+            });
+        }
+        if tx_root(&block.txs) != h.tx_root {
+            return Err(BlockError::TxRoot);
+        }
+        crate::tx::SignedTransaction::verify_batch(&block.txs, self.chain_id())
+            .into_iter()
+            .enumerate()
+            .map(|(index, r)| {
+                r.map_err(|e| BlockError::BadTransaction {
+                    index,
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Executes a decided block and commits it durably with its certificate. `verified` are
+    /// the block's transactions as [`Chain::validate`] returned them, if still at hand.
+    pub fn commit(
+        &mut self,
+        store: &LedgerStore,
+        block: &Block,
+        verified: Option<Vec<VerifiedTransaction>>,
+        certificate: CommitCertificate,
+    ) -> Result<BlockRecord, ChainError> {
+        let height = block.height();
+        let verified = match verified {
+            Some(v) if v.len() == block.txs.len() => v,
+            _ => self
+                .validate(block, None)
+                .map_err(|source| ChainError::Diverged { height, source })?,
+        };
+        let mut outcomes = Vec::with_capacity(verified.len());
+        for (i, tx) in verified.iter().enumerate() {
+            let ctx = BlockContext {
+                height,
+                timestamp_ms: block.header.timestamp_ms,
+                tx_index: i as u32,
+            };
+            if i == 0 {
+                self.state.begin_block(&ctx);
+            }
+            let status = match apply(&mut self.state, tx, &ctx) {
+                Ok(effects) => TxStatus::Success(effects),
+                Err(e) => TxStatus::Failure(e),
+            };
+            outcomes.push(TxOutcome {
+                digest: tx.digest(),
+                status,
+            });
+        }
+        if verified.is_empty() {
+            self.state.begin_block(&BlockContext {
+                height,
+                timestamp_ms: block.header.timestamp_ms,
+                tx_index: 0,
+            });
+        }
+        let changes = self.state.take_changes();
+        let app_hash = next_app_hash(&self.tip.app_hash, height, &changes, &outcomes);
+        let record = BlockRecord {
+            block: block.clone(),
+            certificate,
+            outcomes,
+            app_hash,
+        };
+        let tip = ChainTip {
+            height,
+            block_hash: block.hash(),
+            timestamp_ms: block.header.timestamp_ms,
+            app_hash,
+        };
+        store.commit(&record, &changes, &tip)?;
+        self.tip = tip;
+        Ok(record)
+    }
+}

@@ -1,0 +1,192 @@
+//! One validator's ledger as the rest of the process sees it: the committed chain, the store,
+//! the mempool, and a watch of the tip for long-polls. The consensus loop writes through
+//! [`Ledger::commit`]; the RPC reads and submits.
+
+use std::sync::{Mutex, RwLock};
+
+use tokio::sync::watch;
+
+use crate::TxError;
+use crate::block::Block;
+use crate::cert::{CommitCertificate, ValidatorSet};
+use crate::chain::{Chain, ChainError};
+use crate::genesis::Genesis;
+use crate::mempool::{Admission, Mempool, MempoolError};
+use crate::state::State;
+use crate::store::{BlockRecord, ChainTip, LedgerStore, StoreError, TxOutcome};
+use crate::tx::{SignedTransaction, TxDigest, VerifiedTransaction};
+
+/// Default mempool capacity.
+pub const MEMPOOL_CAPACITY: usize = 200_000;
+
+/// A submitted transaction was refused before reaching a block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// Malformed, badly signed, or from the wrong sender.
+    #[error(transparent)]
+    Invalid(#[from] TxError),
+    /// Not admitted to the mempool.
+    #[error(transparent)]
+    Mempool(#[from] MempoolError),
+}
+
+impl SubmitError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SubmitError::Invalid(e) => e.code(),
+            SubmitError::Mempool(e) => e.code(),
+        }
+    }
+}
+
+/// A committed transaction with its place.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommittedTx {
+    /// Block height.
+    pub height: u64,
+    /// Index in the block.
+    pub index: u32,
+    /// Outcome.
+    pub outcome: TxOutcome,
+}
+
+/// The validator's ledger.
+pub struct Ledger {
+    store: LedgerStore,
+    chain: RwLock<Chain>,
+    mempool: Mutex<Mempool>,
+    tip: watch::Sender<ChainTip>,
+    chain_id: String,
+    validators: ValidatorSet,
+    genesis: Genesis,
+}
+
+impl Ledger {
+    /// Opens the ledger stored in `store` for `genesis`.
+    pub fn open(store: LedgerStore, genesis: Genesis) -> Result<Ledger, ChainError> {
+        let chain = Chain::open(&store, genesis.clone())?;
+        let (tip, _) = watch::channel(chain.tip());
+        Ok(Ledger {
+            chain_id: genesis.chain_id.clone(),
+            validators: chain.validators().clone(),
+            genesis,
+            store,
+            chain: RwLock::new(chain),
+            mempool: Mutex::new(Mempool::new(MEMPOOL_CAPACITY)),
+            tip,
+        })
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// The genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The validator set.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
+    /// The store (blocks, events, transaction index).
+    pub fn store(&self) -> &LedgerStore {
+        &self.store
+    }
+
+    /// The last committed block.
+    pub fn tip(&self) -> ChainTip {
+        *self.tip.borrow()
+    }
+
+    /// Notified at every commit.
+    pub fn subscribe(&self) -> watch::Receiver<ChainTip> {
+        self.tip.subscribe()
+    }
+
+    /// Runs `f` on the committed state.
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        let chain = self.chain.read().unwrap_or_else(|e| e.into_inner());
+        f(chain.state())
+    }
+
+    /// Runs `f` on the chain (validation needs the tip and the state).
+    pub fn with_chain<R>(&self, f: impl FnOnce(&Chain) -> R) -> R {
+        let chain = self.chain.read().unwrap_or_else(|e| e.into_inner());
+        f(&chain)
+    }
+
+    /// Verifies and admits transactions; one result per input, in order.
+    pub fn submit(
+        &self,
+        txs: &[SignedTransaction],
+    ) -> Vec<Result<(TxDigest, Admission), SubmitError>> {
+        let verified = SignedTransaction::verify_batch(txs, &self.chain_id);
+        let chain = self.chain.read().unwrap_or_else(|e| e.into_inner());
+        let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+        verified
+            .into_iter()
+            .map(|r| {
+                let tx = r?;
+                let digest = tx.digest();
+                let admission = pool.insert(tx, chain.state())?;
+                Ok((digest, admission))
+            })
+            .collect()
+    }
+
+    /// Transactions for the next block.
+    pub fn reap(&self, max_txs: usize, max_bytes: usize) -> Vec<VerifiedTransaction> {
+        let chain = self.chain.read().unwrap_or_else(|e| e.into_inner());
+        let pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+        pool.reap(chain.state(), max_txs, max_bytes)
+    }
+
+    /// Pending transactions.
+    pub fn mempool_len(&self) -> usize {
+        self.mempool.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Executes and durably commits a decided block, then wakes long-polls.
+    pub fn commit(
+        &self,
+        block: &Block,
+        verified: Option<Vec<VerifiedTransaction>>,
+        certificate: CommitCertificate,
+    ) -> Result<BlockRecord, ChainError> {
+        let mut chain = self.chain.write().unwrap_or_else(|e| e.into_inner());
+        let record = chain.commit(&self.store, block, verified, certificate)?;
+        let digests: Vec<TxDigest> = record.outcomes.iter().map(|o| o.digest).collect();
+        self.mempool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .evict(&digests, chain.state());
+        let tip = chain.tip();
+        drop(chain);
+        self.tip.send_replace(tip);
+        Ok(record)
+    }
+
+    /// A committed transaction.
+    pub fn transaction(&self, digest: &TxDigest) -> Result<Option<CommittedTx>, StoreError> {
+        let Some((height, index)) = self.store.tx_location(digest)? else {
+            return Ok(None);
+        };
+        let Some(record) = self.store.block(height)? else {
+            return Ok(None);
+        };
+        Ok(record
+            .outcomes
+            .into_iter()
+            .nth(index as usize)
+            .map(|outcome| CommittedTx {
+                height,
+                index,
+                outcome,
+            }))
+    }
+}
