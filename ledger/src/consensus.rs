@@ -2,8 +2,10 @@
 //!
 //! - [`context`]: heights, votes, proposals, validator sets and the ed25519 scheme;
 //! - [`signing`]: the signer and verifier the engine calls;
+//! - [`app`]: the loop answering the engine (propose, validate, commit, sync);
 //! - [`codec`]: BCS encodings of every message the engine puts on the wire or in its WAL.
 
+pub mod app;
 pub mod codec;
 pub mod context;
 pub mod signing;

@@ -20,11 +20,14 @@ pub mod committee;
 pub mod consensus;
 pub mod error;
 pub mod genesis;
+pub mod localnet;
 pub mod mempool;
+pub mod rpc;
 pub mod service;
 pub mod state;
 pub mod store;
 pub mod tx;
+pub mod validator;
 
 pub use block::{Block, BlockHash, BlockHeader};
 pub use cert::{CertError, CommitCertificate, ValidatorAddress, ValidatorInfo, ValidatorSet};

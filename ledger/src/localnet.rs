@@ -1,0 +1,110 @@
+//! Writes the files of a local validator network: keys, genesis and one config per validator.
+//! Used by the benchmark, the cluster tests and the devnet.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+
+use floe_common::KeyPair;
+use floe_common::crypto::KeyFile;
+
+use crate::genesis::{Genesis, GenesisValidator};
+use crate::validator::ValidatorConfig;
+
+/// The files of one local validator.
+#[derive(Debug, Clone)]
+pub struct LocalValidator {
+    /// Its configuration.
+    pub config: ValidatorConfig,
+    /// Where the configuration was written.
+    pub config_path: PathBuf,
+    /// Its RPC base URL.
+    pub rpc_url: String,
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Generates `n` validator keys (from `seed` if given, for reproducible tests), adds them to
+/// `genesis` with equal power, and writes `genesis.json`, `validator-i/key.json` and
+/// `validator-i/config.toml` under `dir`. Ports are picked free on 127.0.0.1.
+pub fn write(
+    dir: &Path,
+    mut genesis: Genesis,
+    n: usize,
+    seed: Option<u64>,
+    block_time_ms: u64,
+) -> std::io::Result<(Genesis, Vec<LocalValidator>)> {
+    std::fs::create_dir_all(dir)?;
+    let keys: Vec<KeyPair> = (0..n)
+        .map(|i| match seed {
+            Some(s) => {
+                let mut b = [0u8; 32];
+                b[..8].copy_from_slice(&s.to_le_bytes());
+                b[8..16].copy_from_slice(&(i as u64).to_le_bytes());
+                b[16] = 0x56;
+                KeyPair::from_seed(b)
+            }
+            None => KeyPair::generate(&mut rand::rngs::OsRng),
+        })
+        .collect();
+    genesis.validators = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| GenesisValidator {
+            name: format!("validator-{}", i + 1),
+            public_key: k.public(),
+            voting_power: 1,
+        })
+        .collect();
+    let genesis_path = dir.join("genesis.json");
+    write_json(&genesis_path, &genesis)?;
+    let ports: Vec<(u16, u16)> = (0..n)
+        .map(|_| Ok((free_port()?, free_port()?)))
+        .collect::<std::io::Result<_>>()?;
+    let mut out = Vec::with_capacity(n);
+    for (i, key) in keys.iter().enumerate() {
+        let name = format!("validator-{}", i + 1);
+        let vdir = dir.join(&name);
+        std::fs::create_dir_all(&vdir)?;
+        let key_file = vdir.join("key.json");
+        write_json(&key_file, &KeyFile::of(key))?;
+        let (p2p, rpc) = ports[i];
+        let config = ValidatorConfig {
+            name: name.clone(),
+            data_dir: vdir.join("data"),
+            genesis: genesis_path.clone(),
+            key_file,
+            p2p_listen: format!("/ip4/127.0.0.1/tcp/{p2p}"),
+            p2p_peers: ports
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, (p, _))| format!("/ip4/127.0.0.1/tcp/{p}"))
+                .collect(),
+            rpc_listen: SocketAddr::from(([127, 0, 0, 1], rpc)),
+            rpc_peers: ports
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, (_, r))| format!("http://127.0.0.1:{r}"))
+                .collect(),
+            block_time_ms,
+        };
+        let config_path = vdir.join("config.toml");
+        let text = toml::to_string(&config).map_err(std::io::Error::other)?;
+        std::fs::write(&config_path, text)?;
+        out.push(LocalValidator {
+            rpc_url: format!("http://127.0.0.1:{rpc}"),
+            config,
+            config_path,
+        });
+    }
+    Ok((genesis, out))
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    std::fs::write(path, text)
+}

@@ -1,0 +1,234 @@
+//! A validator process: the ledger, the Malachite engine, the application loop and the RPC.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use malachitebft_app_channel::app::config::{
+    ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, PubSubProtocol, ValuePayload,
+    ValueSyncConfig,
+};
+use malachitebft_app_channel::app::types::Keypair;
+use malachitebft_app_channel::{
+    ConsensusContext, NetworkContext, NetworkIdentity, RequestContext, SyncContext, WalContext,
+    start_engine,
+};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::cert::ValidatorAddress;
+use crate::consensus::app::{App, AppError, Pacing};
+use crate::consensus::codec::FloeCodec;
+use crate::consensus::context::FloeContext;
+use crate::consensus::signing::{FloeSigner, FloeVerifier};
+use crate::genesis::Genesis;
+use crate::service::Ledger;
+use crate::store::LedgerStore;
+use floe_common::KeyPair;
+
+/// A validator's configuration file (TOML).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorConfig {
+    /// Name, e.g. `validator-1` (logs and metrics).
+    pub name: String,
+    /// Directory for the RocksDB store and the consensus WAL.
+    pub data_dir: PathBuf,
+    /// Genesis file (JSON).
+    pub genesis: PathBuf,
+    /// Consensus key file (JSON `KeyFile`); the validator's address is its public key.
+    pub key_file: PathBuf,
+    /// libp2p listen address for consensus, e.g. `/ip4/127.0.0.1/tcp/26001`.
+    pub p2p_listen: String,
+    /// The other validators' libp2p addresses.
+    pub p2p_peers: Vec<String>,
+    /// HTTP RPC listen address, e.g. `127.0.0.1:27001`.
+    pub rpc_listen: SocketAddr,
+    /// The other validators' RPC base URLs (transactions are forwarded to them).
+    #[serde(default)]
+    pub rpc_peers: Vec<String>,
+    /// Target time between blocks, in milliseconds.
+    #[serde(default = "default_block_time_ms")]
+    pub block_time_ms: u64,
+}
+
+fn default_block_time_ms() -> u64 {
+    200
+}
+
+/// Starting or running a validator failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidatorError {
+    /// Bad configuration, genesis or key.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Store or chain failure.
+    #[error(transparent)]
+    Chain(#[from] crate::chain::ChainError),
+    /// Store failure.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The engine failed to start.
+    #[error("consensus engine: {0}")]
+    Engine(String),
+    /// The application loop stopped.
+    #[error(transparent)]
+    App(#[from] AppError),
+    /// The RPC server failed.
+    #[error("rpc: {0}")]
+    Rpc(#[from] std::io::Error),
+}
+
+struct EngineConfig {
+    moniker: String,
+    consensus: ConsensusConfig,
+    value_sync: ValueSyncConfig,
+}
+
+impl NodeConfig for EngineConfig {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+    fn consensus(&self) -> &ConsensusConfig {
+        &self.consensus
+    }
+    fn consensus_mut(&mut self) -> &mut ConsensusConfig {
+        &mut self.consensus
+    }
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}
+
+fn parse_addr(s: &str) -> Result<malachitebft_app_channel::app::net::Multiaddr, ValidatorError> {
+    s.parse()
+        .map_err(|e| ValidatorError::Config(format!("bad multiaddr {s:?}: {e}")))
+}
+
+fn engine_config(config: &ValidatorConfig) -> Result<EngineConfig, ValidatorError> {
+    let p2p = P2pConfig {
+        listen_addr: parse_addr(&config.p2p_listen)?,
+        persistent_peers: config
+            .p2p_peers
+            .iter()
+            .map(|p| parse_addr(p))
+            .collect::<Result<_, _>>()?,
+        persistent_peers_only: true,
+        discovery: DiscoveryConfig {
+            enabled: false,
+            ..DiscoveryConfig::default()
+        },
+        protocol: PubSubProtocol::Broadcast,
+        rpc_max_size: bytesize_mib(12),
+        pubsub_max_size: bytesize_mib(4),
+        ..P2pConfig::default()
+    };
+    let consensus = ConsensusConfig {
+        enabled: true,
+        p2p,
+        value_payload: ValuePayload::ProposalAndParts,
+        queue_capacity: 100,
+        ..ConsensusConfig::default()
+    };
+    let value_sync = ValueSyncConfig {
+        enabled: true,
+        status_update_interval: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(5),
+        max_response_size: bytesize_mib(10),
+        batch_size: 10,
+        ..ValueSyncConfig::default()
+    };
+    Ok(EngineConfig {
+        moniker: config.name.clone(),
+        consensus,
+        value_sync,
+    })
+}
+
+fn bytesize_mib(n: u64) -> bytesize::ByteSize {
+    bytesize::ByteSize::mib(n)
+}
+
+/// Loads the genesis and key a configuration names.
+pub fn load(config: &ValidatorConfig) -> Result<(Genesis, KeyPair), ValidatorError> {
+    let genesis: Genesis = read_json(&config.genesis)?;
+    let key_file: floe_common::crypto::KeyFile = read_json(&config.key_file)?;
+    let key = key_file
+        .key()
+        .map_err(|e| ValidatorError::Config(format!("key file: {e}")))?;
+    Ok((genesis, key))
+}
+
+/// Reads a JSON file into `T`.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, ValidatorError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ValidatorError::Config(format!("reading {}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ValidatorError::Config(format!("parsing {}: {e}", path.display())))
+}
+
+/// Runs a validator until `cancel` fires or a part of it fails.
+pub async fn run(config: ValidatorConfig, cancel: CancellationToken) -> Result<(), ValidatorError> {
+    let (genesis, key) = load(&config)?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| ValidatorError::Config(format!("creating data dir: {e}")))?;
+    let store = LedgerStore::open(&config.data_dir.join("db"), genesis.digest())?;
+    let ledger = Arc::new(Ledger::open(store, genesis)?);
+    let address = ValidatorAddress::of(&key.public());
+    if ledger.validators().get(&address).is_none() {
+        return Err(ValidatorError::Config(format!(
+            "key {address} is not a validator in the genesis"
+        )));
+    }
+    tracing::info!(name = %config.name, %address, height = ledger.tip().height, "starting validator");
+
+    let ctx = FloeContext::new(ledger.chain_id());
+    let keypair = Keypair::ed25519_from_bytes(key.seed())
+        .map_err(|e| ValidatorError::Config(format!("network key: {e}")))?;
+    let identity = NetworkIdentity::new(config.name.clone(), keypair, Some(address.to_string()));
+    let (channels, engine) = start_engine(
+        ctx,
+        engine_config(&config)?,
+        WalContext::new(config.data_dir.join("wal").join("consensus.wal"), FloeCodec),
+        NetworkContext::new(identity, FloeCodec),
+        ConsensusContext::new_validator(
+            address,
+            Box::new(FloeVerifier::new(ledger.chain_id())),
+            Box::new(FloeSigner::new(key.clone(), ledger.chain_id())),
+        ),
+        SyncContext::new(FloeCodec),
+        RequestContext::new(100),
+    )
+    .await
+    .map_err(|e| ValidatorError::Engine(format!("{e:#}")))?;
+
+    let pacing = Pacing {
+        block_time: Duration::from_millis(config.block_time_ms),
+        ..Pacing::default()
+    };
+    let app = App::new(ledger.clone(), key, pacing);
+    let listener = tokio::net::TcpListener::bind(config.rpc_listen).await?;
+    let rpc_cancel = cancel.child_token();
+    let rpc = crate::rpc::serve(
+        listener,
+        ledger.clone(),
+        crate::rpc::RpcConfig {
+            peers: config.rpc_peers.clone(),
+            ..crate::rpc::RpcConfig::default()
+        },
+        rpc_cancel.clone(),
+    );
+    let result = tokio::select! {
+        r = app.run(channels, cancel.clone()) => r.map_err(ValidatorError::from),
+        r = rpc => r.map_err(ValidatorError::from),
+    };
+    rpc_cancel.cancel();
+    engine.actor.stop(Some("shutdown".into()));
+    let _ = tokio::time::timeout(Duration::from_secs(5), engine.handle).await;
+    tracing::info!(name = %config.name, "validator stopped");
+    result
+}
