@@ -66,6 +66,9 @@ pub enum CertError {
     /// Empty set, zero power, duplicate key or overflowing total.
     #[error("invalid validator set: {0}")]
     InvalidSet(&'static str),
+    /// The block belongs to another chain.
+    #[error("block is for chain {0:?}")]
+    WrongChain(String),
     /// The certificate is for another height.
     #[error("certificate is for height {got}, block is at {expected}")]
     WrongHeight {

@@ -16,11 +16,13 @@
 pub mod block;
 pub mod cert;
 pub mod chain;
+pub mod client;
 pub mod committee;
 pub mod consensus;
 pub mod error;
 pub mod genesis;
 pub mod mempool;
+pub mod rpc;
 pub mod service;
 pub mod state;
 pub mod store;
@@ -28,6 +30,7 @@ pub mod tx;
 
 pub use block::{Block, BlockHash, BlockHeader};
 pub use cert::{CertError, CommitCertificate, ValidatorAddress, ValidatorInfo, ValidatorSet};
+pub use client::{ClientError, LedgerClient};
 pub use committee::{ApportionError, apportion, assign_shards};
 pub use error::TxError;
 pub use genesis::{FaucetParams, Genesis, GenesisError, GenesisNode, GenesisValidator, Params};
