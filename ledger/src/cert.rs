@@ -69,6 +69,9 @@ pub enum CertError {
     /// The block belongs to another chain.
     #[error("block is for chain {0:?}")]
     WrongChain(String),
+    /// The block's transactions do not match its header's `tx_root`.
+    #[error("block transactions do not match the header's tx_root")]
+    TxRoot,
     /// The certificate is for another height.
     #[error("certificate is for height {got}, block is at {expected}")]
     WrongHeight {

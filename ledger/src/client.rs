@@ -407,7 +407,8 @@ impl LedgerClient {
     }
 }
 
-/// Checks that `record` is block `height` of chain `chain_id`, committed by `validators`.
+/// Checks that `record` is block `height` of chain `chain_id`, committed by `validators`, with
+/// the transactions its header commits to.
 pub fn verify_record(
     record: &BlockRecord,
     height: u64,
@@ -422,6 +423,10 @@ pub fn verify_record(
     }
     if record.block.header.chain_id != chain_id {
         return Err(CertError::WrongChain(record.block.header.chain_id.clone()));
+    }
+    // The certificate signs the header; the header binds the transactions.
+    if crate::block::tx_root(&record.block.txs) != record.block.header.tx_root {
+        return Err(CertError::TxRoot);
     }
     record
         .certificate
