@@ -439,3 +439,30 @@ impl LedgerStore {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_cursor_text_form() {
+        let c = EventCursor {
+            height: 12,
+            index: 3,
+        };
+        assert_eq!(c.to_string(), "12:3");
+        assert_eq!("12:3".parse::<EventCursor>().unwrap(), c);
+        for bad in [
+            "",
+            "12",
+            "12:",
+            ":3",
+            "a:b",
+            "1:2:3",
+            "-1:0",
+            "1:4294967296",
+        ] {
+            assert!(bad.parse::<EventCursor>().is_err(), "{bad}");
+        }
+    }
+}

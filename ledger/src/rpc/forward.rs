@@ -191,3 +191,44 @@ fn chunks(txs: &[SignedTransaction]) -> Vec<&[SignedTransaction]> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use floe_common::{Frost, KeyPair};
+
+    use super::*;
+    use crate::tx::{Address, Transaction, TxKind};
+
+    #[test]
+    fn chunks_respect_count_and_size() {
+        let key = KeyPair::from_seed([1; 32]);
+        let txs: Vec<SignedTransaction> = (0..25_000)
+            .map(|nonce| {
+                let tx = Transaction {
+                    sender: Address::of(&key.public()),
+                    nonce,
+                    fee: Frost(1),
+                    kind: TxKind::Faucet { amount: Frost(1) },
+                };
+                SignedTransaction {
+                    tx,
+                    public_key: key.public(),
+                    signature: floe_common::Signature([0; 64]),
+                }
+            })
+            .collect();
+        let parts = chunks(&txs);
+        assert_eq!(parts.iter().map(|p| p.len()).sum::<usize>(), txs.len());
+        assert!(
+            parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= MAX_FORWARD_TXS)
+        );
+        assert!(
+            parts
+                .iter()
+                .all(|p| floe_common::codec::encode(p).len() <= MAX_FORWARD_BYTES)
+        );
+        assert!(chunks(&[]).is_empty());
+    }
+}
