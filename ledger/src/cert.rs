@@ -66,6 +66,12 @@ pub enum CertError {
     /// Empty set, zero power, duplicate key or overflowing total.
     #[error("invalid validator set: {0}")]
     InvalidSet(&'static str),
+    /// The block belongs to another chain.
+    #[error("block is for chain {0:?}")]
+    WrongChain(String),
+    /// The block's transactions do not match its header's `tx_root`.
+    #[error("block transactions do not match the header's tx_root")]
+    TxRoot,
     /// The certificate is for another height.
     #[error("certificate is for height {got}, block is at {expected}")]
     WrongHeight {

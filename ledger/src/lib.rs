@@ -16,6 +16,7 @@
 pub mod block;
 pub mod cert;
 pub mod chain;
+pub mod client;
 pub mod committee;
 pub mod consensus;
 pub mod error;
@@ -31,6 +32,7 @@ pub mod validator;
 
 pub use block::{Block, BlockHash, BlockHeader};
 pub use cert::{CertError, CommitCertificate, ValidatorAddress, ValidatorInfo, ValidatorSet};
+pub use client::{ClientError, LedgerClient};
 pub use committee::{ApportionError, apportion, assign_shards};
 pub use error::TxError;
 pub use genesis::{FaucetParams, Genesis, GenesisError, GenesisNode, GenesisValidator, Params};

@@ -1,18 +1,228 @@
-//! TEMPORARY stand-in until the RPC branch lands.
-#![allow(missing_docs)]
+//! The validator's HTTP JSON API (axum).
+//!
+//! | route                             | what                                                   |
+//! |-----------------------------------|--------------------------------------------------------|
+//! | `POST /v1/transactions`           | submit (BCS or JSON); `?wait=true&timeout_ms=` waits    |
+//! | `POST /v1/transactions/batch`     | submit BCS `Vec<SignedTransaction>`                     |
+//! | `GET /v1/transactions/{digest}`   | committed status; `?wait_ms=` long-polls               |
+//! | `GET /v1/accounts/{address}`      | balance, nonce, owned objects                          |
+//! | `GET /v1/objects/{object_id}`     | one object                                             |
+//! | `GET /v1/blobs/{blob_id}`         | blob id status                                         |
+//! | `GET /v1/nodes`, `/v1/nodes/{id}` | storage nodes                                          |
+//! | `GET /v1/committee`               | current storage committee                              |
+//! | `GET /v1/system`                  | parameters, prices, epoch, tip                         |
+//! | `GET /v1/events`                  | `?after=H:I&limit=&wait_ms=` event log                 |
+//! | `GET /v1/blocks/{height\|latest}`  | block record (JSON, or BCS with `Accept: application/octet-stream`) |
+//! | `GET /v1/validators`, `/v1/genesis`, `/v1/health` | chain metadata                         |
+//!
+//! Every response is JSON (except BCS blocks on request); every error is
+//! [`ErrorBody`](types::ErrorBody) `{code, message}` with a status that means what it says (400
+//! malformed, 404 unknown, 409 nonce conflict, 413 too large, 415 content type, 422 rejected
+//! transaction, 503 mempool full, 504 wait timed out).
+
 use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
-#[derive(Debug, Clone, Default)]
+
+use crate::TxError;
+use crate::mempool::MempoolError;
+use crate::service::{Ledger, SubmitError};
+
+mod forward;
+mod handlers;
+mod queries;
+pub mod types;
+
+pub use forward::{ForwardTask, Forwarder};
+use types::ErrorBody;
+
+/// Largest body of `POST /v1/transactions` (a JSON transaction is a few times its BCS size).
+pub const MAX_TX_BODY: usize = 1 << 20;
+/// Largest body of `POST /v1/transactions/batch`.
+pub const MAX_BATCH_BODY: usize = 8 << 20;
+/// Most transactions in one batch.
+pub const MAX_BATCH_TXS: usize = 20_000;
+/// Longest wait of a long-poll or `wait=true` submission.
+pub const MAX_WAIT: Duration = Duration::from_secs(120);
+/// Default wait of `wait=true` submissions.
+pub const DEFAULT_SUBMIT_WAIT: Duration = Duration::from_secs(30);
+/// Default and largest `limit` of `GET /v1/events`.
+pub const DEFAULT_EVENT_LIMIT: usize = 100;
+/// Largest `limit` of `GET /v1/events`.
+pub const MAX_EVENT_LIMIT: usize = 1000;
+
+/// Server configuration.
+#[derive(Debug, Clone)]
 pub struct RpcConfig {
+    /// Other validators' base URLs (`http://host:port`), to forward transactions to.
     pub peers: Vec<String>,
+    /// How often queued transactions are forwarded.
+    pub forward_interval: Duration,
+    /// Timeout of one forwarding request.
+    pub forward_timeout: Duration,
 }
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        RpcConfig {
+            peers: Vec::new(),
+            forward_interval: Duration::from_millis(10),
+            forward_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// An error response.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                code: code.to_owned(),
+                message: message.into(),
+                pending: None,
+            },
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub(crate) fn not_found(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "rpc internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            error.to_string(),
+        )
+    }
+
+    pub(crate) fn with_pending(mut self, pending: bool) -> Self {
+        self.body.pending = Some(pending);
+        self
+    }
+
+    pub(crate) fn body(&self) -> &ErrorBody {
+        &self.body
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        let status = match &e {
+            SubmitError::Invalid(TxError::Malformed { .. }) => StatusCode::BAD_REQUEST,
+            SubmitError::Invalid(TxError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            SubmitError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SubmitError::Mempool(MempoolError::Full(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            SubmitError::Mempool(MempoolError::NonceTaken(_))
+            | SubmitError::Mempool(MempoolError::NonceTooLow { .. }) => StatusCode::CONFLICT,
+            SubmitError::Mempool(MempoolError::NonceTooHigh { .. }) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body)).into_response()
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    ledger: Arc<Ledger>,
+    forwarder: Forwarder,
+}
+
+/// The API's routes over `ledger`; admitted client transactions go to `forwarder`, and
+/// long-polls end when its shutdown token fires.
+pub fn router(ledger: Arc<Ledger>, forwarder: Forwarder) -> Router {
+    let state = AppState { ledger, forwarder };
+    Router::new()
+        .route(
+            "/v1/transactions",
+            post(handlers::submit).layer(DefaultBodyLimit::max(MAX_TX_BODY)),
+        )
+        .route(
+            "/v1/transactions/batch",
+            post(handlers::submit_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)),
+        )
+        .route("/v1/transactions/{digest}", get(handlers::transaction))
+        .route("/v1/accounts/{address}", get(queries::account))
+        .route("/v1/objects/{object_id}", get(queries::object))
+        .route("/v1/blobs/{blob_id}", get(queries::blob))
+        .route("/v1/nodes", get(queries::nodes))
+        .route("/v1/nodes/{node_id}", get(queries::node))
+        .route("/v1/committee", get(queries::committee))
+        .route("/v1/system", get(queries::system))
+        .route("/v1/events", get(queries::events))
+        .route("/v1/blocks/{height}", get(queries::block))
+        .route("/v1/validators", get(queries::validators))
+        .route("/v1/genesis", get(queries::genesis))
+        .route("/v1/health", get(queries::health))
+        .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this route",
+            )
+        })
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `cancel` fires, forwarding admitted transactions to
+/// `config.peers`. Returns when both the server (after in-flight requests finish; long-polls end
+/// early on cancel) and the forwarding task have stopped.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    ledger: Arc<crate::service::Ledger>,
+    ledger: Arc<Ledger>,
     config: RpcConfig,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
-    let _ = (listener, ledger, config);
-    cancel.cancelled().await;
-    Ok(())
+    // A child token: the server stopping on its own stops the forwarder, not the caller.
+    let stop = cancel.child_token();
+    let (forwarder, task) = Forwarder::new(
+        config.peers,
+        config.forward_interval,
+        config.forward_timeout,
+        stop.clone(),
+    );
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "rpc listening");
+    }
+    let app = router(ledger, forwarder);
+    let server = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
+    let (served, ()) = tokio::join!(
+        async {
+            let r = server.await;
+            if let Err(error) = &r {
+                tracing::error!(%error, "rpc server failed");
+            }
+            stop.cancel();
+            r
+        },
+        task.run()
+    );
+    tracing::info!("rpc stopped");
+    served
 }

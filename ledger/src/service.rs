@@ -151,6 +151,14 @@ impl Ledger {
         self.mempool.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Whether `digest` is waiting in the mempool.
+    pub fn is_pending(&self, digest: &TxDigest) -> bool {
+        self.mempool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(digest)
+    }
+
     /// Executes and durably commits a decided block, then wakes long-polls.
     pub fn commit(
         &self,

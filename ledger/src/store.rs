@@ -158,6 +158,30 @@ impl EventCursor {
     }
 }
 
+impl std::fmt::Display for EventCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.height, self.index)
+    }
+}
+
+/// A cursor text that is not `height:index`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid event cursor {0:?}: expected height:index")]
+pub struct CursorParseError(pub String);
+
+impl std::str::FromStr for EventCursor {
+    type Err = CursorParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || CursorParseError(s.to_owned());
+        let (h, i) = s.split_once(':').ok_or_else(bad)?;
+        Ok(EventCursor {
+            height: h.parse().map_err(|_| bad())?,
+            index: i.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
 /// One event with where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRecord {
@@ -413,5 +437,32 @@ impl LedgerStore {
             );
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_cursor_text_form() {
+        let c = EventCursor {
+            height: 12,
+            index: 3,
+        };
+        assert_eq!(c.to_string(), "12:3");
+        assert_eq!("12:3".parse::<EventCursor>().unwrap(), c);
+        for bad in [
+            "",
+            "12",
+            "12:",
+            ":3",
+            "a:b",
+            "1:2:3",
+            "-1:0",
+            "1:4294967296",
+        ] {
+            assert!(bad.parse::<EventCursor>().is_err(), "{bad}");
+        }
     }
 }

@@ -1,0 +1,277 @@
+//! Read-only routes: accounts, objects, blobs, nodes, committee, system, events, blocks.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use floe_common::{BlobId, NodeId, ObjectId};
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use super::handlers::{parse, query, wait_for_commit};
+use super::types::{
+    AccountResponse, BlobStatus, CommitteeMemberInfo, CommitteeResponse, EventsResponse,
+    HealthResponse, NodeInfo, NodesResponse, ObjectResponse, SystemInfo,
+};
+use super::{ApiError, AppState, DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT, MAX_WAIT};
+use crate::cert::ValidatorSet;
+use crate::genesis::Genesis;
+use crate::state::{Object, State as LedgerState, StorageNode};
+use crate::store::EventCursor;
+use crate::tx::Address;
+
+fn object_response(object_id: ObjectId, object: &Object) -> ObjectResponse {
+    ObjectResponse {
+        object_id,
+        type_name: object.type_name().to_owned(),
+        object: object.clone(),
+    }
+}
+
+/// `GET /v1/accounts/{address}`.
+pub(super) async fn account(
+    State(st): State<AppState>,
+    Path(address): Path<String>,
+) -> Result<Json<AccountResponse>, ApiError> {
+    let address: Address = parse("address", &address)?;
+    Ok(Json(st.ledger.read(|s| {
+        let account = s.account(&address).copied().unwrap_or_default();
+        AccountResponse {
+            address,
+            balance: account.balance,
+            nonce: account.nonce,
+            objects: s
+                .objects_owned_by(&address)
+                .into_iter()
+                .map(|(id, o)| object_response(id, o))
+                .collect(),
+        }
+    })))
+}
+
+/// `GET /v1/objects/{object_id}`.
+pub(super) async fn object(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ObjectResponse>, ApiError> {
+    let id: ObjectId = parse("object_id", &id)?;
+    st.ledger
+        .read(|s| s.object(&id).map(|o| object_response(id, o)))
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("unknown_object", format!("no object {id}")))
+}
+
+/// `GET /v1/blobs/{blob_id}`.
+pub(super) async fn blob(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<BlobStatus>, ApiError> {
+    let id: BlobId = parse("blob_id", &id)?;
+    st.ledger
+        .read(|s| s.blob_status(&id).cloned())
+        .map(|info| Json(BlobStatus::new(id, info)))
+        .ok_or_else(|| {
+            ApiError::not_found("unknown_blob", format!("blob {id} was never registered"))
+        })
+}
+
+fn node_info(s: &LedgerState, node: &StorageNode) -> NodeInfo {
+    NodeInfo {
+        node: node.clone(),
+        shards: s.shards_of(&node.node_id).to_vec(),
+    }
+}
+
+/// `GET /v1/nodes`.
+pub(super) async fn nodes(State(st): State<AppState>) -> Json<NodesResponse> {
+    Json(st.ledger.read(|s| NodesResponse {
+        nodes: s.nodes().map(|n| node_info(s, n)).collect(),
+    }))
+}
+
+/// `GET /v1/nodes/{node_id}`.
+pub(super) async fn node(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<NodeInfo>, ApiError> {
+    let id: NodeId = parse("node_id", &id)?;
+    st.ledger
+        .read(|s| s.node(&id).map(|n| node_info(s, n)))
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("unknown_node", format!("no storage node {id}")))
+}
+
+/// `GET /v1/committee`.
+pub(super) async fn committee(State(st): State<AppState>) -> Json<CommitteeResponse> {
+    Json(st.ledger.read(|s| {
+        let c = s.committee();
+        CommitteeResponse {
+            epoch: c.epoch(),
+            n_shards: c.n_shards(),
+            members: c
+                .members()
+                .iter()
+                .map(|m| {
+                    let node = s.node(&m.node_id);
+                    CommitteeMemberInfo {
+                        node_id: m.node_id,
+                        name: node.map(|n| n.name.clone()).unwrap_or_default(),
+                        weight: m.weight,
+                        shards: s.shards_of(&m.node_id).to_vec(),
+                        public_key: m.public_key,
+                        network_address: node
+                            .map(|n| n.network_address.clone())
+                            .unwrap_or_default(),
+                        http_address: node.map(|n| n.http_address.clone()).unwrap_or_default(),
+                    }
+                })
+                .collect(),
+        }
+    }))
+}
+
+/// `GET /v1/system`.
+pub(super) async fn system(State(st): State<AppState>) -> Json<SystemInfo> {
+    let tip = st.ledger.tip();
+    Json(st.ledger.read(|s| {
+        let sys = s.system();
+        SystemInfo {
+            chain_id: sys.chain_id.clone(),
+            epoch: sys.epoch,
+            n_shards: sys.n_shards,
+            storage_price: sys.storage_price,
+            write_price: sys.write_price,
+            min_fee: sys.params.min_fee,
+            max_epochs_ahead: sys.params.max_epochs_ahead,
+            epoch_duration_ms: sys.params.epoch_duration_ms,
+            genesis_time_ms: sys.genesis_time_ms,
+            faucet: sys.faucet.clone(),
+            total_supply: sys.total_supply,
+            tip_height: tip.height,
+            tip_hash: tip.block_hash,
+            tip_timestamp_ms: tip.timestamp_ms,
+            app_hash: tip.app_hash,
+        }
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct EventsQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+    wait_ms: Option<u64>,
+}
+
+/// `GET /v1/events`.
+pub(super) async fn events(
+    State(st): State<AppState>,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Json<EventsResponse>, ApiError> {
+    let q = query(q)?;
+    let after: Option<EventCursor> = q
+        .after
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .map(|a| parse("cursor", a))
+        .transpose()?;
+    let from = match after {
+        None => EventCursor {
+            height: 0,
+            index: 0,
+        },
+        Some(c) if c.index == u32::MAX => EventCursor {
+            height: c.height.saturating_add(1),
+            index: 0,
+        },
+        Some(c) => c.next(),
+    };
+    let limit = q
+        .limit
+        .unwrap_or(DEFAULT_EVENT_LIMIT)
+        .clamp(1, MAX_EVENT_LIMIT);
+    let wait = Duration::from_millis(q.wait_ms.unwrap_or(0)).min(MAX_WAIT);
+    let deadline = Instant::now() + wait;
+    let mut rx = st.ledger.subscribe();
+    loop {
+        rx.borrow_and_update();
+        let events = st
+            .ledger
+            .store()
+            .events_from(from, limit)
+            .map_err(ApiError::internal)?;
+        if !events.is_empty() {
+            let next = events.last().map_or(from, |e| e.cursor);
+            return Ok(Json(EventsResponse { events, next }));
+        }
+        if !wait_for_commit(&mut rx, deadline, st.forwarder.shutdown()).await {
+            let next = after.unwrap_or(EventCursor {
+                height: 0,
+                index: 0,
+            });
+            return Ok(Json(EventsResponse {
+                events: Vec::new(),
+                next,
+            }));
+        }
+    }
+}
+
+fn wants_bcs(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/octet-stream"))
+}
+
+/// `GET /v1/blocks/{height}` (or `latest`): JSON, or BCS with `Accept: application/octet-stream`.
+pub(super) async fn block(
+    State(st): State<AppState>,
+    Path(height): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let height: u64 = if height == "latest" {
+        st.ledger.tip().height
+    } else {
+        parse("height", &height)?
+    };
+    let record = match height {
+        0 => None,
+        h => st.ledger.store().block(h).map_err(ApiError::internal)?,
+    }
+    .ok_or_else(|| ApiError::not_found("unknown_block", format!("no block at height {height}")))?;
+    if wants_bcs(&headers) {
+        Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            floe_common::codec::encode(&record),
+        )
+            .into_response())
+    } else {
+        Ok(Json(record).into_response())
+    }
+}
+
+/// `GET /v1/validators`.
+pub(super) async fn validators(State(st): State<AppState>) -> Json<ValidatorSet> {
+    Json(st.ledger.validators().clone())
+}
+
+/// `GET /v1/genesis`.
+pub(super) async fn genesis(State(st): State<AppState>) -> Json<Genesis> {
+    Json(st.ledger.genesis().clone())
+}
+
+/// `GET /v1/health`.
+pub(super) async fn health(State(st): State<AppState>) -> Json<HealthResponse> {
+    let tip = st.ledger.tip();
+    Json(HealthResponse {
+        chain_id: st.ledger.chain_id().to_owned(),
+        height: tip.height,
+        block_hash: tip.block_hash,
+        mempool: st.ledger.mempool_len(),
+        validators: st.ledger.validators().validators().len(),
+    })
+}

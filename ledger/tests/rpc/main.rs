@@ -1,0 +1,584 @@
+//! The RPC server and typed client against a real ledger on RocksDB, over real sockets.
+
+mod support;
+
+use std::time::Duration;
+
+use floe_common::{BlobId, Frost};
+use floe_ledger::cert::CertError;
+use floe_ledger::client::verify_record;
+use floe_ledger::rpc::types::{AdmissionStatus, ErrorBody, SubmitResponse};
+use floe_ledger::store::{EventCursor, TxStatus};
+use floe_ledger::{ClientError, Event, LedgerClient, TxKind};
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn transfer(to: u8, amount: u64) -> TxKind {
+    TxKind::Transfer {
+        to: floe_ledger::Address([to; 32]),
+        amount: Frost(amount),
+    }
+}
+
+/// Posts raw bytes to `/v1/transactions` and returns (status, error body or None).
+async fn post_raw(url: &str, content_type: &str, body: Vec<u8>) -> (u16, Option<ErrorBody>) {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/v1/transactions"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.unwrap();
+    (status, serde_json::from_slice(&bytes).ok())
+}
+
+async fn wait_until(mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !f() {
+        assert!(tokio::time::Instant::now() < deadline, "condition not met");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn submit_bcs_and_json_then_commit() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    let user = user_key(0);
+
+    let tx0 = signed(&user, 0, transfer(9, 1_000));
+    let d0 = client.submit(&tx0).await.unwrap();
+    assert_eq!(d0, tx0.digest());
+    // Resubmitting is a duplicate, not an error.
+    let (status, _) = post_raw(&node.url, "application/octet-stream", tx0.encode()).await;
+    assert_eq!(status, 200);
+
+    let tx1 = signed(&user, 1, transfer(9, 2_000));
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/transactions", node.url))
+        .json(&tx1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let r: SubmitResponse = resp.json().await.unwrap();
+    assert_eq!(r.digest, tx1.digest());
+    assert_eq!(r.admission, AdmissionStatus::Added);
+    assert_eq!(client.health().await.unwrap().mempool, 2);
+
+    // Not committed yet: 404 with pending = true.
+    assert!(client.transaction(&d0, None).await.unwrap().is_none());
+    let resp = reqwest::get(format!("{}/v1/transactions/{d0}", node.url))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let e: ErrorBody = resp.json().await.unwrap();
+    assert_eq!(e.code, "unknown_transaction");
+    assert_eq!(e.pending, Some(true));
+
+    let record = make_block(&node.ledger);
+    assert_eq!(record.outcomes.len(), 2);
+    for (i, d) in [d0, tx1.digest()].iter().enumerate() {
+        let c = client
+            .transaction(d, None)
+            .await
+            .unwrap()
+            .expect("committed");
+        assert_eq!((c.height, c.index), (1, i as u32));
+        match c.outcome.status {
+            TxStatus::Success(effects) => {
+                assert_eq!(effects.digest, *d);
+                assert_eq!(effects.fee_charged, MIN_FEE);
+                assert!(matches!(effects.events[0], Event::Transfer { .. }));
+            }
+            TxStatus::Failure(e) => panic!("failed: {e}"),
+        }
+    }
+    let acct = client.account(&addr(&user)).await.unwrap();
+    assert_eq!(acct.nonce, 2);
+    assert_eq!(acct.balance, Frost(FUNDS.0 - 3_000 - 2 * MIN_FEE.0));
+    let payee = client
+        .account(&floe_ledger::Address([9; 32]))
+        .await
+        .unwrap();
+    assert_eq!(payee.balance, Frost(3_000));
+    // Unknown account: zero.
+    let nobody = client
+        .account(&floe_ledger::Address([77; 32]))
+        .await
+        .unwrap();
+    assert_eq!((nobody.balance, nobody.nonce), (Frost::ZERO, 0));
+    assert!(nobody.objects.is_empty());
+
+    // Replaying a used nonce: 409 nonce_too_low.
+    let replay = signed(&user, 0, transfer(9, 5));
+    let err = client.submit(&replay).await.unwrap_err();
+    assert_eq!(err.status(), Some(409));
+    assert_eq!(err.code(), Some("nonce_too_low"));
+    // Resubmitting a committed transaction with wait returns its status.
+    let c = client.submit_and_wait(&tx0, WAIT).await.unwrap();
+    assert_eq!(c.outcome.digest, d0);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn insufficient_balance_is_a_committed_failure() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    let user = user_key(0);
+    let tx = signed(&user, 0, transfer(9, FUNDS.0 + 1));
+    let waiter = {
+        let url = node.url.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            LedgerClient::new(vec![url])
+                .submit_and_wait(&tx, WAIT)
+                .await
+        })
+    };
+    let ledger = node.ledger.clone();
+    wait_until(|| ledger.mempool_len() == 1).await;
+    make_block(&node.ledger);
+    let c = waiter.await.unwrap().unwrap();
+    match c.outcome.status {
+        TxStatus::Failure(e) => assert_eq!(e.code(), "insufficient_balance"),
+        TxStatus::Success(_) => panic!("overdraft succeeded"),
+    }
+    // JSON shape: failure {code, message}.
+    let v: serde_json::Value =
+        reqwest::get(format!("{}/v1/transactions/{}", node.url, tx.digest()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(v["status"]["failure"]["code"], "insufficient_balance");
+    assert!(v["status"]["failure"]["message"].is_string());
+    let acct = client.account(&addr(&user)).await.unwrap();
+    assert_eq!((acct.balance, acct.nonce), (FUNDS, 0));
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn rejected_and_malformed_submissions() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    let user = user_key(0);
+
+    let mut bad = signed(&user, 0, transfer(9, 1));
+    bad.signature = signed(&user, 0, transfer(9, 2)).signature;
+    let err = client.submit(&bad).await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(422), Some("bad_signature"))
+    );
+
+    let mut wrong_sender = signed(&user, 0, transfer(9, 1));
+    wrong_sender.public_key = user_key(1).public();
+    let err = client.submit(&wrong_sender).await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(422), Some("wrong_sender"))
+    );
+
+    // Two different transactions with one nonce: 409 nonce_taken.
+    client
+        .submit(&signed(&user, 0, transfer(9, 1)))
+        .await
+        .unwrap();
+    let err = client
+        .submit(&signed(&user, 0, transfer(9, 2)))
+        .await
+        .unwrap_err();
+    assert_eq!((err.status(), err.code()), (Some(409), Some("nonce_taken")));
+
+    let (status, body) = post_raw(&node.url, "application/octet-stream", vec![0; 2 << 20]).await;
+    assert_eq!(status, 413);
+    assert_eq!(body.unwrap().code, "body_too_large");
+    let (status, body) = post_raw(&node.url, "application/octet-stream", vec![1, 2, 3]).await;
+    assert_eq!(status, 400);
+    assert_eq!(body.unwrap().code, "malformed");
+    let (status, body) = post_raw(&node.url, "application/json", b"{\"tx\": 1".to_vec()).await;
+    assert_eq!(status, 400);
+    assert_eq!(body.unwrap().code, "malformed");
+    let (status, body) = post_raw(&node.url, "text/plain", b"hello".to_vec()).await;
+    assert_eq!(status, 415);
+    assert_eq!(body.unwrap().code, "unsupported_media_type");
+    // A malformed batch.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/transactions/batch", node.url))
+        .body(vec![0xff; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+
+    // Malformed path parameters and unknown routes.
+    for (path, status, code) in [
+        ("/v1/accounts/xyz", 400, "invalid_address"),
+        ("/v1/transactions/00", 400, "invalid_digest"),
+        ("/v1/blocks/abc", 400, "invalid_height"),
+        ("/v1/events?after=5", 400, "invalid_cursor"),
+        ("/v1/events?limit=-1", 400, "bad_request"),
+        ("/v1/nope", 404, "not_found"),
+        ("/v1/blocks/1", 404, "unknown_block"),
+        ("/v1/blocks/latest", 404, "unknown_block"),
+    ] {
+        let resp = reqwest::get(format!("{}{path}", node.url)).await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{path}");
+        let e: ErrorBody = resp.json().await.unwrap();
+        assert_eq!(e.code, code, "{path}");
+    }
+
+    // A wait that runs out.
+    let err = client
+        .submit_and_wait(
+            &signed(&user, 1, transfer(9, 1)),
+            Duration::from_millis(100),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Timeout), "{err:?}");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn chain_queries() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    let g = genesis();
+
+    let blob = BlobId([5; 32]);
+    assert!(client.blob_status(&blob).await.unwrap().is_none());
+    let resp = reqwest::get(format!("{}/v1/blobs/{blob}", node.url))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    assert_eq!(resp.json::<ErrorBody>().await.unwrap().code, "unknown_blob");
+
+    let nodes = client.nodes().await.unwrap();
+    assert_eq!(nodes.len(), 2);
+    let one = client.node(&nodes[0].node.node_id).await.unwrap().unwrap();
+    assert_eq!(one, nodes[0]);
+    assert!(
+        client
+            .node(&floe_common::NodeId([1; 32]))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let committee = client.committee().await.unwrap();
+    assert_eq!(committee.n_shards, 10);
+    assert_eq!(committee.members.len(), 2);
+    let shards: usize = committee.members.iter().map(|m| m.shards.len()).sum();
+    assert_eq!(shards, 10);
+    assert!(
+        committee
+            .members
+            .iter()
+            .all(|m| m.name.starts_with("node-"))
+    );
+    assert!(
+        committee
+            .members
+            .iter()
+            .all(|m| m.weight as usize == m.shards.len())
+    );
+
+    let sys = client.system().await.unwrap();
+    assert_eq!(sys.chain_id, CHAIN);
+    assert_eq!(sys.n_shards, 10);
+    assert_eq!(sys.tip_height, 0);
+    assert_eq!(sys.min_fee, MIN_FEE);
+
+    let validators = client.validators().await.unwrap();
+    assert_eq!(validators.validators().len(), 4);
+    assert_eq!(client.genesis().await.unwrap(), g);
+    let health = client.health().await.unwrap();
+    assert_eq!((health.chain_id.as_str(), health.height), (CHAIN, 0));
+    assert_eq!(health.validators, 4);
+
+    // Objects: the genesis stake is owned by user 0.
+    let acct = client.account(&addr(&user_key(0))).await.unwrap();
+    assert_eq!(acct.objects.len(), 2);
+    assert!(acct.objects.iter().all(|o| o.type_name == "staked_wal"));
+    let obj = client.object(&acct.objects[0].object_id).await.unwrap();
+    assert_eq!(obj.as_ref(), Some(&acct.objects[0]));
+    assert!(
+        client
+            .object(&floe_common::ObjectId([3; 32]))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn events_long_poll_and_cursor() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    let user = user_key(0);
+
+    let page = client.events(None, 100, None).await.unwrap();
+    assert!(page.events.is_empty());
+    let poll = {
+        let url = node.url.clone();
+        tokio::spawn(async move {
+            LedgerClient::new(vec![url])
+                .events(None, 100, Some(WAIT))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    client
+        .submit(&signed(&user, 0, TxKind::Faucet { amount: Frost(7) }))
+        .await
+        .unwrap();
+    client
+        .submit(&signed(&user, 1, transfer(9, 3)))
+        .await
+        .unwrap();
+    make_block(&node.ledger);
+    let page = poll.await.unwrap().unwrap();
+    assert_eq!(page.events.len(), 2);
+    assert!(matches!(page.events[0].event, Event::Minted { .. }));
+    assert!(matches!(page.events[1].event, Event::Transfer { .. }));
+    assert_eq!(
+        page.next,
+        EventCursor {
+            height: 1,
+            index: 1
+        }
+    );
+
+    // Paging with limit 1.
+    let first = client.events(None, 1, None).await.unwrap();
+    assert_eq!(first.events.len(), 1);
+    let second = client.events(Some(first.next), 1, None).await.unwrap();
+    assert_eq!(second.events, page.events[1..]);
+
+    // Nothing after `next`: an empty page keeps the cursor.
+    let empty = client
+        .events(Some(page.next), 100, Some(Duration::from_millis(100)))
+        .await
+        .unwrap();
+    assert!(empty.events.is_empty());
+    assert_eq!(empty.next, page.next);
+
+    client
+        .submit(&signed(&user, 2, transfer(8, 1)))
+        .await
+        .unwrap();
+    make_block(&node.ledger);
+    let later = client
+        .events(Some(page.next), 100, Some(WAIT))
+        .await
+        .unwrap();
+    assert_eq!(later.events.len(), 1);
+    assert_eq!(
+        later.next,
+        EventCursor {
+            height: 2,
+            index: 0
+        }
+    );
+    // The cursor's text form.
+    let raw: serde_json::Value = reqwest::get(format!("{}/v1/events?after=1:0", node.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raw["next"], "2:0");
+    assert_eq!(raw["events"].as_array().unwrap().len(), 2);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn transaction_long_poll() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    let tx = signed(&user_key(0), 0, transfer(9, 1));
+    let digest = client.submit(&tx).await.unwrap();
+    let poll = {
+        let url = node.url.clone();
+        tokio::spawn(async move {
+            LedgerClient::new(vec![url])
+                .transaction(&digest, Some(WAIT))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    make_block(&node.ledger);
+    let c = poll.await.unwrap().unwrap().expect("committed");
+    assert_eq!(c.outcome.digest, digest);
+    // An unknown transaction after a short wait.
+    let other = signed(&user_key(0), 5, transfer(9, 1)).digest();
+    assert!(
+        client
+            .transaction(&other, Some(Duration::from_millis(50)))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn verified_blocks() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    client
+        .submit(&signed(&user_key(0), 0, transfer(9, 1)))
+        .await
+        .unwrap();
+    let committed = make_block(&node.ledger);
+    let validators = client.validators().await.unwrap();
+    assert_eq!(&validators, node.ledger.validators());
+
+    let record = client
+        .verified_block(1, CHAIN, &validators)
+        .await
+        .unwrap()
+        .expect("block 1");
+    assert_eq!(record, committed);
+    assert_eq!(
+        client.latest_block().await.unwrap(),
+        Some(committed.clone())
+    );
+    assert!(client.block(2).await.unwrap().is_none());
+    // JSON form.
+    let v: serde_json::Value = reqwest::get(format!("{}/v1/blocks/1", node.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["block"]["header"]["height"], 1);
+    assert_eq!(v["outcomes"].as_array().unwrap().len(), 1);
+
+    // Only 2 of 4 precommits.
+    let mut weak = record.clone();
+    weak.certificate.signatures.truncate(2);
+    assert!(matches!(
+        verify_record(&weak, 1, CHAIN, &validators),
+        Err(CertError::NotEnoughPower {
+            signed: 2,
+            total: 4
+        })
+    ));
+    // Transactions swapped under a good header and certificate.
+    let mut swapped = record.clone();
+    swapped.block.txs.clear();
+    assert!(matches!(
+        verify_record(&swapped, 1, CHAIN, &validators),
+        Err(CertError::TxRoot)
+    ));
+    // A header changed under a good certificate.
+    let mut forged = record.clone();
+    forged.block.header.timestamp_ms += 1;
+    assert!(matches!(
+        verify_record(&forged, 1, CHAIN, &validators),
+        Err(CertError::WrongBlock { .. })
+    ));
+    // A certificate with a signature from outside the set.
+    let mut outsider = record.clone();
+    outsider.certificate = certificate(&record.block, &[0, 1, 2]);
+    outsider.certificate.signatures[2].validator =
+        floe_ledger::ValidatorAddress::of(&user_key(3).public());
+    assert!(matches!(
+        verify_record(&outsider, 1, CHAIN, &validators),
+        Err(CertError::UnknownValidator(_))
+    ));
+    // Another chain id.
+    assert!(verify_record(&record, 1, "other-chain", &validators).is_err());
+    // Asked for height 2, got height 1.
+    assert!(matches!(
+        verify_record(&record, 2, CHAIN, &validators),
+        Err(CertError::WrongHeight { .. })
+    ));
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn client_fails_over_to_the_next_url() {
+    let node = Node::start_alone().await;
+    // Nothing listens on a freshly closed port.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let client = LedgerClient::new(vec![dead.clone(), node.url.clone()]);
+    assert_eq!(client.health().await.unwrap().chain_id, CHAIN);
+    let only_dead = LedgerClient::new(vec![dead]);
+    assert!(matches!(
+        only_dead.health().await,
+        Err(ClientError::Transport(_))
+    ));
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn transactions_are_forwarded_to_peers() {
+    let (mut a, la) = Node::bind().await;
+    let (mut b, lb) = Node::bind().await;
+    a.start(la, vec![b.url.clone()]);
+    b.start(lb, vec![a.url.clone()]);
+    let user = user_key(0);
+
+    let tx = signed(&user, 0, transfer(9, 1));
+    a.client().submit(&tx).await.unwrap();
+    let lb = b.ledger.clone();
+    wait_until(|| lb.mempool_len() == 1).await;
+    assert!(b.ledger.is_pending(&tx.digest()));
+
+    // A batch submitted to B reaches A.
+    let batch = vec![
+        signed(&user, 1, transfer(9, 1)),
+        signed(&user, 2, transfer(9, 1)),
+        {
+            let mut bad = signed(&user, 3, transfer(9, 1));
+            bad.signature = tx.signature;
+            bad
+        },
+    ];
+    let results = b.client().submit_batch(&batch).await.unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0].admission, Some(AdmissionStatus::Added));
+    assert_eq!(results[2].error.as_ref().unwrap().code, "bad_signature");
+    let la = a.ledger.clone();
+    wait_until(|| la.mempool_len() == 3).await;
+
+    // A commits; the next block made on B from its own mempool agrees.
+    let ra = make_block(&a.ledger);
+    let rb = make_block(&b.ledger);
+    assert_eq!(ra.app_hash, rb.app_hash);
+    assert_eq!(ra.outcomes.len(), 3);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_ends_long_polls() {
+    let node = Node::start_alone().await;
+    let poll = {
+        let url = node.url.clone();
+        tokio::spawn(async move {
+            LedgerClient::new(vec![url])
+                .events(None, 10, Some(Duration::from_secs(100)))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    node.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The poll got its (empty) answer when the server shut down.
+    let page = poll.await.unwrap().unwrap();
+    assert!(page.events.is_empty());
+}

@@ -1,0 +1,204 @@
+//! A real ledger on a temporary RocksDB served on 127.0.0.1, and a block maker that stands in
+//! for the consensus engine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use floe_common::{Frost, KeyPair};
+use floe_ledger::block::{Block, BlockHeader, tx_root};
+use floe_ledger::cert::{CommitSignature, VoteKind, vote_sign_bytes};
+use floe_ledger::rpc::{RpcConfig, serve};
+use floe_ledger::service::Ledger;
+use floe_ledger::store::{BlockRecord, LedgerStore};
+use floe_ledger::{
+    Address, CommitCertificate, FaucetParams, Genesis, GenesisNode, GenesisValidator, LedgerClient,
+    Params, SignedTransaction, Transaction, TxKind, ValidatorAddress,
+};
+use tokio_util::sync::CancellationToken;
+
+pub const CHAIN: &str = "floe-rpc-test";
+pub const FUNDS: Frost = Frost(1_000_000_000_000);
+pub const MIN_FEE: Frost = Frost(10);
+
+pub fn validator_key(i: usize) -> KeyPair {
+    KeyPair::from_seed([i as u8 + 200; 32])
+}
+
+pub fn user_key(i: usize) -> KeyPair {
+    KeyPair::from_seed([i as u8 + 1; 32])
+}
+
+pub fn node_key(i: usize) -> KeyPair {
+    KeyPair::from_seed([i as u8 + 100; 32])
+}
+
+pub fn addr(k: &KeyPair) -> Address {
+    Address::of(&k.public())
+}
+
+pub fn genesis() -> Genesis {
+    Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: 1_000_000,
+        params: Params {
+            epoch_duration_ms: 60_000,
+            max_epochs_ahead: 10,
+            storage_price_per_mib_epoch: Frost(1_000),
+            write_price_per_mib: Frost(500),
+            min_fee: MIN_FEE,
+            max_shards_per_node: 100,
+        },
+        validators: (0..4)
+            .map(|i| GenesisValidator {
+                name: format!("validator-{i}"),
+                public_key: validator_key(i).public(),
+                voting_power: 1,
+            })
+            .collect(),
+        accounts: vec![(addr(&user_key(0)), FUNDS)],
+        storage_nodes: (0..2)
+            .map(|i| GenesisNode {
+                name: format!("node-{i}"),
+                public_key: node_key(i).public(),
+                network_address: format!("/ip4/127.0.0.1/tcp/{}", 9000 + i),
+                http_address: format!("http://127.0.0.1:{}", 8000 + i),
+                commission_bps: 500,
+                stake: Frost(1_000_000_000),
+                owner: addr(&user_key(0)),
+                storage_price_vote: Frost(1_000),
+                write_price_vote: Frost(500),
+                capacity_vote: 1 << 40,
+            })
+            .collect(),
+        n_shards: 10,
+        faucet: Some(FaucetParams {
+            max_per_call: Frost(5_000_000_000),
+        }),
+    }
+}
+
+/// A signed transaction from `key`.
+pub fn signed(key: &KeyPair, nonce: u64, kind: TxKind) -> SignedTransaction {
+    SignedTransaction::sign(
+        key,
+        Transaction {
+            sender: addr(key),
+            nonce,
+            fee: MIN_FEE,
+            kind,
+        },
+        CHAIN,
+    )
+}
+
+/// A certificate for `block` signed by validators `signers` (indices into the genesis keys).
+pub fn certificate(block: &Block, signers: &[usize]) -> CommitCertificate {
+    let hash = block.hash();
+    let height = block.height();
+    CommitCertificate {
+        height,
+        round: 0,
+        block_hash: hash,
+        signatures: signers
+            .iter()
+            .map(|&i| {
+                let key = validator_key(i);
+                let validator = ValidatorAddress::of(&key.public());
+                let msg =
+                    vote_sign_bytes(CHAIN, VoteKind::Precommit, height, 0, Some(hash), validator);
+                CommitSignature {
+                    validator,
+                    signature: key.sign_raw(&msg),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Builds the next block from the mempool and commits it with 3 of 4 precommits.
+pub fn make_block(ledger: &Ledger) -> BlockRecord {
+    let tip = ledger.tip();
+    let txs: Vec<SignedTransaction> = ledger
+        .reap(1000, 1 << 20)
+        .into_iter()
+        .map(|t| t.into_inner())
+        .collect();
+    let block = Block {
+        header: BlockHeader {
+            chain_id: CHAIN.into(),
+            height: tip.height + 1,
+            parent_hash: tip.block_hash,
+            timestamp_ms: tip.timestamp_ms + 1,
+            proposer: ValidatorAddress::of(&validator_key(0).public()),
+            tx_root: tx_root(&txs),
+            app_hash: tip.app_hash,
+        },
+        txs,
+    };
+    let cert = certificate(&block, &[0, 1, 2]);
+    ledger.commit(&block, None, cert).expect("commit")
+}
+
+/// A ledger served over HTTP.
+pub struct Node {
+    pub ledger: Arc<Ledger>,
+    pub url: String,
+    pub cancel: CancellationToken,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    /// A fresh ledger on a bound listener; serve it with [`Node::start`].
+    pub async fn bind() -> (Node, tokio::net::TcpListener) {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis();
+        let store = LedgerStore::open(dir.path(), g.digest()).unwrap();
+        let ledger = Arc::new(Ledger::open(store, g).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let node = Node {
+            ledger,
+            url,
+            cancel: CancellationToken::new(),
+            server: None,
+            _dir: dir,
+        };
+        (node, listener)
+    }
+
+    pub fn start(&mut self, listener: tokio::net::TcpListener, peers: Vec<String>) {
+        let config = RpcConfig {
+            peers,
+            ..RpcConfig::default()
+        };
+        self.server = Some(tokio::spawn(serve(
+            listener,
+            self.ledger.clone(),
+            config,
+            self.cancel.clone(),
+        )));
+    }
+
+    pub async fn start_alone() -> Node {
+        let (mut node, listener) = Self::bind().await;
+        node.start(listener, Vec::new());
+        node
+    }
+
+    pub fn client(&self) -> LedgerClient {
+        LedgerClient::new(vec![self.url.clone()])
+    }
+
+    /// Stops the server and checks it shut down cleanly and promptly.
+    pub async fn stop(mut self) {
+        self.cancel.cancel();
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(10), server)
+                .await
+                .expect("server stops")
+                .expect("server task")
+                .expect("server result");
+        }
+    }
+}
