@@ -89,6 +89,17 @@ pub struct LedgerClient {
     current: AtomicUsize,
 }
 
+impl Clone for LedgerClient {
+    /// Shares the connection pool; the clone starts on the same validator.
+    fn clone(&self) -> Self {
+        LedgerClient {
+            urls: self.urls.clone(),
+            http: self.http.clone(),
+            current: AtomicUsize::new(self.current.load(std::sync::atomic::Ordering::Relaxed)),
+        }
+    }
+}
+
 /// A request's body and accepted response format.
 enum Body {
     None,

@@ -164,7 +164,9 @@ pub fn load(config: &ValidatorConfig) -> Result<(Genesis, KeyPair), ValidatorErr
 }
 
 /// Reads a JSON file into `T`.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, ValidatorError> {
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+) -> Result<T, ValidatorError> {
     let bytes = std::fs::read(path)
         .map_err(|e| ValidatorError::Config(format!("reading {}: {e}", path.display())))?;
     serde_json::from_slice(&bytes)

@@ -18,8 +18,8 @@ use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMe
 use malachitebft_app_channel::app::types::core::{
     CommitCertificate as EngineCert, HeightParams, LinearTimeouts, Round, Validity,
 };
-use malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use tokio_util::sync::CancellationToken;
 
@@ -203,7 +203,9 @@ impl App {
                 };
                 let _ = reply.send(value);
             }
-            AppMsg::Decided { certificate, reply, .. } => {
+            AppMsg::Decided {
+                certificate, reply, ..
+            } => {
                 self.committed = self.commit(&certificate);
                 let _ = reply.send(());
             }
@@ -242,7 +244,11 @@ impl App {
     }
 
     /// Builds (or re-returns) this validator's block for (height, round).
-    fn propose(&mut self, height: Height, round: Round) -> Result<(BlockHash, ProposalPart), AppError> {
+    fn propose(
+        &mut self,
+        height: Height,
+        round: Round,
+    ) -> Result<(BlockHash, ProposalPart), AppError> {
         let r = round_u32(round);
         let own = self
             .ledger
@@ -326,9 +332,19 @@ impl App {
     }
 
     /// Checks a block at the current height and returns the engine's view of it.
-    fn check(&mut self, height: Height, round: Round, valid_round: Round, proposer: ValidatorAddress, block: &Block) -> ProposedValue<FloeContext> {
+    fn check(
+        &mut self,
+        height: Height,
+        round: Round,
+        valid_round: Round,
+        proposer: ValidatorAddress,
+        block: &Block,
+    ) -> ProposedValue<FloeContext> {
         let hash = block.hash();
-        let validity = match self.ledger.with_chain(|c| c.validate(block, Some(now_ms()))) {
+        let validity = match self
+            .ledger
+            .with_chain(|c| c.validate(block, Some(now_ms())))
+        {
             Ok(txs) => {
                 self.verified.insert(hash, txs);
                 Validity::Valid
@@ -358,7 +374,10 @@ impl App {
             -1 => Round::Nil,
             r => Round::new(u32::try_from(r).ok()?),
         };
-        let expected = self.ledger.validators().proposer(part.height, round_u32(round));
+        let expected = self
+            .ledger
+            .validators()
+            .proposer(part.height, round_u32(round));
         if part.proposer != expected.address()
             || expected
                 .public_key
@@ -375,10 +394,10 @@ impl App {
             pol_round: part.pol_round,
             block_hash: hash,
         };
-        if let Err(e) = self
-            .ledger
-            .store()
-            .put_proposal(part.height, round_u32(round), &note, &part.block)
+        if let Err(e) =
+            self.ledger
+                .store()
+                .put_proposal(part.height, round_u32(round), &note, &part.block)
         {
             tracing::error!(error = %e, "storing proposal failed");
             return None;
@@ -389,11 +408,19 @@ impl App {
         Some(self.check(current, round, pol_round, part.proposer, &part.block))
     }
 
-    fn stored_proposals(&mut self, height: Height, round: Round) -> Vec<ProposedValue<FloeContext>> {
+    fn stored_proposals(
+        &mut self,
+        height: Height,
+        round: Round,
+    ) -> Vec<ProposedValue<FloeContext>> {
         if height != self.next_height() {
             return Vec::new();
         }
-        let notes = match self.ledger.store().round_proposals(height.0, round_u32(round)) {
+        let notes = match self
+            .ledger
+            .store()
+            .round_proposals(height.0, round_u32(round))
+        {
             Ok(n) => n,
             Err(e) => {
                 tracing::error!(error = %e, "reading stored proposals failed");

@@ -28,8 +28,11 @@ enum Command {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,arc_malachitebft=warn,informalsystems_malachitebft=warn,libp2p=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,arc_malachitebft=warn,informalsystems_malachitebft=warn,libp2p=warn",
+        )
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -64,8 +67,8 @@ fn main() -> anyhow::Result<()> {
             Command::Run { config } => {
                 let text = std::fs::read_to_string(&config)
                     .with_context(|| format!("reading {}", config.display()))?;
-                let config: floe_ledger::validator::ValidatorConfig =
-                    toml::from_str(&text).with_context(|| format!("parsing {}", config.display()))?;
+                let config: floe_ledger::validator::ValidatorConfig = toml::from_str(&text)
+                    .with_context(|| format!("parsing {}", config.display()))?;
                 let cancel = CancellationToken::new();
                 tokio::spawn(shutdown_signal(cancel.clone()));
                 floe_ledger::validator::run(config, cancel).await?;

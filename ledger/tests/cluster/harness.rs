@@ -1,0 +1,203 @@
+//! Starts `floe-ledger` validator processes on free local ports.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use floe_common::{Frost, KeyPair};
+use floe_ledger::localnet::{self, LocalValidator};
+use floe_ledger::{
+    Address, FaucetParams, Genesis, LedgerClient, Params, SignedTransaction, Transaction, TxKind,
+    ValidatorSet,
+};
+
+pub const CHAIN: &str = "floe-cluster-test";
+pub const FUNDS: u64 = 1_000_000_000_000;
+
+pub fn user(i: u8) -> KeyPair {
+    KeyPair::from_seed([i + 1; 32])
+}
+
+pub struct Cluster {
+    _dir: tempfile::TempDir,
+    nodes: Vec<LocalValidator>,
+    children: Vec<Option<Child>>,
+    pub validators: ValidatorSet,
+}
+
+fn genesis() -> Genesis {
+    Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: 0,
+        params: Params {
+            epoch_duration_ms: 3_600_000,
+            max_epochs_ahead: 100,
+            storage_price_per_mib_epoch: Frost(1),
+            write_price_per_mib: Frost(1),
+            min_fee: Frost(1),
+            max_shards_per_node: 100,
+        },
+        validators: Vec::new(),
+        accounts: (0..4)
+            .map(|i| (Address::of(&user(i).public()), Frost(FUNDS)))
+            .collect(),
+        storage_nodes: (0..4u8)
+            .map(|i| floe_ledger::GenesisNode {
+                name: format!("node-{}", i + 1),
+                public_key: KeyPair::from_seed([i + 100; 32]).public(),
+                network_address: "/ip4/127.0.0.1/tcp/1".into(),
+                http_address: "http://127.0.0.1:1".into(),
+                commission_bps: 0,
+                stake: Frost(1_000),
+                owner: Address::of(&user(0).public()),
+                storage_price_vote: Frost(1),
+                write_price_vote: Frost(1),
+                capacity_vote: 1 << 40,
+            })
+            .collect(),
+        n_shards: 10,
+        faucet: Some(FaucetParams {
+            max_per_call: Frost(1_000),
+        }),
+    }
+}
+
+impl Cluster {
+    pub async fn start(name: &str, n: usize) -> Cluster {
+        let dir = tempfile::Builder::new().prefix(name).tempdir().unwrap();
+        let (genesis, nodes) = localnet::write(dir.path(), genesis(), n, Some(7), 100).unwrap();
+        let validators = floe_ledger::chain::genesis_validators(&genesis).unwrap();
+        let mut c = Cluster {
+            _dir: dir,
+            nodes,
+            children: Vec::new(),
+            validators,
+        };
+        for i in 0..n {
+            let child = c.spawn(i);
+            c.children.push(Some(child));
+        }
+        c
+    }
+
+    fn spawn(&self, i: usize) -> Child {
+        let log =
+            std::fs::File::create(self.nodes[i].config.data_dir.with_extension("log")).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_floe-ledger"))
+            .arg("run")
+            .arg("--config")
+            .arg(&self.nodes[i].config_path)
+            .env("RUST_BACKTRACE", "0")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn floe-ledger")
+    }
+
+    pub fn client(&self, i: usize) -> LedgerClient {
+        LedgerClient::new(vec![self.nodes[i].rpc_url.clone()])
+    }
+
+    pub fn sign(&self, key: &KeyPair, nonce: u64, kind: TxKind) -> SignedTransaction {
+        let tx = Transaction {
+            sender: Address::of(&key.public()),
+            nonce,
+            fee: Frost(1),
+            kind,
+        };
+        SignedTransaction::sign(key, tx, CHAIN)
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.children[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self, i: usize) {
+        self.kill(i);
+        self.children[i] = Some(self.spawn(i));
+    }
+
+    pub async fn height(&self, i: usize) -> Option<u64> {
+        self.client(i).health().await.ok().map(|h| h.height)
+    }
+
+    pub async fn max_height(&self) -> u64 {
+        let mut m = 0;
+        for i in 0..self.nodes.len() {
+            if self.children[i].is_some() {
+                m = m.max(self.height(i).await.unwrap_or(0));
+            }
+        }
+        m
+    }
+
+    pub async fn wait_height(&self, i: usize, h: u64, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            if self.height(i).await.is_some_and(|x| x >= h) {
+                return;
+            }
+            if start.elapsed() > timeout {
+                self.dump_logs();
+                panic!(
+                    "validator {i} did not reach height {h} in {timeout:?} (at {:?})",
+                    self.height(i).await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_height_all(&self, h: u64, timeout: Duration) {
+        for i in 0..self.nodes.len() {
+            if self.children[i].is_some() {
+                self.wait_height(i, h, timeout).await;
+            }
+        }
+    }
+
+    fn dump_logs(&self) {
+        for n in &self.nodes {
+            let path = n.config.data_dir.with_extension("log");
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!("--- {} ---", n.config.name);
+            for l in lines.iter().take(15) {
+                eprintln!("{l}");
+            }
+            eprintln!("...");
+            for l in lines.iter().skip(15).rev().take(15).rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+
+    pub async fn stop_all(&mut self) {
+        for c in self.children.iter_mut().flatten() {
+            // SIGTERM for a clean stop.
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+        }
+        for c in self.children.iter_mut() {
+            if let Some(mut child) = c.take() {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
