@@ -117,7 +117,7 @@ fn engine_config(config: &ValidatorConfig) -> Result<EngineConfig, ValidatorErro
             .iter()
             .map(|p| parse_addr(p))
             .collect::<Result<_, _>>()?,
-        persistent_peers_only: true,
+        persistent_peers_only: false,
         discovery: DiscoveryConfig {
             enabled: false,
             ..DiscoveryConfig::default()

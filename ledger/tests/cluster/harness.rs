@@ -17,7 +17,12 @@ pub fn user(i: u8) -> KeyPair {
     KeyPair::from_seed([i + 1; 32])
 }
 
+/// Clusters of this binary run one at a time (12 processes on two cores would only measure
+/// the scheduler).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct Cluster {
+    _serial: tokio::sync::MutexGuard<'static, ()>,
     _dir: tempfile::TempDir,
     nodes: Vec<LocalValidator>,
     children: Vec<Option<Child>>,
@@ -63,10 +68,15 @@ fn genesis() -> Genesis {
 
 impl Cluster {
     pub async fn start(name: &str, n: usize) -> Cluster {
+        let serial = SERIAL.lock().await;
         let dir = tempfile::Builder::new().prefix(name).tempdir().unwrap();
-        let (genesis, nodes) = localnet::write(dir.path(), genesis(), n, Some(7), 100).unwrap();
+        let seed = name
+            .bytes()
+            .fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let (genesis, nodes) = localnet::write(dir.path(), genesis(), n, Some(seed), 100).unwrap();
         let validators = floe_ledger::chain::genesis_validators(&genesis).unwrap();
         let mut c = Cluster {
+            _serial: serial,
             _dir: dir,
             nodes,
             children: Vec::new(),
@@ -163,7 +173,14 @@ impl Cluster {
         for n in &self.nodes {
             let path = n.config.data_dir.with_extension("log");
             let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| {
+                    !l.contains("arc_malachitebft_network")
+                        && !l.contains("arc_malachitebft_discovery")
+                        && !l.starts_with(" - ")
+                })
+                .collect();
             eprintln!("--- {} ---", n.config.name);
             for l in lines.iter().take(15) {
                 eprintln!("{l}");

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
+use floe_common::hash::Digest;
 use floe_common::messages::{BlobPersistence, ProtocolMessage, SignedMessage, StorageConfirmation};
 use floe_common::{BlobId, CertificateBuilder, EncodingType, Epoch, Frost, KeyPair};
-use floe_common::hash::Digest;
 use floe_ledger::localnet;
 use floe_ledger::{
     Address, FaucetParams, Genesis, GenesisNode, LedgerClient, Params, SignedTransaction,
@@ -128,8 +128,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.validators == 0 {
         bail!("--validators must be at least 1");
     }
-    let dir = tempfile::Builder::new().prefix("floe-ledger-bench").tempdir()?;
-    let (genesis, nodes) = localnet::write(dir.path(), genesis(), args.validators, None, args.block_time_ms)?;
+    let dir = tempfile::Builder::new()
+        .prefix("floe-ledger-bench")
+        .tempdir()?;
+    let (genesis, nodes) = localnet::write(
+        dir.path(),
+        genesis(),
+        args.validators,
+        None,
+        args.block_time_ms,
+    )?;
     let exe = std::env::current_exe()?;
     let mut procs = Procs(Vec::new());
     for n in &nodes {
@@ -145,7 +153,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 .context("starting a validator")?,
         );
     }
-    let clients: Vec<LedgerClient> = nodes.iter().map(|n| LedgerClient::new(vec![n.rpc_url.clone()])).collect();
+    let clients: Vec<LedgerClient> = nodes
+        .iter()
+        .map(|n| LedgerClient::new(vec![n.rpc_url.clone()]))
+        .collect();
     wait_height(&clients[0], 2, Duration::from_secs(60)).await?;
     eprintln!("cluster up");
 
@@ -156,7 +167,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for n in 0..per_sender {
         for (i, k) in senders.iter().enumerate() {
             let to = Address::of(&senders[(i + 1) % SENDERS].public());
-            transfers.push(sign(k, n as u64, TxKind::Transfer { to, amount: Frost(1) }));
+            transfers.push(sign(
+                k,
+                n as u64,
+                TxKind::Transfer {
+                    to,
+                    amount: Frost(1),
+                },
+            ));
         }
     }
     eprintln!("transfers signed: {}", transfers.len());
@@ -178,8 +196,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let k = &senders[s];
         let len = 1024u64;
         let root = Digest(*blake3::hash(&(b as u64).to_le_bytes()).as_bytes());
-        let blob_id: BlobId = floe_common::encoding::derive_blob_id(EncodingType::RedStuffRs2, len, &root);
-        let reserve = sign(k, nonces[s], TxKind::ReserveSpace { encoded_size: 64 << 20, epochs_ahead: 2 });
+        let blob_id: BlobId =
+            floe_common::encoding::derive_blob_id(EncodingType::RedStuffRs2, len, &root);
+        let reserve = sign(
+            k,
+            nonces[s],
+            TxKind::ReserveSpace {
+                encoded_size: 64 << 20,
+                epochs_ahead: 2,
+            },
+        );
         let storage = derive_object_id(&reserve.digest(), 0);
         let register = sign(
             k,
@@ -217,7 +243,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let mut certify = Vec::with_capacity(blobs);
     for (s, blob_object, certificate) in certs {
-        certify.push(sign(&senders[s], nonces[s], TxKind::CertifyBlob { blob_object, certificate }));
+        certify.push(sign(
+            &senders[s],
+            nonces[s],
+            TxKind::CertifyBlob {
+                blob_object,
+                certificate,
+            },
+        ));
         nonces[s] += 1;
     }
     eprintln!("setting up {blobs} blobs");
@@ -226,7 +259,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("certifications: {cps:.0}/s");
     lat.extend(lat2);
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(f64::NAN);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
     let line = serde_json::json!({
         "validators": args.validators,
         "transfers_per_s": tps.round(),
@@ -265,7 +302,12 @@ async fn drive(
     let timings = Arc::new(Mutex::new(Timings::default()));
     let start_height = clients[0].health().await?.height;
     let done = tokio_util::sync::CancellationToken::new();
-    let follower = tokio::spawn(follow(clients[0].clone(), start_height, timings.clone(), done.clone()));
+    let follower = tokio::spawn(follow(
+        clients[0].clone(),
+        start_height,
+        timings.clone(),
+        done.clone(),
+    ));
     let start = Instant::now();
     let tick = Duration::from_millis(20);
     let per_tick = ((rate as f64) * tick.as_secs_f64()).ceil() as usize;
@@ -303,7 +345,9 @@ async fn drive(
     done.cancel();
     let _ = follower.await;
     let t = timings.lock().await;
-    let elapsed = t.last_commit.map_or(f64::NAN, |l| (l - start).as_secs_f64());
+    let elapsed = t
+        .last_commit
+        .map_or(f64::NAN, |l| (l - start).as_secs_f64());
     Ok((t.committed as f64 / elapsed, t.latencies_ms.clone()))
 }
 
