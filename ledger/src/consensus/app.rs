@@ -198,7 +198,7 @@ impl App {
             }
             AppMsg::ReceivedProposalPart { part, reply, .. } => {
                 let value = match part.content {
-                    StreamContent::Data(part) => self.received_part(part),
+                    StreamContent::Data(part) => self.received_part(&part),
                     StreamContent::Fin => None,
                 };
                 let _ = reply.send(value);
@@ -364,7 +364,7 @@ impl App {
         }
     }
 
-    fn received_part(&mut self, part: ProposalPart) -> Option<ProposedValue<FloeContext>> {
+    fn received_part(&mut self, part: &ProposalPart) -> Option<ProposedValue<FloeContext>> {
         let current = self.next_height();
         if part.height < current.0 {
             return None;
