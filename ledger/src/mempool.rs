@@ -39,6 +39,10 @@ pub enum MempoolError {
     /// Another transaction with the same sender and nonce is pending.
     #[error("another transaction with nonce {0} is pending")]
     NonceTaken(u64),
+    /// This exact transaction is already in a block (a failed transaction consumes no nonce,
+    /// so without this check it could be replayed into block after block).
+    #[error("transaction already committed at height {0}")]
+    AlreadyCommitted(u64),
 }
 
 impl MempoolError {
@@ -49,6 +53,7 @@ impl MempoolError {
             MempoolError::NonceTooLow { .. } => "nonce_too_low",
             MempoolError::NonceTooHigh { .. } => "nonce_too_high",
             MempoolError::NonceTaken(_) => "nonce_taken",
+            MempoolError::AlreadyCommitted(_) => "already_committed",
         }
     }
 }

@@ -132,6 +132,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             SubmitError::Mempool(MempoolError::Full(_)) => StatusCode::SERVICE_UNAVAILABLE,
             SubmitError::Mempool(MempoolError::NonceTaken(_))
+            | SubmitError::Mempool(MempoolError::AlreadyCommitted(_))
             | SubmitError::Mempool(MempoolError::NonceTooLow { .. }) => StatusCode::CONFLICT,
             SubmitError::Mempool(MempoolError::NonceTooHigh { .. }) => {
                 StatusCode::UNPROCESSABLE_ENTITY

@@ -133,6 +133,9 @@ impl Ledger {
             .map(|r| {
                 let tx = r?;
                 let digest = tx.digest();
+                if let Ok(Some((height, _))) = self.store.tx_location(&digest) {
+                    return Err(MempoolError::AlreadyCommitted(height).into());
+                }
                 let admission = pool.insert(tx, chain.state())?;
                 Ok((digest, admission))
             })

@@ -166,7 +166,11 @@ pub(super) async fn submit(
             AdmissionStatus::from(admission)
         }
         // Resubmitting a committed transaction while waiting returns its status.
-        Err(e @ SubmitError::Mempool(MempoolError::NonceTooLow { .. })) if q.wait => {
+        Err(
+            e @ SubmitError::Mempool(
+                MempoolError::NonceTooLow { .. } | MempoolError::AlreadyCommitted(_),
+            ),
+        ) if q.wait => {
             return match st.ledger.transaction(&digest).map_err(ApiError::internal)? {
                 Some(c) => Ok(Json(TxResponse::from(c)).into_response()),
                 None => Err(e.into()),

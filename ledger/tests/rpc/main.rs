@@ -159,6 +159,11 @@ async fn insufficient_balance_is_a_committed_failure() {
     assert!(v["status"]["failure"]["message"].is_string());
     let acct = client.account(&addr(&user)).await.unwrap();
     assert_eq!((acct.balance, acct.nonce), (FUNDS, 0));
+    // The failed transaction consumed no nonce, but it cannot be replayed into another block.
+    let err = client.submit(&tx).await.unwrap_err();
+    assert_eq!(err.status(), Some(409));
+    assert_eq!(err.code(), Some("already_committed"));
+    assert_eq!(node.ledger.mempool_len(), 0);
     node.stop().await;
 }
 
