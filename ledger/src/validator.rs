@@ -234,3 +234,27 @@ pub async fn run(config: ValidatorConfig, cancel: CancellationToken) -> Result<(
     tracing::info!(name = %config.name, "validator stopped");
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../validator.example.toml");
+        let config: ValidatorConfig = toml::from_str(text).expect("example config parses");
+        assert_eq!(config.name, "validator-1");
+        assert_eq!(config.p2p_peers.len(), 3);
+        assert_eq!(config.rpc_peers.len(), 3);
+        assert!(engine_config(&config).is_ok());
+        // Round trip: what `localnet` writes is what `run` reads.
+        let again: ValidatorConfig = toml::from_str(&toml::to_string(&config).unwrap()).unwrap();
+        assert_eq!(again, config);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let text = format!("{}\nextra = 1\n", include_str!("../validator.example.toml"));
+        assert!(toml::from_str::<ValidatorConfig>(&text).is_err());
+    }
+}
