@@ -7,8 +7,10 @@
 //! protocols and recovery come with the rest of the storage-node issue.
 
 pub mod blob_state;
+pub mod follower;
 pub mod network;
 pub mod storage;
 
 pub use blob_state::{BlobState, apply_event};
+pub use follower::{Follower, FollowerError};
 pub use storage::{Storage, StorageError, StorageOptions};
