@@ -2,10 +2,15 @@
 //! signs storage confirmations, and recovers missing slivers from peers.
 //!
 //! Landed so far: [`storage`], the RocksDB store (metadata, primary and secondary slivers, the
-//! node's own state) with durable writes and typed errors for corrupt records. The libp2p
-//! protocols, ledger event follower and recovery come with the rest of the storage-node issue.
+//! node's own state) with durable writes and typed errors for corrupt records; [`follower`],
+//! which follows the ledger's verified blocks into per-blob [`blob_state`]. The libp2p
+//! protocols and recovery come with the rest of the storage-node issue.
 
+pub mod blob_state;
+pub mod follower;
 pub mod network;
 pub mod storage;
 
+pub use blob_state::{BlobState, apply_event};
+pub use follower::{Follower, FollowerError};
 pub use storage::{Storage, StorageError, StorageOptions};

@@ -7,7 +7,8 @@
 //! | `metadata`  | blob id (32 B)                    | BCS [`BlobMetadata`]               |
 //! | `primary`   | blob id ‖ sliver pair index (BE)  | BCS [`Sliver`] (primary axis)      |
 //! | `secondary` | blob id ‖ sliver pair index (BE)  | BCS [`Sliver`] (secondary axis)    |
-//! | `node`      | fixed names (`event_cursor`, …)   | BCS values                         |
+//! | `node`      | fixed names (`ledger_height`, …)  | BCS values                         |
+//! | `blobs`     | blob id (32 B)                    | BCS [`BlobState`] (from the ledger)|
 //!
 //! Keys put a blob's slivers next to each other, so a blob's data is one key range and
 //! deleting it is a range delete. Every write goes through RocksDB's write-ahead log before it
@@ -15,8 +16,14 @@
 //! `sync_writes` the log is also fsynced, which extends that to a machine crash at the cost of
 //! one fsync per write. Values are decoded with size limits and checked against their key: a
 //! corrupted record is a typed error, never a panic or a wrong sliver.
+//!
+//! The ledger follower writes a block's blob-state updates and the new `ledger_height` (the
+//! last fully applied block) in one write batch, so after a crash the cursor and the blob
+//! states always agree and following resumes at the next block.
 
 use std::path::Path;
+
+use crate::blob_state::BlobState;
 
 use floe_common::codec::{self, CodecError};
 use floe_common::{BlobId, BlobMetadata, EncodingConfig, Sliver, SliverAxis, SliverPairIndex};
@@ -29,7 +36,12 @@ const CF_METADATA: &str = "metadata";
 const CF_PRIMARY: &str = "primary";
 const CF_SECONDARY: &str = "secondary";
 const CF_NODE: &str = "node";
-const FAMILIES: [&str; 4] = [CF_METADATA, CF_PRIMARY, CF_SECONDARY, CF_NODE];
+const CF_BLOBS: &str = "blobs";
+const FAMILIES: [&str; 5] = [CF_METADATA, CF_PRIMARY, CF_SECONDARY, CF_NODE, CF_BLOBS];
+/// Key in the `node` family of the last ledger block whose events are applied.
+const LEDGER_HEIGHT: &str = "ledger_height";
+/// Largest stored blob state accepted.
+const MAX_BLOB_STATE_BYTES: usize = 1 << 20;
 
 /// A storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -274,6 +286,40 @@ impl Storage {
     pub fn node_value<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StorageError> {
         self.get(CF_NODE, name.as_bytes(), 1 << 20)
     }
+
+    /// The node's state of a blob id, built from ledger events.
+    pub fn blob_state(&self, blob_id: &BlobId) -> Result<Option<BlobState>, StorageError> {
+        self.get(CF_BLOBS, &blob_id.0, MAX_BLOB_STATE_BYTES)
+    }
+
+    /// The last ledger block whose events are applied (`None` before the first).
+    pub fn ledger_height(&self) -> Result<Option<u64>, StorageError> {
+        self.node_value(LEDGER_HEIGHT)
+    }
+
+    /// Writes the blob states changed by ledger block `height` (`None` deletes) and moves the
+    /// ledger cursor to `height`, atomically.
+    pub fn apply_block_events(
+        &self,
+        height: u64,
+        updates: &[(BlobId, Option<BlobState>)],
+    ) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::default();
+        let blobs = self.cf(CF_BLOBS);
+        for (id, state) in updates {
+            match state {
+                Some(s) => batch.put_cf(blobs, id.0, codec::encode(s)),
+                None => batch.delete_cf(blobs, id.0),
+            }
+        }
+        batch.put_cf(
+            self.cf(CF_NODE),
+            LEDGER_HEIGHT.as_bytes(),
+            codec::encode(&height),
+        );
+        self.db.write_opt(batch, &self.write)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -347,6 +393,34 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn block_events_and_cursor_commit_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = BlobId([1; 32]);
+        let b = BlobId([2; 32]);
+        let state = BlobState {
+            registered_permanent: 1,
+            end_epoch: floe_common::Epoch(5),
+            ..BlobState::default()
+        };
+        {
+            let st = Storage::open(dir.path(), config(), StorageOptions::default()).unwrap();
+            assert_eq!(st.ledger_height().unwrap(), None);
+            st.apply_block_events(1, &[(a, Some(state.clone())), (b, Some(state.clone()))])
+                .unwrap();
+            st.apply_block_events(2, &[(b, None)]).unwrap();
+        }
+        let st = Storage::open(dir.path(), config(), StorageOptions::default()).unwrap();
+        assert_eq!(st.ledger_height().unwrap(), Some(2));
+        assert_eq!(st.blob_state(&a).unwrap(), Some(state));
+        assert_eq!(st.blob_state(&b).unwrap(), None);
+        st.db.put_cf(st.cf(CF_BLOBS), b.0, b"\xff").unwrap();
+        assert!(matches!(
+            st.blob_state(&b),
+            Err(StorageError::Corrupt { .. })
+        ));
     }
 
     #[test]

@@ -1,0 +1,195 @@
+//! The ledger follower: applies the ledger's committed blocks, in order, to the node's per-blob
+//! state ([`crate::blob_state`]).
+//!
+//! Protocol rule: **a node applies only blocks whose commit certificate verifies against the
+//! genesis validator set.** Blocks are fetched with [`LedgerClient::verified_block`], which
+//! recomputes the block hash, checks chain id, height and transaction root, and checks that more
+//! than two thirds of the trusted validators' power precommitted it; so following one validator
+//! does not mean trusting it. The transaction outcomes (and so the events) are additionally
+//! checked to name the block's transactions, in order.
+//!
+//! Each block is applied atomically: the changed blob states and the new cursor
+//! (`ledger_height`, the last fully applied block) go into one RocksDB write batch
+//! ([`Storage::apply_block_events`]). A restart resumes at `ledger_height + 1`, and a crash
+//! never leaves a block half applied.
+//!
+//! [`Follower::run`] follows until cancelled: when caught up it polls for the next block every
+//! [`POLL_INTERVAL`]; transient RPC errors are logged and retried with exponential backoff
+//! (capped at [`MAX_BACKOFF`]); a verification failure or a storage error stops it with a typed
+//! [`FollowerError`] and nothing of the offending block applied.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use floe_common::BlobId;
+use floe_ledger::store::{BlockRecord, TxStatus};
+use floe_ledger::{CertError, ClientError, LedgerClient, ValidatorSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::blob_state::{BlobState, apply_event, event_blob_id};
+use crate::storage::{Storage, StorageError};
+
+/// How often a caught-up follower asks for the next block.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// First retry delay after a transient RPC error.
+pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
+/// Largest retry delay.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Most blocks one [`Follower::step`] applies.
+pub const MAX_BLOCKS_PER_STEP: u64 = 256;
+
+/// Following the ledger failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowerError {
+    /// A served block's commit certificate (or chain id, height, transaction root) does not
+    /// verify against the trusted validator set; nothing of it was applied.
+    #[error("block {height} failed verification: {source}")]
+    Verification {
+        /// The block height.
+        height: u64,
+        /// Why.
+        source: CertError,
+    },
+    /// A verified block's outcomes do not match its transactions.
+    #[error("block {height} is inconsistent: {reason}")]
+    Inconsistent {
+        /// The block height.
+        height: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The ledger RPC failed (transient: [`Follower::run`] retries).
+    #[error("ledger rpc: {0}")]
+    Rpc(ClientError),
+    /// The node's store failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+}
+
+/// Follows a ledger into a node's [`Storage`].
+pub struct Follower {
+    client: LedgerClient,
+    chain_id: String,
+    validators: ValidatorSet,
+    storage: Arc<Storage>,
+}
+
+impl Follower {
+    /// A follower of chain `chain_id` trusting `validators` (the genesis validator set).
+    pub fn new(
+        client: LedgerClient,
+        chain_id: impl Into<String>,
+        validators: ValidatorSet,
+        storage: Arc<Storage>,
+    ) -> Self {
+        Follower {
+            client,
+            chain_id: chain_id.into(),
+            validators,
+            storage,
+        }
+    }
+
+    /// The next block height to apply.
+    pub fn next_height(&self) -> Result<u64, StorageError> {
+        Ok(self.storage.ledger_height()?.map_or(1, |h| h + 1))
+    }
+
+    /// Applies the available blocks after the stored cursor (at most
+    /// [`MAX_BLOCKS_PER_STEP`]); returns how many were applied.
+    pub async fn step(&self) -> Result<u64, FollowerError> {
+        let mut applied = 0;
+        while applied < MAX_BLOCKS_PER_STEP {
+            let height = self.next_height()?;
+            let record = match self
+                .client
+                .verified_block(height, &self.chain_id, &self.validators)
+                .await
+            {
+                Ok(Some(record)) => record,
+                Ok(None) => break,
+                Err(ClientError::Verification(source)) => {
+                    return Err(FollowerError::Verification { height, source });
+                }
+                Err(e) => return Err(FollowerError::Rpc(e)),
+            };
+            self.apply(height, &record)?;
+            applied += 1;
+        }
+        Ok(applied)
+    }
+
+    /// Folds the events of `record`'s successful transactions into blob states and commits
+    /// them with the cursor.
+    fn apply(&self, height: u64, record: &BlockRecord) -> Result<(), FollowerError> {
+        let txs = &record.block.txs;
+        if record.outcomes.len() != txs.len() {
+            return Err(FollowerError::Inconsistent {
+                height,
+                reason: format!("{} outcomes for {} txs", record.outcomes.len(), txs.len()),
+            });
+        }
+        let mut updates: BTreeMap<BlobId, Option<BlobState>> = BTreeMap::new();
+        for (i, (outcome, tx)) in record.outcomes.iter().zip(txs).enumerate() {
+            if outcome.digest != tx.digest() {
+                return Err(FollowerError::Inconsistent {
+                    height,
+                    reason: format!("outcome {i} is not of transaction {i}"),
+                });
+            }
+            let TxStatus::Success(effects) = &outcome.status else {
+                continue;
+            };
+            for event in &effects.events {
+                let Some(blob_id) = event_blob_id(event) else {
+                    continue;
+                };
+                let current = match updates.remove(&blob_id) {
+                    Some(s) => s,
+                    None => self.storage.blob_state(&blob_id)?,
+                };
+                updates.insert(blob_id, apply_event(current, event));
+            }
+        }
+        let updates: Vec<_> = updates.into_iter().collect();
+        self.storage.apply_block_events(height, &updates)?;
+        tracing::debug!(height, blobs = updates.len(), "applied ledger block");
+        Ok(())
+    }
+
+    /// Follows the ledger until `cancel` fires (`Ok`) or a block fails verification or the
+    /// store fails (`Err`). RPC errors are retried with capped backoff.
+    pub async fn run(self, cancel: CancellationToken) -> Result<(), FollowerError> {
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let result = tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                r = self.step() => r,
+            };
+            let wait = match result {
+                Ok(n) => {
+                    backoff = MIN_BACKOFF;
+                    if n > 0 {
+                        continue;
+                    }
+                    POLL_INTERVAL
+                }
+                Err(FollowerError::Rpc(e)) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "ledger rpc failed");
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    wait
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "ledger follower stopped");
+                    return Err(e);
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! The ledger follower against a real in-process ledger served over HTTP, with blocks committed
+//! by real validator precommit signatures.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use floe_common::hash::Digest;
+use floe_common::messages::{BlobPersistence, ProtocolMessage, SignedMessage, StorageConfirmation};
+use floe_common::{
+    BlobId, CertificateBuilder, EncodingConfig, EncodingType, Epoch, Frost, KeyPair, ObjectId,
+};
+use floe_ledger::block::{Block, BlockHeader, tx_root};
+use floe_ledger::cert::{CommitSignature, VoteKind, vote_sign_bytes};
+use floe_ledger::rpc::{RpcConfig, serve};
+use floe_ledger::service::Ledger;
+use floe_ledger::store::LedgerStore;
+use floe_ledger::{
+    Address, CommitCertificate, Genesis, GenesisNode, GenesisValidator, LedgerClient, Params,
+    SignedTransaction, Transaction, TxKind, ValidatorAddress, ValidatorInfo, ValidatorSet,
+    derive_object_id, node_id_of,
+};
+use floe_node::{BlobState, Follower, FollowerError, Storage, StorageOptions};
+use tokio_util::sync::CancellationToken;
+
+const CHAIN: &str = "floe-follower-test";
+const MIN_FEE: Frost = Frost(10);
+const N_SHARDS: u16 = 10;
+
+fn validator_key(i: usize) -> KeyPair {
+    KeyPair::from_seed([i as u8 + 200; 32])
+}
+
+fn user_key() -> KeyPair {
+    KeyPair::from_seed([1; 32])
+}
+
+fn node_key(i: usize) -> KeyPair {
+    KeyPair::from_seed([i as u8 + 100; 32])
+}
+
+fn addr(k: &KeyPair) -> Address {
+    Address::of(&k.public())
+}
+
+fn genesis() -> Genesis {
+    Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: 1_000_000,
+        params: Params {
+            epoch_duration_ms: 60_000,
+            max_epochs_ahead: 10,
+            storage_price_per_mib_epoch: Frost(1_000),
+            write_price_per_mib: Frost(500),
+            min_fee: MIN_FEE,
+            max_shards_per_node: 100,
+        },
+        validators: (0..4)
+            .map(|i| GenesisValidator {
+                name: format!("validator-{i}"),
+                public_key: validator_key(i).public(),
+                voting_power: 1,
+            })
+            .collect(),
+        accounts: vec![(addr(&user_key()), Frost(1_000_000_000_000))],
+        storage_nodes: (0..2)
+            .map(|i| GenesisNode {
+                name: format!("node-{i}"),
+                public_key: node_key(i).public(),
+                network_address: format!("/ip4/127.0.0.1/tcp/{}", 9000 + i),
+                http_address: format!("http://127.0.0.1:{}", 8000 + i),
+                commission_bps: 500,
+                stake: Frost(1_000_000_000),
+                owner: addr(&user_key()),
+                storage_price_vote: Frost(1_000),
+                write_price_vote: Frost(500),
+                capacity_vote: 1 << 40,
+            })
+            .collect(),
+        n_shards: N_SHARDS,
+        faucet: None,
+    }
+}
+
+fn signed(nonce: u64, kind: TxKind) -> SignedTransaction {
+    let key = user_key();
+    SignedTransaction::sign(
+        &key,
+        Transaction {
+            sender: addr(&key),
+            nonce,
+            fee: MIN_FEE,
+            kind,
+        },
+        CHAIN,
+    )
+}
+
+/// Commits the next block from the mempool with precommits of validators 0, 1 and 2.
+fn make_block(ledger: &Ledger) -> u64 {
+    let tip = ledger.tip();
+    let txs: Vec<SignedTransaction> = ledger
+        .reap(1000, 1 << 20)
+        .into_iter()
+        .map(|t| t.into_inner())
+        .collect();
+    let block = Block {
+        header: BlockHeader {
+            chain_id: CHAIN.into(),
+            height: tip.height + 1,
+            parent_hash: tip.block_hash,
+            timestamp_ms: tip.timestamp_ms + 1,
+            proposer: ValidatorAddress::of(&validator_key(0).public()),
+            tx_root: tx_root(&txs),
+            app_hash: tip.app_hash,
+        },
+        txs,
+    };
+    let hash = block.hash();
+    let height = block.height();
+    let cert = CommitCertificate {
+        height,
+        round: 0,
+        block_hash: hash,
+        signatures: [0usize, 1, 2]
+            .iter()
+            .map(|&i| {
+                let key = validator_key(i);
+                let validator = ValidatorAddress::of(&key.public());
+                let msg =
+                    vote_sign_bytes(CHAIN, VoteKind::Precommit, height, 0, Some(hash), validator);
+                CommitSignature {
+                    validator,
+                    signature: key.sign_raw(&msg),
+                }
+            })
+            .collect(),
+    };
+    ledger.commit(&block, None, cert).expect("commit");
+    height
+}
+
+fn submit(ledger: &Ledger, txs: &[SignedTransaction]) {
+    for r in ledger.submit(txs) {
+        r.expect("admitted");
+    }
+}
+
+/// A ledger served on 127.0.0.1.
+struct Served {
+    ledger: Arc<Ledger>,
+    url: String,
+    cancel: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    async fn start() -> Served {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis();
+        let store = LedgerStore::open(dir.path(), g.digest()).unwrap();
+        let ledger = Arc::new(Ledger::open(store, g).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let cancel = CancellationToken::new();
+        tokio::spawn(serve(
+            listener,
+            ledger.clone(),
+            RpcConfig::default(),
+            cancel.clone(),
+        ));
+        Served {
+            ledger,
+            url,
+            cancel,
+            _dir: dir,
+        }
+    }
+
+    fn client(&self) -> LedgerClient {
+        LedgerClient::new(vec![self.url.clone()])
+    }
+
+    fn follower(&self, storage: Arc<Storage>) -> Follower {
+        Follower::new(
+            self.client(),
+            CHAIN,
+            self.ledger.validators().clone(),
+            storage,
+        )
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn open_storage(dir: &std::path::Path) -> Arc<Storage> {
+    let config = EncodingConfig::new(N_SHARDS).unwrap();
+    Arc::new(Storage::open(dir, config, StorageOptions::default()).unwrap())
+}
+
+/// A permanent blob: reserve + register transactions (nonces 0, 1); its id and object.
+fn reserve_and_register(salt: u8) -> (Vec<SignedTransaction>, BlobId, ObjectId) {
+    let len = 1000;
+    let root = Digest([salt; 32]);
+    let blob_id = floe_common::encoding::derive_blob_id(EncodingType::RedStuffRs2, len, &root);
+    let reserve = signed(
+        0,
+        TxKind::ReserveSpace {
+            encoded_size: 16 << 20,
+            epochs_ahead: 3,
+        },
+    );
+    let storage = derive_object_id(&reserve.digest(), 0);
+    let register = signed(
+        1,
+        TxKind::RegisterBlob {
+            storage,
+            blob_id,
+            root_hash: root,
+            unencoded_length: len,
+            encoding_type: EncodingType::RedStuffRs2,
+            deletable: false,
+        },
+    );
+    let object = derive_object_id(&register.digest(), 0);
+    (vec![reserve, register], blob_id, object)
+}
+
+/// A certify transaction with a storage-confirmation certificate of the whole genesis committee.
+fn certify(nonce: u64, blob_id: BlobId, blob_object: ObjectId) -> SignedTransaction {
+    let committee = genesis().committee().unwrap().committee;
+    let msg = ProtocolMessage::new(
+        Epoch(0),
+        StorageConfirmation {
+            blob_id,
+            persistence: BlobPersistence::Permanent,
+        },
+    );
+    let mut builder = CertificateBuilder::new(&committee);
+    for (i, m) in committee.members().iter().enumerate() {
+        let key = (0..2)
+            .map(node_key)
+            .find(|k| node_id_of(&k.public()) == m.node_id)
+            .expect("committee member key");
+        builder.add(i, &SignedMessage::sign(&key, &msg)).unwrap();
+    }
+    let certificate = builder.finish().expect("quorum");
+    signed(
+        nonce,
+        TxKind::CertifyBlob {
+            blob_object,
+            certificate,
+        },
+    )
+}
+
+#[tokio::test]
+async fn follows_registration_and_certification_and_resumes_after_reopen() {
+    let served = Served::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (txs, blob_id, object) = reserve_and_register(7);
+    {
+        let storage = open_storage(dir.path());
+        let follower = served.follower(storage.clone());
+        // Nothing committed yet.
+        assert_eq!(follower.step().await.unwrap(), 0);
+        assert_eq!(storage.ledger_height().unwrap(), None);
+
+        submit(&served.ledger, &txs);
+        let h = make_block(&served.ledger);
+        assert_eq!(follower.step().await.unwrap(), 1);
+        assert_eq!(storage.ledger_height().unwrap(), Some(h));
+        let s = storage.blob_state(&blob_id).unwrap().expect("registered");
+        assert_eq!(
+            s,
+            BlobState {
+                registered_permanent: 1,
+                end_epoch: Epoch(3),
+                permanent_end_epoch: Epoch(3),
+                ..BlobState::default()
+            }
+        );
+
+        submit(&served.ledger, &[certify(2, blob_id, object)]);
+        make_block(&served.ledger);
+        make_block(&served.ledger); // an empty block
+        assert_eq!(follower.step().await.unwrap(), 2);
+        let s = storage.blob_state(&blob_id).unwrap().unwrap();
+        assert_eq!((s.registered_permanent, s.certified_permanent), (1, 1));
+        assert_eq!(s.certified_epoch, Some(Epoch(0)));
+        assert_eq!(s.end_epoch, Epoch(3));
+        assert!(s.is_certified() && !s.invalid);
+        // The node agrees with the ledger's own view.
+        let ledger_view = served
+            .client()
+            .blob_status(&blob_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let json = serde_json::to_value(&ledger_view).unwrap();
+        assert_eq!(json["certified_permanent"], 1);
+    }
+    // Reopen: cursor and state survive; the next step starts after the cursor.
+    let storage = open_storage(dir.path());
+    assert_eq!(storage.ledger_height().unwrap(), Some(3));
+    let s = storage.blob_state(&blob_id).unwrap().unwrap();
+    assert_eq!(s.certified_permanent, 1);
+    let follower = served.follower(storage.clone());
+    assert_eq!(follower.next_height().unwrap(), 4);
+    assert_eq!(follower.step().await.unwrap(), 0);
+    make_block(&served.ledger);
+    assert_eq!(follower.step().await.unwrap(), 1);
+    assert_eq!(storage.ledger_height().unwrap(), Some(4));
+}
+
+#[tokio::test]
+async fn refuses_blocks_not_certified_by_the_trusted_validators() {
+    let served = Served::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open_storage(dir.path());
+    let (txs, blob_id, _) = reserve_and_register(8);
+    submit(&served.ledger, &txs);
+    make_block(&served.ledger);
+    // A validator set of other keys: the served certificate does not verify against it.
+    let forged = ValidatorSet::new(
+        (0..4)
+            .map(|i| ValidatorInfo {
+                name: format!("other-{i}"),
+                public_key: validator_key(i + 20).public(),
+                power: 1,
+            })
+            .collect(),
+    )
+    .unwrap();
+    let follower = Follower::new(served.client(), CHAIN, forged, storage.clone());
+    let err = follower.step().await.unwrap_err();
+    assert!(
+        matches!(err, FollowerError::Verification { height: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(storage.ledger_height().unwrap(), None);
+    assert_eq!(storage.blob_state(&blob_id).unwrap(), None);
+    // `run` stops with the same error.
+    let err = follower.run(CancellationToken::new()).await.unwrap_err();
+    assert!(matches!(err, FollowerError::Verification { .. }));
+    // Another chain id is refused too.
+    let follower = Follower::new(
+        served.client(),
+        "other-chain",
+        served.ledger.validators().clone(),
+        storage.clone(),
+    );
+    assert!(matches!(
+        follower.step().await,
+        Err(FollowerError::Verification { .. })
+    ));
+    assert_eq!(storage.ledger_height().unwrap(), None);
+}
+
+#[tokio::test]
+async fn run_follows_new_blocks_and_stops_on_cancel() {
+    let served = Served::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open_storage(dir.path());
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(served.follower(storage.clone()).run(cancel.clone()));
+    let (txs, blob_id, _) = reserve_and_register(9);
+    submit(&served.ledger, &txs);
+    make_block(&served.ledger);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while storage.blob_state(&blob_id).unwrap().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "follower caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(storage.ledger_height().unwrap(), Some(1));
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("stops promptly")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn run_retries_while_the_ledger_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open_storage(dir.path());
+    // Nothing listens here.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = LedgerClient::new(vec![format!("http://127.0.0.1:{port}")]);
+    let served = Served::start().await;
+    let follower = Follower::new(
+        client,
+        CHAIN,
+        served.ledger.validators().clone(),
+        storage.clone(),
+    );
+    assert!(matches!(follower.step().await, Err(FollowerError::Rpc(_))));
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(follower.run(cancel.clone()));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!task.is_finished(), "transient errors are retried");
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("stops promptly")
+        .unwrap()
+        .unwrap();
+    assert_eq!(storage.ledger_height().unwrap(), None);
+}
