@@ -27,6 +27,7 @@ pub mod rpc;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod testkit;
 pub mod tx;
 pub mod validator;
 

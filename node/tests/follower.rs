@@ -5,19 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::hash::Digest;
-use floe_common::messages::{BlobPersistence, ProtocolMessage, SignedMessage, StorageConfirmation};
-use floe_common::{
-    BlobId, CertificateBuilder, EncodingConfig, EncodingType, Epoch, Frost, KeyPair, ObjectId,
-};
-use floe_ledger::block::{Block, BlockHeader, tx_root};
-use floe_ledger::cert::{CommitSignature, VoteKind, vote_sign_bytes};
+use floe_common::messages::BlobPersistence;
+use floe_common::{BlobId, EncodingConfig, EncodingType, Epoch, Frost, KeyPair, ObjectId};
 use floe_ledger::rpc::{RpcConfig, serve};
 use floe_ledger::service::Ledger;
 use floe_ledger::store::LedgerStore;
 use floe_ledger::{
-    Address, CommitCertificate, Genesis, GenesisNode, GenesisValidator, LedgerClient, Params,
-    SignedTransaction, Transaction, TxKind, ValidatorAddress, ValidatorInfo, ValidatorSet,
-    derive_object_id, node_id_of,
+    Address, Genesis, GenesisNode, GenesisValidator, LedgerClient, Params, SignedTransaction,
+    Transaction, TxKind, ValidatorInfo, ValidatorSet, derive_object_id,
 };
 use floe_node::{BlobState, Follower, FollowerError, Storage, StorageOptions};
 use tokio_util::sync::CancellationToken;
@@ -97,46 +92,12 @@ fn signed(nonce: u64, kind: TxKind) -> SignedTransaction {
 
 /// Commits the next block from the mempool with precommits of validators 0, 1 and 2.
 fn make_block(ledger: &Ledger) -> u64 {
-    let tip = ledger.tip();
-    let txs: Vec<SignedTransaction> = ledger
-        .reap(1000, 1 << 20)
-        .into_iter()
-        .map(|t| t.into_inner())
-        .collect();
-    let block = Block {
-        header: BlockHeader {
-            chain_id: CHAIN.into(),
-            height: tip.height + 1,
-            parent_hash: tip.block_hash,
-            timestamp_ms: tip.timestamp_ms + 1,
-            proposer: ValidatorAddress::of(&validator_key(0).public()),
-            tx_root: tx_root(&txs),
-            app_hash: tip.app_hash,
-        },
-        txs,
-    };
-    let hash = block.hash();
-    let height = block.height();
-    let cert = CommitCertificate {
-        height,
-        round: 0,
-        block_hash: hash,
-        signatures: [0usize, 1, 2]
-            .iter()
-            .map(|&i| {
-                let key = validator_key(i);
-                let validator = ValidatorAddress::of(&key.public());
-                let msg =
-                    vote_sign_bytes(CHAIN, VoteKind::Precommit, height, 0, Some(hash), validator);
-                CommitSignature {
-                    validator,
-                    signature: key.sign_raw(&msg),
-                }
-            })
-            .collect(),
-    };
-    ledger.commit(&block, None, cert).expect("commit");
-    height
+    let keys: Vec<KeyPair> = (0..3).map(validator_key).collect();
+    let refs: Vec<&KeyPair> = keys.iter().collect();
+    floe_ledger::testkit::commit_next_block(ledger, &refs)
+        .expect("commit")
+        .block
+        .height()
 }
 
 fn submit(ledger: &Ledger, txs: &[SignedTransaction]) {
@@ -232,22 +193,16 @@ fn reserve_and_register(salt: u8) -> (Vec<SignedTransaction>, BlobId, ObjectId) 
 /// A certify transaction with a storage-confirmation certificate of the whole genesis committee.
 fn certify(nonce: u64, blob_id: BlobId, blob_object: ObjectId) -> SignedTransaction {
     let committee = genesis().committee().unwrap().committee;
-    let msg = ProtocolMessage::new(
+    let keys: Vec<KeyPair> = (0..2).map(node_key).collect();
+    let certificate = floe_ledger::testkit::confirmation_certificate(
+        &committee,
+        &keys,
         Epoch(0),
-        StorageConfirmation {
-            blob_id,
-            persistence: BlobPersistence::Permanent,
-        },
-    );
-    let mut builder = CertificateBuilder::new(&committee);
-    for (i, m) in committee.members().iter().enumerate() {
-        let key = (0..2)
-            .map(node_key)
-            .find(|k| node_id_of(&k.public()) == m.node_id)
-            .expect("committee member key");
-        builder.add(i, &SignedMessage::sign(&key, &msg)).unwrap();
-    }
-    let certificate = builder.finish().expect("quorum");
+        blob_id,
+        BlobPersistence::Permanent,
+        usize::MAX,
+    )
+    .expect("quorum");
     signed(
         nonce,
         TxKind::CertifyBlob {

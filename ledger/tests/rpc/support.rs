@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::{Frost, KeyPair};
-use floe_ledger::block::{Block, BlockHeader, tx_root};
-use floe_ledger::cert::{CommitSignature, VoteKind, vote_sign_bytes};
+use floe_ledger::block::Block;
 use floe_ledger::rpc::{RpcConfig, serve};
 use floe_ledger::service::Ledger;
 use floe_ledger::store::{BlockRecord, LedgerStore};
 use floe_ledger::{
     Address, CommitCertificate, FaucetParams, Genesis, GenesisNode, GenesisValidator, LedgerClient,
-    Params, SignedTransaction, Transaction, TxKind, ValidatorAddress,
+    Params, SignedTransaction, Transaction, TxKind,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -93,50 +92,16 @@ pub fn signed(key: &KeyPair, nonce: u64, kind: TxKind) -> SignedTransaction {
 
 /// A certificate for `block` signed by validators `signers` (indices into the genesis keys).
 pub fn certificate(block: &Block, signers: &[usize]) -> CommitCertificate {
-    let hash = block.hash();
-    let height = block.height();
-    CommitCertificate {
-        height,
-        round: 0,
-        block_hash: hash,
-        signatures: signers
-            .iter()
-            .map(|&i| {
-                let key = validator_key(i);
-                let validator = ValidatorAddress::of(&key.public());
-                let msg =
-                    vote_sign_bytes(CHAIN, VoteKind::Precommit, height, 0, Some(hash), validator);
-                CommitSignature {
-                    validator,
-                    signature: key.sign_raw(&msg),
-                }
-            })
-            .collect(),
-    }
+    let keys: Vec<KeyPair> = signers.iter().map(|&i| validator_key(i)).collect();
+    let refs: Vec<&KeyPair> = keys.iter().collect();
+    floe_ledger::testkit::precommit_certificate(CHAIN, block, &refs)
 }
 
 /// Builds the next block from the mempool and commits it with 3 of 4 precommits.
 pub fn make_block(ledger: &Ledger) -> BlockRecord {
-    let tip = ledger.tip();
-    let txs: Vec<SignedTransaction> = ledger
-        .reap(1000, 1 << 20)
-        .into_iter()
-        .map(|t| t.into_inner())
-        .collect();
-    let block = Block {
-        header: BlockHeader {
-            chain_id: CHAIN.into(),
-            height: tip.height + 1,
-            parent_hash: tip.block_hash,
-            timestamp_ms: tip.timestamp_ms + 1,
-            proposer: ValidatorAddress::of(&validator_key(0).public()),
-            tx_root: tx_root(&txs),
-            app_hash: tip.app_hash,
-        },
-        txs,
-    };
-    let cert = certificate(&block, &[0, 1, 2]);
-    ledger.commit(&block, None, cert).expect("commit")
+    let keys: Vec<KeyPair> = (0..3).map(validator_key).collect();
+    let refs: Vec<&KeyPair> = keys.iter().collect();
+    floe_ledger::testkit::commit_next_block(ledger, &refs).expect("commit")
 }
 
 /// A ledger served over HTTP.

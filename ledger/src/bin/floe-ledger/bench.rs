@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::Args;
 use floe_common::hash::Digest;
-use floe_common::messages::{BlobPersistence, ProtocolMessage, SignedMessage, StorageConfirmation};
-use floe_common::{BlobId, CertificateBuilder, EncodingType, Epoch, Frost, KeyPair};
+use floe_common::messages::BlobPersistence;
+use floe_common::{BlobId, EncodingType, Epoch, Frost, KeyPair};
 use floe_ledger::localnet;
 use floe_ledger::{
     Address, FaucetParams, Genesis, GenesisNode, LedgerClient, Params, SignedTransaction,
@@ -220,22 +220,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             },
         );
         let blob_object = derive_object_id(&register.digest(), 0);
-        let msg = ProtocolMessage::new(
+        let certificate = floe_ledger::testkit::confirmation_certificate(
+            &committee,
+            &node_keys,
             Epoch(0),
-            StorageConfirmation {
-                blob_id,
-                persistence: BlobPersistence::Permanent,
-            },
-        );
-        let mut builder = CertificateBuilder::new(&committee);
-        for (i, m) in committee.members().iter().enumerate().take(SIGNERS) {
-            let nk = node_keys
-                .iter()
-                .find(|k| floe_ledger::node_id_of(&k.public()) == m.node_id)
-                .context("committee member key")?;
-            builder.add(i, &SignedMessage::sign(nk, &msg))?;
-        }
-        let certificate = builder.finish().context("certificate")?;
+            blob_id,
+            BlobPersistence::Permanent,
+            SIGNERS,
+        )?;
         setup.push(reserve);
         setup.push(register);
         nonces[s] += 2;
