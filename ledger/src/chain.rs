@@ -252,7 +252,7 @@ impl Chain {
                 expected: self.tip.app_hash,
             });
         }
-        let bytes = codec::encode(block).len();
+        let bytes = bcs::serialized_size(block).unwrap_or(usize::MAX);
         if block.txs.len() > MAX_BLOCK_TXS || bytes > MAX_BLOCK_BYTES {
             return Err(BlockError::TooLarge {
                 txs: block.txs.len(),

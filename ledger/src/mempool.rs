@@ -61,7 +61,8 @@ impl MempoolError {
 /// The pool.
 pub struct Mempool {
     by_digest: HashMap<TxDigest, (Address, u64)>,
-    by_sender: BTreeMap<(Address, u64), VerifiedTransaction>,
+    /// Pending transactions with their encoded size (computed once, at admission).
+    by_sender: BTreeMap<(Address, u64), (VerifiedTransaction, usize)>,
     capacity: usize,
 }
 
@@ -130,8 +131,9 @@ impl Mempool {
         if self.by_digest.len() >= self.capacity {
             return Err(MempoolError::Full(self.capacity));
         }
+        let size = tx.signed().encode().len();
         self.by_digest.insert(digest, (sender, nonce));
-        self.by_sender.insert((sender, nonce), tx);
+        self.by_sender.insert((sender, nonce), (tx, size));
         Ok(Admission::Added)
     }
 
@@ -146,7 +148,7 @@ impl Mempool {
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut current: Option<(Address, u64)> = None;
-        for ((sender, nonce), tx) in &self.by_sender {
+        for ((sender, nonce), (tx, size)) in &self.by_sender {
             if out.len() >= max_txs {
                 break;
             }
@@ -159,7 +161,7 @@ impl Mempool {
                 current = Some((*sender, u64::MAX));
                 continue;
             }
-            let size = tx.signed().encode().len() + 8;
+            let size = size + 8;
             if bytes + size > max_bytes {
                 break;
             }
@@ -184,7 +186,7 @@ impl Mempool {
             .copied()
             .collect();
         for key in stale {
-            if let Some(tx) = self.by_sender.remove(&key) {
+            if let Some((tx, _)) = self.by_sender.remove(&key) {
                 self.by_digest.remove(&tx.digest());
             }
         }

@@ -112,3 +112,59 @@ pub fn confirmation_certificate(
         .finish()
         .ok_or_else(|| CertificateError::BadCommittee("no committee member's key was given".into()))
 }
+
+/// The two transactions that put a (made-up) blob on the ledger: reserve `encoded_size` bytes
+/// for `epochs_ahead` epochs, then register the blob with `root_hash` and `unencoded_length`
+/// (permanent) on that storage. `sign(nonce, kind)` signs as the owner; the transactions use
+/// nonces `first_nonce` and `first_nonce + 1`.
+pub struct BlobRegistration {
+    /// Reserve, then register.
+    pub txs: [SignedTransaction; 2],
+    /// The blob id derived from the root hash and length.
+    pub blob_id: BlobId,
+    /// The blob object the registration creates.
+    pub blob_object: floe_common::ObjectId,
+}
+
+/// Builds a [`BlobRegistration`].
+pub fn reserve_and_register(
+    sign: impl Fn(u64, crate::tx::TxKind) -> SignedTransaction,
+    first_nonce: u64,
+    unencoded_length: u64,
+    root_hash: floe_common::hash::Digest,
+    encoded_size: u64,
+    epochs_ahead: u32,
+) -> BlobRegistration {
+    use crate::tx::TxKind;
+    use floe_common::EncodingType;
+    let blob_id = floe_common::encoding::derive_blob_id(
+        EncodingType::RedStuffRs2,
+        unencoded_length,
+        &root_hash,
+    );
+    let reserve = sign(
+        first_nonce,
+        TxKind::ReserveSpace {
+            encoded_size,
+            epochs_ahead,
+        },
+    );
+    let storage = crate::state::derive_object_id(&reserve.digest(), 0);
+    let register = sign(
+        first_nonce + 1,
+        TxKind::RegisterBlob {
+            storage,
+            blob_id,
+            root_hash,
+            unencoded_length,
+            encoding_type: EncodingType::RedStuffRs2,
+            deletable: false,
+        },
+    );
+    let blob_object = crate::state::derive_object_id(&register.digest(), 0);
+    BlobRegistration {
+        txs: [reserve, register],
+        blob_id,
+        blob_object,
+    }
+}

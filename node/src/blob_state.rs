@@ -45,6 +45,17 @@ impl BlobState {
         self.registered_deletable == 0 && self.registered_permanent == 0 && !self.invalid
     }
 
+    /// Records a live blob object (deletable: its own end epoch; permanent: the max) and
+    /// recomputes the end epoch.
+    fn track_object(&mut self, object_id: ObjectId, end_epoch: Epoch, deletable: bool) {
+        if deletable {
+            self.deletable.insert(object_id, end_epoch);
+        } else {
+            self.permanent_end_epoch = self.permanent_end_epoch.max(end_epoch);
+        }
+        self.recompute_end_epoch();
+    }
+
     fn recompute_end_epoch(&mut self) {
         self.end_epoch = self
             .deletable
@@ -80,12 +91,10 @@ pub fn apply_event(state: Option<BlobState>, event: &Event) -> Option<BlobState>
             let mut s = state.unwrap_or_default();
             if *deletable {
                 s.registered_deletable = s.registered_deletable.saturating_add(1);
-                s.deletable.insert(*object_id, *end_epoch);
             } else {
                 s.registered_permanent = s.registered_permanent.saturating_add(1);
-                s.permanent_end_epoch = s.permanent_end_epoch.max(*end_epoch);
             }
-            s.recompute_end_epoch();
+            s.track_object(*object_id, *end_epoch, *deletable);
             Some(s)
         }
         Event::BlobCertified {
@@ -98,13 +107,11 @@ pub fn apply_event(state: Option<BlobState>, event: &Event) -> Option<BlobState>
             let mut s = state.unwrap_or_default();
             if *deletable {
                 s.certified_deletable = s.certified_deletable.saturating_add(1);
-                s.deletable.insert(*object_id, *end_epoch);
             } else {
                 s.certified_permanent = s.certified_permanent.saturating_add(1);
-                s.permanent_end_epoch = s.permanent_end_epoch.max(*end_epoch);
             }
             s.certified_epoch = Some(s.certified_epoch.map_or(*epoch, |e| e.min(*epoch)));
-            s.recompute_end_epoch();
+            s.track_object(*object_id, *end_epoch, *deletable);
             Some(s)
         }
         Event::BlobExtended {
@@ -114,12 +121,7 @@ pub fn apply_event(state: Option<BlobState>, event: &Event) -> Option<BlobState>
             ..
         } => {
             let mut s = state.unwrap_or_default();
-            if *deletable {
-                s.deletable.insert(*object_id, *end_epoch);
-            } else {
-                s.permanent_end_epoch = s.permanent_end_epoch.max(*end_epoch);
-            }
-            s.recompute_end_epoch();
+            s.track_object(*object_id, *end_epoch, *deletable);
             Some(s)
         }
         Event::BlobDeleted {

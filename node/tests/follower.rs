@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use floe_common::hash::Digest;
 use floe_common::messages::BlobPersistence;
-use floe_common::{BlobId, EncodingConfig, EncodingType, Epoch, Frost, KeyPair, ObjectId};
+use floe_common::{BlobId, EncodingConfig, Epoch, Frost, KeyPair, ObjectId};
 use floe_ledger::rpc::{RpcConfig, serve};
 use floe_ledger::service::Ledger;
 use floe_ledger::store::LedgerStore;
 use floe_ledger::{
     Address, Genesis, GenesisNode, GenesisValidator, LedgerClient, Params, SignedTransaction,
-    Transaction, TxKind, ValidatorInfo, ValidatorSet, derive_object_id,
+    Transaction, TxKind, ValidatorInfo, ValidatorSet,
 };
 use floe_node::{BlobState, Follower, FollowerError, Storage, StorageOptions};
 use tokio_util::sync::CancellationToken;
@@ -164,30 +164,15 @@ fn open_storage(dir: &std::path::Path) -> Arc<Storage> {
 
 /// A permanent blob: reserve + register transactions (nonces 0, 1); its id and object.
 fn reserve_and_register(salt: u8) -> (Vec<SignedTransaction>, BlobId, ObjectId) {
-    let len = 1000;
-    let root = Digest([salt; 32]);
-    let blob_id = floe_common::encoding::derive_blob_id(EncodingType::RedStuffRs2, len, &root);
-    let reserve = signed(
+    let r = floe_ledger::testkit::reserve_and_register(
+        signed,
         0,
-        TxKind::ReserveSpace {
-            encoded_size: 16 << 20,
-            epochs_ahead: 3,
-        },
+        1000,
+        Digest([salt; 32]),
+        16 << 20,
+        3,
     );
-    let storage = derive_object_id(&reserve.digest(), 0);
-    let register = signed(
-        1,
-        TxKind::RegisterBlob {
-            storage,
-            blob_id,
-            root_hash: root,
-            unencoded_length: len,
-            encoding_type: EncodingType::RedStuffRs2,
-            deletable: false,
-        },
-    );
-    let object = derive_object_id(&register.digest(), 0);
-    (vec![reserve, register], blob_id, object)
+    (r.txs.to_vec(), r.blob_id, r.blob_object)
 }
 
 /// A certify transaction with a storage-confirmation certificate of the whole genesis committee.

@@ -17,11 +17,11 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use floe_common::hash::Digest;
 use floe_common::messages::BlobPersistence;
-use floe_common::{BlobId, EncodingType, Epoch, Frost, KeyPair};
+use floe_common::{Epoch, Frost, KeyPair};
 use floe_ledger::localnet;
 use floe_ledger::{
     Address, FaucetParams, Genesis, GenesisNode, LedgerClient, Params, SignedTransaction,
-    Transaction, TxDigest, TxKind, derive_object_id,
+    Transaction, TxDigest, TxKind,
 };
 use tokio::sync::Mutex;
 
@@ -194,32 +194,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for b in 0..blobs {
         let s = b % SENDERS;
         let k = &senders[s];
-        let len = 1024u64;
         let root = Digest(*blake3::hash(&(b as u64).to_le_bytes()).as_bytes());
-        let blob_id: BlobId =
-            floe_common::encoding::derive_blob_id(EncodingType::RedStuffRs2, len, &root);
-        let reserve = sign(
-            k,
+        let floe_ledger::testkit::BlobRegistration {
+            txs: [reserve, register],
+            blob_id,
+            blob_object,
+        } = floe_ledger::testkit::reserve_and_register(
+            |nonce, kind| sign(k, nonce, kind),
             nonces[s],
-            TxKind::ReserveSpace {
-                encoded_size: 64 << 20,
-                epochs_ahead: 2,
-            },
+            1024,
+            root,
+            64 << 20,
+            2,
         );
-        let storage = derive_object_id(&reserve.digest(), 0);
-        let register = sign(
-            k,
-            nonces[s] + 1,
-            TxKind::RegisterBlob {
-                storage,
-                blob_id,
-                root_hash: root,
-                unencoded_length: len,
-                encoding_type: EncodingType::RedStuffRs2,
-                deletable: false,
-            },
-        );
-        let blob_object = derive_object_id(&register.digest(), 0);
         let certificate = floe_ledger::testkit::confirmation_certificate(
             &committee,
             &node_keys,
