@@ -1,4 +1,7 @@
 //! Floe's client SDK, the `floe` command line, and the HTTP publisher/aggregator daemon.
 //!
-//! Not implemented yet (issue "Client SDK"); encoding and verification already live in
-//! `floe-common`.
+//! * [`config`]: the client configuration file (`client.yaml`).
+
+pub mod config;
+
+pub use config::ClientConfig;

@@ -7,10 +7,12 @@
 //! protocols and recovery come with the rest of the storage-node issue.
 
 pub mod blob_state;
+pub mod config;
 pub mod follower;
 pub mod network;
 pub mod storage;
 
 pub use blob_state::{BlobState, apply_event};
+pub use config::NodeConfig;
 pub use follower::{Follower, FollowerError};
 pub use storage::{Storage, StorageError, StorageOptions};

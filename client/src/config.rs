@@ -1,0 +1,112 @@
+//! The client's configuration file (YAML): `~/.config/floe/client.yaml` or `--config PATH`.
+//!
+//! Relative paths inside the file are resolved against the file's own directory, so a devnet
+//! folder with `client.yaml` and `wallet.json` can be moved or used from any working directory.
+//! Unknown fields are errors. `client.example.yaml` at the crate root is parsed by a test.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The client's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Ledger RPC base URLs (any validator; the client fails over between them).
+    pub ledger_rpc: Vec<String>,
+    /// The wallet's key file (JSON `KeyFile`), relative to this file's directory.
+    pub wallet: PathBuf,
+    /// Epochs a blob is stored for when a command does not say.
+    #[serde(default = "default_epochs")]
+    pub default_epochs: u32,
+}
+
+fn default_epochs() -> u32 {
+    1
+}
+
+/// The configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid configuration.
+    #[error("invalid configuration {path}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl ClientConfig {
+    /// Parses YAML text.
+    pub fn from_yaml(text: &str) -> Result<Self, String> {
+        serde_yaml_ng::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// YAML text of this configuration.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml_ng::to_string(self).expect("a config always serializes")
+    }
+
+    /// Loads `path` and resolves relative paths against its directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::from_yaml(&text).map_err(|reason| ConfigError::Parse {
+            path: path.to_owned(),
+            reason,
+        })?;
+        if config.wallet.is_relative() {
+            let base = path.parent().unwrap_or_else(|| Path::new("."));
+            config.wallet = base.join(&config.wallet);
+        }
+        Ok(config)
+    }
+
+    /// The default location, `$XDG_CONFIG_HOME/floe/client.yaml` or `~/.config/floe/client.yaml`.
+    pub fn default_path() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+            return Some(PathBuf::from(dir).join("floe/client.yaml"));
+        }
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/floe/client.yaml"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let config = ClientConfig::from_yaml(include_str!("../client.example.yaml")).unwrap();
+        assert_eq!(config.wallet, PathBuf::from("wallet.json"));
+        assert_eq!(config.ledger_rpc.len(), 2);
+        assert_eq!(ClientConfig::from_yaml(&config.to_yaml()).unwrap(), config);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let text = format!("{}\nextra: 1\n", include_str!("../client.example.yaml"));
+        assert!(ClientConfig::from_yaml(&text).is_err());
+    }
+
+    #[test]
+    fn relative_wallet_resolves_against_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.yaml");
+        std::fs::write(&path, include_str!("../client.example.yaml")).unwrap();
+        let config = ClientConfig::load(&path).unwrap();
+        assert_eq!(config.wallet, dir.path().join("wallet.json"));
+    }
+}
