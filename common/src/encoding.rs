@@ -35,7 +35,7 @@ pub use metadata::{
 };
 pub use recovery::{
     InconsistencyProof, RecoveryError, RecoveryOutcome, RecoverySymbol, recover_sliver,
-    recovery_symbols,
+    recover_unproven, recovery_symbols,
 };
 
 /// The two axes of the encoding.

@@ -4,7 +4,8 @@
 use floe_common::encoding::faulty::inconsistent_blob;
 use floe_common::encoding::{
     ConsistencyCheck, DecodeError, RecoveryError, RecoveryOutcome, RecoverySymbol, Sliver,
-    SliverAxis, SliverExpander, decode_blob, encode_blob, recover_sliver, recovery_symbols,
+    SliverAxis, SliverExpander, decode_blob, encode_blob, recover_sliver, recover_unproven,
+    recovery_symbols,
 };
 use floe_common::{BlobMetadata, EncodingConfig, SliverIndex, SliverPairIndex, codec};
 use proptest::prelude::*;
@@ -126,9 +127,25 @@ proptest! {
             let syms: Vec<RecoverySymbol> = codec::decode(&bytes, bytes.len()).unwrap();
             let expected = enc.pairs[target_pair.as_usize()].sliver(axis).clone();
             match recover_sliver(&config, &enc.metadata, axis, target, syms.clone()).unwrap() {
-                RecoveryOutcome::Recovered(sl) => prop_assert_eq!(sl, expected),
+                RecoveryOutcome::Recovered(sl) => prop_assert_eq!(sl, expected.clone()),
                 RecoveryOutcome::Inconsistent(_) => prop_assert!(false, "consistent blob reported inconsistent"),
             }
+            // Without proofs: honest symbols rebuild the same sliver; one wrong byte anywhere
+            // yields `None`, never a wrong sliver.
+            let bare: Vec<(SliverIndex, &[u8])> =
+                syms.iter().map(|s| (s.source_index, s.data.as_slice())).collect();
+            let unproven = recover_unproven(&config, &enc.metadata, axis, target, &bare).unwrap();
+            prop_assert_eq!(unproven.as_ref(), Some(&expected));
+            let mut wrong = syms[rng.gen_range(0..syms.len())].data.clone();
+            let i = rng.gen_range(0..wrong.len());
+            wrong[i] ^= 0x40;
+            let mut tampered = bare.clone();
+            let which = rng.gen_range(0..tampered.len());
+            tampered[which].1 = &wrong;
+            if tampered[which].1 != bare[which].1 {
+                prop_assert_eq!(recover_unproven(&config, &enc.metadata, axis, target, &tampered).unwrap(), None);
+            }
+            prop_assert!(recover_unproven(&config, &enc.metadata, axis, target, &bare[1..]).is_err());
             // Tampered data, proof or target: refused, and then too few remain.
             let mut bad = syms.clone();
             bad[0].data[0] ^= 1;

@@ -24,11 +24,12 @@ use std::time::Duration;
 
 use floe_common::BlobId;
 use floe_ledger::store::{BlockRecord, TxStatus};
-use floe_ledger::{CertError, ClientError, LedgerClient, ValidatorSet};
+use floe_ledger::{CertError, ClientError, Event, LedgerClient, ValidatorSet};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::blob_state::{BlobState, apply_event, event_blob_id};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{LedgerTip, Storage, StorageError};
 
 /// How often a caught-up follower asks for the next block.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -73,6 +74,7 @@ pub struct Follower {
     chain_id: String,
     validators: ValidatorSet,
     storage: Arc<Storage>,
+    tip: watch::Sender<LedgerTip>,
 }
 
 impl Follower {
@@ -83,12 +85,19 @@ impl Follower {
         validators: ValidatorSet,
         storage: Arc<Storage>,
     ) -> Self {
+        let tip = watch::Sender::new(storage.ledger_tip().unwrap_or_default());
         Follower {
             client,
             chain_id: chain_id.into(),
             validators,
             storage,
+            tip,
         }
+    }
+
+    /// The last applied block, updated after each block is durably applied.
+    pub fn tip(&self) -> watch::Receiver<LedgerTip> {
+        self.tip.subscribe()
     }
 
     /// The next block height to apply.
@@ -131,6 +140,7 @@ impl Follower {
             });
         }
         let mut updates: BTreeMap<BlobId, Option<BlobState>> = BTreeMap::new();
+        let mut certified = Vec::new();
         for (i, (outcome, tx)) in record.outcomes.iter().zip(txs).enumerate() {
             if outcome.digest != tx.digest() {
                 return Err(FollowerError::Inconsistent {
@@ -145,6 +155,9 @@ impl Follower {
                 let Some(blob_id) = event_blob_id(event) else {
                     continue;
                 };
+                if matches!(event, Event::BlobCertified { .. }) {
+                    certified.push(blob_id);
+                }
                 let current = match updates.remove(&blob_id) {
                     Some(s) => s,
                     None => self.storage.blob_state(&blob_id)?,
@@ -153,8 +166,13 @@ impl Follower {
             }
         }
         let updates: Vec<_> = updates.into_iter().collect();
-        self.storage.apply_block_events(height, &updates)?;
+        let tip = LedgerTip {
+            height,
+            timestamp_ms: record.block.header.timestamp_ms,
+        };
+        self.storage.apply_block_events(tip, &updates, &certified)?;
         tracing::debug!(height, blobs = updates.len(), "applied ledger block");
+        self.tip.send_replace(tip);
         Ok(())
     }
 

@@ -7,10 +7,19 @@
 //! protocols and recovery come with the rest of the storage-node issue.
 
 pub mod blob_state;
+pub mod committee;
 pub mod config;
 pub mod follower;
+pub mod gc;
+pub mod http;
+pub mod metrics;
 pub mod network;
+pub mod p2p;
+pub mod protocol;
+pub mod server;
+pub mod service;
 pub mod storage;
+pub mod sync;
 
 pub use blob_state::{BlobState, apply_event};
 pub use config::NodeConfig;

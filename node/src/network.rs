@@ -178,6 +178,19 @@ pub fn peer_id_of(key: &KeyPair) -> PeerId {
     identity_of(key).public().to_peer_id()
 }
 
+/// The libp2p peer id of a registered ed25519 public key.
+pub fn peer_id_of_public(key: &floe_common::PublicKey) -> PeerId {
+    identity::ed25519::PublicKey::try_from_bytes(&key.0)
+        .map(|pk| identity::PublicKey::from(pk).to_peer_id())
+        // A key that is not a valid curve point cannot sign; map it to an id nobody holds.
+        .unwrap_or_else(|_| {
+            PeerId::from_multihash(
+                libp2p::multihash::Multihash::wrap(0, &key.0).expect("32 bytes fit"),
+            )
+            .expect("identity multihash")
+        })
+}
+
 /// A swarm over TCP + noise + yamux with `behaviour`, on the current tokio runtime.
 pub fn build_swarm<B: NetworkBehaviour>(
     key: &KeyPair,

@@ -9,6 +9,7 @@
 //! | `secondary` | blob id ‖ sliver pair index (BE)  | BCS [`Sliver`] (secondary axis)    |
 //! | `node`      | fixed names (`ledger_height`, …)  | BCS values                         |
 //! | `blobs`     | blob id (32 B)                    | BCS [`BlobState`] (from the ledger)|
+//! | `pending`   | blob id (32 B)                    | empty: certified, to be checked    |
 //!
 //! Keys put a blob's slivers next to each other, so a blob's data is one key range and
 //! deleting it is a range delete. Every write goes through RocksDB's write-ahead log before it
@@ -17,11 +18,17 @@
 //! one fsync per write. Values are decoded with size limits and checked against their key: a
 //! corrupted record is a typed error, never a panic or a wrong sliver.
 //!
-//! The ledger follower writes a block's blob-state updates and the new `ledger_height` (the
-//! last fully applied block) in one write batch, so after a crash the cursor and the blob
-//! states always agree and following resumes at the next block.
+//! The ledger follower writes a block's blob-state updates, the blobs it certified (into
+//! `pending`, the blob-sync queue) and the new ledger tip (the last fully applied block) in one
+//! write batch, so after a crash the cursor, the blob states and the sync queue always agree and
+//! following resumes at the next block. A blob leaves `pending` only once every sliver the node
+//! should hold is stored (or the blob is gone), so recovery in flight at a crash is redone.
+//!
+//! The number of stored slivers and bytes is kept in the `node` family (`stats`) and updated in
+//! the same batch as the data it counts, so it stays exact across crashes.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use crate::blob_state::BlobState;
 
@@ -30,16 +37,28 @@ use floe_common::{BlobId, BlobMetadata, EncodingConfig, Sliver, SliverAxis, Sliv
 use rocksdb::{
     ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions,
 };
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 const CF_METADATA: &str = "metadata";
 const CF_PRIMARY: &str = "primary";
 const CF_SECONDARY: &str = "secondary";
 const CF_NODE: &str = "node";
 const CF_BLOBS: &str = "blobs";
-const FAMILIES: [&str; 5] = [CF_METADATA, CF_PRIMARY, CF_SECONDARY, CF_NODE, CF_BLOBS];
+const CF_PENDING: &str = "pending";
+const FAMILIES: [&str; 6] = [
+    CF_METADATA,
+    CF_PRIMARY,
+    CF_SECONDARY,
+    CF_NODE,
+    CF_BLOBS,
+    CF_PENDING,
+];
 /// Key in the `node` family of the last ledger block whose events are applied.
 const LEDGER_HEIGHT: &str = "ledger_height";
+/// Key in the `node` family of the last applied block's time and height ([`LedgerTip`]).
+const LEDGER_TIP: &str = "ledger_tip";
+/// Key in the `node` family of the [`StorageStats`].
+const STATS: &str = "stats";
 /// Largest stored blob state accepted.
 const MAX_BLOB_STATE_BYTES: usize = 1 << 20;
 
@@ -72,6 +91,26 @@ pub enum StorageError {
     },
 }
 
+/// The last ledger block the node applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerTip {
+    /// Its height (0: none yet).
+    pub height: u64,
+    /// Its block time (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+}
+
+/// What the node stores, exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageStats {
+    /// Slivers stored (both axes).
+    pub slivers: u64,
+    /// Bytes of sliver data and metadata stored (encoded values).
+    pub bytes: u64,
+    /// Blobs whose metadata is stored.
+    pub blobs: u64,
+}
+
 /// Options of the store.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StorageOptions {
@@ -84,6 +123,8 @@ pub struct Storage {
     db: DB,
     config: EncodingConfig,
     write: WriteOptions,
+    /// Serialises data writes so that [`StorageStats`] is updated read-modify-write exactly.
+    stats: Mutex<StorageStats>,
 }
 
 fn sliver_key(blob_id: &BlobId, pair: SliverPairIndex) -> [u8; 34] {
@@ -125,7 +166,46 @@ impl Storage {
         let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
         let mut write = WriteOptions::default();
         write.set_sync(opts.sync_writes);
-        Ok(Self { db, config, write })
+        let mut st = Self {
+            db,
+            config,
+            write,
+            stats: Mutex::new(StorageStats::default()),
+        };
+        let stats = st.node_value(STATS)?.unwrap_or_default();
+        *st.stats.get_mut().expect("not shared yet") = stats;
+        Ok(st)
+    }
+
+    /// The encoding configuration of the network.
+    pub fn config(&self) -> &EncodingConfig {
+        &self.config
+    }
+
+    /// What is stored.
+    pub fn stats(&self) -> StorageStats {
+        *self.lock_stats()
+    }
+
+    fn lock_stats(&self) -> std::sync::MutexGuard<'_, StorageStats> {
+        // The guarded value is plain data updated after a successful write; a panic elsewhere
+        // cannot leave it half updated.
+        self.stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes `batch` with the updated `stats` in the same batch.
+    fn write_counted(
+        &self,
+        mut batch: WriteBatch,
+        guard: &mut std::sync::MutexGuard<'_, StorageStats>,
+        stats: StorageStats,
+    ) -> Result<(), StorageError> {
+        batch.put_cf(self.cf(CF_NODE), STATS.as_bytes(), codec::encode(&stats));
+        self.db.write_opt(batch, &self.write)?;
+        **guard = stats;
+        Ok(())
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -169,7 +249,25 @@ impl Storage {
         blob_id: &BlobId,
         metadata: &BlobMetadata,
     ) -> Result<(), StorageError> {
-        self.put(CF_METADATA, &blob_id.0, metadata)
+        let mut guard = self.lock_stats();
+        if self.has_metadata(blob_id)? {
+            return Ok(());
+        }
+        let value = codec::encode(metadata);
+        let mut stats = *guard;
+        stats.blobs += 1;
+        stats.bytes += value.len() as u64;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_METADATA), blob_id.0, value);
+        self.write_counted(batch, &mut guard, stats)
+    }
+
+    /// Whether a blob's metadata is stored (no value read).
+    pub fn has_metadata(&self, blob_id: &BlobId) -> Result<bool, StorageError> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_METADATA), blob_id.0)?
+            .is_some())
     }
 
     /// A blob's metadata, re-verified against its id on the way out.
@@ -188,7 +286,8 @@ impl Storage {
         Ok(Some(md))
     }
 
-    /// Stores a sliver of pair `pair` (the caller has verified it against the metadata).
+    /// Stores a sliver of pair `pair` (the caller has verified it against the metadata). A
+    /// sliver already stored is left as is.
     pub fn put_sliver(
         &self,
         blob_id: &BlobId,
@@ -202,7 +301,21 @@ impl Storage {
                 pair,
             });
         }
-        self.put(family(sliver.axis), &sliver_key(blob_id, pair), sliver)
+        let mut guard = self.lock_stats();
+        if self.has_sliver(blob_id, pair, sliver.axis)? {
+            return Ok(());
+        }
+        let value = codec::encode(sliver);
+        let mut stats = *guard;
+        stats.slivers += 1;
+        stats.bytes += value.len() as u64;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(family(sliver.axis)),
+            sliver_key(blob_id, pair),
+            value,
+        );
+        self.write_counted(batch, &mut guard, stats)
     }
 
     /// The sliver of `pair` on `axis`, if stored.
@@ -261,10 +374,33 @@ impl Storage {
         Ok(out)
     }
 
-    /// Deletes a blob's metadata and all its slivers in one atomic batch.
-    pub fn delete_blob(&self, blob_id: &BlobId) -> Result<(), StorageError> {
+    /// Deletes a blob's metadata and all its slivers in one atomic batch; returns the bytes
+    /// freed.
+    pub fn delete_blob(&self, blob_id: &BlobId) -> Result<u64, StorageError> {
+        let mut guard = self.lock_stats();
+        let mut stats = *guard;
+        if let Some(md) = self.db.get_pinned_cf(self.cf(CF_METADATA), blob_id.0)? {
+            stats.blobs = stats.blobs.saturating_sub(1);
+            stats.bytes = stats.bytes.saturating_sub(md.len() as u64);
+        }
+        for axis in [SliverAxis::Primary, SliverAxis::Secondary] {
+            let iter = self.db.iterator_cf(
+                self.cf(family(axis)),
+                IteratorMode::From(&blob_id.0, Direction::Forward),
+            );
+            for item in iter {
+                let (key, value) = item?;
+                if key.len() != 34 || key[..32] != blob_id.0 {
+                    break;
+                }
+                stats.slivers = stats.slivers.saturating_sub(1);
+                stats.bytes = stats.bytes.saturating_sub(value.len() as u64);
+            }
+        }
+        let freed = guard.bytes - stats.bytes;
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_METADATA), blob_id.0);
+        batch.delete_cf(self.cf(CF_PENDING), blob_id.0);
         let from = sliver_key(blob_id, SliverPairIndex(0));
         let mut to = [0u8; 34];
         to[..32].copy_from_slice(&blob_id.0);
@@ -273,8 +409,52 @@ impl Storage {
             batch.delete_range_cf(self.cf(family(axis)), from, to);
             batch.delete_cf(self.cf(family(axis)), to);
         }
-        self.db.write_opt(batch, &self.write)?;
+        self.write_counted(batch, &mut guard, stats)?;
+        Ok(freed)
+    }
+
+    /// Blob ids whose metadata is stored, from `start` on (inclusive), at most `limit`.
+    pub fn blobs_with_data(
+        &self,
+        start: &BlobId,
+        limit: usize,
+    ) -> Result<Vec<BlobId>, StorageError> {
+        self.keys(CF_METADATA, start, limit)
+    }
+
+    /// Blob ids in the sync queue, from `start` on, at most `limit`.
+    pub fn pending_blobs(&self, start: &BlobId, limit: usize) -> Result<Vec<BlobId>, StorageError> {
+        self.keys(CF_PENDING, start, limit)
+    }
+
+    /// Removes a blob from the sync queue.
+    pub fn remove_pending(&self, blob_id: &BlobId) -> Result<(), StorageError> {
+        self.db
+            .delete_cf_opt(self.cf(CF_PENDING), blob_id.0, &self.write)?;
         Ok(())
+    }
+
+    fn keys(
+        &self,
+        family: &'static str,
+        start: &BlobId,
+        limit: usize,
+    ) -> Result<Vec<BlobId>, StorageError> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(family),
+            IteratorMode::From(&start.0, Direction::Forward),
+        );
+        for item in iter.take(limit) {
+            let (key, _) = item?;
+            let id: [u8; 32] = key.as_ref().try_into().map_err(|_| StorageError::Corrupt {
+                family,
+                key: hex::encode(&key),
+                reason: "not a blob id".into(),
+            })?;
+            out.push(BlobId(id));
+        }
+        Ok(out)
     }
 
     /// Stores a small named value of the node's own state (event cursor, …).
@@ -297,14 +477,25 @@ impl Storage {
         self.node_value(LEDGER_HEIGHT)
     }
 
-    /// Writes the blob states changed by ledger block `height` (`None` deletes) and moves the
-    /// ledger cursor to `height`, atomically.
+    /// The last applied ledger block's height and time (default before the first).
+    pub fn ledger_tip(&self) -> Result<LedgerTip, StorageError> {
+        Ok(self.node_value(LEDGER_TIP)?.unwrap_or_default())
+    }
+
+    /// Writes the blob states changed by ledger block `tip` (`None` deletes), queues the blobs
+    /// it certified for sync, and moves the ledger cursor to `tip`, atomically.
     pub fn apply_block_events(
         &self,
-        height: u64,
+        tip: LedgerTip,
         updates: &[(BlobId, Option<BlobState>)],
+        certified: &[BlobId],
     ) -> Result<(), StorageError> {
+        let height = tip.height;
         let mut batch = WriteBatch::default();
+        for id in certified {
+            batch.put_cf(self.cf(CF_PENDING), id.0, []);
+        }
+        batch.put_cf(self.cf(CF_NODE), LEDGER_TIP.as_bytes(), codec::encode(&tip));
         let blobs = self.cf(CF_BLOBS);
         for (id, state) in updates {
             match state {
@@ -386,13 +577,30 @@ mod tests {
             Some((42, 3))
         );
 
-        st.delete_blob(&id).unwrap();
+        let stats = st.stats();
+        assert_eq!((stats.slivers, stats.blobs), (4, 1));
+        assert!(stats.bytes > 4 * pair_len(&enc));
+        // Storing again does not count twice.
+        st.put_sliver(&id, enc.pairs[2].index, &enc.pairs[2].primary)
+            .unwrap();
+        assert_eq!(st.stats(), stats);
+
+        assert_eq!(st.delete_blob(&id).unwrap(), stats.bytes);
+        assert_eq!(st.stats(), StorageStats::default());
         assert!(st.metadata(&id).unwrap().is_none());
         assert!(
             st.stored_pairs(&id, SliverAxis::Secondary)
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    fn pair_len(enc: &floe_common::EncodedBlob) -> u64 {
+        enc.pairs[0]
+            .primary
+            .data
+            .len()
+            .min(enc.pairs[0].secondary.data.len()) as u64
     }
 
     #[test]
@@ -408,12 +616,29 @@ mod tests {
         {
             let st = Storage::open(dir.path(), config(), StorageOptions::default()).unwrap();
             assert_eq!(st.ledger_height().unwrap(), None);
-            st.apply_block_events(1, &[(a, Some(state.clone())), (b, Some(state.clone()))])
-                .unwrap();
-            st.apply_block_events(2, &[(b, None)]).unwrap();
+            st.apply_block_events(
+                LedgerTip {
+                    height: 1,
+                    timestamp_ms: 0,
+                },
+                &[(a, Some(state.clone())), (b, Some(state.clone()))],
+                &[a],
+            )
+            .unwrap();
+            st.apply_block_events(
+                LedgerTip {
+                    height: 2,
+                    timestamp_ms: 0,
+                },
+                &[(b, None)],
+                &[],
+            )
+            .unwrap();
         }
         let st = Storage::open(dir.path(), config(), StorageOptions::default()).unwrap();
         assert_eq!(st.ledger_height().unwrap(), Some(2));
+        assert_eq!(st.ledger_tip().unwrap().height, 2);
+        assert_eq!(st.pending_blobs(&BlobId([0; 32]), 10).unwrap(), vec![a]);
         assert_eq!(st.blob_state(&a).unwrap(), Some(state));
         assert_eq!(st.blob_state(&b).unwrap(), None);
         st.db.put_cf(st.cf(CF_BLOBS), b.0, b"\xff").unwrap();

@@ -1,0 +1,66 @@
+//! The node's HTTP endpoint: `GET /health` (JSON) and `GET /metrics` (Prometheus text).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::protocol::HealthResponse;
+use crate::service::NodeCore;
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpHealth {
+    /// The node's configured name.
+    pub name: String,
+    /// `"ok"`.
+    pub status: String,
+    /// The node's view.
+    #[serde(flatten)]
+    pub health: HealthResponse,
+}
+
+struct Ctx {
+    core: Arc<NodeCore>,
+    name: String,
+}
+
+async fn health(State(ctx): State<Arc<Ctx>>) -> Json<HttpHealth> {
+    Json(HttpHealth {
+        name: ctx.name.clone(),
+        status: "ok".into(),
+        health: ctx.core.health(),
+    })
+}
+
+async fn metrics(State(ctx): State<Arc<Ctx>>) -> impl IntoResponse {
+    let text = ctx.core.metrics().render(&ctx.core.gauges());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+}
+
+/// Serves `/health` and `/metrics` on `listener` until `cancel` fires.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    core: Arc<NodeCore>,
+    name: String,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(Arc::new(Ctx { core, name }));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(cancel.cancelled_owned())
+        .await
+}

@@ -1,0 +1,437 @@
+//! The node protocols on a libp2p swarm: one task owns the swarm, everything else talks to it
+//! through a [`P2p`] handle.
+//!
+//! * Outbound: [`P2p::call`] (or the typed helpers generated per protocol, e.g.
+//!   [`P2p::get_sliver`]) sends a request to a peer at known addresses and resolves with the
+//!   peer's answer, a [`CallError::Node`] refusal, or a transport failure.
+//! * Inbound (servers only): each request is handed to the [`Handler`] on its own task. At most
+//!   [`InboundLimits::max_concurrent`] requests run at once, and at most
+//!   [`InboundLimits::max_concurrent_per_peer`] per peer; beyond that a request is answered
+//!   [`NodeError::Busy`] at once, so a flooding peer costs one small answer per request and
+//!   cannot starve others. Oversized and malformed bodies never reach the handler (the codec
+//!   refuses them, see [`crate::network`]). A panicking handler is logged and its request
+//!   dropped; the swarm keeps running.
+//!
+//! Clients (the SDK) run the same swarm with outbound support only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use floe_common::{BlobId, BlobMetadata, KeyPair, Sliver};
+use futures::{FutureExt as _, StreamExt as _};
+use libp2p::request_response::{
+    self, Event, Message, OutboundFailure, OutboundRequestId, ProtocolSupport, ResponseChannel,
+};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::network::{BcsCodec, NetworkError, build_swarm};
+use crate::protocol::{
+    self, BlobStatusResponse, ConfirmationRequest, GetSliverRequest, HealthResponse,
+    InconsistencyRequest, NodeError, NodeResult, ProtocolLimits, PutSliverRequest, RecoveryRequest,
+    RecoveryResponse, SignedConfirmation, SignedInvalidBlob,
+};
+
+/// A request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The peer answered with a refusal.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// Dialing, the stream, the codec or the timeout failed.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The swarm task has stopped.
+    #[error("network stopped")]
+    Stopped,
+}
+
+/// Inbound request limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboundLimits {
+    /// Requests handled at once over all peers.
+    pub max_concurrent: usize,
+    /// Requests of one peer handled at once.
+    pub max_concurrent_per_peer: usize,
+}
+
+/// Serves inbound requests.
+#[async_trait::async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// Answers `request` from `peer`.
+    async fn handle(&self, peer: PeerId, request: Request) -> Response;
+}
+
+/// How long an outbound request may take (a large sliver over a slow link, or a confirmation
+/// long-poll).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+macro_rules! protocols {
+    ($( $field:ident, $Variant:ident, $name:path, $Req:ty, $Resp:ty; )*) => {
+        /// The node protocols, one request-response behaviour each.
+        #[derive(NetworkBehaviour)]
+        struct Behaviour {
+            $( $field: request_response::Behaviour<BcsCodec<$Req, NodeResult<$Resp>>>, )*
+        }
+
+        impl Behaviour {
+            fn new(limits: &ProtocolLimits, support: ProtocolSupport) -> Self {
+                let config = request_response::Config::default()
+                    .with_request_timeout(REQUEST_TIMEOUT)
+                    .with_max_concurrent_streams(1024);
+                Behaviour {
+                    $( $field: request_response::Behaviour::with_codec(
+                        BcsCodec::new(limits.$field),
+                        [(StreamProtocol::new($name), support.clone())],
+                        config.clone(),
+                    ), )*
+                }
+            }
+        }
+
+        /// A request of any protocol.
+        #[derive(Debug, Clone)]
+        pub enum Request { $( #[doc = concat!("`", stringify!($field), "`")] $Variant($Req), )* }
+
+        /// A response of any protocol.
+        #[derive(Debug, Clone)]
+        pub enum Response { $( #[doc = concat!("`", stringify!($field), "`")] $Variant(NodeResult<$Resp>), )* }
+
+        enum Responder { $( $Variant(ResponseChannel<NodeResult<$Resp>>), )* }
+
+        impl Request {
+            /// The protocol name.
+            pub fn protocol(&self) -> &'static str {
+                match self { $( Request::$Variant(_) => $name, )* }
+            }
+
+            /// The refusal `err` in this request's response type.
+            pub fn refuse(&self, err: NodeError) -> Response {
+                match self { $( Request::$Variant(_) => Response::$Variant(Err(err)), )* }
+            }
+
+            fn send(self, b: &mut Behaviour, peer: &PeerId, addrs: Vec<Multiaddr>) -> OutboundRequestId {
+                match self {
+                    $( Request::$Variant(r) => b.$field.send_request_with_addresses(peer, r, addrs), )*
+                }
+            }
+        }
+
+        impl Response {
+            /// The refusal, if the response is one.
+            pub fn error(&self) -> Option<&NodeError> {
+                match self { $( Response::$Variant(r) => r.as_ref().err(), )* }
+            }
+        }
+
+        fn respond(b: &mut Behaviour, to: Responder, response: Response) {
+            let sent = match (to, response) {
+                $( (Responder::$Variant(ch), Response::$Variant(r)) => b.$field.send_response(ch, r).is_ok(), )*
+                _ => {
+                    tracing::error!("handler answered with the wrong response type");
+                    false
+                }
+            };
+            if !sent {
+                tracing::debug!("response not sent: the peer closed the stream");
+            }
+        }
+
+        /// Splits a behaviour event into an inbound request or an outbound outcome.
+        fn classify(event: BehaviourEvent) -> Option<Classified> {
+            match event {
+                $( BehaviourEvent::$Variant(e) => match e {
+                    Event::Message { peer, message: Message::Request { request, channel, .. }, .. } =>
+                        Some(Classified::Inbound(peer, Request::$Variant(request), Responder::$Variant(channel))),
+                    Event::Message { message: Message::Response { request_id, response }, .. } =>
+                        Some(Classified::Outcome(request_id, Ok(Response::$Variant(response)))),
+                    Event::OutboundFailure { request_id, error, .. } =>
+                        Some(Classified::Outcome(request_id, Err(failure(&error)))),
+                    Event::InboundFailure { peer, error, .. } => {
+                        tracing::debug!(%peer, protocol = $name, %error, "inbound request failed");
+                        None
+                    }
+                    Event::ResponseSent { .. } => None,
+                }, )*
+            }
+        }
+
+        impl P2p {
+            $(
+                #[doc = concat!("Calls the `", stringify!($field), "` protocol on `peer`.")]
+                pub async fn $field(&self, peer: PeerId, addrs: Vec<Multiaddr>, request: $Req) -> Result<$Resp, CallError> {
+                    match self.call(peer, addrs, Request::$Variant(request)).await? {
+                        Response::$Variant(r) => r.map_err(CallError::Node),
+                        _ => Err(CallError::Transport("response of another protocol".into())),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+protocols! {
+    put_metadata, PutMetadata, protocol::PUT_METADATA, BlobMetadata, ();
+    get_metadata, GetMetadata, protocol::GET_METADATA, BlobId, BlobMetadata;
+    put_sliver, PutSliver, protocol::PUT_SLIVER, PutSliverRequest, ();
+    get_sliver, GetSliver, protocol::GET_SLIVER, GetSliverRequest, Sliver;
+    confirmation, Confirmation, protocol::CONFIRMATION, ConfirmationRequest, SignedConfirmation;
+    recovery, Recovery, protocol::RECOVERY, RecoveryRequest, RecoveryResponse;
+    inconsistency, Inconsistency, protocol::INCONSISTENCY, InconsistencyRequest, SignedInvalidBlob;
+    blob_status, BlobStatus, protocol::BLOB_STATUS, BlobId, BlobStatusResponse;
+    health, Health, protocol::HEALTH, (), HealthResponse;
+}
+
+fn failure(error: &OutboundFailure) -> CallError {
+    CallError::Transport(error.to_string())
+}
+
+enum Classified {
+    Inbound(PeerId, Request, Responder),
+    Outcome(OutboundRequestId, Result<Response, CallError>),
+}
+
+type Reply = oneshot::Sender<Result<Response, CallError>>;
+
+enum Command {
+    Call {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: Request,
+        reply: Reply,
+    },
+}
+
+/// Called with `(protocol, result label)` for every inbound request answered.
+pub type RequestObserver = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
+
+/// A handle to the swarm task. Cheap to clone.
+#[derive(Clone)]
+pub struct P2p {
+    commands: mpsc::Sender<Command>,
+    local: PeerId,
+}
+
+impl P2p {
+    /// Starts a swarm with `key`'s identity. With `server = Some(..)` it listens on `listen`
+    /// (returning the bound address, so port 0 works) and serves inbound requests; without, it
+    /// only makes outbound requests. The task stops when `cancel` fires; its join handle is
+    /// returned so the owner can wait for it.
+    pub async fn start(
+        key: &KeyPair,
+        limits: &ProtocolLimits,
+        server: Option<Server>,
+        cancel: CancellationToken,
+    ) -> Result<(P2p, Option<Multiaddr>, tokio::task::JoinHandle<()>), NetworkError> {
+        let support = if server.is_some() {
+            ProtocolSupport::Full
+        } else {
+            ProtocolSupport::Outbound
+        };
+        let mut swarm = build_swarm(key, Behaviour::new(limits, support))?;
+        let mut listen_addr = None;
+        if let Some(s) = &server {
+            swarm
+                .listen_on(s.listen.clone())
+                .map_err(|e| NetworkError::Transport(format!("listen on {}: {e}", s.listen)))?;
+            loop {
+                match swarm.select_next_some().await {
+                    SwarmEvent::NewListenAddr { address, .. } => {
+                        tracing::info!(%address, "p2p listening");
+                        listen_addr = Some(address);
+                        break;
+                    }
+                    SwarmEvent::ListenerClosed { reason, .. } => {
+                        return Err(NetworkError::Transport(format!(
+                            "listener on {} closed: {reason:?}",
+                            s.listen
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let (tx, rx) = mpsc::channel(1024);
+        let local = *swarm.local_peer_id();
+        let task = tokio::spawn(run(swarm, rx, server, cancel));
+        Ok((
+            P2p {
+                commands: tx,
+                local,
+            },
+            listen_addr,
+            task,
+        ))
+    }
+
+    /// This swarm's peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local
+    }
+
+    /// Sends `request` to `peer` (dialing `addrs` if not connected) and waits for the answer.
+    pub async fn call(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: Request,
+    ) -> Result<Response, CallError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Call {
+                peer,
+                addrs,
+                request,
+                reply,
+            })
+            .await
+            .map_err(|_| CallError::Stopped)?;
+        rx.await.map_err(|_| CallError::Stopped)?
+    }
+}
+
+/// What a serving swarm needs.
+pub struct Server {
+    /// Listen address.
+    pub listen: Multiaddr,
+    /// Answers requests.
+    pub handler: Arc<dyn Handler>,
+    /// Limits.
+    pub limits: InboundLimits,
+    /// Sees every answered request.
+    pub observer: Option<RequestObserver>,
+}
+
+struct Inbound {
+    server: Server,
+    global: Arc<Semaphore>,
+    per_peer: HashMap<PeerId, usize>,
+    tasks: JoinSet<(PeerId, Responder, &'static str, Response)>,
+}
+
+impl Inbound {
+    fn accept(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        peer: PeerId,
+        request: Request,
+        to: Responder,
+    ) {
+        let protocol = request.protocol();
+        let in_flight = self.per_peer.entry(peer).or_default();
+        let permit = if *in_flight < self.server.limits.max_concurrent_per_peer {
+            self.global.clone().try_acquire_owned().ok()
+        } else {
+            None
+        };
+        let Some(permit) = permit else {
+            tracing::debug!(%peer, protocol, "inbound request refused: busy");
+            let response = request.refuse(NodeError::Busy);
+            self.observe(protocol, &response);
+            respond(swarm.behaviour_mut(), to, response);
+            return;
+        };
+        *in_flight += 1;
+        let handler = self.server.handler.clone();
+        let refusal = request.refuse(NodeError::Internal("handler panicked".into()));
+        self.tasks.spawn(async move {
+            let response = std::panic::AssertUnwindSafe(handler.handle(peer, request))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::error!(%peer, protocol, "inbound handler panicked");
+                    refusal
+                });
+            drop(permit);
+            (peer, to, protocol, response)
+        });
+    }
+
+    fn finish(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        peer: PeerId,
+        to: Responder,
+        protocol: &'static str,
+        response: Response,
+    ) {
+        if let Some(n) = self.per_peer.get_mut(&peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_peer.remove(&peer);
+            }
+        }
+        self.observe(protocol, &response);
+        respond(swarm.behaviour_mut(), to, response);
+    }
+
+    fn observe(&self, protocol: &'static str, response: &Response) {
+        if let Some(o) = &self.server.observer {
+            o(protocol, response.error().map_or("ok", NodeError::label));
+        }
+    }
+}
+
+async fn run(
+    mut swarm: Swarm<Behaviour>,
+    mut commands: mpsc::Receiver<Command>,
+    server: Option<Server>,
+    cancel: CancellationToken,
+) {
+    let mut pending: HashMap<OutboundRequestId, Reply> = HashMap::new();
+    let mut inbound = server.map(|server| Inbound {
+        global: Arc::new(Semaphore::new(server.limits.max_concurrent)),
+        server,
+        per_peer: HashMap::new(),
+        tasks: JoinSet::new(),
+    });
+    loop {
+        let has_tasks = inbound.as_ref().is_some_and(|i| !i.tasks.is_empty());
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            cmd = commands.recv() => match cmd {
+                Some(Command::Call { peer, addrs, request, reply }) => {
+                    let id = request.send(swarm.behaviour_mut(), &peer, addrs);
+                    pending.insert(id, reply);
+                }
+                // Every handle is gone: keep serving until cancelled if this is a server.
+                None if inbound.is_some() => commands = mpsc::channel(1).1,
+                None => break,
+            },
+            done = async { inbound.as_mut().expect("has tasks").tasks.join_next().await }, if has_tasks => {
+                let inbound = inbound.as_mut().expect("has tasks");
+                match done {
+                    Some(Ok((peer, to, protocol, response))) => inbound.finish(&mut swarm, peer, to, protocol, response),
+                    Some(Err(e)) => tracing::error!(error = %e, "inbound handler task failed"),
+                    None => {}
+                }
+            }
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::Behaviour(e) => match classify(e) {
+                    Some(Classified::Inbound(peer, request, to)) => match inbound.as_mut() {
+                        Some(i) => i.accept(&mut swarm, peer, request, to),
+                        None => drop(to),
+                    },
+                    Some(Classified::Outcome(id, outcome)) => {
+                        if let Some(reply) = pending.remove(&id) {
+                            let _ = reply.send(outcome);
+                        }
+                    }
+                    None => {}
+                },
+                SwarmEvent::NewListenAddr { address, .. } => {
+                    tracing::info!(%address, "p2p listening");
+                }
+                SwarmEvent::ListenerError { error, .. } => {
+                    tracing::warn!(%error, "p2p listener error");
+                }
+                _ => {}
+            },
+        }
+    }
+    tracing::debug!("p2p task stopped");
+}

@@ -1,0 +1,288 @@
+//! A running storage node: the wiring of store, ledger follower, libp2p service, blob sync,
+//! garbage collection and the HTTP endpoint, each a task under one cancellation token.
+//!
+//! [`run`] returns when the token fires (after every task stopped) or when a task fails (after
+//! stopping the others); no task is left detached.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use floe_common::EncodingConfig;
+use floe_common::KeyPair;
+use floe_common::crypto::KeyFile;
+use floe_ledger::{Genesis, LedgerClient};
+use libp2p::Multiaddr;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::committee::CommitteeView;
+use crate::config::NodeConfig;
+use crate::follower::Follower;
+use crate::metrics::Metrics;
+use crate::p2p::{InboundLimits, P2p, Server};
+use crate::service::{EpochClock, NodeCore, Service};
+use crate::storage::{Storage, StorageOptions};
+use crate::{gc, http, protocol, sync};
+
+/// The node could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeRunError {
+    /// Bad configuration, genesis or key.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    /// The network could not start.
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
+    /// The ledger follower stopped.
+    #[error(transparent)]
+    Follower(#[from] crate::follower::FollowerError),
+    /// The HTTP endpoint failed.
+    #[error("http: {0}")]
+    Http(#[from] std::io::Error),
+    /// A task failed.
+    #[error("task {0} failed: {1}")]
+    Task(&'static str, String),
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, NodeRunError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| NodeRunError::Config(format!("reading {}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| NodeRunError::Config(format!("parsing {}: {e}", path.display())))
+}
+
+/// Loads the genesis and the node key named by `config`.
+pub fn load(config: &NodeConfig) -> Result<(Genesis, KeyPair), NodeRunError> {
+    let genesis: Genesis = read_json(&config.genesis)?;
+    let key_file: KeyFile = read_json(&config.key_file)?;
+    let key = key_file
+        .key()
+        .map_err(|e| NodeRunError::Config(format!("key file: {e}")))?;
+    Ok((genesis, key))
+}
+
+/// How often the committee is re-read from the ledger when the epoch changes or a read failed.
+const COMMITTEE_RETRY: Duration = Duration::from_secs(1);
+
+/// Reads the committee, retrying until it succeeds or `cancel` fires.
+async fn fetch_committee(
+    client: &LedgerClient,
+    cancel: &CancellationToken,
+) -> Option<CommitteeView> {
+    loop {
+        match client.committee().await {
+            Ok(resp) => match CommitteeView::from_response(&resp) {
+                Ok(view) => return Some(view),
+                Err(e) => tracing::error!(error = %e, "ledger served a bad committee"),
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot read the committee yet"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            _ = tokio::time::sleep(COMMITTEE_RETRY) => {}
+        }
+    }
+}
+
+/// Keeps the committee current: re-reads it whenever the node's epoch moves past it.
+async fn track_committee(
+    core: Arc<NodeCore>,
+    client: LedgerClient,
+    tx: watch::Sender<Arc<CommitteeView>>,
+    cancel: CancellationToken,
+) {
+    let mut tip = core.tip_watch();
+    loop {
+        if core.epoch() > tx.borrow().epoch()
+            && let Some(view) = fetch_committee(&client, &cancel).await
+            && view.epoch() >= tx.borrow().epoch()
+        {
+            tracing::info!(epoch = %view.epoch(), "committee updated");
+            tx.send_replace(Arc::new(view));
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = tip.changed() => if r.is_err() { return },
+        }
+    }
+}
+
+/// A started node (for tests and embedding): its address and shared state.
+pub struct RunningNode {
+    /// The bound libp2p address.
+    pub p2p_addr: Multiaddr,
+    /// The bound HTTP address.
+    pub http_addr: std::net::SocketAddr,
+    /// Shared state.
+    pub core: Arc<NodeCore>,
+    tasks: JoinSet<(&'static str, Result<(), NodeRunError>)>,
+    cancel: CancellationToken,
+}
+
+impl RunningNode {
+    /// Waits until `cancel` fires or a task fails; stops every task before returning.
+    pub async fn wait(mut self) -> Result<(), NodeRunError> {
+        let mut result = Ok(());
+        while let Some(done) = self.tasks.join_next().await {
+            let failure = match done {
+                Ok((_, Ok(()))) => None,
+                Ok((name, Err(e))) => Some((name, e)),
+                Err(e) => Some(("task", NodeRunError::Task("task", e.to_string()))),
+            };
+            if let Some((name, e)) = failure {
+                tracing::error!(task = name, error = %e, "node task failed; stopping");
+                self.cancel.cancel();
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            } else if !self.cancel.is_cancelled() {
+                // A task that ends on its own before shutdown is a failure of the node.
+                self.cancel.cancel();
+            }
+        }
+        result
+    }
+}
+
+/// Starts a node; the returned [`RunningNode`] runs until `cancel` fires.
+pub async fn start(
+    config: NodeConfig,
+    cancel: CancellationToken,
+) -> Result<RunningNode, NodeRunError> {
+    let (genesis, key) = load(&config)?;
+    let encoding = EncodingConfig::new(genesis.n_shards)
+        .map_err(|e| NodeRunError::Config(format!("genesis shard count: {e}")))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        NodeRunError::Config(format!("creating {}: {e}", config.data_dir.display()))
+    })?;
+    let storage = Arc::new(Storage::open(
+        &config.data_dir.join("db"),
+        encoding,
+        StorageOptions {
+            sync_writes: config.sync_writes,
+        },
+    )?);
+    let validators = floe_ledger::chain::genesis_validators(&genesis)
+        .map_err(|e| NodeRunError::Config(format!("genesis validators: {e}")))?;
+    let client = LedgerClient::new(config.ledger_rpc.clone());
+    let follower = Follower::new(
+        client.clone(),
+        genesis.chain_id.clone(),
+        validators,
+        storage.clone(),
+    );
+    let committee = fetch_committee(&client, &cancel)
+        .await
+        .ok_or_else(|| NodeRunError::Config("cancelled before the ledger answered".into()))?;
+    if committee.n_shards() != genesis.n_shards {
+        return Err(NodeRunError::Config(format!(
+            "the ledger's committee has {} shards, the genesis {}",
+            committee.n_shards(),
+            genesis.n_shards
+        )));
+    }
+    let (committee_tx, committee_rx) = watch::channel(Arc::new(committee));
+    let metrics = Arc::new(Metrics::default());
+    let core = Arc::new(NodeCore::new(
+        key.clone(),
+        storage,
+        EpochClock {
+            genesis_time_ms: genesis.genesis_time_ms,
+            epoch_duration_ms: genesis.params.epoch_duration_ms,
+        },
+        follower.tip(),
+        committee_rx,
+        metrics.clone(),
+        Duration::from_millis(config.inbound.max_confirmation_wait_ms),
+    ));
+    let listen: Multiaddr = config
+        .p2p_listen
+        .parse()
+        .map_err(|e| NodeRunError::Config(format!("p2p_listen {:?}: {e}", config.p2p_listen)))?;
+    let observer_metrics = metrics.clone();
+    let (p2p, p2p_addr, p2p_task) = P2p::start(
+        &key,
+        &protocol::limits(&encoding),
+        Some(Server {
+            listen,
+            handler: Arc::new(Service::new(core.clone())),
+            limits: InboundLimits {
+                max_concurrent: config.inbound.max_concurrent,
+                max_concurrent_per_peer: config.inbound.max_concurrent_per_peer,
+            },
+            observer: Some(Arc::new(move |p, r| observer_metrics.request(p, r))),
+        }),
+        cancel.clone(),
+    )
+    .await?;
+    let p2p_addr = p2p_addr.expect("a server listens");
+    let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
+    let http_addr = listener.local_addr()?;
+    tracing::info!(
+        name = %config.name,
+        node_id = %core.node_id(),
+        peer_id = %p2p.local_peer_id(),
+        %p2p_addr,
+        %http_addr,
+        shards = core.shards().len(),
+        "storage node started"
+    );
+
+    let mut tasks = JoinSet::new();
+    let c = cancel.clone();
+    tasks.spawn(async move { ("follower", follower.run(c).await.map_err(Into::into)) });
+    let c = cancel.clone();
+    tasks.spawn(async move {
+        let r = p2p_task.await;
+        if !c.is_cancelled() {
+            return ("p2p", Err(NodeRunError::Task("p2p", "stopped".into())));
+        }
+        (
+            "p2p",
+            r.map_err(|e| NodeRunError::Task("p2p", e.to_string())),
+        )
+    });
+    let c = cancel.clone();
+    let h = http::serve(listener, core.clone(), config.name.clone(), c);
+    tasks.spawn(async move { ("http", h.await.map_err(Into::into)) });
+    let c = cancel.clone();
+    let (cc, cl) = (core.clone(), client.clone());
+    tasks.spawn(async move {
+        track_committee(cc, cl, committee_tx, c).await;
+        ("committee", Ok(()))
+    });
+    let c = cancel.clone();
+    let syncer = sync::BlobSync::new(
+        core.clone(),
+        p2p,
+        client,
+        genesis.chain_id.clone(),
+        config.recovery.clone(),
+    );
+    tasks.spawn(async move {
+        syncer.run(c).await;
+        ("sync", Ok(()))
+    });
+    let c = cancel.clone();
+    let collector = gc::Collector::new(core.clone());
+    tasks.spawn(async move {
+        collector.run(c).await;
+        ("gc", Ok(()))
+    });
+    Ok(RunningNode {
+        p2p_addr,
+        http_addr,
+        core,
+        tasks,
+        cancel,
+    })
+}
+
+/// Runs a node until `cancel` fires or a task fails.
+pub async fn run(config: NodeConfig, cancel: CancellationToken) -> Result<(), NodeRunError> {
+    start(config, cancel).await?.wait().await
+}

@@ -1,0 +1,598 @@
+//! The node's answers to the wire protocols ([`crate::protocol`]), over its store and its view
+//! of the ledger.
+//!
+//! Protocol rules (what an honest node enforces; see also the module docs of
+//! [`crate::protocol`]):
+//!
+//! * **Writes need a live registration.** Metadata and slivers are accepted only for a blob
+//!   that is registered, not expired and not invalid in the node's ledger view. A write that
+//!   arrives just before the node has applied the registering block waits up to
+//!   [`REGISTRATION_WAIT`] for it instead of failing.
+//! * **Slivers only for held shards, only verified.** A sliver is accepted for a pair whose shard
+//!   (for this blob's rotation) the node holds, after its index, size and Merkle root are checked
+//!   against the stored metadata; the metadata itself is accepted only if it hashes to the blob
+//!   id. Nothing unverified is ever written.
+//! * **Confirmations mean "stored".** A storage confirmation is signed, for the current epoch,
+//!   only when the requested persistence is registered and both slivers of every pair on the
+//!   node's shards are stored. The request may wait (long-poll) for both.
+//! * **Attestations mean "proven".** An invalid-blob attestation is signed only after the
+//!   inconsistency proof verifies against the stored metadata.
+//! * Reads of an invalidated blob answer [`NodeError::Invalid`].
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use floe_common::messages::{InvalidBlobIdMsg, ProtocolMessage, SignedMessage};
+use floe_common::{
+    BlobId, BlobMetadata, BlobPersistence, EncodingConfig, Epoch, KeyPair, NodeId, ShardIndex,
+    Sliver, SliverAxis, SliverExpander, SliverIndex, SliverPairIndex, StorageConfirmation,
+    VerifiedBlobMetadata,
+};
+use libp2p::PeerId;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::blob_state::BlobState;
+use crate::committee::CommitteeView;
+use crate::metrics::{Gauges, Metrics};
+use crate::p2p::{Handler, Request, Response};
+use crate::protocol::{
+    BlobStatusResponse, ConfirmationRequest, GetSliverRequest, HealthResponse,
+    InconsistencyRequest, MAX_RECOVERY_SYMBOLS_PER_N, NodeError, NodeResult, PutSliverRequest,
+    RecoveryRequest, RecoveryResponse, SignedConfirmation, SignedInvalidBlob, WireSymbol,
+};
+use crate::storage::{LedgerTip, Storage, StorageError};
+
+/// Longest a metadata or sliver write waits for the node to see the blob's registration.
+pub const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
+
+/// Maps block time to epochs (`(t − genesis) / length`), as the ledger does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochClock {
+    /// Block time at which epoch 0 starts (ms).
+    pub genesis_time_ms: u64,
+    /// Epoch length (ms).
+    pub epoch_duration_ms: u64,
+}
+
+impl EpochClock {
+    /// The epoch at block time `t`.
+    pub fn epoch_at(&self, t: u64) -> Epoch {
+        let e = t.saturating_sub(self.genesis_time_ms) / self.epoch_duration_ms.max(1);
+        Epoch(u32::try_from(e).unwrap_or(u32::MAX))
+    }
+}
+
+impl From<StorageError> for NodeError {
+    fn from(e: StorageError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        NodeError::Internal(format!("storage: {e}"))
+    }
+}
+
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(join_error)`
+fn join_error(e: tokio::task::JoinError) -> NodeError {
+    NodeError::Internal(format!("task failed: {e}"))
+}
+
+/// Everything the node's tasks share.
+pub struct NodeCore {
+    key: KeyPair,
+    node_id: NodeId,
+    storage: Arc<Storage>,
+    config: EncodingConfig,
+    clock: EpochClock,
+    tip: watch::Receiver<LedgerTip>,
+    committee: watch::Receiver<Arc<CommitteeView>>,
+    stored: watch::Sender<u64>,
+    metrics: Arc<Metrics>,
+    max_confirmation_wait: Duration,
+    /// Blobs in the sync queue (maintained by blob sync).
+    pub recovering: AtomicU64,
+}
+
+impl NodeCore {
+    /// The shared state of a node.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        key: KeyPair,
+        storage: Arc<Storage>,
+        clock: EpochClock,
+        tip: watch::Receiver<LedgerTip>,
+        committee: watch::Receiver<Arc<CommitteeView>>,
+        metrics: Arc<Metrics>,
+        max_confirmation_wait: Duration,
+    ) -> Self {
+        let config = *storage.config();
+        NodeCore {
+            node_id: floe_ledger::node_id_of(&key.public()),
+            key,
+            storage,
+            config,
+            clock,
+            tip,
+            committee,
+            stored: watch::Sender::new(0),
+            metrics,
+            max_confirmation_wait,
+            recovering: AtomicU64::new(0),
+        }
+    }
+
+    /// The node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// The node's key.
+    pub fn key(&self) -> &KeyPair {
+        &self.key
+    }
+
+    /// The store.
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
+    }
+
+    /// The encoding configuration.
+    pub fn config(&self) -> &EncodingConfig {
+        &self.config
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The current committee.
+    pub fn committee(&self) -> Arc<CommitteeView> {
+        self.committee.borrow().clone()
+    }
+
+    /// A receiver of committee changes.
+    pub fn committee_watch(&self) -> watch::Receiver<Arc<CommitteeView>> {
+        self.committee.clone()
+    }
+
+    /// A receiver of ledger progress.
+    pub fn tip_watch(&self) -> watch::Receiver<LedgerTip> {
+        self.tip.clone()
+    }
+
+    /// The current epoch (of the last applied ledger block).
+    pub fn epoch(&self) -> Epoch {
+        self.clock.epoch_at(self.tip.borrow().timestamp_ms)
+    }
+
+    /// The shards this node holds in the current committee.
+    pub fn shards(&self) -> Vec<ShardIndex> {
+        self.committee()
+            .member(&self.node_id)
+            .map(|m| m.shards.clone())
+            .unwrap_or_default()
+    }
+
+    /// The sliver pairs of `blob_id` on this node's shards.
+    pub fn own_pairs(&self, blob_id: &BlobId) -> Vec<SliverPairIndex> {
+        let c = self.committee();
+        c.member(&self.node_id)
+            .map(|m| c.pairs_on(blob_id, &m.shards))
+            .unwrap_or_default()
+    }
+
+    /// The slivers of `blob_id` this node should hold but does not, as (pair, axis).
+    pub fn missing_slivers(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<Vec<(SliverPairIndex, SliverAxis)>, StorageError> {
+        let mut missing = Vec::new();
+        for pair in self.own_pairs(blob_id) {
+            for axis in [SliverAxis::Secondary, SliverAxis::Primary] {
+                if !self.storage.has_sliver(blob_id, pair, axis)? {
+                    missing.push((pair, axis));
+                }
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Records that slivers were stored (wakes confirmation long-polls).
+    pub fn notify_stored(&self) {
+        self.stored.send_modify(|g| *g += 1);
+    }
+
+    /// The blob's state if it may be written: registered, unexpired, valid.
+    pub fn writable(&self, blob_id: &BlobId) -> NodeResult<BlobState> {
+        let state = self
+            .storage
+            .blob_state(blob_id)?
+            .ok_or(NodeError::NotRegistered(*blob_id))?;
+        if state.invalid {
+            return Err(NodeError::Invalid(*blob_id));
+        }
+        if state.registered_deletable + state.registered_permanent == 0 {
+            return Err(NodeError::NotRegistered(*blob_id));
+        }
+        if state.end_epoch <= self.epoch() {
+            return Err(NodeError::Expired {
+                blob_id: *blob_id,
+                end_epoch: state.end_epoch,
+            });
+        }
+        Ok(state)
+    }
+
+    /// Fails with [`NodeError::Invalid`] if the blob was invalidated.
+    fn not_invalid(&self, blob_id: &BlobId) -> NodeResult<()> {
+        match self.storage.blob_state(blob_id)? {
+            Some(s) if s.invalid => Err(NodeError::Invalid(*blob_id)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Retries `check` whenever the ledger view or the store changes, until it returns
+    /// something other than a "not yet" error or `wait` passes.
+    async fn wait_until<T>(
+        &self,
+        wait: Duration,
+        mut check: impl FnMut() -> NodeResult<T>,
+        retry: impl Fn(&NodeError) -> bool,
+    ) -> NodeResult<T> {
+        let deadline = Instant::now() + wait;
+        let mut tip = self.tip.clone();
+        let mut stored = self.stored.subscribe();
+        loop {
+            tip.borrow_and_update();
+            stored.borrow_and_update();
+            match check() {
+                Err(e) if retry(&e) && Instant::now() < deadline => {}
+                other => return other,
+            }
+            tokio::select! {
+                r = tip.changed() => if r.is_err() { tokio::time::sleep_until(deadline).await },
+                _ = stored.changed() => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    fn verified_metadata(&self, blob_id: &BlobId) -> NodeResult<VerifiedBlobMetadata> {
+        let md = self
+            .storage
+            .metadata(blob_id)?
+            .ok_or(NodeError::MetadataMissing(*blob_id))?;
+        md.verify(*blob_id, &self.config)
+            .map_err(|e| NodeError::Internal(format!("stored metadata: {e}")))
+    }
+
+    /// Stores verified metadata.
+    pub async fn put_metadata(&self, metadata: BlobMetadata) -> NodeResult<()> {
+        let blob_id = metadata.blob_id();
+        metadata
+            .clone()
+            .verify(blob_id, &self.config)
+            .map_err(|e| NodeError::BadMetadata {
+                blob_id,
+                reason: e.to_string(),
+            })?;
+        self.wait_until(
+            REGISTRATION_WAIT,
+            || self.writable(&blob_id),
+            |e| matches!(e, NodeError::NotRegistered(_)),
+        )
+        .await?;
+        self.storage.put_metadata(&blob_id, &metadata)?;
+        Ok(())
+    }
+
+    /// Checks that this node holds `pair`'s shard for `blob_id`.
+    fn holds_pair(&self, blob_id: &BlobId, pair: SliverPairIndex) -> NodeResult<()> {
+        if pair.as_usize() >= self.config.n() {
+            return Err(NodeError::BadRequest(format!(
+                "pair {pair} out of range for {} shards",
+                self.config.n()
+            )));
+        }
+        let c = self.committee();
+        let shard = c.shard_of_pair(blob_id, pair);
+        match c.shard_holder(shard) {
+            Some(m) if m.node_id == self.node_id => Ok(()),
+            _ => Err(NodeError::ShardNotHeld { pair, shard }),
+        }
+    }
+
+    /// Verifies and stores a sliver.
+    pub async fn put_sliver(self: &Arc<Self>, req: PutSliverRequest) -> NodeResult<()> {
+        let PutSliverRequest {
+            blob_id,
+            pair,
+            sliver,
+        } = req;
+        self.holds_pair(&blob_id, pair)?;
+        let expected = pair.sliver_index(sliver.axis, self.config.n_shards());
+        if sliver.index != expected {
+            return Err(NodeError::BadSliver {
+                pair,
+                reason: format!(
+                    "{} sliver {} is not pair {pair}'s ({expected})",
+                    sliver.axis, sliver.index
+                ),
+            });
+        }
+        self.wait_until(
+            REGISTRATION_WAIT,
+            || self.writable(&blob_id),
+            |e| matches!(e, NodeError::NotRegistered(_)),
+        )
+        .await?;
+        if self.storage.has_sliver(&blob_id, pair, sliver.axis)? {
+            return Ok(());
+        }
+        let metadata = self.verified_metadata(&blob_id)?;
+        let core = self.clone();
+        tokio::task::spawn_blocking(move || {
+            sliver
+                .verify(&core.config, &metadata)
+                .map_err(|e| NodeError::BadSliver {
+                    pair,
+                    reason: e.to_string(),
+                })?;
+            core.storage.put_sliver(&blob_id, pair, &sliver)?;
+            Ok::<_, NodeError>(())
+        })
+        .await
+        .map_err(join_error)??;
+        self.notify_stored();
+        Ok(())
+    }
+
+    /// The blob's metadata.
+    pub fn get_metadata(&self, blob_id: &BlobId) -> NodeResult<BlobMetadata> {
+        self.not_invalid(blob_id)?;
+        self.storage.metadata(blob_id)?.ok_or(NodeError::NotFound)
+    }
+
+    /// One stored sliver.
+    pub fn get_sliver(&self, req: &GetSliverRequest) -> NodeResult<Sliver> {
+        self.holds_pair(&req.blob_id, req.pair)?;
+        self.not_invalid(&req.blob_id)?;
+        self.storage
+            .sliver(&req.blob_id, req.pair, req.axis)?
+            .ok_or(NodeError::NotFound)
+    }
+
+    /// Signs a confirmation if everything is in place now.
+    fn try_confirm(&self, req: &ConfirmationRequest) -> NodeResult<SignedConfirmation> {
+        let state = self.writable(&req.blob_id)?;
+        let registered = match req.persistence {
+            BlobPersistence::Permanent => state.registered_permanent > 0,
+            BlobPersistence::Deletable(object) => state.deletable.contains_key(&object),
+        };
+        if !registered {
+            return Err(NodeError::PersistenceNotRegistered {
+                blob_id: req.blob_id,
+                persistence: req.persistence,
+            });
+        }
+        if self.shards().is_empty() {
+            return Err(NodeError::BadRequest(
+                "this node holds no shards in the current committee".into(),
+            ));
+        }
+        let missing = self.missing_slivers(&req.blob_id)?.len();
+        if missing > 0 {
+            return Err(NodeError::NotStored {
+                blob_id: req.blob_id,
+                missing: u32::try_from(missing).unwrap_or(u32::MAX),
+            });
+        }
+        let msg = ProtocolMessage::new(
+            self.epoch(),
+            StorageConfirmation {
+                blob_id: req.blob_id,
+                persistence: req.persistence,
+            },
+        );
+        Ok(SignedMessage::sign(&self.key, &msg))
+    }
+
+    /// A signed storage confirmation, waiting up to the request's (capped) wait.
+    pub async fn confirmation(&self, req: ConfirmationRequest) -> NodeResult<SignedConfirmation> {
+        let wait = Duration::from_millis(u64::from(req.wait_ms)).min(self.max_confirmation_wait);
+        self.wait_until(
+            wait,
+            || self.try_confirm(&req),
+            |e| {
+                matches!(
+                    e,
+                    NodeError::NotRegistered(_)
+                        | NodeError::PersistenceNotRegistered { .. }
+                        | NodeError::NotStored { .. }
+                )
+            },
+        )
+        .await
+    }
+
+    /// Recovery symbols from the node's slivers named in `req.sources`.
+    pub async fn recovery(self: &Arc<Self>, req: RecoveryRequest) -> NodeResult<RecoveryResponse> {
+        let n = self.config.n();
+        let bad = |m: String| Err(NodeError::BadRequest(m));
+        if req.targets.is_empty() || req.sources.is_empty() {
+            return bad("no targets or no sources".into());
+        }
+        if req.targets.len() * req.sources.len() > MAX_RECOVERY_SYMBOLS_PER_N * n {
+            return bad(format!(
+                "{} symbols asked, at most {} per request",
+                req.targets.len() * req.sources.len(),
+                MAX_RECOVERY_SYMBOLS_PER_N * n
+            ));
+        }
+        if let Some(i) = req
+            .targets
+            .iter()
+            .chain(&req.sources)
+            .find(|i| i.as_usize() >= n)
+        {
+            return bad(format!("sliver index {i} out of range"));
+        }
+        self.not_invalid(&req.blob_id)?;
+        let source_axis = req.target_axis.other();
+        let c = self.committee();
+        let mine: BTreeSet<ShardIndex> = self.shards().into_iter().collect();
+        let rotation = req.blob_id.rotation(c.n_shards());
+        let mut slivers = Vec::new();
+        let mut seen = BTreeSet::new();
+        for s in &req.sources {
+            let pair = s.to_pair(source_axis, c.n_shards());
+            if !seen.insert(*s) || !mine.contains(&pair.to_shard(rotation, c.n_shards())) {
+                continue;
+            }
+            if let Some(sliver) = self.storage.sliver(&req.blob_id, pair, source_axis)? {
+                slivers.push(sliver);
+            }
+        }
+        if slivers.is_empty() {
+            return Err(NodeError::NotFound);
+        }
+        let config = self.config;
+        tokio::task::spawn_blocking(move || symbols_for(config, &slivers, &req))
+            .await
+            .map_err(join_error)?
+    }
+
+    /// Verifies an inconsistency proof and attests that the blob is invalid.
+    pub async fn inconsistency(
+        self: &Arc<Self>,
+        req: InconsistencyRequest,
+    ) -> NodeResult<SignedInvalidBlob> {
+        let metadata = self.verified_metadata(&req.blob_id)?;
+        let config = self.config;
+        let proof = req.proof;
+        tokio::task::spawn_blocking(move || proof.verify(&config, &metadata))
+            .await
+            .map_err(join_error)?
+            .map_err(|e| NodeError::BadProof(e.to_string()))?;
+        let msg = ProtocolMessage::new(
+            self.epoch(),
+            InvalidBlobIdMsg {
+                blob_id: req.blob_id,
+            },
+        );
+        Ok(SignedMessage::sign(&self.key, &msg))
+    }
+
+    /// What the node knows and holds of a blob.
+    pub fn blob_status(&self, blob_id: &BlobId) -> NodeResult<BlobStatusResponse> {
+        let state = self.storage.blob_state(blob_id)?;
+        let pairs = self.own_pairs(blob_id);
+        let expected = 2 * pairs.len();
+        let missing = self.missing_slivers(blob_id)?.len();
+        let s = state.clone().unwrap_or_default();
+        Ok(BlobStatusResponse {
+            blob_id: *blob_id,
+            registered: s.registered_deletable + s.registered_permanent > 0,
+            certified: s.is_certified(),
+            invalid: s.invalid,
+            end_epoch: state.map(|s| s.end_epoch),
+            has_metadata: self.storage.has_metadata(blob_id)?,
+            slivers_expected: u32::try_from(expected).unwrap_or(u32::MAX),
+            slivers_stored: u32::try_from(expected - missing).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// The node's health.
+    pub fn health(&self) -> HealthResponse {
+        let stats = self.storage.stats();
+        HealthResponse {
+            node_id: self.node_id,
+            epoch: self.epoch(),
+            ledger_height: self.tip.borrow().height,
+            shards: self.shards(),
+            stored_bytes: stats.bytes,
+            slivers_stored: stats.slivers,
+            recovering: self.recovering.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The gauges for `/metrics`.
+    pub fn gauges(&self) -> Gauges {
+        Gauges {
+            stored: self.storage.stats(),
+            ledger_height: self.tip.borrow().height,
+            epoch: self.epoch().0,
+            shards: self.shards().len() as u64,
+            recovering: self.recovering.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The symbols of `slivers` (all on the source axis) for every target of `req`.
+fn symbols_for(
+    config: EncodingConfig,
+    slivers: &[Sliver],
+    req: &RecoveryRequest,
+) -> NodeResult<RecoveryResponse> {
+    let mut symbols = Vec::with_capacity(slivers.len() * req.targets.len());
+    let mut expander: Option<SliverExpander> = None;
+    for sliver in slivers {
+        let e = match &mut expander {
+            Some(e) if e.symbol_size() == usize::from(sliver.symbol_size) => e,
+            slot => slot.insert(SliverExpander::new(config, sliver.symbol_size)),
+        };
+        let internal = |e: floe_common::erasure::ErasureError| NodeError::Internal(e.to_string());
+        if req.proofs {
+            let with_proofs = floe_common::encoding::recovery_symbols(e, sliver, &req.targets)
+                .map_err(internal)?;
+            symbols.extend(with_proofs.into_iter().map(|s| WireSymbol {
+                source: s.source_index,
+                target: s.target_index,
+                data: s.data,
+                proof: Some(s.proof),
+            }));
+        } else {
+            let s = e.symbol_size();
+            let expanded = e.expand(sliver.axis, &sliver.data).map_err(internal)?;
+            symbols.extend(req.targets.iter().map(|t: &SliverIndex| WireSymbol {
+                source: sliver.index,
+                target: *t,
+                data: expanded[t.as_usize() * s..(t.as_usize() + 1) * s].to_vec(),
+                proof: None,
+            }));
+        }
+    }
+    Ok(RecoveryResponse { symbols })
+}
+
+/// Serves the node protocols from a [`NodeCore`].
+pub struct Service {
+    core: Arc<NodeCore>,
+}
+
+impl Service {
+    /// A handler over `core`.
+    pub fn new(core: Arc<NodeCore>) -> Self {
+        Service { core }
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for Service {
+    async fn handle(&self, peer: PeerId, request: Request) -> Response {
+        let core = &self.core;
+        tracing::trace!(%peer, protocol = request.protocol(), "inbound request");
+        match request {
+            Request::PutMetadata(md) => Response::PutMetadata(core.put_metadata(md).await),
+            Request::GetMetadata(id) => Response::GetMetadata(core.get_metadata(&id)),
+            Request::PutSliver(r) => Response::PutSliver(core.put_sliver(r).await),
+            Request::GetSliver(r) => Response::GetSliver(core.get_sliver(&r)),
+            Request::Confirmation(r) => Response::Confirmation(core.confirmation(r).await),
+            Request::Recovery(r) => Response::Recovery(core.recovery(r).await),
+            Request::Inconsistency(r) => Response::Inconsistency(core.inconsistency(r).await),
+            Request::BlobStatus(id) => Response::BlobStatus(core.blob_status(&id)),
+            Request::Health(()) => Response::Health(Ok(core.health())),
+        }
+    }
+}
