@@ -148,9 +148,9 @@ macro_rules! protocols {
                     Event::Message { peer, message: Message::Request { request, channel, .. }, .. } =>
                         Some(Classified::Inbound(peer, Request::$Variant(request), Responder::$Variant(channel))),
                     Event::Message { message: Message::Response { request_id, response }, .. } =>
-                        Some(Classified::Outcome(request_id, Ok(Response::$Variant(response)))),
+                        Some(Classified::Outcome(($name, request_id), Ok(Response::$Variant(response)))),
                     Event::OutboundFailure { request_id, error, .. } =>
-                        Some(Classified::Outcome(request_id, Err(failure(&error)))),
+                        Some(Classified::Outcome(($name, request_id), Err(failure(&error)))),
                     Event::InboundFailure { peer, error, .. } => {
                         tracing::debug!(%peer, protocol = $name, %error, "inbound request failed");
                         None
@@ -192,7 +192,11 @@ fn failure(error: &OutboundFailure) -> CallError {
 
 enum Classified {
     Inbound(PeerId, Request, Responder),
-    Outcome(OutboundRequestId, Result<Response, CallError>),
+    /// Request ids are per protocol behaviour, so the protocol name is part of the key.
+    Outcome(
+        (&'static str, OutboundRequestId),
+        Result<Response, CallError>,
+    ),
 }
 
 type Reply = oneshot::Sender<Result<Response, CallError>>;
@@ -382,7 +386,7 @@ async fn run(
     server: Option<Server>,
     cancel: CancellationToken,
 ) {
-    let mut pending: HashMap<OutboundRequestId, Reply> = HashMap::new();
+    let mut pending: HashMap<(&'static str, OutboundRequestId), Reply> = HashMap::new();
     let mut inbound = server.map(|server| Inbound {
         global: Arc::new(Semaphore::new(server.limits.max_concurrent)),
         server,
@@ -395,8 +399,9 @@ async fn run(
             _ = cancel.cancelled() => break,
             cmd = commands.recv() => match cmd {
                 Some(Command::Call { peer, addrs, request, reply }) => {
+                    let protocol = request.protocol();
                     let id = request.send(swarm.behaviour_mut(), &peer, addrs);
-                    pending.insert(id, reply);
+                    pending.insert((protocol, id), reply);
                 }
                 // Every handle is gone: keep serving until cancelled if this is a server.
                 None if inbound.is_some() => commands = mpsc::channel(1).1,

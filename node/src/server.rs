@@ -20,7 +20,7 @@ use crate::committee::CommitteeView;
 use crate::config::NodeConfig;
 use crate::follower::Follower;
 use crate::metrics::Metrics;
-use crate::p2p::{InboundLimits, P2p, Server};
+use crate::p2p::{Handler, InboundLimits, P2p, Server};
 use crate::service::{EpochClock, NodeCore, Service};
 use crate::storage::{Storage, StorageOptions};
 use crate::{gc, http, protocol, sync};
@@ -148,10 +148,23 @@ impl RunningNode {
     }
 }
 
+/// Wraps the node's protocol handler before it serves: fault injection for tests (a Byzantine
+/// node that corrupts what it serves). Honest nodes pass `None`.
+pub type HandlerHook = Box<dyn FnOnce(Arc<dyn Handler>) -> Arc<dyn Handler> + Send>;
+
 /// Starts a node; the returned [`RunningNode`] runs until `cancel` fires.
 pub async fn start(
     config: NodeConfig,
     cancel: CancellationToken,
+) -> Result<RunningNode, NodeRunError> {
+    start_with(config, cancel, None).await
+}
+
+/// [`start`] with an optional [`HandlerHook`].
+pub async fn start_with(
+    config: NodeConfig,
+    cancel: CancellationToken,
+    hook: Option<HandlerHook>,
 ) -> Result<RunningNode, NodeRunError> {
     let (genesis, key) = load(&config)?;
     let encoding = EncodingConfig::new(genesis.n_shards)
@@ -204,12 +217,16 @@ pub async fn start(
         .parse()
         .map_err(|e| NodeRunError::Config(format!("p2p_listen {:?}: {e}", config.p2p_listen)))?;
     let observer_metrics = metrics.clone();
+    let mut handler: Arc<dyn Handler> = Arc::new(Service::new(core.clone()));
+    if let Some(hook) = hook {
+        handler = hook(handler);
+    }
     let (p2p, p2p_addr, p2p_task) = P2p::start(
         &key,
         &protocol::limits(&encoding),
         Some(Server {
             listen,
-            handler: Arc::new(Service::new(core.clone())),
+            handler,
             limits: InboundLimits {
                 max_concurrent: config.inbound.max_concurrent,
                 max_concurrent_per_peer: config.inbound.max_concurrent_per_peer,

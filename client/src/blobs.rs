@@ -1,0 +1,134 @@
+//! Storing and reading blobs: the SDK's data path.
+//!
+//! [`BlobClient`] talks to the ledger (through [`LedgerClient`]) and to the storage nodes
+//! (through an outbound-only libp2p swarm speaking the node protocols of
+//! [`floe_node::protocol`]).
+//!
+//! * [`BlobClient::store`]: encode → (reuse an existing certified blob, or) reserve storage and
+//!   register in one batch → upload metadata and slivers to every node in parallel → collect
+//!   storage confirmations to quorum weight, then keep uploading for a bounded extra time →
+//!   certify with the aggregated certificate.
+//! * [`BlobClient::read`]: ledger status → verified metadata from a few nodes → primary slivers
+//!   in parallel, systematic ones first, each verified, stopping at `rows` → decode with the
+//!   chosen consistency check.
+//!
+//! Every failure is a typed error that names the step and the cause.
+
+mod read;
+mod store;
+
+use std::time::Duration;
+
+use floe_common::{BlobId, EncodingConfig, KeyPair};
+use floe_ledger::{Address, ClientError, LedgerClient};
+use floe_node::committee::{CommitteeError, CommitteeView};
+use floe_node::p2p::P2p;
+use floe_node::protocol;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+pub use read::{ReadError, ReadOutcome, ReadPhases};
+pub use store::{Persistence, StoreError, StoreOptions, StoreOutcome, StorePhases};
+
+/// Tuning of the data path.
+#[derive(Debug, Clone)]
+pub struct BlobOptions {
+    /// Slivers in flight at once during a store, over all nodes.
+    pub upload_slivers_in_flight: usize,
+    /// After quorum is reached, how long to keep uploading to the remaining nodes.
+    pub extra_upload_time: Duration,
+    /// How long a node may wait for the registration or its slivers before refusing a
+    /// confirmation.
+    pub confirmation_wait: Duration,
+    /// Slivers requested at once during a read.
+    pub read_slivers_in_flight: usize,
+    /// How long to wait for the ledger to finalise a transaction.
+    pub ledger_timeout: Duration,
+}
+
+impl Default for BlobOptions {
+    fn default() -> Self {
+        BlobOptions {
+            upload_slivers_in_flight: 64,
+            extra_upload_time: Duration::from_secs(2),
+            confirmation_wait: Duration::from_secs(10),
+            read_slivers_in_flight: 48,
+            ledger_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The network could not be reached or described.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The ledger did not answer.
+    #[error("ledger unreachable: {0}")]
+    Ledger(#[from] ClientError),
+    /// The ledger's committee is unusable.
+    #[error(transparent)]
+    Committee(#[from] CommitteeError),
+    /// The libp2p swarm could not start.
+    #[error("network: {0}")]
+    Network(String),
+}
+
+/// The SDK's handle for storing and reading blobs.
+pub struct BlobClient {
+    ledger: LedgerClient,
+    key: KeyPair,
+    chain_id: String,
+    p2p: P2p,
+    options: BlobOptions,
+    _stop: DropGuard,
+}
+
+impl BlobClient {
+    /// Connects: reads the chain id and shard count from the ledger and starts a swarm with a
+    /// fresh identity. `key` is the wallet that pays.
+    pub async fn connect(
+        ledger: LedgerClient,
+        key: KeyPair,
+        options: BlobOptions,
+    ) -> Result<Self, ConnectError> {
+        let system = ledger.system().await?;
+        let config = EncodingConfig::new(system.n_shards)
+            .map_err(|e| ConnectError::Network(format!("shard count: {e}")))?;
+        let cancel = CancellationToken::new();
+        let identity = KeyPair::generate(&mut rand::rngs::OsRng);
+        let (p2p, _, task) =
+            P2p::start(&identity, &protocol::limits(&config), None, cancel.clone())
+                .await
+                .map_err(|e| ConnectError::Network(e.to_string()))?;
+        drop(task); // the swarm stops with the drop guard
+        Ok(BlobClient {
+            ledger,
+            key,
+            chain_id: system.chain_id,
+            p2p,
+            options,
+            _stop: cancel.drop_guard(),
+        })
+    }
+
+    /// The ledger client.
+    pub fn ledger(&self) -> &LedgerClient {
+        &self.ledger
+    }
+
+    /// The wallet's address.
+    pub fn address(&self) -> Address {
+        Address::of(&self.key.public())
+    }
+
+    /// The current committee.
+    pub async fn committee(&self) -> Result<CommitteeView, ConnectError> {
+        let resp = self.ledger.committee().await?;
+        Ok(CommitteeView::from_response(&resp)?)
+    }
+
+    /// The blob id `data` would get, computed locally.
+    pub fn blob_id_of(config: &EncodingConfig, data: &[u8]) -> Result<BlobId, String> {
+        floe_common::encode_blob(config, data)
+            .map(|e| e.blob_id())
+            .map_err(|e| e.to_string())
+    }
+}

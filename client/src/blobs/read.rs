@@ -1,0 +1,260 @@
+//! Reading a blob: status, metadata, primary slivers, decode.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use floe_common::{
+    BlobId, ConsistencyCheck, DecodeError, EncodingConfig, Sliver, SliverAxis, SliverExpander,
+    SliverPairIndex, VerifiedBlobMetadata, decode_blob,
+};
+use floe_node::committee::CommitteeView;
+use floe_node::protocol::{GetSliverRequest, NodeError};
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use rand::seq::SliceRandom as _;
+use serde::Serialize;
+
+use super::{BlobClient, ConnectError};
+
+/// Metadata requests in flight at once.
+const METADATA_FANOUT: usize = 3;
+
+/// Milliseconds spent in each step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReadPhases {
+    /// Ledger status and metadata.
+    pub metadata: u64,
+    /// Fetching and verifying slivers.
+    pub slivers: u64,
+    /// Decoding and the consistency check.
+    pub decode: u64,
+}
+
+/// A blob read.
+#[derive(Debug, Clone)]
+pub struct ReadOutcome {
+    /// The blob's bytes.
+    pub data: Vec<u8>,
+    /// Time per step.
+    pub phases: ReadPhases,
+    /// Slivers that were fetched but failed verification (Byzantine or corrupt nodes).
+    pub bad_slivers: usize,
+}
+
+/// A read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The network could not be reached.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The ledger does not know this blob id (never registered, or deleted).
+    #[error("blob {0} not found")]
+    NotFound(BlobId),
+    /// Registered but not certified: it is not (yet) available.
+    #[error("blob {0} is registered but not certified")]
+    NotCertified(BlobId),
+    /// The blob was encoded inconsistently and has no content.
+    #[error("blob {0} is invalid (inconsistently encoded)")]
+    Invalid(BlobId),
+    /// No node served metadata matching the blob id.
+    #[error("no node served the metadata of blob {0}")]
+    NoMetadata(BlobId),
+    /// Too few nodes served valid slivers.
+    #[error(
+        "only {have} of the {needed} slivers needed could be fetched and verified ({failed} failed)"
+    )]
+    NotEnoughSlivers {
+        /// Valid slivers.
+        have: usize,
+        /// Needed.
+        needed: usize,
+        /// Requests that failed or returned bad slivers.
+        failed: usize,
+    },
+    /// Decoding failed.
+    #[error("decode: {0}")]
+    Decode(DecodeError),
+}
+
+impl BlobClient {
+    /// Reads a blob with the given consistency check.
+    pub async fn read(
+        &self,
+        blob_id: BlobId,
+        check: ConsistencyCheck,
+    ) -> Result<ReadOutcome, ReadError> {
+        let t = Instant::now();
+        let status = self
+            .ledger
+            .blob_status(&blob_id)
+            .await
+            .map_err(|e| ReadError::Connect(e.into()))?
+            .ok_or(ReadError::NotFound(blob_id))?;
+        if status.invalid {
+            return Err(ReadError::Invalid(blob_id));
+        }
+        if !status.certified {
+            return Err(if status.permanent || status.deletable {
+                ReadError::NotCertified(blob_id)
+            } else {
+                ReadError::NotFound(blob_id)
+            });
+        }
+        let committee = Arc::new(self.committee().await?);
+        let metadata = self.fetch_metadata(&committee, blob_id).await?;
+        let metadata_ms = t.elapsed().as_millis() as u64;
+
+        let t = Instant::now();
+        let (slivers, failed, bad) = self.fetch_primaries(&committee, blob_id, &metadata).await;
+        let config = *committee.encoding();
+        if slivers.len() < config.rows() {
+            return Err(ReadError::NotEnoughSlivers {
+                have: slivers.len(),
+                needed: config.rows(),
+                failed,
+            });
+        }
+        let slivers_ms = t.elapsed().as_millis() as u64;
+
+        let t = Instant::now();
+        let data =
+            tokio::task::spawn_blocking(move || decode_blob(&config, &metadata, &slivers, check))
+                .await
+                .map_err(|e| {
+                    ReadError::Decode(DecodeError::BadSliver {
+                        axis: SliverAxis::Primary,
+                        index: 0,
+                        reason: e.to_string(),
+                    })
+                })?
+                .map_err(|e| match e {
+                    DecodeError::InvalidBlob => ReadError::Invalid(blob_id),
+                    other => ReadError::Decode(other),
+                })?;
+        Ok(ReadOutcome {
+            data,
+            phases: ReadPhases {
+                metadata: metadata_ms,
+                slivers: slivers_ms,
+                decode: t.elapsed().as_millis() as u64,
+            },
+            bad_slivers: bad,
+        })
+    }
+
+    /// Metadata from nodes in random order, a few at a time; the first that matches wins.
+    async fn fetch_metadata(
+        &self,
+        committee: &CommitteeView,
+        blob_id: BlobId,
+    ) -> Result<VerifiedBlobMetadata, ReadError> {
+        let config = *committee.encoding();
+        let mut members: Vec<_> = committee.members().iter().collect();
+        members.shuffle(&mut rand::thread_rng());
+        let mut members = members.into_iter();
+        let mut asks = FuturesUnordered::new();
+        loop {
+            while asks.len() < METADATA_FANOUT {
+                let Some(m) = members.next() else { break };
+                let p2p = self.p2p.clone();
+                asks.push(
+                    async move { p2p.get_metadata(m.peer_id, m.addrs.clone(), blob_id).await },
+                );
+            }
+            let Some(answer) = asks.next().await else {
+                return Err(ReadError::NoMetadata(blob_id));
+            };
+            match answer {
+                Ok(md) => {
+                    if let Ok(v) = md.verify(blob_id, &config) {
+                        return Ok(v);
+                    }
+                }
+                Err(floe_node::p2p::CallError::Node(NodeError::Invalid(_))) => {
+                    return Err(ReadError::Invalid(blob_id));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Primary slivers, systematic ones first, verified, until `rows` are collected. Returns the
+    /// slivers, the failed requests and the bad slivers.
+    async fn fetch_primaries(
+        &self,
+        committee: &Arc<CommitteeView>,
+        blob_id: BlobId,
+        metadata: &VerifiedBlobMetadata,
+    ) -> (Vec<Sliver>, usize, usize) {
+        let config = *committee.encoding();
+        let needed = config.rows();
+        let n = config.n_shards();
+        // Systematic slivers first (no decoding work), the rest shuffled.
+        let mut rest: Vec<u16> = (needed as u16..n).collect();
+        rest.shuffle(&mut rand::thread_rng());
+        let mut order = (0..needed as u16).chain(rest).map(SliverPairIndex);
+        let mut asks = FuturesUnordered::new();
+        let mut slivers: Vec<Sliver> = Vec::with_capacity(needed);
+        let (mut failed, mut bad) = (0, 0);
+        let fanout = self.options.read_slivers_in_flight.max(1);
+        loop {
+            // Keep enough requests in flight to finish, bounded by the fan-out.
+            while asks.len() < fanout && slivers.len() + asks.len() < needed + failed.min(needed) {
+                let Some(pair) = order.next() else { break };
+                let Some(m) = committee.pair_holder(&blob_id, pair) else {
+                    continue;
+                };
+                let (p2p, peer, addrs) = (self.p2p.clone(), m.peer_id, m.addrs.clone());
+                let md = metadata.clone();
+                asks.push(async move {
+                    let req = GetSliverRequest {
+                        blob_id,
+                        pair,
+                        axis: SliverAxis::Primary,
+                    };
+                    let sliver = p2p.get_sliver(peer, addrs, req).await.ok()?;
+                    verify_primary(config, md, pair, sliver).await
+                });
+            }
+            let Some(answer) = asks.next().await else {
+                break;
+            };
+            match answer {
+                Some(Ok(s)) => slivers.push(s),
+                Some(Err(())) => {
+                    bad += 1;
+                    failed += 1;
+                }
+                None => failed += 1,
+            }
+            if slivers.len() >= needed {
+                break;
+            }
+        }
+        (slivers, failed, bad)
+    }
+}
+
+/// Verifies a primary sliver of `pair` against the metadata off the async threads.
+/// `Some(Err(()))`: the node answered with a bad sliver.
+async fn verify_primary(
+    config: EncodingConfig,
+    metadata: VerifiedBlobMetadata,
+    pair: SliverPairIndex,
+    sliver: Sliver,
+) -> Option<Result<Sliver, ()>> {
+    let ok = sliver.axis == SliverAxis::Primary
+        && sliver.index == pair.sliver_index(SliverAxis::Primary, config.n_shards());
+    if !ok {
+        return Some(Err(()));
+    }
+    let symbol_size = config.symbol_size(metadata.unencoded_length()).ok()?;
+    tokio::task::spawn_blocking(move || {
+        SliverExpander::new(config, symbol_size)
+            .verify(&sliver, &metadata)
+            .map(|()| sliver)
+            .map_err(|_| ())
+    })
+    .await
+    .ok()
+}

@@ -1,0 +1,543 @@
+//! Storing a blob: encode, pay and register, upload, confirm, certify.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use floe_common::messages::StorageConfirmation;
+use floe_common::{
+    BlobId, BlobMetadata, BlobPersistence, CertificateBuilder, EncodedBlob, EncodingType, Epoch,
+    Frost, NodeId, ObjectId, Sliver, SliverPairIndex, Threshold,
+};
+use floe_ledger::store::TxStatus;
+use floe_ledger::{SignedTransaction, Transaction, TxKind};
+use floe_node::committee::{CommitteeView, Member};
+use floe_node::p2p::{CallError, P2p};
+use floe_node::protocol::{ConfirmationRequest, NodeError, PutSliverRequest, SignedConfirmation};
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use super::{BlobClient, ConnectError};
+
+/// Permanent, or deletable by its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Persistence {
+    /// Cannot be deleted before it expires.
+    #[default]
+    Permanent,
+    /// Its owner may delete it.
+    Deletable,
+}
+
+/// How to store.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// Epochs ahead to pay for (at least 1).
+    pub epochs: u32,
+    /// Persistence.
+    pub persistence: Persistence,
+    /// Store even if the blob is already certified with enough lifetime.
+    pub force: bool,
+    /// Do not upload to these nodes (they recover their slivers later). For tests and partial
+    /// uploads; the store still needs quorum weight from the others.
+    pub skip_nodes: HashSet<NodeId>,
+}
+
+/// Milliseconds spent in each step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StorePhases {
+    /// Erasure coding.
+    pub encode: u64,
+    /// Paying and registering on the ledger.
+    pub register: u64,
+    /// Uploading until quorum.
+    pub upload: u64,
+    /// Certifying on the ledger.
+    pub certify: u64,
+}
+
+/// A stored blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "result")]
+pub enum StoreOutcome {
+    /// Newly registered, uploaded and certified.
+    NewlyCreated {
+        /// The blob id.
+        blob_id: BlobId,
+        /// The new blob object (owned by the wallet).
+        blob_object: ObjectId,
+        /// Unencoded size.
+        size: u64,
+        /// Encoded size paid for.
+        encoded_size: u64,
+        /// Price paid (storage and write), in FROST.
+        cost: Frost,
+        /// End epoch (exclusive).
+        end_epoch: Epoch,
+        /// Persistence.
+        persistence: Persistence,
+        /// Shards of nodes that confirmed.
+        confirmed_shards: u32,
+        /// Time per step.
+        phases: StorePhases,
+    },
+    /// Already certified with enough lifetime: nothing was paid.
+    AlreadyCertified {
+        /// The blob id.
+        blob_id: BlobId,
+        /// The latest certified end epoch.
+        end_epoch: Epoch,
+    },
+}
+
+impl StoreOutcome {
+    /// The blob id.
+    pub fn blob_id(&self) -> BlobId {
+        match self {
+            StoreOutcome::NewlyCreated { blob_id, .. }
+            | StoreOutcome::AlreadyCertified { blob_id, .. } => *blob_id,
+        }
+    }
+}
+
+/// A store failed. Nothing is left half-done in the wallet: a failure before registration
+/// spends nothing; a failure after it leaves a registered (paid) blob object that a later
+/// store of the same data reuses.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The blob cannot be encoded (too large for the network's shard count).
+    #[error("cannot encode: {0}")]
+    Encode(String),
+    /// The network could not be reached.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The ledger refused a transaction.
+    #[error("{step}: the ledger rejected the transaction ({code}): {message}")]
+    Rejected {
+        /// Which step.
+        step: &'static str,
+        /// The ledger's error code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// The ledger could not be reached or did not finalise in time.
+    #[error("{step}: ledger unavailable: {message}")]
+    Ledger {
+        /// Which step.
+        step: &'static str,
+        /// The failure.
+        message: String,
+    },
+    /// The blob was invalidated on the ledger.
+    #[error("blob {0} is marked invalid on the ledger")]
+    Invalid(BlobId),
+    /// Not enough nodes confirmed storage.
+    #[error("only {weight} of the {quorum} shards needed confirmed storage; failures: {failures}")]
+    NotEnoughConfirmations {
+        /// Shards confirmed.
+        weight: u32,
+        /// Shards needed (quorum).
+        quorum: u32,
+        /// Per node, why it did not confirm.
+        failures: String,
+    },
+}
+
+fn ledger_err(step: &'static str) -> impl Fn(floe_ledger::ClientError) -> StoreError {
+    move |e| match e {
+        floe_ledger::ClientError::Http { code, message, .. } => StoreError::Rejected {
+            step,
+            code,
+            message,
+        },
+        other => StoreError::Ledger {
+            step,
+            message: other.to_string(),
+        },
+    }
+}
+
+/// One node's share of a blob.
+struct NodeUpload {
+    member: Member,
+    slivers: Vec<(SliverPairIndex, Sliver)>,
+}
+
+impl BlobClient {
+    /// Stores `data`.
+    pub async fn store(
+        &self,
+        data: &[u8],
+        opts: &StoreOptions,
+    ) -> Result<StoreOutcome, StoreError> {
+        let started = Instant::now();
+        let committee = self.committee().await?;
+        let config = *committee.encoding();
+        let owned = data.to_vec();
+        let encoded =
+            tokio::task::spawn_blocking(move || floe_common::encode_blob(&config, &owned))
+                .await
+                .map_err(|e| StoreError::Encode(e.to_string()))?
+                .map_err(|e| StoreError::Encode(e.to_string()))?;
+        let encode_ms = started.elapsed().as_millis() as u64;
+        self.store_encoded(encoded, opts, committee, encode_ms)
+            .await
+    }
+
+    /// Stores an already encoded blob (for example a deliberately inconsistent one in tests).
+    pub async fn store_encoded(
+        &self,
+        encoded: EncodedBlob,
+        opts: &StoreOptions,
+        committee: CommitteeView,
+        encode_ms: u64,
+    ) -> Result<StoreOutcome, StoreError> {
+        let blob_id = encoded.blob_id();
+        let epochs = opts.epochs.max(1);
+        let system = self.ledger.system().await.map_err(ledger_err("status"))?;
+        if let Some(status) = self
+            .ledger
+            .blob_status(&blob_id)
+            .await
+            .map_err(ledger_err("status"))?
+        {
+            if status.invalid {
+                return Err(StoreError::Invalid(blob_id));
+            }
+            let wanted_end = Epoch(system.epoch.0.saturating_add(epochs));
+            if let Some(end) = status.info.max_certified_end_epoch
+                && end >= wanted_end
+                && !opts.force
+            {
+                return Ok(StoreOutcome::AlreadyCertified {
+                    blob_id,
+                    end_epoch: end,
+                });
+            }
+        }
+
+        // Pay and register in one batch: the storage object id is derived from the reserve
+        // transaction's digest, so the registration can name it before it exists.
+        let t = Instant::now();
+        let metadata = encoded.metadata.metadata().clone();
+        let size = metadata.unencoded_length;
+        let config = *committee.encoding();
+        let encoded_size = config
+            .encoded_length(size)
+            .map_err(|e| StoreError::Encode(e.to_string()))?;
+        let (blob_object, end_epoch, cost) = self
+            .register(&metadata, encoded_size, epochs, opts.persistence)
+            .await?;
+        let register_ms = t.elapsed().as_millis() as u64;
+
+        let persistence = match opts.persistence {
+            Persistence::Permanent => BlobPersistence::Permanent,
+            Persistence::Deletable => BlobPersistence::Deletable(blob_object),
+        };
+        let t = Instant::now();
+        let (certificate, weight) = self
+            .upload(&committee, blob_id, encoded, persistence, &opts.skip_nodes)
+            .await?;
+        let upload_ms = t.elapsed().as_millis() as u64;
+
+        let t = Instant::now();
+        self.submit(
+            "certify",
+            vec![TxKind::CertifyBlob {
+                blob_object,
+                certificate,
+            }],
+        )
+        .await?;
+        Ok(StoreOutcome::NewlyCreated {
+            blob_id,
+            blob_object,
+            size,
+            encoded_size,
+            cost,
+            end_epoch,
+            persistence: opts.persistence,
+            confirmed_shards: weight,
+            phases: StorePhases {
+                encode: encode_ms,
+                register: register_ms,
+                upload: upload_ms,
+                certify: t.elapsed().as_millis() as u64,
+            },
+        })
+    }
+
+    /// Reserves storage and registers the blob; returns the blob object, its end epoch and the
+    /// price paid.
+    async fn register(
+        &self,
+        metadata: &BlobMetadata,
+        encoded_size: u64,
+        epochs: u32,
+        persistence: Persistence,
+    ) -> Result<(ObjectId, Epoch, Frost), StoreError> {
+        let kinds = vec![
+            TxKind::ReserveSpace {
+                encoded_size,
+                epochs_ahead: epochs,
+            },
+            // Placeholder storage id, fixed below once the reserve digest is known.
+            TxKind::RegisterBlob {
+                storage: ObjectId([0; 32]),
+                blob_id: metadata.blob_id(),
+                root_hash: metadata.root(),
+                unencoded_length: metadata.unencoded_length,
+                encoding_type: EncodingType::RedStuffRs2,
+                deletable: persistence == Persistence::Deletable,
+            },
+        ];
+        let effects = self.submit("register", kinds).await?;
+        let mut blob_object = None;
+        let mut end_epoch = Epoch(0);
+        let mut cost = Frost(0);
+        for event in effects.iter().flat_map(|e| &e.events) {
+            match event {
+                floe_ledger::Event::StorageReserved {
+                    cost: c,
+                    end_epoch: e,
+                    ..
+                } => {
+                    cost = *c;
+                    end_epoch = *e;
+                }
+                floe_ledger::Event::BlobRegistered { object_id, .. } => {
+                    blob_object = Some(*object_id);
+                }
+                _ => {}
+            }
+        }
+        let blob_object = blob_object.ok_or_else(|| StoreError::Ledger {
+            step: "register",
+            message: "no registration event".into(),
+        })?;
+        Ok((blob_object, end_epoch, cost))
+    }
+
+    /// Signs `kinds` with consecutive nonces, submits them as one batch and waits until all are
+    /// final. A `RegisterBlob` following a `ReserveSpace` is pointed at the storage object the
+    /// reservation creates. Returns each transaction's effects.
+    pub(crate) async fn submit(
+        &self,
+        step: &'static str,
+        kinds: Vec<TxKind>,
+    ) -> Result<Vec<floe_ledger::Effects>, StoreError> {
+        let sender = self.address();
+        let account = self
+            .ledger
+            .account(&sender)
+            .await
+            .map_err(ledger_err(step))?;
+        let system = self.ledger.system().await.map_err(ledger_err(step))?;
+        let mut txs: Vec<SignedTransaction> = Vec::with_capacity(kinds.len());
+        for (i, mut kind) in kinds.into_iter().enumerate() {
+            if let (TxKind::RegisterBlob { storage, .. }, Some(prev)) = (&mut kind, txs.last())
+                && matches!(prev.tx.kind, TxKind::ReserveSpace { .. })
+            {
+                *storage = floe_ledger::derive_object_id(&prev.digest(), 0);
+            }
+            txs.push(SignedTransaction::sign(
+                &self.key,
+                Transaction {
+                    sender,
+                    nonce: account.nonce + i as u64,
+                    fee: system.min_fee,
+                    kind,
+                },
+                &self.chain_id,
+            ));
+        }
+        let admitted = self
+            .ledger
+            .submit_batch(&txs)
+            .await
+            .map_err(ledger_err(step))?;
+        if let Some(err) = admitted.iter().find_map(|a| a.error.as_ref()) {
+            return Err(StoreError::Rejected {
+                step,
+                code: err.code.clone(),
+                message: err.message.clone(),
+            });
+        }
+        let mut effects = Vec::with_capacity(txs.len());
+        for tx in &txs {
+            let committed = self
+                .ledger
+                .transaction(&tx.digest(), Some(self.options.ledger_timeout))
+                .await
+                .map_err(ledger_err(step))?
+                .ok_or_else(|| StoreError::Ledger {
+                    step,
+                    message: "not final in time".into(),
+                })?;
+            match committed.outcome.status {
+                TxStatus::Success(e) => effects.push(e),
+                TxStatus::Failure(e) => {
+                    return Err(StoreError::Rejected {
+                        step,
+                        code: e.code().into(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(effects)
+    }
+
+    /// Uploads to every node in parallel; returns the certificate once quorum weight confirmed
+    /// and the extra upload time passed (or every node finished).
+    async fn upload(
+        &self,
+        committee: &CommitteeView,
+        blob_id: BlobId,
+        encoded: EncodedBlob,
+        persistence: BlobPersistence,
+        skip: &HashSet<NodeId>,
+    ) -> Result<(floe_common::Certificate, u32), StoreError> {
+        let metadata = Arc::new(encoded.metadata.metadata().clone());
+        // Hand each node its slivers (moved, not copied).
+        let mut by_node: BTreeMap<usize, NodeUpload> = BTreeMap::new();
+        for pair in encoded.pairs {
+            let Some(holder) = committee.pair_holder(&blob_id, pair.index) else {
+                continue;
+            };
+            let i = committee
+                .committee()
+                .index_of(&holder.node_id)
+                .expect("holder is a member");
+            let entry = by_node.entry(i).or_insert_with(|| NodeUpload {
+                member: holder.clone(),
+                slivers: Vec::new(),
+            });
+            entry.slivers.push((pair.index, pair.primary));
+            entry.slivers.push((pair.index, pair.secondary));
+        }
+        let in_flight = Arc::new(Semaphore::new(self.options.upload_slivers_in_flight.max(1)));
+        let wait_ms = u32::try_from(self.options.confirmation_wait.as_millis()).unwrap_or(u32::MAX);
+        let mut uploads: FuturesUnordered<_> = by_node
+            .into_iter()
+            .filter(|(_, u)| !skip.contains(&u.member.node_id))
+            .map(|(i, u)| {
+                let (p2p, md, sem) = (self.p2p.clone(), metadata.clone(), in_flight.clone());
+                async move {
+                    let name = u.member.name.clone();
+                    let r = upload_to_node(&p2p, &u, blob_id, md, persistence, wait_ms, &sem).await;
+                    (i, name, r)
+                }
+            })
+            .collect();
+        let mut builder = CertificateBuilder::<StorageConfirmation>::new(committee.committee());
+        let mut failures = Vec::new();
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let next = match deadline {
+                Some(d) => match tokio::time::timeout_at(d, uploads.next()).await {
+                    Ok(n) => n,
+                    Err(_) => break,
+                },
+                None => uploads.next().await,
+            };
+            let Some((i, name, result)) = next else { break };
+            match result {
+                Ok(signed) => match builder.add(i, &signed) {
+                    Ok(_) => {}
+                    Err(e) => failures.push(format!("{name}: bad confirmation: {e}")),
+                },
+                Err(e) => failures.push(format!("{name}: {e}")),
+            }
+            if deadline.is_none() && builder.reached(Threshold::Quorum) {
+                deadline = Some(tokio::time::Instant::now() + self.options.extra_upload_time);
+            }
+        }
+        let weight = builder.weight();
+        if !builder.reached(Threshold::Quorum) {
+            let n = u32::from(committee.n_shards());
+            return Err(StoreError::NotEnoughConfirmations {
+                weight,
+                quorum: (2 * n) / 3 + 1,
+                failures: if failures.is_empty() {
+                    "none reported".into()
+                } else {
+                    failures.join("; ")
+                },
+            });
+        }
+        let certificate = builder.finish().expect("quorum reached");
+        Ok((certificate, weight))
+    }
+}
+
+/// Retries a call a few times on `busy` and transport failures.
+async fn retry<T, F, Fut>(mut call: F) -> Result<T, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CallError>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(CallError::Node(NodeError::Busy) | CallError::Transport(_)) if attempt < 3 => {
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Metadata, then every sliver (bounded by the shared semaphore), then the confirmation.
+async fn upload_to_node(
+    p2p: &P2p,
+    u: &NodeUpload,
+    blob_id: BlobId,
+    metadata: Arc<BlobMetadata>,
+    persistence: BlobPersistence,
+    wait_ms: u32,
+    in_flight: &Semaphore,
+) -> Result<SignedConfirmation, CallError> {
+    let (peer, addrs) = (u.member.peer_id, u.member.addrs.clone());
+    retry(|| p2p.put_metadata(peer, addrs.clone(), (*metadata).clone())).await?;
+    let puts = u.slivers.iter().map(|(pair, sliver)| {
+        let addrs = addrs.clone();
+        async move {
+            let _permit = in_flight.acquire().await.expect("never closed");
+            retry(|| {
+                p2p.put_sliver(
+                    peer,
+                    addrs.clone(),
+                    PutSliverRequest {
+                        blob_id,
+                        pair: *pair,
+                        sliver: sliver.clone(),
+                    },
+                )
+            })
+            .await
+        }
+    });
+    for r in futures::future::join_all(puts).await {
+        r?;
+    }
+    retry(|| {
+        p2p.confirmation(
+            peer,
+            addrs.clone(),
+            ConfirmationRequest {
+                blob_id,
+                persistence,
+                wait_ms,
+            },
+        )
+    })
+    .await
+}
