@@ -10,9 +10,9 @@
 //! Transactions of one handle are submitted one at a time, so concurrent callers sharing a
 //! handle never race each other for nonces.
 //!
-//! Operations live in submodules by topic: [`coin`](self) (balance, transfer, faucet), staking
-//! (resolve a node by id or name, stake, withdraw), blobs (status, list, extend, delete) and
-//! network info.
+//! Operations are `impl Floe` blocks in private submodules by topic: `coin` (balance, transfer,
+//! faucet), `staking` (resolve a node by id or name, stake, withdraw), `blobs` (list, extend,
+//! delete) and `info` (network info, the certificate committee).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
