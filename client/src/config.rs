@@ -19,6 +19,10 @@ pub struct ClientConfig {
     /// Epochs a blob is stored for when a command does not say.
     #[serde(default = "default_epochs")]
     pub default_epochs: u32,
+    /// The network's shard count, used by `floe blob-id` when the ledger cannot be reached
+    /// (optional; the ledger's value wins when it answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_shards: Option<u16>,
 }
 
 fn default_epochs() -> u32 {

@@ -1,10 +1,41 @@
-//! Floe's client SDK, the `floe` command line, and the HTTP publisher/aggregator daemon.
+//! Floe's client SDK and the `floe` command line (the HTTP publisher/aggregator daemon comes
+//! later).
 //!
 //! * [`config`]: the client configuration file (`client.yaml`).
-//! * [`blobs`]: storing and reading blobs ([`BlobClient`]).
+//! * [`blobs`]: storing and reading blobs ([`BlobClient`]) over the storage-node protocols.
+//! * [`wallet`]: the account key file: create (0600, never overwritten), load, address.
+//! * [`floe`]: [`Floe`], the handle on the ledger. It signs transactions with the wallet's key,
+//!   picks the nonce and fee, waits for finality and retries stale nonces; it wraps balance,
+//!   transfer, faucet, network info, stake/withdraw, blob status, listing, extending and
+//!   deleting blob objects, and [`Floe::execute`] submits any other transaction kind.
+//! * [`blob_id`]: the blob id of data or a file, computed offline for a shard count.
+//! * [`error`]: [`FloeError`], which names the failed step, carries the ledger's error code for
+//!   rejections, and sorts failures into [`ErrorKind`]s (rejected, network, local).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), floe_client::FloeError> {
+//! use floe_client::{ClientConfig, Floe};
+//! let config = ClientConfig::load(std::path::Path::new("client.yaml")).expect("config");
+//! let floe = Floe::from_config(&config).await?;
+//! floe.faucet(None).await?;
+//! let receipt = floe.stake("node-1", "2.5".parse().expect("amount")).await?;
+//! println!("staked: {}", receipt.staked_object);
+//! # Ok(()) }
+//! ```
+//!
+//! The `floe` binary (`src/bin/floe`) is a thin layer over this crate; its commands, output and
+//! exit codes are described in `client/README.md` and `floe --help`.
 
+pub mod blob_id;
 pub mod blobs;
 pub mod config;
+pub mod error;
+pub mod floe;
+pub mod wallet;
 
+pub use blob_id::{BlobIdError, ComputedBlobId, blob_id_of, blob_id_of_file};
 pub use blobs::{BlobClient, BlobOptions};
 pub use config::ClientConfig;
+pub use error::{ErrorKind, FloeError};
+pub use floe::{Floe, Receipt};
+pub use wallet::{Wallet, WalletError};

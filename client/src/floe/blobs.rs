@@ -1,0 +1,73 @@
+//! Blob objects on the ledger: list a wallet's, extend, delete. (Storing and reading blob data
+//! goes to the storage nodes and lives elsewhere.)
+
+use floe_common::ObjectId;
+use floe_ledger::{Address, BlobObject, Object, TxKind};
+use serde::Serialize;
+
+use super::{Floe, Receipt};
+use crate::error::FloeError;
+
+/// A blob object and its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnedBlob {
+    /// The blob object's id (what `extend` and `delete` take).
+    pub object_id: ObjectId,
+    /// The blob object.
+    #[serde(flatten)]
+    pub blob: BlobObject,
+}
+
+impl Floe {
+    /// The blob objects owned by `address`, in object id order (expired ones included until
+    /// they are deleted).
+    pub async fn blobs_of(&self, address: &Address) -> Result<Vec<OwnedBlob>, FloeError> {
+        let account = self
+            .ledger
+            .account(address)
+            .await
+            .map_err(|e| self.err("list_blobs", e))?;
+        Ok(account
+            .objects
+            .into_iter()
+            .filter_map(|o| match o.object {
+                Object::Blob(blob) => Some(OwnedBlob {
+                    object_id: o.object_id,
+                    blob,
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The wallet's blob objects.
+    pub async fn list_blobs(&self) -> Result<Vec<OwnedBlob>, FloeError> {
+        let address = self.signer("list_blobs")?.address();
+        self.blobs_of(&address).await
+    }
+
+    /// Extends the certified blob object `object` by `epochs` epochs, paying the current storage
+    /// price (anyone may pay to extend any blob).
+    pub async fn extend_blob(&self, object: ObjectId, epochs: u32) -> Result<Receipt, FloeError> {
+        self.execute(
+            "extend",
+            TxKind::ExtendBlob {
+                blob_object: object,
+                epochs_ahead: epochs,
+            },
+        )
+        .await
+    }
+
+    /// Deletes the wallet's deletable blob object `object`; its remaining storage comes back as
+    /// a storage object (in the receipt's created objects).
+    pub async fn delete_blob(&self, object: ObjectId) -> Result<Receipt, FloeError> {
+        self.execute(
+            "delete",
+            TxKind::DeleteBlob {
+                blob_object: object,
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,258 @@
+//! Stake: find a storage node by id or name, stake with it, and withdraw.
+//!
+//! The ledger's model: staking creates a `StakedWal` object owned by the staker. Withdrawing is
+//! two transactions: a withdrawal request (the stake stops counting for the node at once) and,
+//! in any later epoch, the withdrawal itself, which deletes the object and pays back principal
+//! and rewards. [`Floe::withdraw_from`] does whichever step each of the wallet's stakes with a
+//! node is ready for, so running it again after the epoch changes completes the withdrawal.
+
+use floe_common::{Epoch, Frost, NodeId, ObjectId};
+use floe_ledger::rpc::types::NodeInfo;
+use floe_ledger::{Address, Object, StakedWal, TxKind};
+use serde::Serialize;
+
+use super::info::epoch_start_ms;
+use super::{Floe, Receipt};
+use crate::error::FloeError;
+
+/// A `StakedWal` object and its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnedStake {
+    /// The object id.
+    pub object_id: ObjectId,
+    /// The stake.
+    #[serde(flatten)]
+    pub stake: StakedWal,
+}
+
+/// The result of [`Floe::stake`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StakeReceipt {
+    /// The node staked with.
+    pub node_id: NodeId,
+    /// Its name.
+    pub node_name: String,
+    /// Amount staked.
+    pub amount: Frost,
+    /// The new `StakedWal` object.
+    pub staked_object: ObjectId,
+    /// First epoch in which the stake counts.
+    pub activation_epoch: Option<Epoch>,
+    /// The transaction.
+    pub receipt: Receipt,
+}
+
+/// A stake paid back by [`Floe::withdraw_from`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Withdrawal {
+    /// The deleted `StakedWal` object.
+    pub object_id: ObjectId,
+    /// Principal returned.
+    pub amount: Frost,
+    /// Rewards paid.
+    pub rewards: Frost,
+    /// The transaction.
+    pub receipt: Receipt,
+}
+
+/// A stake whose withdrawal is requested but not yet possible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingWithdrawal {
+    /// The `StakedWal` object.
+    pub object_id: ObjectId,
+    /// Its principal.
+    pub amount: Frost,
+    /// Epoch of the request.
+    pub requested_epoch: Epoch,
+    /// First epoch in which it can be withdrawn.
+    pub withdrawable_from: Epoch,
+    /// Block time (ms since the Unix epoch) at which that epoch starts.
+    pub withdrawable_at_ms: u64,
+    /// Whether this call made the request (else an earlier one did).
+    pub requested_now: bool,
+}
+
+/// What [`Floe::withdraw_from`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WithdrawReport {
+    /// The node.
+    pub node_id: NodeId,
+    /// Its name.
+    pub node_name: String,
+    /// Stakes paid back now.
+    pub withdrawn: Vec<Withdrawal>,
+    /// Stakes that can be withdrawn in a later epoch (run again then).
+    pub pending: Vec<PendingWithdrawal>,
+}
+
+impl Floe {
+    /// The registered storage node whose id (hex) or name is `node`. Names match exactly, or
+    /// else ignoring case if that is unambiguous.
+    pub async fn resolve_node(&self, node: &str) -> Result<NodeInfo, FloeError> {
+        let nodes = self.nodes().await?;
+        let text = node.trim();
+        if let Ok(id) = text.parse::<NodeId>()
+            && let Some(n) = nodes.iter().find(|n| n.node.node_id == id)
+        {
+            return Ok(n.clone());
+        }
+        if let Some(n) = nodes.iter().find(|n| n.node.name == text) {
+            return Ok(n.clone());
+        }
+        let mut folded = nodes
+            .iter()
+            .filter(|n| n.node.name.eq_ignore_ascii_case(text));
+        if let (Some(n), None) = (folded.next(), folded.next()) {
+            return Ok(n.clone());
+        }
+        Err(FloeError::UnknownNode {
+            node: node.to_owned(),
+            known: {
+                let mut names: Vec<String> = nodes.into_iter().map(|n| n.node.name).collect();
+                names.sort();
+                names
+            },
+        })
+    }
+
+    /// The `StakedWal` objects of `address`.
+    pub async fn stakes_of(&self, address: &Address) -> Result<Vec<OwnedStake>, FloeError> {
+        let account = self
+            .ledger
+            .account(address)
+            .await
+            .map_err(|e| self.err("stakes", e))?;
+        Ok(account
+            .objects
+            .into_iter()
+            .filter_map(|o| match o.object {
+                Object::StakedWal(stake) => Some(OwnedStake {
+                    object_id: o.object_id,
+                    stake,
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The wallet's stakes.
+    pub async fn stakes(&self) -> Result<Vec<OwnedStake>, FloeError> {
+        let address = self.signer("stakes")?.address();
+        self.stakes_of(&address).await
+    }
+
+    /// Stakes `amount` with the node whose id or name is `node`.
+    pub async fn stake(&self, node: &str, amount: Frost) -> Result<StakeReceipt, FloeError> {
+        self.signer("stake")?;
+        let info = self.resolve_node(node).await?;
+        let node_id = info.node.node_id;
+        let receipt = self
+            .execute(
+                "stake",
+                TxKind::Stake {
+                    node: node_id,
+                    amount,
+                },
+            )
+            .await?;
+        let staked_object = *receipt
+            .effects
+            .created
+            .first()
+            .ok_or_else(|| FloeError::Ledger {
+                step: "stake",
+                source: floe_ledger::ClientError::Decode(
+                    "a successful stake created no object".into(),
+                ),
+            })?;
+        let activation_epoch = match self.object(&staked_object).await? {
+            Some(o) => match o.object {
+                Object::StakedWal(s) => Some(s.activation_epoch),
+                _ => None,
+            },
+            None => None,
+        };
+        Ok(StakeReceipt {
+            node_id,
+            node_name: info.node.name,
+            amount,
+            staked_object,
+            activation_epoch,
+            receipt,
+        })
+    }
+
+    /// Requests the withdrawal of the `StakedWal` object `staked`.
+    pub async fn request_withdrawal(&self, staked: ObjectId) -> Result<Receipt, FloeError> {
+        self.execute("request_withdrawal", TxKind::RequestWithdrawal { staked })
+            .await
+    }
+
+    /// Withdraws the `StakedWal` object `staked` (requested in an earlier epoch).
+    pub async fn withdraw(&self, staked: ObjectId) -> Result<Receipt, FloeError> {
+        self.execute("withdraw", TxKind::Withdraw { staked }).await
+    }
+
+    /// For each of the wallet's stakes with `node` (id or name): requests its withdrawal if not
+    /// yet requested, or withdraws it if it was requested in an earlier epoch.
+    /// [`FloeError::NoStake`] if the wallet has no stake with the node.
+    pub async fn withdraw_from(&self, node: &str) -> Result<WithdrawReport, FloeError> {
+        let address = self.signer("withdraw")?.address();
+        let info = self.resolve_node(node).await?;
+        let node_id = info.node.node_id;
+        let stakes: Vec<OwnedStake> = self
+            .stakes_of(&address)
+            .await?
+            .into_iter()
+            .filter(|s| s.stake.node == node_id)
+            .collect();
+        if stakes.is_empty() {
+            return Err(FloeError::NoStake {
+                node: info.node.name,
+            });
+        }
+        let system = self.system().await?;
+        let mut report = WithdrawReport {
+            node_id,
+            node_name: info.node.name,
+            withdrawn: Vec::new(),
+            pending: Vec::new(),
+        };
+        for s in stakes {
+            let (requested_epoch, requested_now) = match s.stake.withdrawal_requested_epoch {
+                Some(requested) if system.epoch > requested => {
+                    let receipt = self.withdraw(s.object_id).await?;
+                    report.withdrawn.push(Withdrawal {
+                        object_id: s.object_id,
+                        amount: s.stake.amount,
+                        rewards: s.stake.rewards,
+                        receipt,
+                    });
+                    continue;
+                }
+                Some(requested) => (requested, false),
+                None => {
+                    self.request_withdrawal(s.object_id).await?;
+                    let requested = match self.object(&s.object_id).await? {
+                        Some(o) => match o.object {
+                            Object::StakedWal(st) => st.withdrawal_requested_epoch,
+                            _ => None,
+                        },
+                        None => None,
+                    };
+                    (requested.unwrap_or(system.epoch), true)
+                }
+            };
+            let withdrawable_from = requested_epoch.next();
+            report.pending.push(PendingWithdrawal {
+                object_id: s.object_id,
+                amount: s.stake.amount,
+                requested_epoch,
+                withdrawable_from,
+                withdrawable_at_ms: epoch_start_ms(&system, withdrawable_from),
+                requested_now,
+            });
+        }
+        Ok(report)
+    }
+}
