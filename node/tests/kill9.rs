@@ -148,8 +148,7 @@ async fn kill9_during_uploads_loses_nothing_confirmed() {
     for (i, enc) in blobs.iter().enumerate() {
         let md = enc.metadata.metadata();
         let size = enc_config.encoded_length(md.unencoded_length).unwrap();
-        let reg =
-            reserve_and_register(&sign, 2 * i as u64, md.unencoded_length, md.root(), size, 5);
+        let reg = reserve_and_register(sign, 2 * i as u64, md.unencoded_length, md.root(), size, 5);
         assert_eq!(reg.blob_id, enc.blob_id());
         txs.extend(reg.txs);
     }
