@@ -505,3 +505,52 @@ async fn n4_expired_and_deleted_blobs_are_collected() {
     assert_eq!(read.data, data(30_000, 3));
     cluster.shutdown().await;
 }
+
+/// At 100 shards a node that missed a 1 MiB blob recovers its ten sliver pairs with at most
+/// 1.5× their size in recovery traffic (symbols, any proofs, and the metadata).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn n10f1_recovery_traffic_at_100_shards() {
+    let mut cluster = TestCluster::start(ClusterOptions {
+        nodes: 10,
+        shards: 100,
+        ..ClusterOptions::default()
+    })
+    .await;
+    cluster.stop_node(0).await;
+    let client = cluster.client().await;
+    let bytes = data(1 << 20, 1000);
+    let id = client
+        .store(&bytes, &opts())
+        .await
+        .expect("store")
+        .blob_id();
+    cluster.start_node(0).await;
+    let core = cluster.nodes[0].core().unwrap().clone();
+    wait_for(Duration::from_secs(120), || {
+        let s = core.blob_status(&id).unwrap();
+        s.slivers_expected > 0 && s.slivers_stored == s.slivers_expected
+    })
+    .await
+    .expect("node-1 recovers");
+    let config = *core.config();
+    let pairs = core.own_pairs(&id).len() as u64;
+    let pair_bytes = (config.sliver_size(SliverAxis::Primary, 1 << 20).unwrap()
+        + config.sliver_size(SliverAxis::Secondary, 1 << 20).unwrap()) as u64;
+    let received = core
+        .metrics()
+        .recovery_bytes_received
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let per_pair = received as f64 / (pairs * pair_bytes) as f64;
+    eprintln!(
+        "100 shards: {received} bytes for {pairs} pairs of {pair_bytes} bytes = {per_pair:.3}× per pair"
+    );
+    assert_eq!(pairs, 10);
+    assert!(
+        per_pair <= 1.5,
+        "recovery traffic {per_pair:.3}× a sliver pair"
+    );
+    drop(core);
+    let read = client.read(id, ConsistencyCheck::Default).await.unwrap();
+    assert_eq!(read.data, bytes);
+    cluster.shutdown().await;
+}
