@@ -472,4 +472,56 @@ mod tests {
             assert_eq!(&back, e);
         }
     }
+
+    /// Bytes a peer may send: every request and response type either decodes within its limit
+    /// or is a typed error; nothing panics, and whatever decodes re-encodes to the same bytes.
+    fn decode_any(bytes: &[u8], l: &ProtocolLimits) {
+        fn one<T: serde::Serialize + serde::de::DeserializeOwned>(bytes: &[u8], limit: usize) {
+            if let Ok(v) = codec::decode::<T>(bytes, limit) {
+                assert_eq!(codec::encode(&v), bytes, "canonical");
+            }
+        }
+        one::<BlobMetadata>(bytes, l.put_metadata.request);
+        one::<BlobId>(bytes, l.get_metadata.request);
+        one::<PutSliverRequest>(bytes, l.put_sliver.request);
+        one::<GetSliverRequest>(bytes, l.get_sliver.request);
+        one::<ConfirmationRequest>(bytes, l.confirmation.request);
+        one::<RecoveryRequest>(bytes, l.recovery.request);
+        one::<InconsistencyRequest>(bytes, l.inconsistency.request);
+        one::<NodeResult<()>>(bytes, l.put_sliver.response);
+        one::<NodeResult<BlobMetadata>>(bytes, l.get_metadata.response);
+        one::<NodeResult<Sliver>>(bytes, l.get_sliver.response);
+        one::<NodeResult<SignedConfirmation>>(bytes, l.confirmation.response);
+        one::<NodeResult<RecoveryResponse>>(bytes, l.recovery.response);
+        one::<NodeResult<SignedInvalidBlob>>(bytes, l.inconsistency.response);
+        one::<NodeResult<BlobStatusResponse>>(bytes, l.blob_status.response);
+        one::<NodeResult<HealthResponse>>(bytes, l.health.response);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            decode_any(&bytes, &limits(&EncodingConfig::new(10).unwrap()));
+        }
+
+        #[test]
+        fn mutated_messages_never_panic(flip in 0usize..400, byte: u8, cut in 0usize..400) {
+            let config = EncodingConfig::new(10).unwrap();
+            let enc = floe_common::encode_blob(&config, &[5u8; 3000]).unwrap();
+            let messages = [
+                codec::encode(&PutSliverRequest { blob_id: enc.blob_id(), pair: SliverPairIndex(1), sliver: enc.pairs[1].primary.clone() }),
+                codec::encode(enc.metadata.metadata()),
+                codec::encode(&RecoveryRequest { blob_id: enc.blob_id(), target_axis: SliverAxis::Secondary, targets: vec![SliverIndex(1)], sources: vec![SliverIndex(2), SliverIndex(3)], proofs: true }),
+            ];
+            let l = limits(&config);
+            for m in messages {
+                let mut m = m.clone();
+                let i = flip % m.len();
+                m[i] ^= byte;
+                decode_any(&m, &l);
+                m.truncate(cut % (m.len() + 1));
+                decode_any(&m, &l);
+            }
+        }
+    }
 }
