@@ -440,3 +440,96 @@ async fn run(
     }
     tracing::debug!("p2p task stopped");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use floe_common::EncodingConfig;
+
+    /// Answers health after a pause, so requests pile up.
+    struct Slow;
+
+    #[async_trait::async_trait]
+    impl Handler for Slow {
+        async fn handle(&self, _: PeerId, request: Request) -> Response {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            match request {
+                Request::Health(()) => Response::Health(Ok(crate::protocol::HealthResponse {
+                    node_id: floe_common::NodeId([0; 32]),
+                    epoch: floe_common::Epoch(0),
+                    ledger_height: 0,
+                    shards: Vec::new(),
+                    stored_bytes: 0,
+                    slivers_stored: 0,
+                    recovering: 0,
+                })),
+                Request::GetSliver(_) => panic!("a handler bug"),
+                other => other.refuse(NodeError::NotFound),
+            }
+        }
+    }
+
+    /// A peer over its concurrency limit is answered `busy` at once; a panicking handler is an
+    /// `internal` answer; the server keeps serving.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn floods_are_refused_busy_and_panics_contained() {
+        let config = EncodingConfig::new(10).unwrap();
+        let limits = crate::protocol::limits(&config);
+        let cancel = CancellationToken::new();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let (_s, addr, _) = P2p::start(
+            &KeyPair::from_seed([1; 32]),
+            &limits,
+            Some(Server {
+                listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+                handler: Arc::new(Slow),
+                limits: InboundLimits {
+                    max_concurrent: 100,
+                    max_concurrent_per_peer: 2,
+                },
+                observer: Some(Arc::new(move |p, r| log.lock().unwrap().push((p, r)))),
+            }),
+            cancel.clone(),
+        )
+        .await
+        .unwrap();
+        let addr = addr.unwrap();
+        let server = crate::network::peer_id_of(&KeyPair::from_seed([1; 32]));
+        let (client, _, _) =
+            P2p::start(&KeyPair::from_seed([2; 32]), &limits, None, cancel.clone())
+                .await
+                .unwrap();
+        let calls = (0..6).map(|_| client.health(server, vec![addr.clone()], ()));
+        let results = futures::future::join_all(calls).await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        let busy = results
+            .iter()
+            .filter(|r| matches!(r, Err(CallError::Node(NodeError::Busy))))
+            .count();
+        assert_eq!((ok, busy), (2, 4), "{results:?}");
+        let panicked = client
+            .get_sliver(
+                server,
+                vec![addr.clone()],
+                crate::protocol::GetSliverRequest {
+                    blob_id: floe_common::BlobId([0; 32]),
+                    pair: floe_common::SliverPairIndex(0),
+                    axis: floe_common::SliverAxis::Primary,
+                },
+            )
+            .await;
+        assert!(matches!(
+            panicked,
+            Err(CallError::Node(NodeError::Internal(_)))
+        ));
+        assert!(client.health(server, vec![addr], ()).await.is_ok());
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.iter().filter(|(_, r)| *r == "busy").count(), 4);
+        assert!(
+            seen.iter()
+                .any(|(p, r)| *p == crate::protocol::GET_SLIVER && *r == "internal")
+        );
+        cancel.cancel();
+    }
+}

@@ -123,6 +123,8 @@ pub struct Storage {
     db: DB,
     config: EncodingConfig,
     write: WriteOptions,
+    /// Reads that do not fill the block cache (values are read once per request).
+    read: rocksdb::ReadOptions,
     /// Serialises data writes so that [`StorageStats`] is updated read-modify-write exactly.
     stats: Mutex<StorageStats>,
 }
@@ -160,16 +162,24 @@ impl Storage {
                 // Large values: keep them in bigger files and write buffers.
                 o.set_write_buffer_size(64 << 20);
                 o.set_target_file_size_base(256 << 20);
+                // Slivers are large values: keep them in blob files (BlobDB), so compaction
+                // rewrites only keys and pointers and reads skip the block cache.
+                o.set_enable_blob_files(true);
+                o.set_min_blob_size(4096);
+                o.set_blob_file_size(256 << 20);
             }
             ColumnFamilyDescriptor::new(*name, o)
         });
         let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
         let mut write = WriteOptions::default();
         write.set_sync(opts.sync_writes);
+        let mut read = rocksdb::ReadOptions::default();
+        read.fill_cache(false);
         let mut st = Self {
             db,
             config,
             write,
+            read,
             stats: Mutex::new(StorageStats::default()),
         };
         let stats = st.node_value(STATS)?.unwrap_or_default();
@@ -220,7 +230,10 @@ impl Storage {
         key: &[u8],
         limit: usize,
     ) -> Result<Option<T>, StorageError> {
-        let Some(bytes) = self.db.get_pinned_cf(self.cf(family), key)? else {
+        let Some(bytes) = self
+            .db
+            .get_pinned_cf_opt(self.cf(family), key, &self.read)?
+        else {
             return Ok(None);
         };
         codec::decode(&bytes, limit)
