@@ -5,11 +5,15 @@
 //! | family      | key                               | value                              |
 //! |-------------|-----------------------------------|------------------------------------|
 //! | `metadata`  | blob id (32 B)                    | BCS [`BlobMetadata`]               |
-//! | `primary`   | blob id ‖ sliver pair index (BE)  | BCS [`Sliver`] (primary axis)      |
-//! | `secondary` | blob id ‖ sliver pair index (BE)  | BCS [`Sliver`] (secondary axis)    |
+//! | `primary`   | blob id ‖ sliver pair index (BE)  | stored sliver (primary axis)       |
+//! | `secondary` | blob id ‖ sliver pair index (BE)  | stored sliver (secondary axis)     |
 //! | `node`      | fixed names (`ledger_height`, …)  | BCS values                         |
 //! | `blobs`     | blob id (32 B)                    | BCS [`BlobState`] (from the ledger)|
 //! | `pending`   | blob id (32 B)                    | empty: certified, to be checked    |
+//!
+//! A stored sliver is its symbol bytes followed by a 6-byte trailer (format version 1, axis,
+//! index u16 LE, symbol size u16 LE): the value read from RocksDB becomes the sliver's buffer by
+//! truncation, without another copy of megabytes of data (see [`encode_stored_sliver`]).
 //!
 //! Keys put a blob's slivers next to each other, so a blob's data is one key range and
 //! deleting it is a range delete. Every write goes through RocksDB's write-ahead log before it
@@ -109,6 +113,56 @@ pub struct StorageStats {
     pub bytes: u64,
     /// Blobs whose metadata is stored.
     pub blobs: u64,
+}
+
+/// Bytes after a stored sliver's data.
+const SLIVER_TRAILER: usize = 6;
+/// Version byte of the stored sliver format.
+const SLIVER_FORMAT: u8 = 1;
+
+/// The stored form of a sliver: data ‖ version ‖ axis ‖ index (u16 LE) ‖ symbol size (u16 LE).
+pub fn encode_stored_sliver(sliver: &Sliver) -> Vec<u8> {
+    let mut v = Vec::with_capacity(sliver.data.len() + SLIVER_TRAILER);
+    v.extend_from_slice(&sliver.data);
+    v.push(SLIVER_FORMAT);
+    v.push(match sliver.axis {
+        SliverAxis::Primary => 0,
+        SliverAxis::Secondary => 1,
+    });
+    v.extend_from_slice(&sliver.index.0.to_le_bytes());
+    v.extend_from_slice(&sliver.symbol_size.to_le_bytes());
+    v
+}
+
+/// Parses a stored sliver, reusing the buffer for its data.
+pub fn decode_stored_sliver(mut v: Vec<u8>) -> Result<Sliver, String> {
+    if v.len() < SLIVER_TRAILER {
+        return Err(format!("{} bytes is shorter than the trailer", v.len()));
+    }
+    let t = v.len() - SLIVER_TRAILER;
+    let trailer: [u8; SLIVER_TRAILER] = v[t..].try_into().expect("length checked");
+    if trailer[0] != SLIVER_FORMAT {
+        return Err(format!("unknown sliver format {}", trailer[0]));
+    }
+    let axis = match trailer[1] {
+        0 => SliverAxis::Primary,
+        1 => SliverAxis::Secondary,
+        a => return Err(format!("bad axis {a}")),
+    };
+    let index = u16::from_le_bytes([trailer[2], trailer[3]]);
+    let symbol_size = u16::from_le_bytes([trailer[4], trailer[5]]);
+    if symbol_size == 0 || !t.is_multiple_of(usize::from(symbol_size)) {
+        return Err(format!(
+            "{t} bytes is not a whole number of {symbol_size}-byte symbols"
+        ));
+    }
+    v.truncate(t);
+    Ok(Sliver {
+        axis,
+        index: floe_common::SliverIndex(index),
+        symbol_size,
+        data: v,
+    })
 }
 
 /// Options of the store.
@@ -318,7 +372,7 @@ impl Storage {
         if self.has_sliver(blob_id, pair, sliver.axis)? {
             return Ok(());
         }
-        let value = codec::encode(sliver);
+        let value = encode_stored_sliver(sliver);
         let mut stats = *guard;
         stats.slivers += 1;
         stats.bytes += value.len() as u64;
@@ -339,10 +393,19 @@ impl Storage {
         axis: SliverAxis,
     ) -> Result<Option<Sliver>, StorageError> {
         let key = sliver_key(blob_id, pair);
-        let limit = self.config.max_sliver_size(axis) + 64;
-        let Some(sliver) = self.get::<Sliver>(family(axis), &key, limit)? else {
+        let limit = self.config.max_sliver_size(axis) + SLIVER_TRAILER;
+        let Some(value) = self.db.get_cf_opt(self.cf(family(axis)), key, &self.read)? else {
             return Ok(None);
         };
+        let corrupt = |reason: String| StorageError::Corrupt {
+            family: family(axis),
+            key: hex::encode(key),
+            reason,
+        };
+        if value.len() > limit {
+            return Err(corrupt(format!("{} bytes exceeds {limit}", value.len())));
+        }
+        let sliver = decode_stored_sliver(value).map_err(corrupt)?;
         if sliver.axis != axis || pair.sliver_index(axis, self.config.n_shards()) != sliver.index {
             return Err(StorageError::Corrupt {
                 family: family(axis),
@@ -690,13 +753,33 @@ mod tests {
             .put_cf(
                 st.cf(CF_PRIMARY),
                 key,
-                codec::encode(&enc.pairs[0].secondary),
+                encode_stored_sliver(&enc.pairs[0].secondary),
             )
             .unwrap();
         assert!(matches!(
             st.sliver(&id, SliverPairIndex(0), SliverAxis::Primary),
             Err(StorageError::Corrupt { .. })
         ));
+        // Truncated, mis-versioned and ragged values are caught.
+        let good = encode_stored_sliver(&enc.pairs[0].primary);
+        let mut bad_version = good.clone();
+        let t = bad_version.len() - 6;
+        bad_version[t] = 9;
+        let mut ragged = enc.pairs[0].primary.data.clone();
+        ragged.push(0);
+        ragged.extend_from_slice(&good[t..]);
+        for bad in [vec![1, 2, 3], bad_version, ragged] {
+            st.db.put_cf(st.cf(CF_PRIMARY), key, bad).unwrap();
+            assert!(matches!(
+                st.sliver(&id, SliverPairIndex(0), SliverAxis::Primary),
+                Err(StorageError::Corrupt { .. })
+            ));
+        }
+        assert_eq!(
+            decode_stored_sliver(good).unwrap(),
+            enc.pairs[0].primary,
+            "round trip"
+        );
         // A second process cannot open the same store.
         assert!(Storage::open(dir.path(), config(), StorageOptions::default()).is_err());
     }
