@@ -326,3 +326,72 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
     rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut v);
     v
 }
+
+/// Fault injection: wrappers around a node's protocol handler.
+pub mod faults {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use floe_node::p2p::{Handler, Request, Response};
+    use floe_node::server::HandlerHook;
+    use libp2p::PeerId;
+
+    /// A Byzantine node: serves every sliver and recovery symbol with a flipped byte, and
+    /// otherwise behaves (it stores, confirms and answers metadata honestly).
+    pub struct Liar(pub Arc<dyn Handler>);
+
+    #[async_trait::async_trait]
+    impl Handler for Liar {
+        async fn handle(&self, peer: PeerId, request: Request) -> Response {
+            match self.0.handle(peer, request).await {
+                Response::GetSliver(Ok(mut s)) => {
+                    if let Some(b) = s.data.first_mut() {
+                        *b ^= 0xff;
+                    }
+                    Response::GetSliver(Ok(s))
+                }
+                Response::Recovery(Ok(mut r)) => {
+                    for sym in &mut r.symbols {
+                        if let Some(b) = sym.data.first_mut() {
+                            *b ^= 0xff;
+                        }
+                    }
+                    Response::Recovery(Ok(r))
+                }
+                other => other,
+            }
+        }
+    }
+
+    /// The hook that makes a node a [`Liar`].
+    pub fn liar() -> HandlerHook {
+        Box::new(|h| Arc::new(Liar(h)) as Arc<dyn Handler>)
+    }
+
+    /// A node that can be paused: while paused it accepts requests and never answers (a hung
+    /// process), so callers see timeouts, not refusals.
+    pub struct Pausable {
+        inner: Arc<dyn Handler>,
+        paused: Arc<AtomicBool>,
+    }
+
+    #[async_trait::async_trait]
+    impl Handler for Pausable {
+        async fn handle(&self, peer: PeerId, request: Request) -> Response {
+            while self.paused.load(Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            self.inner.handle(peer, request).await
+        }
+    }
+
+    /// A hook making a node [`Pausable`], and its switch.
+    pub fn pausable() -> (HandlerHook, Arc<AtomicBool>) {
+        let paused = Arc::new(AtomicBool::new(false));
+        let p = paused.clone();
+        (
+            Box::new(move |inner| Arc::new(Pausable { inner, paused: p }) as Arc<dyn Handler>),
+            paused,
+        )
+    }
+}

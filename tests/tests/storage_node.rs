@@ -4,7 +4,6 @@
 //! shards), `f1` = one node faulty.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use floe_client::blobs::{Persistence, ReadError, StoreOptions, StoreOutcome};
@@ -15,10 +14,9 @@ use floe_common::{
 };
 use floe_ledger::{Address, SignedTransaction, Transaction, TxKind};
 use floe_node::committee::CommitteeView;
-use floe_node::p2p::{CallError, Handler, P2p, Request, Response};
+use floe_node::p2p::{CallError, P2p, Request};
 use floe_node::protocol::{self, ConfirmationRequest, NodeError, PutSliverRequest};
-use floe_tests::{ClusterOptions, TestCluster, data, wait_for};
-use libp2p::PeerId;
+use floe_tests::{ClusterOptions, TestCluster, data, faults, wait_for};
 use tokio_util::sync::CancellationToken;
 
 fn opts() -> StoreOptions {
@@ -229,28 +227,6 @@ async fn n4_confirmation_needs_every_sliver() {
     cluster.shutdown().await;
 }
 
-/// Corrupts every sliver and recovery symbol it serves.
-struct Liar(Arc<dyn Handler>);
-
-#[async_trait::async_trait]
-impl Handler for Liar {
-    async fn handle(&self, peer: PeerId, request: Request) -> Response {
-        match self.0.handle(peer, request).await {
-            Response::GetSliver(Ok(mut s)) => {
-                s.data[0] ^= 0xff;
-                Response::GetSliver(Ok(s))
-            }
-            Response::Recovery(Ok(mut r)) => {
-                for sym in &mut r.symbols {
-                    sym.data[0] ^= 0xff;
-                }
-                Response::Recovery(Ok(r))
-            }
-            other => other,
-        }
-    }
-}
-
 /// A node that was down while blobs were written recovers its slivers after restart, through
 /// recovery symbols — about one sliver pair of traffic per pair — even though another node
 /// serves corrupted slivers and symbols; reads stay correct throughout.
@@ -259,9 +235,7 @@ async fn n4f1_restart_recovery_with_byzantine_helper() {
     let mut cluster = TestCluster::start(ClusterOptions::default()).await;
     cluster.stop_node(0).await;
     cluster.stop_node(1).await;
-    cluster
-        .start_node_with(1, Some(Box::new(|h| Arc::new(Liar(h)) as Arc<dyn Handler>)))
-        .await;
+    cluster.start_node_with(1, Some(faults::liar())).await;
     let client = cluster.client().await;
     let mut blobs = Vec::new();
     for seed in 0..2u64 {
@@ -334,9 +308,7 @@ async fn n4f1_restart_recovery_with_byzantine_helper() {
     cluster.stop_node(0).await;
     std::fs::remove_dir_all(cluster.node_dir(0)).unwrap();
     cluster.stop_node(1).await;
-    cluster
-        .start_node_with(1, Some(Box::new(|h| Arc::new(Liar(h)) as Arc<dyn Handler>)))
-        .await;
+    cluster.start_node_with(1, Some(faults::liar())).await;
     cluster.start_node(0).await;
     let core = cluster.nodes[0].core().unwrap().clone();
     wait_for(Duration::from_secs(60), || {
