@@ -32,7 +32,7 @@ fn spinner_style() -> ProgressStyle {
 
 fn bytes_style() -> ProgressStyle {
     ProgressStyle::with_template(
-        "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        "{msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}",
     )
     .expect("valid template")
     .progress_chars("=> ")

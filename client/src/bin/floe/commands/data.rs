@@ -230,14 +230,10 @@ async fn dry_run(env: &Env, args: &StoreArgs) -> Result<Report, CliError> {
         );
         let _ = writeln!(
             human,
-            "  Price:        {} for {} epoch(s) (storage {} + write {}), plus transaction fees; \
-             it would be available {}",
-            r.price.total,
-            r.epochs,
-            r.price.storage,
-            r.price.write,
-            until(&system, r.end_epoch)
+            "  Price:        {} for {} epoch(s): storage {} + write {}, plus transaction fees",
+            r.price.total, r.epochs, r.price.storage, r.price.write
         );
+        let _ = writeln!(human, "  Available:    {}", until(&system, r.end_epoch));
         if r.invalid {
             let _ = writeln!(
                 human,
