@@ -14,6 +14,7 @@
 //!
 //! Every failure is a typed error that names the step and the cause.
 
+mod progress;
 mod read;
 mod store;
 
@@ -26,6 +27,7 @@ use floe_node::p2p::P2p;
 use floe_node::protocol;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+pub use progress::{Progress, ProgressHook};
 pub use read::{ReadError, ReadOutcome, ReadPhases};
 pub use store::{Persistence, StoreError, StoreOptions, StoreOutcome, StorePhases};
 
@@ -78,6 +80,9 @@ pub struct BlobClient {
     chain_id: String,
     p2p: P2p,
     options: BlobOptions,
+    /// Held while a batch of transactions is signed, submitted and awaited, so concurrent
+    /// stores through one client never race each other for the wallet's nonces.
+    submit_lock: tokio::sync::Mutex<()>,
     _stop: DropGuard,
 }
 
@@ -105,6 +110,7 @@ impl BlobClient {
             chain_id: system.chain_id,
             p2p,
             options,
+            submit_lock: tokio::sync::Mutex::new(()),
             _stop: cancel.drop_guard(),
         })
     }

@@ -14,6 +14,7 @@ use futures::stream::FuturesUnordered;
 use rand::seq::SliceRandom as _;
 use serde::Serialize;
 
+use super::progress::{ProgressHook, report};
 use super::{BlobClient, ConnectError};
 
 /// Metadata requests in flight at once.
@@ -83,7 +84,18 @@ impl BlobClient {
         blob_id: BlobId,
         check: ConsistencyCheck,
     ) -> Result<ReadOutcome, ReadError> {
+        self.read_with_progress(blob_id, check, None).await
+    }
+
+    /// [`BlobClient::read`], telling `progress` about phases and sliver bytes received.
+    pub async fn read_with_progress(
+        &self,
+        blob_id: BlobId,
+        check: ConsistencyCheck,
+        progress: Option<&ProgressHook>,
+    ) -> Result<ReadOutcome, ReadError> {
         let t = Instant::now();
+        report(progress, |p| p.phase("metadata"));
         let status = self
             .ledger
             .blob_status(&blob_id)
@@ -105,8 +117,16 @@ impl BlobClient {
         let metadata_ms = t.elapsed().as_millis() as u64;
 
         let t = Instant::now();
-        let (slivers, failed, bad) = self.fetch_primaries(&committee, blob_id, &metadata).await;
         let config = *committee.encoding();
+        report(progress, |p| {
+            p.phase("slivers");
+            let len = metadata.unencoded_length();
+            let sliver = config.sliver_size(SliverAxis::Primary, len).unwrap_or(0);
+            p.transfer((sliver * config.rows()) as u64);
+        });
+        let (slivers, failed, bad) = self
+            .fetch_primaries(&committee, blob_id, &metadata, progress)
+            .await;
         if slivers.len() < config.rows() {
             return Err(ReadError::NotEnoughSlivers {
                 have: slivers.len(),
@@ -117,6 +137,7 @@ impl BlobClient {
         let slivers_ms = t.elapsed().as_millis() as u64;
 
         let t = Instant::now();
+        report(progress, |p| p.phase("decode"));
         let data =
             tokio::task::spawn_blocking(move || decode_blob(&config, &metadata, &slivers, check))
                 .await
@@ -185,6 +206,7 @@ impl BlobClient {
         committee: &Arc<CommitteeView>,
         blob_id: BlobId,
         metadata: &VerifiedBlobMetadata,
+        progress: Option<&ProgressHook>,
     ) -> (Vec<Sliver>, usize, usize) {
         let config = *committee.encoding();
         let needed = config.rows();
@@ -220,7 +242,10 @@ impl BlobClient {
                 break;
             };
             match answer {
-                Some(Ok(s)) => slivers.push(s),
+                Some(Ok(s)) => {
+                    report(progress, |p| p.advance(s.data.len() as u64));
+                    slivers.push(s);
+                }
                 Some(Err(())) => {
                     bad += 1;
                     failed += 1;

@@ -19,6 +19,7 @@ use futures::stream::FuturesUnordered;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use super::progress::{ProgressHook, report};
 use super::{BlobClient, ConnectError};
 
 /// Permanent, or deletable by its owner.
@@ -44,6 +45,8 @@ pub struct StoreOptions {
     /// Do not upload to these nodes (they recover their slivers later). For tests and partial
     /// uploads; the store still needs quorum weight from the others.
     pub skip_nodes: HashSet<NodeId>,
+    /// Told about phases and upload bytes (progress bars).
+    pub progress: Option<ProgressHook>,
 }
 
 /// Milliseconds spent in each step.
@@ -175,6 +178,7 @@ impl BlobClient {
         opts: &StoreOptions,
     ) -> Result<StoreOutcome, StoreError> {
         let started = Instant::now();
+        report(opts.progress.as_ref(), |p| p.phase("encode"));
         let committee = self.committee().await?;
         let config = *committee.encoding();
         let owned = data.to_vec();
@@ -223,15 +227,24 @@ impl BlobClient {
         // Pay and register in one batch: the storage object id is derived from the reserve
         // transaction's digest, so the registration can name it before it exists.
         let t = Instant::now();
+        report(opts.progress.as_ref(), |p| p.phase("register"));
         let metadata = encoded.metadata.metadata().clone();
         let size = metadata.unencoded_length;
         let config = *committee.encoding();
         let encoded_size = config
             .encoded_length(size)
             .map_err(|e| StoreError::Encode(e.to_string()))?;
-        let (blob_object, end_epoch, cost) = self
+        let (blob_object, end_epoch, storage_cost) = self
             .register(&metadata, encoded_size, epochs, opts.persistence)
             .await?;
+        // The registration pays the write price on top of the storage reservation.
+        let write_cost = system
+            .write_price
+            .checked_mul(encoded_size.div_ceil(1 << 20))
+            .unwrap_or(Frost(u64::MAX));
+        let cost = storage_cost
+            .checked_add(write_cost)
+            .unwrap_or(Frost(u64::MAX));
         let register_ms = t.elapsed().as_millis() as u64;
 
         let persistence = match opts.persistence {
@@ -239,12 +252,14 @@ impl BlobClient {
             Persistence::Deletable => BlobPersistence::Deletable(blob_object),
         };
         let t = Instant::now();
+        report(opts.progress.as_ref(), |p| p.phase("upload"));
         let (certificate, weight) = self
-            .upload(&committee, blob_id, encoded, persistence, &opts.skip_nodes)
+            .upload(&committee, blob_id, encoded, persistence, opts)
             .await?;
         let upload_ms = t.elapsed().as_millis() as u64;
 
         let t = Instant::now();
+        report(opts.progress.as_ref(), |p| p.phase("certify"));
         self.submit(
             "certify",
             vec![TxKind::CertifyBlob {
@@ -331,6 +346,7 @@ impl BlobClient {
         kinds: Vec<TxKind>,
     ) -> Result<Vec<floe_ledger::Effects>, StoreError> {
         let sender = self.address();
+        let _one_batch_at_a_time = self.submit_lock.lock().await;
         let account = self
             .ledger
             .account(&sender)
@@ -400,8 +416,9 @@ impl BlobClient {
         blob_id: BlobId,
         encoded: EncodedBlob,
         persistence: BlobPersistence,
-        skip: &HashSet<NodeId>,
+        opts: &StoreOptions,
     ) -> Result<(floe_common::Certificate, u32), StoreError> {
+        let skip = &opts.skip_nodes;
         let metadata = Arc::new(encoded.metadata.metadata().clone());
         // Hand each node its slivers (moved, not copied).
         let mut by_node: BTreeMap<usize, NodeUpload> = BTreeMap::new();
@@ -420,6 +437,12 @@ impl BlobClient {
             entry.slivers.push((pair.index, pair.primary));
             entry.slivers.push((pair.index, pair.secondary));
         }
+        let total: usize = by_node
+            .values()
+            .filter(|u| !skip.contains(&u.member.node_id))
+            .flat_map(|u| u.slivers.iter().map(|(_, s)| s.data.len()))
+            .sum();
+        report(opts.progress.as_ref(), |p| p.transfer(total as u64));
         let in_flight = Arc::new(Semaphore::new(self.options.upload_slivers_in_flight.max(1)));
         let wait_ms = u32::try_from(self.options.confirmation_wait.as_millis()).unwrap_or(u32::MAX);
         let mut uploads: FuturesUnordered<_> = by_node
@@ -427,9 +450,20 @@ impl BlobClient {
             .filter(|(_, u)| !skip.contains(&u.member.node_id))
             .map(|(i, u)| {
                 let (p2p, md, sem) = (self.p2p.clone(), metadata.clone(), in_flight.clone());
+                let progress = opts.progress.clone();
                 async move {
                     let name = u.member.name.clone();
-                    let r = upload_to_node(&p2p, &u, blob_id, md, persistence, wait_ms, &sem).await;
+                    let r = upload_to_node(
+                        &p2p,
+                        &u,
+                        blob_id,
+                        md,
+                        persistence,
+                        wait_ms,
+                        &sem,
+                        progress.as_ref(),
+                    )
+                    .await;
                     (i, name, r)
                 }
             })
@@ -504,6 +538,7 @@ async fn upload_to_node(
     persistence: BlobPersistence,
     wait_ms: u32,
     in_flight: &Semaphore,
+    progress: Option<&ProgressHook>,
 ) -> Result<SignedConfirmation, CallError> {
     let (peer, addrs) = (u.member.peer_id, u.member.addrs.clone());
     retry(|| p2p.put_metadata(peer, addrs.clone(), (*metadata).clone())).await?;
@@ -511,7 +546,7 @@ async fn upload_to_node(
         let addrs = addrs.clone();
         async move {
             let _permit = in_flight.acquire().await.expect("never closed");
-            retry(|| {
+            let put = retry(|| {
                 p2p.put_sliver(
                     peer,
                     addrs.clone(),
@@ -522,7 +557,11 @@ async fn upload_to_node(
                     },
                 )
             })
-            .await
+            .await;
+            if put.is_ok() {
+                report(progress, |p| p.advance(sliver.data.len() as u64));
+            }
+            put
         }
     });
     for r in futures::future::join_all(puts).await {

@@ -70,4 +70,39 @@ impl Floe {
         )
         .await
     }
+
+    /// Sets (inserts or replaces) the attribute `key` of the wallet's blob object `object`
+    /// (for example `content-type`, which `floe daemon` serves as a header).
+    pub async fn set_blob_attribute(
+        &self,
+        object: ObjectId,
+        key: &str,
+        value: &str,
+    ) -> Result<Receipt, FloeError> {
+        self.execute(
+            "set_attribute",
+            TxKind::SetBlobAttribute {
+                blob_object: object,
+                key: key.to_owned(),
+                value: value.to_owned(),
+            },
+        )
+        .await
+    }
+
+    /// Removes the attribute `key` of the wallet's blob object `object`.
+    pub async fn remove_blob_attribute(
+        &self,
+        object: ObjectId,
+        key: &str,
+    ) -> Result<Receipt, FloeError> {
+        self.execute(
+            "remove_attribute",
+            TxKind::RemoveBlobAttribute {
+                blob_object: object,
+                key: key.to_owned(),
+            },
+        )
+        .await
+    }
 }

@@ -14,10 +14,13 @@ use crate::render::{Report, duration, relative, shard_ranges, table, time_utc};
 use crate::{Cli, Command, WalletCommand};
 
 mod blobs;
+mod data;
 
 /// Where the configuration is, loaded on demand (some commands work without one).
 pub struct Env {
     config_arg: Option<PathBuf>,
+    /// `--json`.
+    pub json: bool,
 }
 
 impl Env {
@@ -73,6 +76,7 @@ impl Env {
 pub async fn run(cli: Cli) -> Result<Report, CliError> {
     let env = Env {
         config_arg: cli.config,
+        json: cli.json,
     };
     match cli.command {
         Command::Wallet(WalletCommand::New { path }) => wallet_new(&env, path),
@@ -88,6 +92,10 @@ pub async fn run(cli: Cli) -> Result<Report, CliError> {
         Command::ListBlobs => blobs::list_blobs(&env).await,
         Command::Extend { object, epochs } => blobs::extend(&env, object, epochs).await,
         Command::Delete { object } => blobs::delete(&env, object).await,
+        Command::Store(args) => data::store(&env, args).await,
+        Command::Read(args) => data::read(&env, args).await,
+        Command::Bench(cmd) => data::bench(&env, cmd).await,
+        Command::Daemon(args) => data::daemon(&env, args).await,
     }
 }
 

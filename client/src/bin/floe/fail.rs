@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use floe_client::blobs::{ConnectError, ReadError, StoreError};
 use floe_client::config::ConfigError;
+use floe_client::files::FilesError;
 use floe_client::{ErrorKind, FloeError, WalletError};
 use floe_ledger::TxError;
 
@@ -276,6 +278,102 @@ fn wal(f: floe_common::Frost) -> String {
 /// Not found (exit 2).
 pub fn not_found(code: &str, message: impl Into<String>) -> CliError {
     CliError::new(Exit::Rejected, code, message)
+}
+
+/// The network could not be reached for blob data.
+pub fn from_connect(e: &ConnectError, ctx: &Context) -> CliError {
+    let config = ctx.config.as_deref().unwrap_or("the config");
+    CliError::new(Exit::Network, "unreachable", e.to_string()).hint(format!(
+        "is the network running? check `ledger_rpc` in {config}"
+    ))
+}
+
+/// A failed store.
+pub fn from_store(e: &StoreError, ctx: &Context) -> CliError {
+    let fund = || {
+        let to = ctx.address.as_deref().unwrap_or("your address");
+        format!("get WAL with `floe wallet faucet` (devnets) or a transfer to {to}")
+    };
+    match e {
+        StoreError::Encode(m) => CliError::local("encoding", format!("cannot encode: {m}"))
+            .hint("the blob is larger than this network can store; split it"),
+        StoreError::Connect(c) => from_connect(c, ctx),
+        StoreError::Rejected {
+            step,
+            code,
+            message,
+        } => {
+            let (message, hint) = rejection(step, code, message, None, fund);
+            let mut err = CliError::new(Exit::Rejected, code, message);
+            err.hint = hint;
+            err
+        }
+        StoreError::Ledger { .. } => CliError::new(Exit::Network, "ledger_error", e.to_string())
+            .hint("retry in a moment; storing the same file again reuses what was paid"),
+        StoreError::Invalid(_) => CliError::new(Exit::Rejected, "invalid_blob", e.to_string())
+            .hint("this content was once stored inconsistently and its blob id is marked invalid"),
+        StoreError::NotEnoughConfirmations { .. } => {
+            CliError::new(Exit::Network, "not_enough_confirmations", e.to_string()).hint(
+                "too few storage nodes are up; retry later (storing the same file again reuses \
+                 the registration already paid for)",
+            )
+        }
+    }
+}
+
+/// A failed read.
+pub fn from_read(e: &ReadError, ctx: &Context) -> CliError {
+    match e {
+        ReadError::Connect(c) => from_connect(c, ctx),
+        ReadError::NotFound(id) => not_found(
+            "unknown_blob",
+            format!("blob {id} is not stored on this network"),
+        )
+        .hint("it was never stored, or all its blob objects were deleted; check the blob id"),
+        ReadError::NotCertified(id) => not_found(
+            "not_certified",
+            format!("blob {id} is registered but not certified yet"),
+        )
+        .hint("its upload has not finished (retry later) or was abandoned"),
+        ReadError::Invalid(id) => not_found(
+            "invalid_blob",
+            format!(
+                "blob {id} is invalid: its writer encoded it inconsistently, so it has no content"
+            ),
+        ),
+        ReadError::NoMetadata(_) | ReadError::NotEnoughSlivers { .. } => {
+            CliError::new(Exit::Network, "unavailable", e.to_string())
+                .hint("too few storage nodes answered; retry later")
+        }
+        ReadError::Decode(_) => CliError::new(Exit::Network, "decode", e.to_string())
+            .hint("retry, or try --strict-consistency-check; report this if it persists"),
+    }
+}
+
+/// A failed file store or read.
+pub fn from_files(e: &FilesError, ctx: &Context) -> CliError {
+    match e {
+        FilesError::ReadFile { .. } => CliError::local("read", e.to_string()),
+        FilesError::WriteFile { .. } => CliError::local("write", e.to_string()),
+        FilesError::TooManyEpochs { max, .. } => CliError::local("epochs", e.to_string()).hint(
+            format!("pass --epochs N with N at most {max}, or --epochs max"),
+        ),
+        FilesError::Encode(m) => CliError::local("encoding", format!("cannot encode: {m}"))
+            .hint("the blob is larger than this network can store; split it"),
+        FilesError::Ledger(c) => {
+            let config = ctx.config.as_deref().unwrap_or("the config");
+            let code = match c {
+                floe_ledger::ClientError::Transport(_) => "unreachable",
+                floe_ledger::ClientError::Timeout => "timeout",
+                _ => "ledger_error",
+            };
+            CliError::new(Exit::Network, code, format!("ledger: {c}")).hint(format!(
+                "is the network running? check `ledger_rpc` in {config}"
+            ))
+        }
+        FilesError::Store(s) => from_store(s, ctx),
+        FilesError::Read(r) => from_read(r, ctx),
+    }
 }
 
 impl From<FloeError> for CliError {

@@ -15,6 +15,15 @@
 //!   list-blobs                        your blob objects
 //!   extend --object ID --epochs N     extend a certified blob object
 //!   delete --object ID                delete a deletable blob object
+//!   store FILE… [--epochs N|max] [--permanent|--deletable] [--dry-run] [--force]
+//!                                     store files (pay, upload, certify)
+//!   read BLOB_ID [-o FILE] [--strict-consistency-check|--skip-consistency-check]
+//!                                     read a blob (to stdout without -o)
+//!   bench encode --size B --shards N  single-thread encode throughput (one JSON line)
+//!   bench store --size B              a timed store of random bytes (one JSON line)
+//!   bench read BLOB_ID                a timed read (one JSON line)
+//!   daemon [--bind A] [--max-body B] [--max-concurrent N]
+//!                                     HTTP publisher and aggregator (Walrus routes)
 //! ```
 //!
 //! The configuration is `--config PATH`, else `$XDG_CONFIG_HOME/floe/client.yaml` or
@@ -34,11 +43,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use floe_client::files::Epochs;
 use floe_common::{BlobId, Frost, ObjectId};
 use floe_ledger::Address;
 
 mod commands;
 mod fail;
+mod progress;
 mod render;
 
 use fail::{CliError, Exit};
@@ -56,7 +67,7 @@ Exit codes:
 #[command(
     name = "floe",
     version,
-    about = "Floe decentralized blob storage: wallet, staking and blobs on the ledger",
+    about = "Floe decentralized blob storage: wallet, staking, storing and reading blobs, and an HTTP daemon",
     after_help = EXIT_CODES,
 )]
 struct Cli {
@@ -118,6 +129,102 @@ enum Command {
         #[arg(long, value_name = "ID")]
         object: ObjectId,
     },
+    /// Store files: encode, pay and register, upload to the storage nodes, certify.
+    Store(StoreArgs),
+    /// Read a blob: to stdout (binary safe), or to a file with -o.
+    Read(ReadArgs),
+    /// Measure encoding, storing and reading; each prints one JSON line.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Run the HTTP publisher and aggregator (Walrus's routes) until Ctrl-C.
+    Daemon(DaemonArgs),
+}
+
+/// `floe store`.
+#[derive(Args)]
+struct StoreArgs {
+    /// The files.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Epochs ahead to store for, or `max` (default: the config's `default_epochs`).
+    #[arg(long, value_name = "N|max")]
+    epochs: Option<Epochs>,
+    /// Store permanent blobs (they cannot be deleted before they expire).
+    #[arg(long, conflicts_with = "deletable")]
+    permanent: bool,
+    /// Store deletable blobs (the default).
+    #[arg(long)]
+    deletable: bool,
+    /// Only encode and price: print the blob id, encoded size and price; pay nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Store even if the blob is already certified for long enough.
+    #[arg(long)]
+    force: bool,
+}
+
+/// `floe read`.
+#[derive(Args)]
+struct ReadArgs {
+    /// The blob id (URL-safe base64; it may start with `-`).
+    #[arg(allow_hyphen_values = true)]
+    blob_id: BlobId,
+    /// Write the blob to this file (default: stdout).
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Re-encode the whole blob to check its consistency (slower).
+    #[arg(long, conflicts_with = "skip_consistency_check")]
+    strict_consistency_check: bool,
+    /// Skip the consistency check (only for blobs from a trusted writer).
+    #[arg(long)]
+    skip_consistency_check: bool,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Encode random bytes on one thread: {"size","shards","mib_s","encode_ms"}.
+    Encode {
+        /// Blob size in bytes.
+        #[arg(long, value_name = "BYTES")]
+        size: u64,
+        /// Shard count.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        shards: u16,
+    },
+    /// Store random bytes on the configured network (pays): size, blob_id, mib_s, phases_ms,
+    /// peak_rss_bytes.
+    Store {
+        /// Blob size in bytes.
+        #[arg(long, value_name = "BYTES")]
+        size: u64,
+        /// Epochs (default: the config's `default_epochs`).
+        #[arg(long, value_name = "N")]
+        epochs: Option<u32>,
+    },
+    /// Read a blob from the configured network: size, blob_id, mib_s, phases_ms,
+    /// peak_rss_bytes.
+    Read {
+        /// The blob id.
+        #[arg(allow_hyphen_values = true)]
+        blob_id: BlobId,
+    },
+}
+
+/// `floe daemon`.
+#[derive(Args)]
+struct DaemonArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = floe_client::daemon::DEFAULT_BIND)]
+    bind: String,
+    /// Largest blob a PUT may upload, in bytes (larger bodies get 413).
+    #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
+    max_body: u64,
+    /// Stores served at once (more get 429).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    max_concurrent: usize,
+    /// Reads served at once (more get 429).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_concurrent_reads: usize,
 }
 
 #[derive(Subcommand)]
@@ -187,10 +294,14 @@ fn main() -> ExitCode {
     };
     init_tracing();
     let json = cli.json;
-    let result = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // Data commands encode, verify and serve in parallel; the others need one thread.
+    let mut builder = match cli.command {
+        Command::Store(_) | Command::Read(_) | Command::Bench(_) | Command::Daemon(_) => {
+            tokio::runtime::Builder::new_multi_thread()
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let result = match builder.enable_all().build() {
         Ok(runtime) => runtime.block_on(commands::run(cli)),
         Err(e) => Err(CliError::local("runtime", format!("cannot start: {e}"))),
     };

@@ -14,6 +14,19 @@ pub struct Report {
     pub json: serde_json::Value,
     /// The human text.
     pub human: String,
+    /// How it is printed.
+    pub style: Style,
+}
+
+/// How a report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Text, or the pretty JSON document with `--json`.
+    Normal,
+    /// Nothing at all: the command already wrote its output (a blob's bytes on stdout).
+    Silent,
+    /// One compact JSON line, with or without `--json` (benchmarks).
+    JsonLine,
 }
 
 impl Report {
@@ -21,20 +34,42 @@ impl Report {
         Report {
             json: serde_json::to_value(json).expect("reports serialize to JSON"),
             human,
+            style: Style::Normal,
+        }
+    }
+
+    /// A command whose output was already written.
+    pub fn silent() -> Report {
+        Report {
+            json: serde_json::Value::Null,
+            human: String::new(),
+            style: Style::Silent,
+        }
+    }
+
+    /// One JSON line, whatever the output mode (fields in declaration order).
+    pub fn line(json: impl Serialize) -> Report {
+        let line = serde_json::to_string(&json).expect("reports serialize to JSON");
+        Report {
+            style: Style::JsonLine,
+            ..Report::new(json, line)
         }
     }
 
     /// Prints the JSON document or the text on stdout.
     pub fn print(&self, json: bool) {
-        if json {
-            println!(
+        match self.style {
+            Style::Silent => {}
+            Style::JsonLine => println!("{}", self.human),
+            Style::Normal if json => println!(
                 "{}",
                 serde_json::to_string_pretty(&self.json).expect("JSON values serialize")
-            );
-        } else {
-            print!("{}", self.human);
-            if !self.human.ends_with('\n') {
-                println!();
+            ),
+            Style::Normal => {
+                print!("{}", self.human);
+                if !self.human.ends_with('\n') {
+                    println!();
+                }
             }
         }
     }

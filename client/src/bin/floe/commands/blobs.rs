@@ -14,7 +14,7 @@ use crate::fail::{CliError, from_floe, not_found};
 use crate::render::{Report, relative, table, time_utc};
 
 /// `until epoch E starts (2026-… UTC, in 3h)`.
-fn until(system: &SystemInfo, end: Epoch) -> String {
+pub(super) fn until(system: &SystemInfo, end: Epoch) -> String {
     let at = floe_client::floe::epoch_start_ms(system, end);
     format!(
         "until epoch {end} starts ({}, {})",
@@ -24,7 +24,7 @@ fn until(system: &SystemInfo, end: Epoch) -> String {
 }
 
 /// `1.5 KiB`.
-fn bytes(n: u64) -> String {
+pub(super) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;

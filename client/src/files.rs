@@ -1,0 +1,318 @@
+//! What `floe store` and `floe read` do, as library functions (the binary is a thin layer over
+//! these): the storage duration (`--epochs N|max`), the price of a store, dry runs, storing a
+//! file and reading a blob into a file or a writer.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use floe_common::{BlobId, ConsistencyCheck, EncodingConfig, Epoch, Frost};
+use floe_ledger::LedgerClient;
+use floe_ledger::rpc::types::SystemInfo;
+use serde::Serialize;
+
+use crate::blobs::{BlobClient, ProgressHook, ReadError, ReadPhases, StoreError, StoreOptions};
+use crate::blobs::{StoreOutcome, StorePhases};
+
+/// Bytes per pricing unit.
+const MIB: u64 = 1 << 20;
+
+/// How long to store: a number of epochs ahead, or the most the network allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epochs {
+    /// This many epochs ahead of the current one.
+    Count(u32),
+    /// The network's `max_epochs_ahead`.
+    Max,
+}
+
+impl FromStr for Epochs {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Epochs::Max);
+        }
+        match s.parse::<u32>() {
+            Ok(0) => Err("epochs must be at least 1".into()),
+            Ok(n) => Ok(Epochs::Count(n)),
+            Err(_) => Err(format!("{s:?} is neither a number of epochs nor `max`")),
+        }
+    }
+}
+
+impl Epochs {
+    /// The number of epochs, checked against the network's maximum.
+    pub fn resolve(self, system: &SystemInfo) -> Result<u32, FilesError> {
+        let max = system.max_epochs_ahead;
+        match self {
+            Epochs::Max => Ok(max),
+            Epochs::Count(n) if n > max => Err(FilesError::TooManyEpochs { asked: n, max }),
+            Epochs::Count(n) => Ok(n),
+        }
+    }
+}
+
+/// The price of storing `encoded_size` bytes for some epochs, in FROST (transaction fees
+/// excluded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Price {
+    /// Storage: `storage_price × ⌈encoded/MiB⌉ × epochs`.
+    pub storage: Frost,
+    /// Write: `write_price × ⌈encoded/MiB⌉`.
+    pub write: Frost,
+    /// Both.
+    pub total: Frost,
+}
+
+/// The price of a store at the network's current prices.
+pub fn price(system: &SystemInfo, encoded_size: u64, epochs: u32) -> Price {
+    let units = encoded_size.div_ceil(MIB);
+    let max = Frost(u64::MAX);
+    let storage = system
+        .storage_price
+        .checked_mul(units)
+        .and_then(|p| p.checked_mul(u64::from(epochs)))
+        .unwrap_or(max);
+    let write = system.write_price.checked_mul(units).unwrap_or(max);
+    Price {
+        storage,
+        write,
+        total: storage.checked_add(write).unwrap_or(max),
+    }
+}
+
+/// A store or read of files failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FilesError {
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The output could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    WriteFile {
+        /// The file (`-` for standard output).
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// More epochs than the network allows.
+    #[error("cannot store for {asked} epochs: the network allows at most {max} epochs ahead")]
+    TooManyEpochs {
+        /// Asked for.
+        asked: u32,
+        /// The network's maximum.
+        max: u32,
+    },
+    /// The data cannot be encoded for this network (too large).
+    #[error("cannot encode: {0}")]
+    Encode(String),
+    /// A ledger query failed.
+    #[error("ledger: {0}")]
+    Ledger(#[from] floe_ledger::ClientError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The read failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+}
+
+/// What a dry run found: what a store would pay, without paying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DryRun {
+    /// The blob id.
+    pub blob_id: BlobId,
+    /// Unencoded size.
+    pub size: u64,
+    /// Encoded size (what storage is bought for).
+    pub encoded_size: u64,
+    /// Epochs ahead.
+    pub epochs: u32,
+    /// The end epoch a store now would get (exclusive).
+    pub end_epoch: Epoch,
+    /// The price at the current prices.
+    pub price: Price,
+    /// The latest end epoch of a certified copy, if one exists.
+    pub certified_until: Option<Epoch>,
+    /// Whether a store would reuse the certified copy and pay nothing (without `--force`).
+    pub already_certified: bool,
+    /// Whether the blob id is marked invalid.
+    pub invalid: bool,
+}
+
+/// Encodes `data` locally for the ledger's shard count and prices the store, paying nothing.
+pub async fn dry_run(
+    ledger: &LedgerClient,
+    data: Vec<u8>,
+    epochs: Epochs,
+) -> Result<DryRun, FilesError> {
+    let system = ledger.system().await?;
+    let epochs = epochs.resolve(&system)?;
+    let config =
+        EncodingConfig::new(system.n_shards).map_err(|e| FilesError::Encode(e.to_string()))?;
+    let size = data.len() as u64;
+    let encoded_size = config
+        .encoded_length(size)
+        .map_err(|e| FilesError::Encode(e.to_string()))?;
+    let blob_id = tokio::task::spawn_blocking(move || {
+        floe_common::encode_blob(&config, &data).map(|e| e.blob_id())
+    })
+    .await
+    .map_err(|e| FilesError::Encode(e.to_string()))?
+    .map_err(|e| FilesError::Encode(e.to_string()))?;
+    let status = ledger.blob_status(&blob_id).await?;
+    let end_epoch = Epoch(system.epoch.0.saturating_add(epochs));
+    let certified_until = status.as_ref().and_then(|s| s.info.max_certified_end_epoch);
+    let invalid = status.as_ref().is_some_and(|s| s.invalid);
+    Ok(DryRun {
+        blob_id,
+        size,
+        encoded_size,
+        epochs,
+        end_epoch,
+        price: price(&system, encoded_size, epochs),
+        certified_until,
+        already_certified: !invalid && certified_until.is_some_and(|e| e >= end_epoch),
+        invalid,
+    })
+}
+
+/// Dry run of a file.
+pub async fn dry_run_file(
+    ledger: &LedgerClient,
+    path: &Path,
+    epochs: Epochs,
+) -> Result<DryRun, FilesError> {
+    dry_run(ledger, read_file(path)?, epochs).await
+}
+
+/// Reads a whole file.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, FilesError> {
+    std::fs::read(path).map_err(|source| FilesError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// A stored file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredFile {
+    /// The file.
+    pub path: PathBuf,
+    /// What the store did.
+    #[serde(flatten)]
+    pub outcome: StoreOutcome,
+}
+
+/// Stores the file at `path` with `opts` (whose `epochs` must already be resolved).
+pub async fn store_file(
+    client: &BlobClient,
+    path: &Path,
+    opts: &StoreOptions,
+) -> Result<StoredFile, FilesError> {
+    let data = read_file(path)?;
+    let outcome = client.store(&data, opts).await?;
+    Ok(StoredFile {
+        path: path.to_owned(),
+        outcome,
+    })
+}
+
+/// A blob that was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadSummary {
+    /// The blob id.
+    pub blob_id: BlobId,
+    /// Its size.
+    pub size: u64,
+    /// Time per step (ms).
+    pub phases: ReadPhases,
+    /// Slivers that failed verification (served by faulty nodes).
+    pub bad_slivers: usize,
+}
+
+/// Reads a blob and writes it to `out` (binary safe). Returns the summary and the data.
+pub async fn read_blob(
+    client: &BlobClient,
+    blob_id: BlobId,
+    check: ConsistencyCheck,
+    progress: Option<&ProgressHook>,
+) -> Result<(ReadSummary, Vec<u8>), FilesError> {
+    let outcome = client.read_with_progress(blob_id, check, progress).await?;
+    Ok((
+        ReadSummary {
+            blob_id,
+            size: outcome.data.len() as u64,
+            phases: outcome.phases,
+            bad_slivers: outcome.bad_slivers,
+        },
+        outcome.data,
+    ))
+}
+
+/// Reads a blob into the file at `path`. The bytes go to a temporary file beside it that is
+/// renamed into place, so a failed read never leaves a partial file.
+pub async fn read_to_file(
+    client: &BlobClient,
+    blob_id: BlobId,
+    check: ConsistencyCheck,
+    path: &Path,
+    progress: Option<&ProgressHook>,
+) -> Result<ReadSummary, FilesError> {
+    let (summary, data) = read_blob(client, blob_id, check, progress).await?;
+    let err = |source| FilesError::WriteFile {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(err)?;
+    tmp.write_all(&data).map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(summary)
+}
+
+/// Reads a blob into `out` (standard output, for example).
+pub async fn read_to_writer(
+    client: &BlobClient,
+    blob_id: BlobId,
+    check: ConsistencyCheck,
+    out: &mut impl Write,
+    progress: Option<&ProgressHook>,
+) -> Result<ReadSummary, FilesError> {
+    let (summary, data) = read_blob(client, blob_id, check, progress).await?;
+    let err = |source| FilesError::WriteFile {
+        path: PathBuf::from("-"),
+        source,
+    };
+    out.write_all(&data).map_err(err)?;
+    out.flush().map_err(err)?;
+    Ok(summary)
+}
+
+/// The store phases' total (ms).
+pub fn total_ms(p: &StorePhases) -> u64 {
+    p.encode + p.register + p.upload + p.certify
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epochs_parse() {
+        assert_eq!("5".parse::<Epochs>(), Ok(Epochs::Count(5)));
+        assert_eq!("max".parse::<Epochs>(), Ok(Epochs::Max));
+        assert_eq!("MAX".parse::<Epochs>(), Ok(Epochs::Max));
+        assert!("0".parse::<Epochs>().is_err());
+        assert!("-1".parse::<Epochs>().is_err());
+        assert!("forever".parse::<Epochs>().is_err());
+    }
+}
