@@ -1,0 +1,562 @@
+//! The network description (`devnet.json`) and its generation: keys, genesis and one
+//! configuration file per validator and storage node.
+//!
+//! Layout of a devnet folder:
+//!
+//! ```text
+//! devnet.json                 this description (written last: its presence means "complete")
+//! genesis.json                the chain's genesis
+//! wallet.json                 the client wallet (owns the nodes' stake, 10,000,000 WAL)
+//! client.yaml                 the client configuration (written by `up` once the network is ready)
+//! validator-N/                key.json, config.toml, data/
+//! node-N/                     key.json, config.toml, data/
+//! logs/NAME.log               stdout and stderr of each process (appended across restarts)
+//! run/NAME.pid, run/up.pid    pids of the running processes and of the `up` supervisor
+//! ```
+
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+
+use floe_common::crypto::KeyFile;
+use floe_common::{Frost, KeyPair};
+use floe_ledger::localnet::{self, LocalValidator};
+use floe_ledger::{
+    Address, FaucetParams, Genesis, GenesisNode, GenesisValidator, Params, validator,
+};
+use floe_node::NodeConfig;
+use floe_node::config::{InboundConfig, RecoveryConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::error::DevnetError;
+
+/// Name of the network description inside a devnet folder.
+pub const MANIFEST_FILE: &str = "devnet.json";
+/// Version of the `devnet.json` format this crate writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// WAL in the client wallet at genesis.
+pub const WALLET_WAL: u64 = 10_000_000;
+/// WAL in each storage node's own account at genesis (pays the fees of its transactions).
+pub const NODE_ACCOUNT_WAL: u64 = 1_000;
+/// WAL staked on each storage node at genesis (owned by the client wallet).
+pub const NODE_STAKE_WAL: u64 = 100_000;
+/// Most WAL one faucet transaction mints.
+pub const FAUCET_MAX_WAL: u64 = 1_000;
+
+/// The shape of a new devnet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevnetOptions {
+    /// Validators, with equal voting power.
+    pub validators: usize,
+    /// Storage nodes, with equal stake (`node-1` … `node-N`).
+    pub nodes: usize,
+    /// Shards of the network.
+    pub shards: u16,
+    /// Epoch length in seconds of block time.
+    pub epoch_secs: u64,
+    /// Target time between blocks (ms).
+    pub block_time_ms: u64,
+}
+
+impl Default for DevnetOptions {
+    /// 4 validators, 10 nodes, 100 shards, one-hour epochs, 200 ms blocks.
+    fn default() -> Self {
+        Self {
+            validators: 4,
+            nodes: 10,
+            shards: 100,
+            epoch_secs: 3600,
+            block_time_ms: 200,
+        }
+    }
+}
+
+impl DevnetOptions {
+    /// Checks the options before anything is written.
+    pub fn validate(&self) -> Result<(), DevnetError> {
+        let bad = |s: &str| Err(DevnetError::Options(s.to_owned()));
+        if self.validators == 0 || self.validators > 100 {
+            return bad("--validators must be in 1..=100");
+        }
+        if self.nodes == 0 || self.nodes > 1000 {
+            return bad("--nodes must be in 1..=1000");
+        }
+        if usize::from(self.shards) < self.nodes {
+            return bad("--shards must be at least --nodes (every node holds a shard)");
+        }
+        if self.epoch_secs == 0 || self.epoch_secs > 365 * 24 * 3600 {
+            return bad("--epoch-secs must be in 1..=31536000");
+        }
+        if self.block_time_ms == 0 || self.block_time_ms > 60_000 {
+            return bad("--block-time-ms must be in 1..=60000");
+        }
+        Ok(())
+    }
+}
+
+/// What a process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessKind {
+    /// A ledger validator (`floe-devnet validator --config …`).
+    Validator,
+    /// A storage node (`floe-devnet node --config …`).
+    Node,
+}
+
+impl ProcessKind {
+    /// The hidden subcommand of `floe-devnet` that runs this kind of process.
+    pub fn subcommand(self) -> &'static str {
+        match self {
+            ProcessKind::Validator => "validator",
+            ProcessKind::Node => "node",
+        }
+    }
+}
+
+impl std::fmt::Display for ProcessKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.subcommand())
+    }
+}
+
+/// One process of the devnet. Paths are relative to the devnet folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessSpec {
+    /// Unique name: `validator-N` or `node-N`.
+    pub name: String,
+    /// Validator or storage node.
+    pub kind: ProcessKind,
+    /// Its configuration file (TOML).
+    pub config: PathBuf,
+    /// Its key file.
+    pub key_file: PathBuf,
+    /// Its data folder (RocksDB).
+    pub data_dir: PathBuf,
+    /// libp2p listen address.
+    pub p2p_listen: String,
+    /// HTTP listen address: the RPC of a validator, `/health` and `/metrics` of a node.
+    pub http_listen: SocketAddr,
+}
+
+impl ProcessSpec {
+    /// Base URL of its HTTP endpoint.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_listen)
+    }
+
+    /// The TCP port of `p2p_listen`, if it names one.
+    pub fn p2p_port(&self) -> Option<u16> {
+        tcp_port(&self.p2p_listen)
+    }
+}
+
+/// The contents of `devnet.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// [`FORMAT_VERSION`].
+    pub format: u32,
+    /// The chain id (unique per generated devnet).
+    pub chain_id: String,
+    /// The seed all keys derive from.
+    pub seed: u64,
+    /// The absolute folder the devnet was generated in (its configs hold absolute paths).
+    pub root: PathBuf,
+    /// When it was generated (ms since the Unix epoch); also the genesis time.
+    pub created_ms: u64,
+    /// The shape it was generated with.
+    pub options: DevnetOptions,
+    /// The genesis file.
+    pub genesis: PathBuf,
+    /// The client wallet's key file.
+    pub wallet: PathBuf,
+    /// The client configuration written by `up`.
+    pub client_config: PathBuf,
+    /// Validators, then storage nodes.
+    pub processes: Vec<ProcessSpec>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn tcp_port(multiaddr: &str) -> Option<u16> {
+    let mut parts = multiaddr.split('/');
+    parts.find(|p| *p == "tcp")?;
+    parts.next()?.parse().ok()
+}
+
+/// A key derived from the devnet seed: `BLAKE3("floe-devnet/key" ‖ seed ‖ role ‖ index)`.
+/// (Validator keys come from [`localnet::write`], which derives its own from the same seed.)
+fn derive_key(seed: u64, role: &str, index: usize) -> KeyPair {
+    let mut h = blake3::Hasher::new();
+    h.update(b"floe-devnet/key");
+    h.update(&seed.to_le_bytes());
+    h.update(role.as_bytes());
+    h.update(&(index as u64).to_le_bytes());
+    KeyPair::from_seed(*h.finalize().as_bytes())
+}
+
+fn wal(n: u64) -> Frost {
+    Frost::from_wal(n).expect("constant WAL amounts fit in u64")
+}
+
+/// Picks free loopback ports, never the same one twice, below the kernel's ephemeral range
+/// when there is room: a devnet keeps its ports across restarts, and a port from the ephemeral
+/// range may meanwhile be taken as the source port of some outgoing connection.
+struct Ports {
+    taken: BTreeSet<u16>,
+    /// Inclusive range to draw from; `None`: ask the kernel ([`localnet::free_port`]).
+    range: Option<(u16, u16)>,
+}
+
+impl Ports {
+    fn new() -> Self {
+        let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok());
+        let range = match ephemeral_low {
+            Some(low) if low > 12_000 => Some((10_000, low - 1)),
+            _ => None,
+        };
+        Self {
+            taken: BTreeSet::new(),
+            range,
+        }
+    }
+
+    fn pick(&mut self) -> std::io::Result<u16> {
+        use rand::Rng as _;
+        for _ in 0..1000 {
+            let port = match self.range {
+                Some((lo, hi)) => rand::thread_rng().gen_range(lo..=hi),
+                None => localnet::free_port()?,
+            };
+            if !self.taken.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                self.taken.insert(port);
+                return Ok(port);
+            }
+        }
+        Err(std::io::Error::other("no free port found"))
+    }
+}
+
+/// Gives the validators written by [`localnet::write`] (which takes ports from the kernel)
+/// ports from `ports`, and rewrites their configurations.
+fn reassign_ports(validators: &mut [LocalValidator], ports: &mut Ports) -> Result<(), DevnetError> {
+    let picked: Vec<(u16, u16)> = validators
+        .iter()
+        .map(|_| Ok((ports.pick()?, ports.pick()?)))
+        .collect::<std::io::Result<_>>()
+        .map_err(DevnetError::io("127.0.0.1"))?;
+    let others = |i: usize| picked.iter().enumerate().filter(move |(j, _)| *j != i);
+    for (i, v) in validators.iter_mut().enumerate() {
+        let (p2p, rpc) = picked[i];
+        v.config.p2p_listen = format!("/ip4/127.0.0.1/tcp/{p2p}");
+        v.config.p2p_peers = others(i)
+            .map(|(_, (p, _))| format!("/ip4/127.0.0.1/tcp/{p}"))
+            .collect();
+        v.config.rpc_listen = SocketAddr::from(([127, 0, 0, 1], rpc));
+        v.config.rpc_peers = others(i)
+            .map(|(_, (_, r))| format!("http://127.0.0.1:{r}"))
+            .collect();
+        v.rpc_url = format!("http://127.0.0.1:{rpc}");
+        let text = toml::to_string(&v.config).map_err(DevnetError::parse(&v.config_path))?;
+        write_file(&v.config_path, text.as_bytes(), false)?;
+    }
+    Ok(())
+}
+
+/// Writes `value` as pretty JSON to `path` (through a temporary file and a rename).
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DevnetError> {
+    let text = serde_json::to_string_pretty(value).map_err(DevnetError::parse(path))?;
+    write_file(path, text.as_bytes(), false)
+}
+
+/// Writes `bytes` to `path` atomically; `secret` files are readable by the owner only.
+pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), DevnetError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(if secret { 0o600 } else { 0o644 })
+        .open(&tmp)
+        .map_err(DevnetError::io(&tmp))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(DevnetError::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(DevnetError::io(path))
+}
+
+/// Reads a JSON file.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, DevnetError> {
+    let bytes = std::fs::read(path).map_err(DevnetError::io(path))?;
+    serde_json::from_slice(&bytes).map_err(DevnetError::parse(path))
+}
+
+/// Reads a key file.
+pub(crate) fn read_key(path: &Path) -> Result<KeyPair, DevnetError> {
+    let file: KeyFile = read_json(path)?;
+    file.key().map_err(DevnetError::parse(path))
+}
+
+fn relative(root: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(root).unwrap_or(path).to_owned()
+}
+
+/// The genesis of a new devnet, without validators (added by [`localnet::write`]).
+fn genesis(
+    opts: &DevnetOptions,
+    chain_id: String,
+    created_ms: u64,
+    wallet: &KeyPair,
+    nodes: &[(KeyPair, u16, u16)],
+) -> Genesis {
+    let owner = Address::of(&wallet.public());
+    let storage_price = Frost(100_000);
+    let write_price = Frost(20_000);
+    let mut accounts = vec![(owner, wal(WALLET_WAL))];
+    accounts.extend(
+        nodes
+            .iter()
+            .map(|(k, _, _)| (Address::of(&k.public()), wal(NODE_ACCOUNT_WAL))),
+    );
+    Genesis {
+        chain_id,
+        genesis_time_ms: created_ms,
+        params: Params {
+            epoch_duration_ms: opts.epoch_secs * 1000,
+            max_epochs_ahead: 100,
+            storage_price_per_mib_epoch: storage_price,
+            write_price_per_mib: write_price,
+            min_fee: Frost(1_000),
+            max_shards_per_node: opts.shards,
+        },
+        validators: Vec::new(),
+        accounts,
+        storage_nodes: nodes
+            .iter()
+            .enumerate()
+            .map(|(i, (k, p2p, http))| GenesisNode {
+                name: format!("node-{}", i + 1),
+                public_key: k.public(),
+                network_address: format!("/ip4/127.0.0.1/tcp/{p2p}"),
+                http_address: format!("http://127.0.0.1:{http}"),
+                commission_bps: 1_000,
+                stake: wal(NODE_STAKE_WAL),
+                owner,
+                storage_price_vote: storage_price,
+                write_price_vote: write_price,
+                capacity_vote: 1 << 40,
+            })
+            .collect(),
+        n_shards: opts.shards,
+        faucet: Some(FaucetParams {
+            max_per_call: wal(FAUCET_MAX_WAL),
+        }),
+    }
+}
+
+/// Generates a devnet in the absolute folder `root`: keys, genesis, validator and node
+/// configurations and the wallet, then `devnet.json`. Ports are picked free on 127.0.0.1.
+pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, DevnetError> {
+    opts.validate()?;
+    let seed: u64 = rand::random();
+    let chain_id = format!("floe-devnet-{seed:016x}");
+    let created_ms = now_ms();
+    let wallet = derive_key(seed, "wallet", 0);
+    let mut ports = Ports::new();
+    let nodes: Vec<(KeyPair, u16, u16)> = (0..opts.nodes)
+        .map(|i| Ok((derive_key(seed, "node", i), ports.pick()?, ports.pick()?)))
+        .collect::<std::io::Result<_>>()
+        .map_err(DevnetError::io(root))?;
+    let genesis = genesis(opts, chain_id.clone(), created_ms, &wallet, &nodes);
+    // Check the genesis before writing anything (a placeholder validator stands in).
+    let mut probe = genesis.clone();
+    probe.validators = vec![GenesisValidator {
+        name: "probe".into(),
+        public_key: wallet.public(),
+        voting_power: 1,
+    }];
+    probe.validate()?;
+
+    let (genesis, mut validators) = localnet::write(
+        root,
+        genesis,
+        opts.validators,
+        Some(seed),
+        opts.block_time_ms,
+    )
+    .map_err(DevnetError::io(root))?;
+    reassign_ports(&mut validators, &mut ports)?;
+    genesis.validate()?;
+    let genesis_path = root.join("genesis.json");
+
+    let mut processes: Vec<ProcessSpec> = validators
+        .iter()
+        .map(|v| ProcessSpec {
+            name: v.config.name.clone(),
+            kind: ProcessKind::Validator,
+            config: relative(root, &v.config_path),
+            key_file: relative(root, &v.config.key_file),
+            data_dir: relative(root, &v.config.data_dir),
+            p2p_listen: v.config.p2p_listen.clone(),
+            http_listen: v.config.rpc_listen,
+        })
+        .collect();
+    let rpc_urls: Vec<String> = validators.iter().map(|v| v.rpc_url.clone()).collect();
+    for (i, (key, p2p, http)) in nodes.iter().enumerate() {
+        let name = format!("node-{}", i + 1);
+        let dir = root.join(&name);
+        std::fs::create_dir_all(&dir).map_err(DevnetError::io(&dir))?;
+        let key_file = dir.join("key.json");
+        write_secret_key(&key_file, key)?;
+        // Each node starts with a different validator, to spread the load.
+        let mut ledger_rpc = rpc_urls.clone();
+        ledger_rpc.rotate_left(i % rpc_urls.len());
+        let config = NodeConfig {
+            name: name.clone(),
+            data_dir: dir.join("data"),
+            genesis: genesis_path.clone(),
+            key_file: key_file.clone(),
+            p2p_listen: format!("/ip4/127.0.0.1/tcp/{p2p}"),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], *http)),
+            ledger_rpc,
+            sync_writes: false,
+            recovery: RecoveryConfig::default(),
+            inbound: InboundConfig::default(),
+        };
+        let config_path = dir.join("config.toml");
+        let text = toml::to_string(&config).map_err(DevnetError::parse(&config_path))?;
+        write_file(&config_path, text.as_bytes(), false)?;
+        processes.push(ProcessSpec {
+            name,
+            kind: ProcessKind::Node,
+            config: relative(root, &config_path),
+            key_file: relative(root, &key_file),
+            data_dir: relative(root, &config.data_dir),
+            p2p_listen: config.p2p_listen,
+            http_listen: config.http_listen,
+        });
+    }
+    let wallet_path = root.join("wallet.json");
+    write_secret_key(&wallet_path, &wallet)?;
+
+    let manifest = Manifest {
+        format: FORMAT_VERSION,
+        chain_id,
+        seed,
+        root: root.to_owned(),
+        created_ms,
+        options: opts.clone(),
+        genesis: PathBuf::from("genesis.json"),
+        wallet: PathBuf::from("wallet.json"),
+        client_config: PathBuf::from("client.yaml"),
+        processes,
+    };
+    write_json(&root.join(MANIFEST_FILE), &manifest)?;
+    tracing::debug!(root = %root.display(), chain_id = %manifest.chain_id, "devnet generated");
+    Ok(manifest)
+}
+
+fn write_secret_key(path: &Path, key: &KeyPair) -> Result<(), DevnetError> {
+    let text = serde_json::to_string_pretty(&KeyFile::of(key)).map_err(DevnetError::parse(path))?;
+    write_file(path, text.as_bytes(), true)
+}
+
+/// Reads and checks `devnet.json` of the absolute folder `root`.
+pub(crate) fn load(root: &Path) -> Result<Manifest, DevnetError> {
+    let path = root.join(MANIFEST_FILE);
+    if !path.is_file() {
+        return Err(DevnetError::NotFound(root.to_owned()));
+    }
+    let manifest: Manifest = read_json(&path)?;
+    if manifest.format != FORMAT_VERSION {
+        return Err(DevnetError::Parse {
+            path,
+            reason: format!(
+                "format {} is not the supported {FORMAT_VERSION}",
+                manifest.format
+            ),
+        });
+    }
+    if manifest.root != root {
+        return Err(DevnetError::Moved {
+            was: manifest.root,
+            now: root.to_owned(),
+        });
+    }
+    Ok(manifest)
+}
+
+/// Reads a validator's configuration file.
+pub fn read_validator_config(path: &Path) -> Result<validator::ValidatorConfig, DevnetError> {
+    let text = std::fs::read_to_string(path).map_err(DevnetError::io(path))?;
+    toml::from_str(&text).map_err(DevnetError::parse(path))
+}
+
+/// Reads a storage node's configuration file.
+pub fn read_node_config(path: &Path) -> Result<NodeConfig, DevnetError> {
+    let text = std::fs::read_to_string(path).map_err(DevnetError::io(path))?;
+    toml::from_str(&text).map_err(DevnetError::parse(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_parse_from_multiaddrs() {
+        assert_eq!(tcp_port("/ip4/127.0.0.1/tcp/4001"), Some(4001));
+        assert_eq!(tcp_port("/ip4/127.0.0.1/udp/4001"), None);
+    }
+
+    #[test]
+    fn options_are_checked() {
+        assert!(DevnetOptions::default().validate().is_ok());
+        let bad = [
+            DevnetOptions {
+                validators: 0,
+                ..DevnetOptions::default()
+            },
+            DevnetOptions {
+                nodes: 0,
+                ..DevnetOptions::default()
+            },
+            DevnetOptions {
+                nodes: 20,
+                shards: 10,
+                ..DevnetOptions::default()
+            },
+            DevnetOptions {
+                epoch_secs: 0,
+                ..DevnetOptions::default()
+            },
+        ];
+        for o in bad {
+            assert!(
+                matches!(o.validate(), Err(DevnetError::Options(_))),
+                "{o:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn derived_keys_differ_by_role_index_and_seed() {
+        let a = derive_key(1, "node", 0).public();
+        assert_eq!(a, derive_key(1, "node", 0).public());
+        assert_ne!(a, derive_key(1, "node", 1).public());
+        assert_ne!(a, derive_key(1, "wallet", 0).public());
+        assert_ne!(a, derive_key(2, "node", 0).public());
+    }
+}
