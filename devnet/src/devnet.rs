@@ -258,6 +258,7 @@ impl Devnet {
             ledger_rpc: self.validator_urls(),
             wallet: self.manifest.wallet.clone(),
             default_epochs: 5,
+            n_shards: self.genesis().ok().map(|g| g.n_shards),
         }
     }
 
