@@ -12,7 +12,7 @@ use floe_common::ObjectId;
 use floe_tests::{ClusterOptions, TestCluster, data};
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_util::sync::CancellationToken;
 
 const MAX_BODY: u64 = 256 * 1024;
@@ -302,12 +302,21 @@ async fn n4_daemon_publisher_and_aggregator() {
 
     // The concurrency limit (1 store): a PUT whose body is still arriving holds the only slot,
     // so another PUT gets 429 with Retry-After, before its body is read.
-    let mut slow = tokio::net::TcpStream::connect(d.addr).await.unwrap();
-    slow.write_all(
-        b"PUT /v1/blobs HTTP/1.1\r\nHost: floe\r\nContent-Length: 1000\r\n\r\n0123456789",
-    )
-    .await
-    .unwrap();
+    // The slow PUT must be the one holding the slot: if it was answered at once (the slot was
+    // busy with an earlier store), open it again.
+    let slow = loop {
+        let mut slow = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+        slow.write_all(
+            b"PUT /v1/blobs HTTP/1.1\r\nHost: floe\r\nContent-Length: 1000\r\n\r\n0123456789",
+        )
+        .await
+        .unwrap();
+        let mut buf = [0u8; 64];
+        match tokio::time::timeout(Duration::from_millis(300), slow.read(&mut buf)).await {
+            Err(_) => break slow, // no answer: it holds the slot, waiting for its body
+            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let resp = http
