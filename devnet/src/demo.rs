@@ -1,9 +1,10 @@
 //! What `floe-devnet up` shows once the network is ready.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use floe_client::ClientConfig;
-use floe_common::Frost;
+use floe_client::blobs::StoreOptions;
+use floe_client::{BlobClient, BlobOptions, ClientConfig};
+use floe_common::{BlobId, ConsistencyCheck, Frost};
 use floe_ledger::{Address, LedgerClient};
 
 use crate::error::DevnetError;
@@ -13,29 +14,98 @@ use crate::error::DevnetError;
 pub struct DemoReport {
     /// The wallet's address.
     pub wallet: Address,
-    /// Its balance, as the ledger reports it.
+    /// Its balance after the store, as the ledger reports it.
     pub balance: Frost,
+    /// The sample file stored.
+    pub file: PathBuf,
+    /// Its blob id.
+    pub blob_id: BlobId,
+    /// Its size in bytes.
+    pub size: usize,
+    /// Milliseconds to store (encode, pay, upload, certify) and to read back.
+    pub store_ms: u64,
+    /// Milliseconds to read it back.
+    pub read_ms: u64,
 }
 
 impl std::fmt::Display for DemoReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "wallet {} holds {}", self.wallet, self.balance)
+        write!(
+            f,
+            "stored {} ({} bytes) as blob {} in {} ms, read it back byte for byte in {} ms; \
+             wallet {} now holds {}",
+            self.file.display(),
+            self.size,
+            self.blob_id,
+            self.store_ms,
+            self.read_ms,
+            self.wallet,
+            self.balance
+        )
     }
 }
 
+/// The sample stored by the demo: a small text file written next to the devnet's data.
+fn sample(dir: &Path) -> Result<(PathBuf, Vec<u8>), DevnetError> {
+    let path = dir.join("sample.txt");
+    let mut text = String::from(
+        "Hello from Floe!\n\nThis file was erasure-coded into sliver pairs, spread over the \
+         devnet's storage nodes, certified on the ledger, and read back.\n",
+    );
+    for i in 0..2_000 {
+        text.push_str(&format!(
+            "line {i}: the quick brown fox jumps over the lazy dog\n"
+        ));
+    }
+    std::fs::write(&path, &text)
+        .map_err(|e| DevnetError::Demo(format!("writing {}: {e}", path.display())))?;
+    Ok((path, text.into_bytes()))
+}
+
 /// The demo run by `up` (skipped with `--no-demo`), through the client configuration at
-/// `config_path`: for now it reads the wallet's balance from the ledger.
+/// `config_path`: stores a sample file, reads it back, checks the bytes, and reports the blob id.
 pub async fn demo(config_path: &Path) -> Result<DemoReport, DevnetError> {
-    // TODO(issue 6): store+read once floe-client has them: store a sample file, read it back,
-    // compare the bytes and report the blob id.
     let config = ClientConfig::load(config_path).map_err(DevnetError::parse(config_path))?;
     let key = crate::manifest::read_key(&config.wallet)?;
     let wallet = Address::of(&key.public());
-    let account = LedgerClient::new(config.ledger_rpc)
-        .account(&wallet)
-        .await?;
+    let ledger = LedgerClient::new(config.ledger_rpc.clone());
+    let client = BlobClient::connect(ledger.clone(), key, BlobOptions::default())
+        .await
+        .map_err(|e| DevnetError::Demo(format!("connecting: {e}")))?;
+    let dir = config_path.parent().unwrap_or_else(|| Path::new("."));
+    let (file, bytes) = sample(dir)?;
+    let t = std::time::Instant::now();
+    let stored = client
+        .store(
+            &bytes,
+            &StoreOptions {
+                epochs: config.default_epochs.max(1),
+                ..StoreOptions::default()
+            },
+        )
+        .await
+        .map_err(|e| DevnetError::Demo(format!("store: {e}")))?;
+    let store_ms = t.elapsed().as_millis() as u64;
+    let blob_id = stored.blob_id();
+    let t = std::time::Instant::now();
+    let read = client
+        .read(blob_id, ConsistencyCheck::Default)
+        .await
+        .map_err(|e| DevnetError::Demo(format!("read: {e}")))?;
+    let read_ms = t.elapsed().as_millis() as u64;
+    if read.data != bytes {
+        return Err(DevnetError::Demo(format!(
+            "blob {blob_id} read back different bytes"
+        )));
+    }
+    let account = ledger.account(&wallet).await?;
     Ok(DemoReport {
         wallet,
         balance: account.balance,
+        file,
+        blob_id,
+        size: bytes.len(),
+        store_ms,
+        read_ms,
     })
 }

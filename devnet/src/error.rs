@@ -105,6 +105,9 @@ pub enum DevnetError {
     /// A ledger call failed.
     #[error("ledger: {0}")]
     Ledger(#[from] floe_ledger::ClientError),
+    /// The demo store or read failed.
+    #[error("demo: {0}")]
+    Demo(String),
 }
 
 impl DevnetError {

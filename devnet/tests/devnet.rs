@@ -355,6 +355,17 @@ async fn library_starts_kills_restarts_and_reports_crashes() {
     assert_eq!(started.len(), 5);
     let ready = devnet.wait_ready(READY).await.unwrap();
     assert!(ready.processes.iter().all(|p| p.healthy));
+    // The demo `up` runs: a sample file stored on the nodes and read back byte for byte.
+    let config = devnet.write_client_config().unwrap();
+    let report = floe_devnet::demo(&config)
+        .await
+        .expect("demo store and read");
+    assert!(report.size > 100_000);
+    assert_eq!(
+        std::fs::read(&report.file).unwrap().len(),
+        report.size,
+        "the sample file is left for the user"
+    );
     assert!(matches!(
         devnet.start("node-1"),
         Err(DevnetError::AlreadyRunning { .. })
@@ -406,10 +417,12 @@ async fn library_starts_kills_restarts_and_reports_crashes() {
     // The ledger answers through the handle's client.
     let wallet = floe_ledger::Address::of(&devnet.wallet().unwrap().public());
     let account = devnet.ledger_client().account(&wallet).await.unwrap();
-    assert_eq!(
-        account.balance,
-        floe_common::Frost::from_wal(floe_devnet::manifest::WALLET_WAL).unwrap()
+    let genesis_balance = floe_common::Frost::from_wal(floe_devnet::manifest::WALLET_WAL).unwrap();
+    assert!(
+        account.balance < genesis_balance,
+        "the demo paid for its blob"
     );
+    assert_eq!(account.balance, report.balance);
 
     // Dropping the handle kills what it started.
     let pids: Vec<u32> = devnet.running().into_iter().map(|(_, p)| p).collect();

@@ -370,7 +370,14 @@ async fn supervise(devnet: &mut Devnet, no_demo: bool) -> anyhow::Result<()> {
         tokio::select! {
             r = tokio::time::timeout(Duration::from_secs(60), floe_devnet::demo(&client_config)) => {
                 match r {
-                    Ok(Ok(report)) => println!("demo: {report}"),
+                    Ok(Ok(report)) => {
+                        println!("demo: {report}");
+                        println!(
+                            "  read it yourself: floe --config {} read {} -o copy.txt",
+                            client_config.display(),
+                            report.blob_id
+                        );
+                    }
                     Ok(Err(e)) => eprintln!("floe-devnet: demo failed: {e}"),
                     Err(_) => eprintln!("floe-devnet: demo timed out"),
                 }
@@ -420,7 +427,9 @@ fn print_ready(devnet: &Devnet, status: &NetworkStatus, client_config: &Path) {
         devnet.path(&devnet.manifest().wallet).display(),
         floe_devnet::manifest::WALLET_WAL
     );
-    println!("next steps:");
+    println!(
+        "next steps (`floe` is `cargo run --release -p floe-client --bin floe --`, or install it with `cargo install --path client`):"
+    );
     println!("  floe --config {config} store FILE");
     println!("  floe --config {config} read BLOB_ID");
     println!("  floe --config {config} daemon");
