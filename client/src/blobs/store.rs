@@ -181,12 +181,22 @@ impl BlobClient {
         report(opts.progress.as_ref(), |p| p.phase("encode"));
         let committee = self.committee().await?;
         let config = *committee.encoding();
-        let owned = data.to_vec();
-        let encoded =
-            tokio::task::spawn_blocking(move || floe_common::encode_blob(&config, &owned))
-                .await
-                .map_err(|e| StoreError::Encode(e.to_string()))?
-                .map_err(|e| StoreError::Encode(e.to_string()))?;
+        // Encode in place, without copying the caller's data: on a multi-threaded runtime the
+        // worker hands its other tasks away for the duration (`block_in_place`); on a
+        // current-thread runtime the caller is the only task anyway.
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let encode = || {
+            floe_common::encoding::encode_blob_with(
+                &config,
+                data,
+                floe_common::encoding::EncodeOptions { threads },
+            )
+        };
+        let encoded = match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(encode),
+            _ => encode(),
+        }
+        .map_err(|e| StoreError::Encode(e.to_string()))?;
         let encode_ms = started.elapsed().as_millis() as u64;
         self.store_encoded(encoded, opts, committee, encode_ms)
             .await
