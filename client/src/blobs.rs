@@ -17,6 +17,7 @@
 mod progress;
 mod read;
 mod store;
+mod upload;
 
 use std::time::Duration;
 

@@ -26,6 +26,7 @@ mod expand;
 pub mod faulty;
 mod metadata;
 mod recovery;
+mod stream;
 
 pub use decoder::{ConsistencyCheck, DecodeError, decode_blob};
 pub use encoder::{EncodeOptions, EncodedBlob, SliverPair, encode_blob, encode_blob_with};
@@ -37,6 +38,7 @@ pub use recovery::{
     InconsistencyProof, RecoveryError, RecoveryOutcome, RecoverySymbol, recover_sliver,
     recover_unproven, recovery_symbols,
 };
+pub use stream::{PreparedBlob, prepare};
 
 /// The two axes of the encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,25 +1,19 @@
 //! Storing a blob: encode, pay and register, upload, confirm, certify.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::time::Instant;
 
-use floe_common::messages::StorageConfirmation;
 use floe_common::{
-    BlobId, BlobMetadata, BlobPersistence, CertificateBuilder, EncodedBlob, EncodingType, Epoch,
-    Frost, NodeId, ObjectId, Sliver, SliverPairIndex, Threshold,
+    BlobId, BlobMetadata, BlobPersistence, EncodedBlob, EncodingType, Epoch, Frost, NodeId,
+    ObjectId,
 };
 use floe_ledger::store::TxStatus;
 use floe_ledger::{SignedTransaction, Transaction, TxKind};
-use floe_node::committee::{CommitteeView, Member};
-use floe_node::p2p::{CallError, P2p};
-use floe_node::protocol::{ConfirmationRequest, NodeError, PutSliverRequest, SignedConfirmation};
-use futures::StreamExt as _;
-use futures::stream::FuturesUnordered;
+use floe_node::committee::CommitteeView;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use super::progress::{ProgressHook, report};
+use super::upload::SliverSource;
 use super::{BlobClient, ConnectError};
 
 /// Permanent, or deletable by its owner.
@@ -164,12 +158,6 @@ fn ledger_err(step: &'static str) -> impl Fn(floe_ledger::ClientError) -> StoreE
     }
 }
 
-/// One node's share of a blob.
-struct NodeUpload {
-    member: Member,
-    slivers: Vec<(SliverPairIndex, Sliver)>,
-}
-
 impl BlobClient {
     /// Stores `data`.
     pub async fn store(
@@ -185,21 +173,24 @@ impl BlobClient {
         // worker hands its other tasks away for the duration (`block_in_place`); on a
         // current-thread runtime the caller is the only task anyway.
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let encode = || {
-            floe_common::encoding::encode_blob_with(
-                &config,
-                data,
-                floe_common::encoding::EncodeOptions { threads },
-            )
-        };
-        let encoded = match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(encode),
-            _ => encode(),
+        // No primary parity is kept in this pass: it is computed per group of nodes during the
+        // upload (see `upload`), so memory stays near the blob's size.
+        let prepare = || floe_common::encoding::prepare(&config, data, threads, |_| false);
+        let prepared = match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(prepare),
+            _ => prepare(),
         }
         .map_err(|e| StoreError::Encode(e.to_string()))?;
         let encode_ms = started.elapsed().as_millis() as u64;
-        self.store_encoded(encoded, opts, committee, encode_ms)
-            .await
+        let metadata = prepared.metadata().clone();
+        self.store_from(
+            SliverSource::Prepared(prepared),
+            metadata,
+            opts,
+            committee,
+            encode_ms,
+        )
+        .await
     }
 
     /// Stores an already encoded blob (for example a deliberately inconsistent one in tests).
@@ -210,7 +201,26 @@ impl BlobClient {
         committee: CommitteeView,
         encode_ms: u64,
     ) -> Result<StoreOutcome, StoreError> {
-        let blob_id = encoded.blob_id();
+        let metadata = encoded.metadata.clone();
+        self.store_from(
+            SliverSource::encoded(encoded),
+            metadata,
+            opts,
+            committee,
+            encode_ms,
+        )
+        .await
+    }
+
+    async fn store_from(
+        &self,
+        source: SliverSource<'_>,
+        verified: floe_common::VerifiedBlobMetadata,
+        opts: &StoreOptions,
+        committee: CommitteeView,
+        encode_ms: u64,
+    ) -> Result<StoreOutcome, StoreError> {
+        let blob_id = verified.blob_id();
         let epochs = opts.epochs.max(1);
         let system = self.ledger.system().await.map_err(ledger_err("status"))?;
         if let Some(status) = self
@@ -238,7 +248,7 @@ impl BlobClient {
         // transaction's digest, so the registration can name it before it exists.
         let t = Instant::now();
         report(opts.progress.as_ref(), |p| p.phase("register"));
-        let metadata = encoded.metadata.metadata().clone();
+        let metadata = verified.metadata().clone();
         let size = metadata.unencoded_length;
         let config = *committee.encoding();
         let encoded_size = config
@@ -264,7 +274,7 @@ impl BlobClient {
         let t = Instant::now();
         report(opts.progress.as_ref(), |p| p.phase("upload"));
         let (certificate, weight) = self
-            .upload(&committee, blob_id, encoded, persistence, opts)
+            .upload(&committee, blob_id, source, &metadata, persistence, opts)
             .await?;
         let upload_ms = t.elapsed().as_millis() as u64;
 
@@ -417,176 +427,4 @@ impl BlobClient {
         }
         Ok(effects)
     }
-
-    /// Uploads to every node in parallel; returns the certificate once quorum weight confirmed
-    /// and the extra upload time passed (or every node finished).
-    async fn upload(
-        &self,
-        committee: &CommitteeView,
-        blob_id: BlobId,
-        encoded: EncodedBlob,
-        persistence: BlobPersistence,
-        opts: &StoreOptions,
-    ) -> Result<(floe_common::Certificate, u32), StoreError> {
-        let skip = &opts.skip_nodes;
-        let metadata = Arc::new(encoded.metadata.metadata().clone());
-        // Hand each node its slivers (moved, not copied).
-        let mut by_node: BTreeMap<usize, NodeUpload> = BTreeMap::new();
-        for pair in encoded.pairs {
-            let Some(holder) = committee.pair_holder(&blob_id, pair.index) else {
-                continue;
-            };
-            let i = committee
-                .committee()
-                .index_of(&holder.node_id)
-                .expect("holder is a member");
-            let entry = by_node.entry(i).or_insert_with(|| NodeUpload {
-                member: holder.clone(),
-                slivers: Vec::new(),
-            });
-            entry.slivers.push((pair.index, pair.primary));
-            entry.slivers.push((pair.index, pair.secondary));
-        }
-        let total: usize = by_node
-            .values()
-            .filter(|u| !skip.contains(&u.member.node_id))
-            .flat_map(|u| u.slivers.iter().map(|(_, s)| s.data.len()))
-            .sum();
-        report(opts.progress.as_ref(), |p| p.transfer(total as u64));
-        let in_flight = Arc::new(Semaphore::new(self.options.upload_slivers_in_flight.max(1)));
-        let wait_ms = u32::try_from(self.options.confirmation_wait.as_millis()).unwrap_or(u32::MAX);
-        let mut uploads: FuturesUnordered<_> = by_node
-            .into_iter()
-            .filter(|(_, u)| !skip.contains(&u.member.node_id))
-            .map(|(i, u)| {
-                let (p2p, md, sem) = (self.p2p.clone(), metadata.clone(), in_flight.clone());
-                let progress = opts.progress.clone();
-                async move {
-                    let name = u.member.name.clone();
-                    let r = upload_to_node(
-                        &p2p,
-                        &u,
-                        blob_id,
-                        md,
-                        persistence,
-                        wait_ms,
-                        &sem,
-                        progress.as_ref(),
-                    )
-                    .await;
-                    (i, name, r)
-                }
-            })
-            .collect();
-        let mut builder = CertificateBuilder::<StorageConfirmation>::new(committee.committee());
-        let mut failures = Vec::new();
-        let mut deadline: Option<tokio::time::Instant> = None;
-        loop {
-            let next = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, uploads.next()).await {
-                    Ok(n) => n,
-                    Err(_) => break,
-                },
-                None => uploads.next().await,
-            };
-            let Some((i, name, result)) = next else { break };
-            match result {
-                Ok(signed) => match builder.add(i, &signed) {
-                    Ok(_) => {}
-                    Err(e) => failures.push(format!("{name}: bad confirmation: {e}")),
-                },
-                Err(e) => failures.push(format!("{name}: {e}")),
-            }
-            if deadline.is_none() && builder.reached(Threshold::Quorum) {
-                deadline = Some(tokio::time::Instant::now() + self.options.extra_upload_time);
-            }
-        }
-        let weight = builder.weight();
-        if !builder.reached(Threshold::Quorum) {
-            let n = u32::from(committee.n_shards());
-            return Err(StoreError::NotEnoughConfirmations {
-                weight,
-                quorum: (2 * n) / 3 + 1,
-                failures: if failures.is_empty() {
-                    "none reported".into()
-                } else {
-                    failures.join("; ")
-                },
-            });
-        }
-        let certificate = builder.finish().expect("quorum reached");
-        Ok((certificate, weight))
-    }
-}
-
-/// Retries a call a few times on `busy` and transport failures.
-async fn retry<T, F, Fut>(mut call: F) -> Result<T, CallError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, CallError>>,
-{
-    let mut delay = Duration::from_millis(100);
-    let mut attempt = 0;
-    loop {
-        match call().await {
-            Err(CallError::Node(NodeError::Busy) | CallError::Transport(_)) if attempt < 3 => {
-                attempt += 1;
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Metadata, then every sliver (bounded by the shared semaphore), then the confirmation.
-async fn upload_to_node(
-    p2p: &P2p,
-    u: &NodeUpload,
-    blob_id: BlobId,
-    metadata: Arc<BlobMetadata>,
-    persistence: BlobPersistence,
-    wait_ms: u32,
-    in_flight: &Semaphore,
-    progress: Option<&ProgressHook>,
-) -> Result<SignedConfirmation, CallError> {
-    let (peer, addrs) = (u.member.peer_id, u.member.addrs.clone());
-    retry(|| p2p.put_metadata(peer, addrs.clone(), (*metadata).clone())).await?;
-    let puts = u.slivers.iter().map(|(pair, sliver)| {
-        let addrs = addrs.clone();
-        async move {
-            let _permit = in_flight.acquire().await.expect("never closed");
-            let put = retry(|| {
-                p2p.put_sliver(
-                    peer,
-                    addrs.clone(),
-                    PutSliverRequest {
-                        blob_id,
-                        pair: *pair,
-                        sliver: sliver.clone(),
-                    },
-                )
-            })
-            .await;
-            if put.is_ok() {
-                report(progress, |p| p.advance(sliver.data.len() as u64));
-            }
-            put
-        }
-    });
-    for r in futures::future::join_all(puts).await {
-        r?;
-    }
-    retry(|| {
-        p2p.confirmation(
-            peer,
-            addrs.clone(),
-            ConfirmationRequest {
-                blob_id,
-                persistence,
-                wait_ms,
-            },
-        )
-    })
-    .await
 }

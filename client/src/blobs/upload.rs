@@ -1,0 +1,363 @@
+//! The upload step of a store: slivers to every node, confirmations back, with bounded memory.
+//!
+//! Memory: the slivers of a blob are about 4.4× its size at 100 shards, but the writer never
+//! holds them all. A sliver is produced when its request is about to be sent (systematic slivers
+//! are copied out of the caller's buffer, parity slivers moved out of [`PreparedBlob`]) and
+//! dropped when the node acknowledged it. Primary parity, the largest part, is computed for one
+//! half of the committee (by shard weight) at a time: the second half's after every sliver of
+//! the first was sent. Peak: the blob, its secondary parity (≈0.5×), one half's primary parity
+//! (≈1×) and the slivers in flight.
+//!
+//! Confirmations are collected to quorum weight, then the upload goes on for
+//! [`super::BlobOptions::extra_upload_time`] so most nodes get their slivers directly.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use floe_common::encoding::PreparedBlob;
+use floe_common::messages::StorageConfirmation;
+use floe_common::{
+    BlobId, BlobMetadata, BlobPersistence, CertificateBuilder, EncodedBlob, NodeId, Sliver,
+    SliverAxis, SliverIndex, SliverPairIndex, Threshold,
+};
+use floe_node::committee::{CommitteeView, Member};
+use floe_node::p2p::{CallError, P2p};
+use floe_node::protocol::{ConfirmationRequest, NodeError, PutSliverRequest, SignedConfirmation};
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use tokio::sync::{Notify, Semaphore};
+
+use super::BlobClient;
+use super::progress::{ProgressHook, report};
+use super::store::{StoreError, StoreOptions};
+
+/// Where an upload's slivers come from.
+pub(crate) enum SliverSource<'a> {
+    /// Prepared with bounded memory (the normal path).
+    Prepared(PreparedBlob<'a>),
+    /// Fully encoded up front (for example a deliberately inconsistent encoding in tests).
+    Encoded(Vec<[Option<Sliver>; 2]>),
+}
+
+impl SliverSource<'_> {
+    pub(crate) fn encoded(e: EncodedBlob) -> Self {
+        SliverSource::Encoded(
+            e.pairs
+                .into_iter()
+                .map(|p| [Some(p.primary), Some(p.secondary)])
+                .collect(),
+        )
+    }
+
+    /// Makes the primary slivers of `pairs` available (computes parity not yet computed).
+    fn prepare(&mut self, pairs: &[SliverPairIndex]) {
+        if let SliverSource::Prepared(p) = self {
+            let wanted: Vec<SliverIndex> = pairs.iter().map(|p| SliverIndex(p.0)).collect();
+            p.compute_primary(&wanted);
+        }
+    }
+
+    fn take(&mut self, pair: SliverPairIndex, axis: SliverAxis) -> Option<Sliver> {
+        match self {
+            SliverSource::Prepared(p) => p.take(pair, axis),
+            SliverSource::Encoded(v) => v.get_mut(pair.as_usize())?[axis as usize].take(),
+        }
+    }
+}
+
+/// One node's share.
+struct NodeUpload {
+    index: usize,
+    member: Member,
+    pairs: Vec<SliverPairIndex>,
+}
+
+/// Counts a group's nodes that still have slivers to send; notifies when none is left.
+struct GroupSent {
+    left: AtomicUsize,
+    done: Notify,
+}
+
+impl GroupSent {
+    fn finish_one(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.notify_one();
+        }
+    }
+}
+
+/// Calls `finish_one` when dropped (however the node's upload ends).
+struct SentGuard(Arc<GroupSent>);
+
+impl Drop for SentGuard {
+    fn drop(&mut self) {
+        self.0.finish_one();
+    }
+}
+
+/// Splits the nodes to upload to into two halves by shard weight (one group when small).
+fn groups(mut nodes: Vec<NodeUpload>, n_shards: u16) -> Vec<Vec<NodeUpload>> {
+    let half = usize::from(n_shards) / 2;
+    let mut first = Vec::new();
+    let mut weight = 0;
+    while weight < half && !nodes.is_empty() {
+        let u = nodes.remove(0);
+        weight += u.pairs.len();
+        first.push(u);
+    }
+    if nodes.is_empty() {
+        vec![first]
+    } else {
+        vec![first, nodes]
+    }
+}
+
+impl BlobClient {
+    /// Uploads to every node; returns the certificate once quorum weight confirmed and the
+    /// extra upload time passed (or every node finished).
+    pub(crate) async fn upload(
+        &self,
+        committee: &CommitteeView,
+        blob_id: BlobId,
+        source: SliverSource<'_>,
+        metadata: &BlobMetadata,
+        persistence: BlobPersistence,
+        opts: &StoreOptions,
+    ) -> Result<(floe_common::Certificate, u32), StoreError> {
+        let skip: &HashSet<NodeId> = &opts.skip_nodes;
+        let config = *committee.encoding();
+        let nodes: Vec<NodeUpload> = committee
+            .members()
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !skip.contains(&m.node_id))
+            .map(|(index, m)| NodeUpload {
+                index,
+                member: m.clone(),
+                pairs: committee.pairs_on(&blob_id, &m.shards),
+            })
+            .collect();
+        let len = metadata.unencoded_length;
+        let pair_bytes = config
+            .sliver_size(SliverAxis::Primary, len)
+            .unwrap_or(0)
+            .saturating_add(config.sliver_size(SliverAxis::Secondary, len).unwrap_or(0));
+        let total: usize = nodes.iter().map(|u| u.pairs.len() * pair_bytes).sum();
+        report(opts.progress.as_ref(), |p| p.transfer(total as u64));
+
+        let source = Mutex::new(source);
+        let metadata = Arc::new(metadata.clone());
+        let in_flight = Semaphore::new(self.options.upload_slivers_in_flight.max(1));
+        let wait_ms = u32::try_from(self.options.confirmation_wait.as_millis()).unwrap_or(u32::MAX);
+        let mut pending_groups = groups(nodes, committee.n_shards()).into_iter();
+        let mut uploads = FuturesUnordered::new();
+        let mut sent: Option<Arc<GroupSent>> = None;
+        let ctx = UploadCtx {
+            p2p: &self.p2p,
+            blob_id,
+            persistence,
+            wait_ms,
+            in_flight: &in_flight,
+            source: &source,
+            progress: opts.progress.as_ref(),
+        };
+        let mut start_next = |uploads: &mut FuturesUnordered<_>,
+                              sent: &mut Option<Arc<GroupSent>>| {
+            let Some(group) = pending_groups.next() else {
+                *sent = None;
+                return;
+            };
+            let pairs: Vec<SliverPairIndex> =
+                group.iter().flat_map(|u| u.pairs.iter().copied()).collect();
+            {
+                let mut src = source
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                match tokio::runtime::Handle::current().runtime_flavor() {
+                    tokio::runtime::RuntimeFlavor::MultiThread => {
+                        tokio::task::block_in_place(|| src.prepare(&pairs));
+                    }
+                    _ => src.prepare(&pairs),
+                }
+            }
+            let group_sent = Arc::new(GroupSent {
+                left: AtomicUsize::new(group.len()),
+                done: Notify::new(),
+            });
+            for u in group {
+                let guard = SentGuard(group_sent.clone());
+                let md = metadata.clone();
+                let ctx = ctx.clone();
+                uploads.push(async move {
+                    let r = ctx.upload_to_node(&u, md, guard).await;
+                    (u.index, u.member.name, r)
+                });
+            }
+            *sent = Some(group_sent);
+        };
+        start_next(&mut uploads, &mut sent);
+
+        let mut builder = CertificateBuilder::<StorageConfirmation>::new(committee.committee());
+        let mut failures = Vec::new();
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let group_done = async {
+                match &sent {
+                    Some(g) if g.left.load(Ordering::Acquire) > 0 => g.done.notified().await,
+                    Some(_) => {}
+                    None => std::future::pending().await,
+                }
+            };
+            let past_deadline = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                next = uploads.next() => {
+                    let Some((i, name, result)) = next else {
+                        if sent.is_some() {
+                            // Every node of this group ended; start the next one.
+                            start_next(&mut uploads, &mut sent);
+                            continue;
+                        }
+                        break;
+                    };
+                    match result {
+                        Ok(signed) => {
+                            if let Err(e) = builder.add(i, &signed) {
+                                failures.push(format!("{name}: bad confirmation: {e}"));
+                            }
+                        }
+                        Err(e) => failures.push(format!("{name}: {e}")),
+                    }
+                    if deadline.is_none() && builder.reached(Threshold::Quorum) {
+                        deadline = Some(tokio::time::Instant::now() + self.options.extra_upload_time);
+                    }
+                }
+                () = group_done => start_next(&mut uploads, &mut sent),
+                () = past_deadline => break,
+            }
+        }
+        let weight = builder.weight();
+        if !builder.reached(Threshold::Quorum) {
+            let n = u32::from(committee.n_shards());
+            return Err(StoreError::NotEnoughConfirmations {
+                weight,
+                quorum: (2 * n) / 3 + 1,
+                failures: if failures.is_empty() {
+                    "none reported".into()
+                } else {
+                    failures.join("; ")
+                },
+            });
+        }
+        let certificate = builder.finish().expect("quorum reached");
+        Ok((certificate, weight))
+    }
+}
+
+/// What every node's upload shares.
+#[derive(Clone)]
+struct UploadCtx<'a, 's> {
+    p2p: &'a P2p,
+    blob_id: BlobId,
+    persistence: BlobPersistence,
+    wait_ms: u32,
+    in_flight: &'a Semaphore,
+    source: &'a Mutex<SliverSource<'s>>,
+    progress: Option<&'a ProgressHook>,
+}
+
+/// Retries a call a few times on `busy` and transport failures.
+async fn retry<T, F, Fut>(mut call: F) -> Result<T, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CallError>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(CallError::Node(NodeError::Busy) | CallError::Transport(_)) if attempt < 3 => {
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+}
+
+impl UploadCtx<'_, '_> {
+    /// Metadata, then every sliver (each produced just before it is sent, bounded by the shared
+    /// semaphore), then the confirmation. `sent` is released once no sliver is left to send.
+    async fn upload_to_node(
+        &self,
+        u: &NodeUpload,
+        metadata: Arc<BlobMetadata>,
+        sent: SentGuard,
+    ) -> Result<SignedConfirmation, CallError> {
+        let (peer, addrs) = (u.member.peer_id, u.member.addrs.clone());
+        retry(|| {
+            self.p2p
+                .put_metadata(peer, addrs.clone(), (*metadata).clone())
+        })
+        .await?;
+        let puts = u.pairs.iter().flat_map(|pair| {
+            [SliverAxis::Primary, SliverAxis::Secondary].map(|axis| {
+                let addrs = addrs.clone();
+                async move {
+                    let _permit = self.in_flight.acquire().await.expect("never closed");
+                    let sliver = self
+                        .source
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .take(*pair, axis)
+                        .ok_or_else(|| {
+                            CallError::Transport(format!(
+                                "{axis} sliver of pair {pair} unavailable"
+                            ))
+                        })?;
+                    let size = sliver.data.len() as u64;
+                    let put = retry(|| {
+                        self.p2p.put_sliver(
+                            peer,
+                            addrs.clone(),
+                            PutSliverRequest {
+                                blob_id: self.blob_id,
+                                pair: *pair,
+                                sliver: sliver.clone(),
+                            },
+                        )
+                    })
+                    .await;
+                    if put.is_ok() {
+                        report(self.progress, |p| p.advance(size));
+                    }
+                    put
+                }
+            })
+        });
+        let results = futures::future::join_all(puts).await;
+        drop(sent);
+        for r in results {
+            r?;
+        }
+        retry(|| {
+            self.p2p.confirmation(
+                peer,
+                addrs.clone(),
+                ConfirmationRequest {
+                    blob_id: self.blob_id,
+                    persistence: self.persistence,
+                    wait_ms: self.wait_ms,
+                },
+            )
+        })
+        .await
+    }
+}
