@@ -22,7 +22,23 @@ pub struct LocalValidator {
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
+///
+/// Drawn at random *below* the kernel's ephemeral range when there is room: a port handed out
+/// by the kernel (`:0`) comes from that range, and until the caller binds it, the kernel may
+/// give it to an outgoing connection as its source port (many tests dial while others start).
 pub fn free_port() -> std::io::Result<u16> {
+    use rand::Rng as _;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok());
+    if let Some(low) = ephemeral_low.filter(|&l| l > 12_000) {
+        for _ in 0..1000 {
+            let port = rand::thread_rng().gen_range(10_000..low);
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
