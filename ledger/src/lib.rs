@@ -12,6 +12,7 @@
 //! - [`store`]: RocksDB (blocks, certificates, state, transaction index, events).
 //! - [`consensus`]: the Malachite context, signing, wire codec and application loop.
 //! - [`rpc`] / [`client`]: the HTTP JSON API of a validator and its typed client.
+//! - [`process`]: logging and signal handling shared by the binaries.
 
 pub mod block;
 pub mod cert;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod genesis;
 pub mod localnet;
 pub mod mempool;
+pub mod process;
 pub mod rpc;
 pub mod service;
 pub mod state;

@@ -271,15 +271,6 @@ struct BlobIdArgs {
     shards: Option<u16>,
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -292,7 +283,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_tracing();
+    floe_ledger::process::init_tracing("warn");
     let json = cli.json;
     // Data commands encode, verify and serve in parallel; the others need one thread.
     let mut builder = match cli.command {

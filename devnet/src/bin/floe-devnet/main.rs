@@ -157,17 +157,6 @@ impl UpArgs {
     }
 }
 
-fn init_tracing(default: &str) {
-    use std::io::IsTerminal as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}
-
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -175,25 +164,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// A token cancelled on SIGINT, SIGTERM or SIGHUP. The handlers are installed before this
-/// returns, so no signal in between takes the default action (exit without cleanup).
+/// A token cancelled on SIGINT, SIGTERM or SIGHUP (handlers installed before it returns).
 fn cancel_on_signal() -> anyhow::Result<CancellationToken> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
-    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let mut hup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
-    let cancel = CancellationToken::new();
-    let token = cancel.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
-        }
-        tracing::info!("shutting down");
-        token.cancel();
-    });
-    Ok(cancel)
+    floe_ledger::process::cancel_on_signal().context("listening for signals")
 }
 
 fn main() -> anyhow::Result<()> {
@@ -202,7 +175,7 @@ fn main() -> anyhow::Result<()> {
         Command::Validator { config } => run_process(ProcessKind::Validator, &config),
         Command::Node { config } => run_process(ProcessKind::Node, &config),
         command => {
-            init_tracing("warn");
+            floe_ledger::process::init_tracing("warn");
             runtime()?.block_on(control(command))
         }
     }
@@ -210,7 +183,9 @@ fn main() -> anyhow::Result<()> {
 
 /// A validator or storage node, until SIGINT or SIGTERM; tracing goes to stderr (its log).
 fn run_process(kind: ProcessKind, config: &Path) -> anyhow::Result<()> {
-    init_tracing("info,arc_malachitebft=warn,informalsystems_malachitebft=warn,libp2p=warn");
+    floe_ledger::process::init_tracing(
+        "info,arc_malachitebft=warn,informalsystems_malachitebft=warn,libp2p=warn",
+    );
     runtime()?.block_on(async {
         let cancel = cancel_on_signal()?;
         let result: anyhow::Result<()> = match kind {

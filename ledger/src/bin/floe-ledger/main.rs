@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use tokio_util::sync::CancellationToken;
 
 mod bench;
 
@@ -27,37 +26,11 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(
-            "info,arc_malachitebft=warn,informalsystems_malachitebft=warn,libp2p=warn",
-        )
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
-async fn shutdown_signal(cancel: CancellationToken) {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down");
-    cancel.cancel();
-}
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing();
+    floe_ledger::process::init_tracing(
+        "info,arc_malachitebft=warn,informalsystems_malachitebft=warn,libp2p=warn",
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -69,8 +42,8 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("reading {}", config.display()))?;
                 let config: floe_ledger::validator::ValidatorConfig = toml::from_str(&text)
                     .with_context(|| format!("parsing {}", config.display()))?;
-                let cancel = CancellationToken::new();
-                tokio::spawn(shutdown_signal(cancel.clone()));
+                let cancel =
+                    floe_ledger::process::cancel_on_signal().context("listening for signals")?;
                 floe_ledger::validator::run(config, cancel).await?;
                 Ok(())
             }

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(name = "floe-node", version, about = "Floe storage node")]
@@ -26,34 +25,9 @@ enum Command {
     },
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
-async fn shutdown_signal(cancel: CancellationToken) {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down");
-    cancel.cancel();
-}
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing();
+    floe_ledger::process::init_tracing("info,libp2p=warn");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -64,8 +38,8 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("reading {}", config.display()))?;
                 let config: floe_node::NodeConfig = toml::from_str(&text)
                     .with_context(|| format!("parsing {}", config.display()))?;
-                let cancel = CancellationToken::new();
-                tokio::spawn(shutdown_signal(cancel.clone()));
+                let cancel =
+                    floe_ledger::process::cancel_on_signal().context("listening for signals")?;
                 floe_node::server::run(config, cancel).await?;
                 tracing::info!("storage node stopped");
                 Ok(())
