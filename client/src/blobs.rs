@@ -51,7 +51,7 @@ pub struct BlobOptions {
 impl Default for BlobOptions {
     fn default() -> Self {
         BlobOptions {
-            upload_slivers_in_flight: 8,
+            upload_slivers_in_flight: 4,
             extra_upload_time: Duration::from_secs(2),
             confirmation_wait: Duration::from_secs(10),
             read_slivers_in_flight: 48,

@@ -3,10 +3,10 @@
 //! Memory: the slivers of a blob are about 4.4× its size at 100 shards, but the writer never
 //! holds them all. A sliver is produced when its request is about to be sent (systematic slivers
 //! are copied out of the caller's buffer, parity slivers moved out of [`PreparedBlob`]) and
-//! dropped when the node acknowledged it. Primary parity, the largest part, is computed for one
-//! half of the committee (by shard weight) at a time: the second half's after every sliver of
-//! the first was sent. Peak: the blob, its secondary parity (≈0.5×), one half's primary parity
-//! (≈1×) and the slivers in flight.
+//! dropped when the node acknowledged it. Primary parity, the largest part (≈2× the blob), is
+//! computed for one third of the committee (by shard weight) at a time: the next third's after
+//! every sliver of the previous one was sent. Peak: the blob, its secondary parity (≈0.5×), a
+//! third of the primary parity (≈0.65×) and the slivers in flight.
 //!
 //! Confirmations are collected to quorum weight, then the upload goes on for
 //! [`super::BlobOptions::extra_upload_time`] so most nodes get their slivers directly.
@@ -32,6 +32,11 @@ use tokio::sync::{Notify, Semaphore};
 use super::BlobClient;
 use super::progress::{ProgressHook, report};
 use super::store::{StoreError, StoreOptions};
+
+/// Groups of nodes whose primary parity is computed and sent one after another: more groups
+/// lower the peak memory (each holds 1/`GROUPS` of the primary parity, ≈2× the blob in all) at
+/// the cost of one more pass of column expansions each.
+const GROUPS: usize = 3;
 
 /// Where an upload's slivers come from.
 pub(crate) enum SliverSource<'a> {
@@ -97,21 +102,20 @@ impl Drop for SentGuard {
     }
 }
 
-/// Splits the nodes to upload to into two halves by shard weight (one group when small).
-fn groups(mut nodes: Vec<NodeUpload>, n_shards: u16) -> Vec<Vec<NodeUpload>> {
-    let half = usize::from(n_shards) / 2;
-    let mut first = Vec::new();
-    let mut weight = 0;
-    while weight < half && !nodes.is_empty() {
-        let u = nodes.remove(0);
+/// Splits the nodes to upload to into [`GROUPS`] groups of about equal shard weight.
+fn groups(nodes: Vec<NodeUpload>, n_shards: u16) -> Vec<Vec<NodeUpload>> {
+    let per_group = usize::from(n_shards).div_ceil(GROUPS);
+    let mut out: Vec<Vec<NodeUpload>> = Vec::new();
+    let mut weight = per_group; // start a new group at once
+    for u in nodes {
+        if weight >= per_group {
+            out.push(Vec::new());
+            weight = 0;
+        }
         weight += u.pairs.len();
-        first.push(u);
+        out.last_mut().expect("just pushed").push(u);
     }
-    if nodes.is_empty() {
-        vec![first]
-    } else {
-        vec![first, nodes]
-    }
+    out
 }
 
 impl BlobClient {
