@@ -297,6 +297,14 @@ impl TestCluster {
     }
 }
 
+/// Whether `core`'s node holds every sliver of `blobs` it should (through its status API).
+pub fn holds_every_sliver(core: &NodeCore, blobs: &[floe_common::BlobId]) -> bool {
+    blobs.iter().all(|id| {
+        let s = core.blob_status(id).expect("status");
+        s.slivers_expected > 0 && s.slivers_stored == s.slivers_expected
+    })
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

@@ -9,7 +9,7 @@ use floe_client::blobs::{ReadError, StoreOptions};
 use floe_common::encoding::faulty::inconsistent_blob;
 use floe_common::{BlobId, ConsistencyCheck, SliverPairIndex};
 use floe_node::committee::CommitteeView;
-use floe_tests::{ClusterOptions, TestCluster, data, faults, wait_for};
+use floe_tests::{ClusterOptions, TestCluster, data, faults, holds_every_sliver, wait_for};
 
 fn n10() -> ClusterOptions {
     ClusterOptions {
@@ -30,12 +30,11 @@ fn opts() -> StoreOptions {
 /// own status API).
 async fn wait_all_stored(cluster: &TestCluster, blobs: &[BlobId], timeout: Duration) {
     wait_for(timeout, || {
-        cluster.nodes.iter().filter_map(|n| n.core()).all(|core| {
-            blobs.iter().all(|id| {
-                let s = core.blob_status(id).unwrap();
-                s.slivers_stored == s.slivers_expected
-            })
-        })
+        cluster
+            .nodes
+            .iter()
+            .filter_map(|n| n.core())
+            .all(|core| holds_every_sliver(core, blobs))
     })
     .await
     .expect("every node holds its slivers");

@@ -16,7 +16,7 @@ use floe_ledger::{Address, SignedTransaction, Transaction, TxKind};
 use floe_node::committee::CommitteeView;
 use floe_node::p2p::{CallError, P2p, Request};
 use floe_node::protocol::{self, ConfirmationRequest, NodeError, PutSliverRequest};
-use floe_tests::{ClusterOptions, TestCluster, data, faults, wait_for};
+use floe_tests::{ClusterOptions, TestCluster, data, faults, holds_every_sliver, wait_for};
 use tokio_util::sync::CancellationToken;
 
 fn opts() -> StoreOptions {
@@ -256,14 +256,10 @@ async fn n4f1_restart_recovery_with_byzantine_helper() {
     cluster.start_node(1).await;
     cluster.start_node(0).await;
     let core = cluster.nodes[0].core().unwrap().clone();
-    wait_for(Duration::from_secs(60), || {
-        blobs.iter().all(|(id, _)| {
-            let s = core.blob_status(id).unwrap();
-            s.slivers_expected > 0 && s.slivers_stored == s.slivers_expected
-        })
-    })
-    .await
-    .expect("node-1 recovers every sliver");
+    let ids: Vec<_> = blobs.iter().map(|(id, _)| *id).collect();
+    wait_for(Duration::from_secs(60), || holds_every_sliver(&core, &ids))
+        .await
+        .expect("node-1 recovers every sliver");
     let config = *core.config();
     let metrics = core.metrics();
     let recovered = metrics
@@ -311,14 +307,10 @@ async fn n4f1_restart_recovery_with_byzantine_helper() {
     cluster.start_node_with(1, Some(faults::liar())).await;
     cluster.start_node(0).await;
     let core = cluster.nodes[0].core().unwrap().clone();
-    wait_for(Duration::from_secs(60), || {
-        blobs.iter().all(|(id, _)| {
-            let s = core.blob_status(id).unwrap();
-            s.slivers_expected > 0 && s.slivers_stored == s.slivers_expected
-        })
-    })
-    .await
-    .expect("node-1 recovers despite a lying helper");
+    let ids: Vec<_> = blobs.iter().map(|(id, _)| *id).collect();
+    wait_for(Duration::from_secs(60), || holds_every_sliver(&core, &ids))
+        .await
+        .expect("node-1 recovers despite a lying helper");
     drop(core);
     for (id, bytes) in &blobs {
         let read = client.read(*id, ConsistencyCheck::Strict).await.unwrap();
@@ -499,8 +491,7 @@ async fn n10f1_recovery_traffic_at_100_shards() {
     cluster.start_node(0).await;
     let core = cluster.nodes[0].core().unwrap().clone();
     wait_for(Duration::from_secs(120), || {
-        let s = core.blob_status(&id).unwrap();
-        s.slivers_expected > 0 && s.slivers_stored == s.slivers_expected
+        holds_every_sliver(&core, &[id])
     })
     .await
     .expect("node-1 recovers");
