@@ -154,9 +154,14 @@ impl Net {
 
     /// Expects `kind` to be rejected with `code` and to leave the state unchanged.
     pub fn reject(&mut self, user: usize, kind: TxKind, code: &str) -> TxError {
+        self.reject_key(&user_key(user), kind, code)
+    }
+
+    /// [`Net::reject`] for a transaction signed by `key`.
+    pub fn reject_key(&mut self, key: &KeyPair, kind: TxKind, code: &str) -> TxError {
         let before = self.state.clone();
         let digest = before.digest();
-        let err = self.exec(user, kind).unwrap_err();
+        let err = self.exec_key(key, kind).unwrap_err();
         assert_eq!(err.code(), code, "{err}");
         assert!(self.state == before, "rejected tx changed the state");
         assert_eq!(self.state.digest(), digest);
@@ -170,12 +175,13 @@ impl Net {
         self.state.begin_block(&ctx);
     }
 
-    /// Moves time to `t` with an empty block.
-    pub fn block_at(&mut self, t: u64) {
+    /// Moves time to `t` with an empty block; returns the block events.
+    pub fn block_at(&mut self, t: u64) -> Vec<floe_ledger::Event> {
         self.time_ms = t;
         self.height += 1;
         let ctx = self.ctx();
         self.state.begin_block(&ctx);
+        self.state.take_block_events()
     }
 
     /// Gives every genesis node key's account 1 WAL (for `EpochSyncDone` fees).
