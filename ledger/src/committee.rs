@@ -123,7 +123,7 @@ pub fn active_set(stakes: &[(NodeId, u64)], size: u16) -> Vec<(NodeId, u64)> {
     let mut v: Vec<(NodeId, u64)> = stakes.iter().copied().filter(|(_, s)| *s > 0).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v.truncate(usize::from(size));
-    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.sort_by_key(|a| a.0);
     v
 }
 
