@@ -347,8 +347,10 @@ impl State {
     }
 }
 
-/// Executes a verified transaction. On success the state holds its writes and the effects are
-/// returned; on error the state is exactly unchanged.
+/// Executes a verified transaction. First runs [`State::begin_block`] for the block time (a
+/// no-op when the caller already did; its effects belong to the block, not the transaction).
+/// On success the state holds the transaction's writes and the effects are returned; on error
+/// the transaction changed nothing.
 pub fn apply(
     state: &mut State,
     tx: &VerifiedTransaction,

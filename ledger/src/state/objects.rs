@@ -232,10 +232,13 @@ pub struct StakingPool {
     /// Shares outstanding (active and withdrawing stakes).
     pub shares: u64,
     /// Principal waiting for activation, by activation epoch.
+    #[serde(with = "epoch_map")]
     pub pending_stake: BTreeMap<Epoch, Frost>,
     /// Shares leaving the pool, by withdraw epoch.
+    #[serde(with = "epoch_map")]
     pub pending_withdrawal: BTreeMap<Epoch, u64>,
     /// `StakedWal` objects to activate or pay out at the start of an epoch.
+    #[serde(with = "epoch_map")]
     pub pending_objects: BTreeMap<Epoch, Vec<ObjectId>>,
     /// Commission the owner can collect.
     pub commission: Frost,
@@ -340,6 +343,7 @@ pub struct SystemState {
     /// Transaction fees collected.
     pub fee_pool: Frost,
     /// Per future epoch: payments held for that epoch's committee and storage reserved.
+    #[serde(with = "epoch_map")]
     pub epoch_accounts: BTreeMap<Epoch, EpochAccount>,
     /// WAL staked: pools' active and pending WAL plus withdrawable `StakedWal` objects
     /// (commission excluded).
@@ -472,4 +476,27 @@ pub struct Proposal {
     pub reject_weight: u16,
     /// Status.
     pub status: ProposalStatus,
+}
+
+/// Serde for `BTreeMap<Epoch, T>` as a sequence of `(epoch, value)` pairs (JSON objects would
+/// need string keys, which do not survive `#[serde(flatten)]`).
+mod epoch_map {
+    use std::collections::BTreeMap;
+
+    use floe_common::Epoch;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer, T: Serialize>(
+        m: &BTreeMap<Epoch, T>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<Epoch, T>, D::Error> {
+        let v: Vec<(Epoch, T)> = Vec::deserialize(d)?;
+        Ok(v.into_iter().collect())
+    }
 }

@@ -616,6 +616,25 @@ async fn system_reports_epoch_timing_capacity_and_proposals() {
         .await
         .unwrap();
     make_block(&node.ledger);
+    // A pending stake (pool maps keyed by epoch) survives the flattened JSON of `/v1/nodes`.
+    let node_id = client.nodes().await.unwrap()[0].node.node_id;
+    client
+        .submit(&signed(
+            &user,
+            1,
+            TxKind::Stake {
+                node: node_id,
+                amount: Frost(5),
+            },
+        ))
+        .await
+        .unwrap();
+    make_block(&node.ledger);
+    let n = client.node(&node_id).await.unwrap().unwrap();
+    assert_eq!(
+        n.node.pool.pending_stake.values().map(|f| f.0).sum::<u64>(),
+        5
+    );
     let sys = client.system().await.unwrap();
     assert_eq!(sys.capacity_used, 3 << 20);
     assert_eq!(sys.escrow, Frost(sys.storage_price.0 * 3 * 2));
@@ -627,7 +646,9 @@ async fn system_reports_epoch_timing_capacity_and_proposals() {
         .unwrap()
         .unwrap();
     assert_eq!(c.role, floe_ledger::rpc::types::CommitteeRole::Current);
-    assert!(c.members.iter().all(|m| m.stake == Frost(1_000_000_000)));
+    let stakes: u64 = c.members.iter().map(|m| m.stake.0).sum();
+    assert_eq!(stakes, 2_000_000_005);
+    assert!(c.members.iter().all(|m| m.commission_bps == 500));
     assert_eq!(c, client.committee().await.unwrap());
     assert!(
         client
