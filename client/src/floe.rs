@@ -33,10 +33,12 @@ use crate::wallet::Wallet;
 
 mod blobs;
 mod coin;
+mod governance;
 mod info;
 mod staking;
 
 pub use blobs::OwnedBlob;
+pub use governance::{NodeVotesReceipt, ProposalReceipt, VoteReceipt};
 pub use info::{
     CommitteeNode, NetworkInfo, certificate_committee_of, epoch_start_ms, next_epoch_ms,
 };

@@ -9,7 +9,7 @@
 //! failed, with no effect on state, by the same deterministic [`apply`].
 //!
 //! The state digest chains: `app_hash(h) = BLAKE3(app_hash(h−1) ‖ h ‖ BLAKE3(state changes of h)
-//! ‖ BLAKE3(outcomes of h))`, starting from a digest of the genesis state. Two validators with
+//! ‖ BLAKE3(outcomes of h) ‖ BLAKE3(block events of h))`, starting from a digest of the genesis state. Two validators with
 //! equal digests applied the same changes in the same order from the same genesis.
 
 use floe_common::codec;
@@ -133,6 +133,7 @@ fn next_app_hash(
     height: u64,
     changes: &[(Vec<u8>, Option<Vec<u8>>)],
     outcomes: &[TxOutcome],
+    system_events: &[crate::state::Event],
 ) -> Digest {
     let mut h = blake3::Hasher::new();
     h.update(b"floe/app");
@@ -140,6 +141,7 @@ fn next_app_hash(
     h.update(&height.to_le_bytes());
     h.update(blake3::hash(&codec::encode(&changes)).as_bytes());
     h.update(blake3::hash(&codec::encode(&outcomes)).as_bytes());
+    h.update(blake3::hash(&codec::encode(&system_events)).as_bytes());
     Digest(*h.finalize().as_bytes())
 }
 
@@ -316,13 +318,21 @@ impl Chain {
                 tx_index: 0,
             });
         }
+        let system_events = self.state.take_block_events();
         let changes = self.state.take_changes();
-        let app_hash = next_app_hash(&self.tip.app_hash, height, &changes, &outcomes);
+        let app_hash = next_app_hash(
+            &self.tip.app_hash,
+            height,
+            &changes,
+            &outcomes,
+            &system_events,
+        );
         let record = BlockRecord {
             block: block.clone(),
             certificate,
             outcomes,
             app_hash,
+            system_events,
         };
         let tip = ChainTip {
             height,

@@ -333,6 +333,26 @@ impl LedgerClient {
         self.get("/v1/committee").await
     }
 
+    /// The committee serving epoch `epoch`: the current one, the previous one (reads during a
+    /// sync) or the next one (selected at mid-epoch); `None` if none has that epoch.
+    pub async fn committee_at(
+        &self,
+        epoch: floe_common::Epoch,
+    ) -> Result<Option<CommitteeResponse>, ClientError> {
+        Self::optional(self.get(&format!("/v1/committee?epoch={}", epoch.0)).await)
+    }
+
+    /// Every governance proposal, by id.
+    pub async fn proposals(&self) -> Result<Vec<crate::state::Proposal>, ClientError> {
+        let r: crate::rpc::types::ProposalsResponse = self.get("/v1/proposals").await?;
+        Ok(r.proposals)
+    }
+
+    /// One governance proposal.
+    pub async fn proposal(&self, id: u64) -> Result<Option<crate::state::Proposal>, ClientError> {
+        Self::optional(self.get(&format!("/v1/proposals/{id}")).await)
+    }
+
     /// System parameters, prices, epoch and tip.
     pub async fn system(&self) -> Result<SystemInfo, ClientError> {
         self.get("/v1/system").await

@@ -1,4 +1,17 @@
-//! Shard apportionment (D'Hondt with a per-node cap) and shard assignment.
+//! Committee selection: the active set, shard apportionment (D'Hondt with a per-node cap) and
+//! shard assignment with minimal movement.
+//!
+//! Rules (all deterministic in their inputs):
+//! - **Active set** ([`active_set`]): nodes with positive stake, the `size` largest by stake
+//!   (ties to the smaller node id).
+//! - **Apportionment** ([`apportion`]): each of the `n_shards` shards goes to the highest
+//!   quotient `stake / (shards + 1)` (ties to the smaller id), no node above `cap`; nodes ending
+//!   with 0 shards are dropped.
+//! - **First assignment** ([`assign_shards`], genesis): consecutive indices in node-id order.
+//! - **Later assignments** ([`transition`]): a node keeps its lowest `min(old, new)` shards (a
+//!   shrinking node gives up its highest ones, a leaving node all of them); the freed shards,
+//!   in ascending order, go to the growing and new nodes in node-id order. No shard moves
+//!   unless a count changed.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -104,6 +117,50 @@ pub fn assign_shards(counts: &BTreeMap<NodeId, u16>) -> BTreeMap<NodeId, Vec<Sha
         .collect()
 }
 
+/// The active set: nodes with positive stake, the `size` largest by stake (ties to the smaller
+/// node id), returned in node-id order.
+pub fn active_set(stakes: &[(NodeId, u64)], size: u16) -> Vec<(NodeId, u64)> {
+    let mut v: Vec<(NodeId, u64)> = stakes.iter().copied().filter(|(_, s)| *s > 0).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(usize::from(size));
+    v.sort_by_key(|a| a.0);
+    v
+}
+
+/// The shard assignment for new `counts`, moving as few shards as possible away from `old`
+/// (see the module docs). `counts` must sum to the number of shards in `old`.
+pub fn transition(
+    old: &BTreeMap<NodeId, Vec<ShardIndex>>,
+    counts: &BTreeMap<NodeId, u16>,
+) -> BTreeMap<NodeId, Vec<ShardIndex>> {
+    let mut out: BTreeMap<NodeId, Vec<ShardIndex>> = BTreeMap::new();
+    let mut freed: Vec<ShardIndex> = Vec::new();
+    for (node, shards) in old {
+        let mut sorted = shards.clone();
+        sorted.sort();
+        let keep = usize::from(counts.get(node).copied().unwrap_or(0)).min(sorted.len());
+        freed.extend_from_slice(&sorted[keep..]);
+        sorted.truncate(keep);
+        if keep > 0 {
+            out.insert(*node, sorted);
+        }
+    }
+    freed.sort();
+    let mut freed = freed.into_iter();
+    for (node, &k) in counts {
+        let have = out.entry(*node).or_default();
+        while have.len() < usize::from(k) {
+            match freed.next() {
+                Some(s) => have.push(s),
+                None => break,
+            }
+        }
+        have.sort();
+    }
+    out.retain(|_, v| !v.is_empty());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,7 +209,59 @@ mod tests {
         );
     }
 
+    #[test]
+    fn transition_moves_only_what_changed() {
+        let old = assign_shards(
+            &[(id(1), 4u16), (id(2), 4), (id(3), 2)]
+                .into_iter()
+                .collect(),
+        );
+        // Same counts: nothing moves.
+        let same: BTreeMap<_, _> = old.iter().map(|(n, s)| (*n, s.len() as u16)).collect();
+        assert_eq!(transition(&old, &same), old);
+        // Node 3 grows by 2 taken from node 1's and node 2's highest shards; node 4 is new.
+        let counts: BTreeMap<_, _> = [(id(1), 3u16), (id(2), 2), (id(3), 3), (id(4), 2)]
+            .into_iter()
+            .collect();
+        let new = transition(&old, &counts);
+        let s = |v: &[u16]| v.iter().map(|&i| ShardIndex(i)).collect::<Vec<_>>();
+        assert_eq!(new[&id(1)], s(&[0, 1, 2]));
+        assert_eq!(new[&id(2)], s(&[4, 5]));
+        assert_eq!(new[&id(3)], s(&[3, 8, 9]));
+        assert_eq!(new[&id(4)], s(&[6, 7]));
+        // Active set: top 2 by stake, ties to the smaller id, zero stake out.
+        let set = active_set(&[(id(3), 5), (id(1), 5), (id(2), 9), (id(4), 0)], 2);
+        assert_eq!(set, vec![(id(1), 5), (id(2), 9)]);
+    }
+
     proptest! {
+        #[test]
+        fn transition_keeps_every_shard_once(
+            a in proptest::collection::vec(1u16..20, 1..8),
+            b in proptest::collection::vec(0u16..20, 1..10),
+        ) {
+            let n: u16 = a.iter().sum();
+            let old = assign_shards(&a.iter().enumerate().map(|(i, &k)| (id(i as u8), k)).collect());
+            // Scale b to sum to n.
+            let total: u32 = b.iter().map(|&x| u32::from(x)).sum::<u32>().max(1);
+            let mut counts: BTreeMap<NodeId, u16> = BTreeMap::new();
+            let mut left = n;
+            for (i, &x) in b.iter().enumerate() {
+                let k = ((u32::from(x) * u32::from(n)) / total) as u16;
+                let k = k.min(left);
+                left -= k;
+                if k > 0 { counts.insert(id(i as u8 + 50), k); }
+            }
+            if left > 0 { *counts.entry(id(0)).or_default() += left; }
+            let new = transition(&old, &counts);
+            let mut all: Vec<u16> = new.values().flatten().map(|s| s.0).collect();
+            all.sort();
+            prop_assert_eq!(all, (0..n).collect::<Vec<_>>());
+            for (node, k) in &counts {
+                prop_assert_eq!(new.get(node).map_or(0, |v| v.len()), usize::from(*k));
+            }
+        }
+
         #[test]
         fn apportion_total_cap_and_order_independent(
             stakes in proptest::collection::vec(0u64..1_000_000, 1..30),

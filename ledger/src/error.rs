@@ -222,16 +222,68 @@ pub enum TxError {
     /// A second withdrawal request.
     #[error("withdrawal already requested for {0}")]
     WithdrawalAlreadyRequested(ObjectId),
-    /// Withdraw in the epoch of the request.
-    #[error(
-        "withdrawal requested at epoch {requested}, possible from epoch {requested}+1 (now {current})"
-    )]
+    /// Withdraw before the stake left the pool.
+    #[error("stake leaves its pool at epoch {requested} (now {current})")]
     WithdrawalTooEarly {
-        /// Epoch of the request.
+        /// Epoch from which it can be withdrawn.
         requested: Epoch,
         /// Current epoch.
         current: Epoch,
     },
+    /// Reserving would exceed the voted total capacity in some epoch.
+    #[error("capacity exceeded in epoch {epoch}: {needed} bytes asked, {available} available")]
+    CapacityExceeded {
+        /// The first epoch without room.
+        epoch: Epoch,
+        /// Bytes asked.
+        needed: u64,
+        /// Bytes still free in that epoch.
+        available: u64,
+    },
+    /// The sender controls neither the node's owner account nor its key.
+    #[error("not authorized: {reason}")]
+    NotAuthorized {
+        /// Why.
+        reason: String,
+    },
+    /// The sender controls no member of the current committee.
+    #[error("the sender controls no member of the current committee")]
+    NotCommitteeMember,
+    /// No epoch change is waiting for shard sync.
+    #[error("epoch {epoch} is not in its sync phase")]
+    NotSyncing {
+        /// Current epoch.
+        epoch: Epoch,
+    },
+    /// A message for another epoch.
+    #[error("wrong epoch {got}, the current epoch is {expected}")]
+    WrongEpoch {
+        /// Current epoch.
+        expected: Epoch,
+        /// Epoch in the transaction.
+        got: Epoch,
+    },
+    /// The node already reported its shards synced.
+    #[error("node {0} already reported its shards synced")]
+    AlreadySynced(NodeId),
+    /// Stake of a node that is handing its shards over cannot be withdrawn yet.
+    #[error("stake with node {node} is locked until the epoch change's shard sync completes")]
+    StakeLocked {
+        /// The node.
+        node: NodeId,
+    },
+    /// A proposal with an invalid change or deadline.
+    #[error("invalid proposal: {reason}")]
+    InvalidProposal {
+        /// Why.
+        reason: String,
+    },
+    /// No such proposal.
+    #[error("unknown proposal {0}")]
+    UnknownProposal(u64),
+    /// The proposal no longer takes votes.
+    #[error("proposal {0} is closed")]
+    ProposalClosed(u64),
     /// An amount or counter overflowed.
     #[error("arithmetic overflow in {what}")]
     Overflow {
@@ -283,6 +335,16 @@ impl TxError {
             TxError::WithdrawalNotRequested(_) => "withdrawal_not_requested",
             TxError::WithdrawalAlreadyRequested(_) => "withdrawal_already_requested",
             TxError::WithdrawalTooEarly { .. } => "withdrawal_too_early",
+            TxError::CapacityExceeded { .. } => "capacity_exceeded",
+            TxError::NotAuthorized { .. } => "not_authorized",
+            TxError::NotCommitteeMember => "not_committee_member",
+            TxError::NotSyncing { .. } => "not_syncing",
+            TxError::WrongEpoch { .. } => "wrong_epoch",
+            TxError::AlreadySynced(_) => "already_synced",
+            TxError::StakeLocked { .. } => "stake_locked",
+            TxError::InvalidProposal { .. } => "invalid_proposal",
+            TxError::UnknownProposal(_) => "unknown_proposal",
+            TxError::ProposalClosed(_) => "proposal_closed",
             TxError::Overflow { .. } => "overflow",
         }
     }

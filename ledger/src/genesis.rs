@@ -7,7 +7,7 @@ use floe_common::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::committee::{ApportionError, apportion, assign_shards};
+use crate::committee::{ApportionError, active_set, apportion, assign_shards};
 use crate::state::CommitteeState;
 use crate::tx::{Address, MAX_ADDRESS_LEN, MAX_COMMISSION_BPS, MAX_NAME_LEN, node_id_of};
 
@@ -18,7 +18,8 @@ pub const MAX_CHAIN_ID_LEN: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    /// Length of an epoch in block time (ms); epoch = (block time − genesis time) / this.
+    /// Length of an epoch in block time (ms). Changeable by governance; a change applies from
+    /// the epoch after the one in which it is executed.
     pub epoch_duration_ms: u64,
     /// The furthest ahead storage can be bought or extended, in epochs.
     pub max_epochs_ahead: u32,
@@ -30,6 +31,16 @@ pub struct Params {
     pub min_fee: Frost,
     /// Most shards one node may hold (apportionment cap).
     pub max_shards_per_node: u16,
+    /// Most nodes in a committee (the largest by stake); default [`DEFAULT_ACTIVE_SET_SIZE`].
+    #[serde(default = "default_active_set_size")]
+    pub active_set_size: u16,
+}
+
+/// Default committee size cap (Walrus mainnet uses 111).
+pub const DEFAULT_ACTIVE_SET_SIZE: u16 = 100;
+
+fn default_active_set_size() -> u16 {
+    DEFAULT_ACTIVE_SET_SIZE
 }
 
 /// The devnet faucet.
@@ -172,6 +183,9 @@ impl Genesis {
         if p.max_shards_per_node == 0 {
             return Err(invalid("max_shards_per_node", "must be positive"));
         }
+        if p.active_set_size == 0 {
+            return Err(invalid("active_set_size", "must be positive"));
+        }
         EncodingConfig::new(self.n_shards).map_err(|_| GenesisError::ShardCount(self.n_shards))?;
         if self.validators.is_empty() {
             return Err(GenesisError::NoValidators);
@@ -232,8 +246,8 @@ impl Genesis {
             .ok_or(GenesisError::Overflow)
     }
 
-    /// The epoch-0 committee: shards apportioned by stake (D'Hondt, capped at
-    /// `max_shards_per_node`), assigned consecutively in node-id order. Does not run the other
+    /// The epoch-0 committee: the active set (`active_set_size` largest stakes), shards
+    /// apportioned by stake (D'Hondt, capped at `max_shards_per_node`), assigned consecutively in node-id order. Does not run the other
     /// checks of [`Genesis::validate`].
     pub fn committee(&self) -> Result<CommitteeState, GenesisError> {
         let mut stakes: BTreeMap<NodeId, u64> = BTreeMap::new();
@@ -245,6 +259,7 @@ impl Genesis {
             keys.insert(id, n.public_key);
         }
         let list: Vec<(NodeId, u64)> = stakes.into_iter().collect();
+        let list = active_set(&list, self.params.active_set_size);
         let counts = apportion(&list, self.n_shards, self.params.max_shards_per_node)?;
         let members = counts
             .iter()

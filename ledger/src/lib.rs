@@ -36,13 +36,14 @@ pub mod validator;
 pub use block::{Block, BlockHash, BlockHeader};
 pub use cert::{CertError, CommitCertificate, ValidatorAddress, ValidatorInfo, ValidatorSet};
 pub use client::{ClientError, LedgerClient};
-pub use committee::{ApportionError, apportion, assign_shards};
+pub use committee::{ApportionError, active_set, apportion, assign_shards, transition};
 pub use error::TxError;
 pub use genesis::{FaucetParams, Genesis, GenesisError, GenesisNode, GenesisValidator, Params};
 pub use state::{
-    Account, BlobIdInfo, BlobObject, BlockContext, CommitteeState, Effects, Event, NodeVotes,
-    Object, StakedWal, State, StateError, StorageNode, StorageResource, SystemState, apply,
-    derive_object_id,
+    Account, BlobIdInfo, BlobObject, BlockContext, CommitteeState, Effects, EpochAccount,
+    EpochEvent, EpochState, Event, MemberShards, NodeReward, NodeVotes, Object, Proposal,
+    ProposalChange, ProposalStatus, ShardMove, StakeStatus, StakedWal, StakingPool, State,
+    StateError, StorageNode, StorageResource, SystemState, apply, derive_object_id,
 };
 pub use tx::{
     Address, MAX_TX_BYTES, SignedTransaction, Transaction, TxDigest, TxKind, VerifiedTransaction,

@@ -9,8 +9,9 @@
 //! | `GET /v1/objects/{object_id}`     | one object                                             |
 //! | `GET /v1/blobs/{blob_id}`         | blob id status                                         |
 //! | `GET /v1/nodes`, `/v1/nodes/{id}` | storage nodes                                          |
-//! | `GET /v1/committee`               | current storage committee                              |
-//! | `GET /v1/system`                  | parameters, prices, epoch, tip                         |
+//! | `GET /v1/committee[?epoch=E]`     | current committee, or the previous/next one of epoch E |
+//! | `GET /v1/system`                  | parameters, prices, capacity, epoch state and timing, tip |
+//! | `GET /v1/proposals`, `/v1/proposals/{id}` | governance proposals                          |
 //! | `GET /v1/events`                  | `?after=H:I&limit=&wait_ms=` event log                 |
 //! | `GET /v1/blocks/{height\|latest}`  | block record (JSON, or BCS with `Accept: application/octet-stream`) |
 //! | `GET /v1/validators`, `/v1/genesis`, `/v1/health` | chain metadata                         |
@@ -175,6 +176,8 @@ pub fn router(ledger: Arc<Ledger>, forwarder: Forwarder) -> Router {
         .route("/v1/nodes/{node_id}", get(queries::node))
         .route("/v1/committee", get(queries::committee))
         .route("/v1/system", get(queries::system))
+        .route("/v1/proposals", get(queries::proposals))
+        .route("/v1/proposals/{id}", get(queries::proposal))
         .route("/v1/events", get(queries::events))
         .route("/v1/blocks/{height}", get(queries::block))
         .route("/v1/validators", get(queries::validators))

@@ -5,11 +5,18 @@
 //! them only on success, so a rejected transaction leaves the state exactly unchanged (nonce and
 //! balance included: a rejected transaction pays no fee).
 //!
-//! Epochs: `epoch = (block time − genesis time) / epoch_duration_ms`, never decreasing. The
-//! caller should call [`State::begin_block`] at the start of each block; [`apply`] also advances
-//! the epoch from its [`BlockContext`] (as part of a successful transaction), so forgetting
-//! `begin_block` cannot run a transaction in a stale epoch. The committee is fixed at genesis
-//! for now and carried into each new epoch unchanged.
+//! Epochs: the caller calls [`State::begin_block`] at the start of each block, which runs the
+//! epoch state machine ([`epoch`]: mid-epoch committee selection, epoch change with rewards,
+//! stake activation and withdrawal, prices, sync phase) from the block time; [`apply`] calls it
+//! too, so forgetting it cannot run a transaction in a stale epoch. Its events are *block
+//! events* ([`State::take_block_events`]), recorded with the block before its transactions'.
+//!
+//! Modules: [`coin`], [`storage`] (escrow per epoch, capacity), [`blob`], [`staking`] (pools,
+//! votes, commission, `EpochSyncDone`), [`pricing`] (quantiles), [`governance`], [`epoch`].
+//!
+//! Conservation: `total_supply` (genesis + faucet mints − slashing burns) always equals the
+//! sum of balances, the fee pool, the per-epoch escrow, every pool's active and pending WAL and
+//! commission, and withdrawable `StakedWal` objects ([`State::check_supply`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,16 +28,20 @@ use crate::tx::{Address, TxDigest, TxKind, VerifiedTransaction};
 
 mod blob;
 mod coin;
+pub mod epoch;
 mod events;
+pub mod governance;
 mod objects;
 mod overlay;
 mod persist;
-mod staking;
+pub mod pricing;
+pub mod staking;
 mod storage;
 
-pub use events::{Effects, Event};
+pub use events::{Effects, EpochEvent, Event, MemberShards, NodeReward, ShardMove};
 pub use objects::{
-    Account, BlobIdInfo, BlobObject, CommitteeState, NodeVotes, Object, StakedWal, StorageNode,
+    Account, BlobIdInfo, BlobObject, CommitteeState, EpochAccount, EpochState, NodeVotes, Object,
+    Proposal, ProposalChange, ProposalStatus, StakeStatus, StakedWal, StakingPool, StorageNode,
     StorageResource, SystemState,
 };
 pub use overlay::derive_object_id;
@@ -59,8 +70,15 @@ pub struct State {
     objects: BTreeMap<ObjectId, Object>,
     blobs: BTreeMap<BlobId, BlobIdInfo>,
     nodes: BTreeMap<NodeId, StorageNode>,
+    /// The committee that serves reads of older blobs while a sync runs (the last epoch's).
+    previous_committee: Option<CommitteeState>,
+    /// The committee selected at mid-epoch for the next epoch.
+    next_committee: Option<CommitteeState>,
+    proposals: BTreeMap<u64, Proposal>,
     /// Keys changed since the last [`State::take_changes`] (not part of equality).
     dirty: BTreeSet<Key>,
+    /// Events of the epoch state machine not yet taken (not part of equality).
+    block_events: Vec<Event>,
 }
 
 impl PartialEq for State {
@@ -71,6 +89,9 @@ impl PartialEq for State {
             && self.objects == o.objects
             && self.blobs == o.blobs
             && self.nodes == o.nodes
+            && self.previous_committee == o.previous_committee
+            && self.next_committee == o.next_committee
+            && self.proposals == o.proposals
     }
 }
 
@@ -97,6 +118,11 @@ impl State {
         let mut total_staked = Frost::ZERO;
         for (i, n) in g.storage_nodes.iter().enumerate() {
             let node_id = n.node_id();
+            let pool = StakingPool {
+                active_wal: n.stake,
+                shares: n.stake.0,
+                ..Default::default()
+            };
             nodes.insert(
                 node_id,
                 StorageNode {
@@ -113,6 +139,7 @@ impl State {
                     },
                     total_stake: n.stake,
                     owner: n.owner,
+                    pool,
                 },
             );
             if n.stake > Frost::ZERO {
@@ -125,7 +152,10 @@ impl State {
                         amount: n.stake,
                         activation_epoch: Epoch(0),
                         withdrawal_requested_epoch: None,
+                        withdraw_epoch: None,
+                        shares: n.stake.0,
                         rewards: Frost::ZERO,
+                        status: StakeStatus::Active,
                     }),
                 );
                 total_staked = total_staked
@@ -140,12 +170,18 @@ impl State {
             faucet: g.faucet.clone(),
             n_shards: g.n_shards,
             epoch: Epoch(0),
+            epoch_state: EpochState::Normal,
+            epoch_start_ms: g.genesis_time_ms,
+            epoch_duration_ms: g.params.epoch_duration_ms,
             storage_price: g.params.storage_price_per_mib_epoch,
             write_price: g.params.write_price_per_mib,
+            capacity: 0,
             total_supply: g.total_supply()?,
+            total_burned: Frost::ZERO,
             fee_pool: Frost::ZERO,
-            storage_fund: Frost::ZERO,
+            epoch_accounts: BTreeMap::new(),
             total_staked,
+            next_proposal_id: 0,
         };
         let mut state = State {
             system,
@@ -154,35 +190,26 @@ impl State {
             objects,
             blobs: BTreeMap::new(),
             nodes,
+            previous_committee: None,
+            next_committee: None,
+            proposals: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            block_events: Vec::new(),
         };
+        // Genesis prices come from the parameters; the capacity from the nodes' votes.
+        let nodes = &state.nodes;
+        state.system.capacity = pricing::compute(
+            &state.committee.committee,
+            |id| nodes.get(id).map(|n| n.votes),
+            0,
+        )
+        .map_or(u64::MAX, |p| p.capacity);
         state.dirty = state
             .entries()
             .iter()
             .map(|(k, _)| Key::from_bytes(k).expect("own keys parse"))
             .collect();
         Ok(state)
-    }
-
-    /// The epoch at block time `timestamp_ms` (0 before genesis).
-    pub fn epoch_at(&self, timestamp_ms: u64) -> Epoch {
-        let elapsed = timestamp_ms.saturating_sub(self.system.genesis_time_ms);
-        let e = elapsed / self.system.params.epoch_duration_ms.max(1);
-        Epoch(u32::try_from(e).unwrap_or(u32::MAX))
-    }
-
-    /// Advances the epoch to that of the block's time (never backwards). Returns whether the
-    /// epoch changed.
-    pub fn begin_block(&mut self, ctx: &BlockContext) -> bool {
-        let e = self.epoch_at(ctx.timestamp_ms);
-        if e <= self.system.epoch {
-            return false;
-        }
-        self.system.epoch = e;
-        self.committee = self.committee.with_epoch(e);
-        self.dirty.insert(Key::System);
-        self.dirty.insert(Key::Committee);
-        true
     }
 
     /// The current epoch.
@@ -245,6 +272,32 @@ impl State {
         &self.committee.shards
     }
 
+    /// The current committee with its shards.
+    pub fn committee_state(&self) -> &CommitteeState {
+        &self.committee
+    }
+
+    /// The committee that serves reads of older blobs during a sync (the previous epoch's,
+    /// or an older one while an unfinished sync continues); `None` before the first change.
+    pub fn previous_committee(&self) -> Option<&CommitteeState> {
+        self.previous_committee.as_ref()
+    }
+
+    /// The committee selected for the next epoch (between mid-epoch and the boundary).
+    pub fn next_committee(&self) -> Option<&CommitteeState> {
+        self.next_committee.as_ref()
+    }
+
+    /// All governance proposals, by id.
+    pub fn proposals(&self) -> &BTreeMap<u64, Proposal> {
+        &self.proposals
+    }
+
+    /// One proposal.
+    pub fn proposal(&self, id: u64) -> Option<&Proposal> {
+        self.proposals.get(&id)
+    }
+
     /// The shards of one node (empty if it is not in the committee).
     pub fn shards_of(&self, node: &NodeId) -> &[ShardIndex] {
         self.committee
@@ -254,46 +307,58 @@ impl State {
             .unwrap_or(&[])
     }
 
-    /// Checks that the WAL held in balances, the fee pool, the storage fund and staked objects
-    /// adds up to the total supply, and that the staked total matches the objects. O(state size).
+    /// Checks conservation: balances + fee pool + escrow + pools (active, pending,
+    /// commission) + withdrawable stake = total supply, and that `total_staked` matches the
+    /// pools and objects. O(state size).
     pub fn check_supply(&self) -> Result<(), String> {
         fn sum(mut it: impl Iterator<Item = Option<Frost>>) -> Option<Frost> {
             it.try_fold(Frost::ZERO, |acc, f| acc.checked_add(f?))
         }
         let balances =
             sum(self.accounts.values().map(|a| Some(a.balance))).ok_or("balances overflow")?;
-        let staked = sum(self.objects.values().map(Object::escrow)).ok_or("stake overflow")?;
+        let withdrawable =
+            sum(self.objects.values().map(Object::escrow)).ok_or("stake overflow")?;
+        let pools = sum(self.nodes.values().map(|n| n.pool.held())).ok_or("pools overflow")?;
+        let commission = sum(self
+            .nodes
+            .values()
+            .map(|n| n.pool.commission.checked_add(n.pool.commission_locked)))
+        .ok_or("commission overflow")?;
+        let staked = Frost(pools.0 - commission.0 + withdrawable.0);
         if staked != self.system.total_staked {
             return Err(format!(
-                "staked objects hold {staked:?}, system says {:?}",
+                "pools and objects hold {staked:?} staked, system says {:?}",
                 self.system.total_staked
             ));
         }
         let s = &self.system;
-        let total = sum([balances, s.fee_pool, s.storage_fund, staked]
+        let escrow = s.escrow_total();
+        let total = sum([balances, s.fee_pool, escrow, pools, withdrawable]
             .into_iter()
             .map(Some))
         .ok_or("total overflow")?;
         if total != s.total_supply {
             return Err(format!(
-                "balances {balances:?} + fees {:?} + storage fund {:?} + staked {staked:?} != supply {:?}",
-                s.fee_pool, s.storage_fund, s.total_supply
+                "balances {balances:?} + fees {:?} + escrow {escrow:?} + pools {pools:?} + withdrawable {withdrawable:?} != supply {:?}",
+                s.fee_pool, s.total_supply
             ));
         }
         Ok(())
     }
 }
 
-/// Executes a verified transaction. On success the state holds its writes and the effects are
-/// returned; on error the state is exactly unchanged.
+/// Executes a verified transaction. First runs [`State::begin_block`] for the block time (a
+/// no-op when the caller already did; its effects belong to the block, not the transaction).
+/// On success the state holds the transaction's writes and the effects are returned; on error
+/// the transaction changed nothing.
 pub fn apply(
     state: &mut State,
     tx: &VerifiedTransaction,
     ctx: &BlockContext,
 ) -> Result<Effects, TxError> {
     let t = tx.tx();
-    let epoch = state.epoch_at(ctx.timestamp_ms).max(state.epoch());
-    let mut o = Overlay::new(state, epoch, tx.digest());
+    state.begin_block(ctx);
+    let mut o = Overlay::new(state, tx.digest());
     let min = o.system.params.min_fee;
     if t.fee < min {
         return Err(TxError::FeeTooLow { fee: t.fee, min });
@@ -416,5 +481,27 @@ fn execute(o: &mut Overlay<'_>, sender: Address, kind: &TxKind) -> Result<(), Tx
         TxKind::Stake { node, amount } => staking::stake(o, sender, *node, *amount),
         TxKind::RequestWithdrawal { staked } => staking::request_withdrawal(o, sender, *staked),
         TxKind::Withdraw { staked } => staking::withdraw(o, sender, *staked),
+        TxKind::SetNodeVotes {
+            node,
+            storage_price,
+            write_price,
+            capacity,
+        } => staking::set_votes(
+            o,
+            sender,
+            *node,
+            NodeVotes {
+                storage_price: *storage_price,
+                write_price: *write_price,
+                capacity: *capacity,
+            },
+        ),
+        TxKind::CollectCommission { node } => staking::collect_commission(o, sender, *node),
+        TxKind::EpochSyncDone { epoch } => staking::epoch_sync_done(o, sender, *epoch),
+        TxKind::Propose {
+            change,
+            deadline_epoch,
+        } => governance::propose(o, sender, change, *deadline_epoch),
+        TxKind::Vote { proposal, approve } => governance::vote(o, sender, *proposal, *approve),
     }
 }

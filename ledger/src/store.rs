@@ -123,6 +123,10 @@ pub struct BlockRecord {
     pub outcomes: Vec<TxOutcome>,
     /// State digest after this block (the next block's `app_hash`).
     pub app_hash: Digest,
+    /// Block events: what the epoch state machine did at the start of this block (committee
+    /// selection, epoch change, rewards, …), before any transaction. Committed by `app_hash`.
+    #[serde(default)]
+    pub system_events: Vec<Event>,
 }
 
 /// A stable position in the event log: events of block `height`, from `index` on.
@@ -187,8 +191,8 @@ impl std::str::FromStr for EventCursor {
 pub struct EventRecord {
     /// Position.
     pub cursor: EventCursor,
-    /// The transaction that emitted it.
-    pub tx: TxDigest,
+    /// The transaction that emitted it; `None` for a block event (epoch state machine).
+    pub tx: Option<TxDigest>,
     /// The event.
     pub event: Event,
 }
@@ -303,6 +307,19 @@ impl LedgerStore {
             }
         }
         let mut event_index = 0u32;
+        for event in &record.system_events {
+            let cursor = EventCursor {
+                height,
+                index: event_index,
+            };
+            event_index += 1;
+            let rec = EventRecord {
+                cursor,
+                tx: None,
+                event: event.clone(),
+            };
+            batch.put_cf(self.cf(CF_EVENTS), cursor.key(), codec::encode(&rec));
+        }
         for (i, outcome) in record.outcomes.iter().enumerate() {
             let mut loc = [0u8; 12];
             loc[..8].copy_from_slice(&height.to_be_bytes());
@@ -317,7 +334,7 @@ impl LedgerStore {
                     event_index += 1;
                     let rec = EventRecord {
                         cursor,
-                        tx: outcome.digest,
+                        tx: Some(outcome.digest),
                         event: event.clone(),
                     };
                     batch.put_cf(self.cf(CF_EVENTS), cursor.key(), codec::encode(&rec));

@@ -32,6 +32,8 @@ pub const MAX_ATTRIBUTE_VALUE_LEN: usize = 1024;
 pub const MAX_ATTRIBUTES: usize = 32;
 /// Largest commission, in basis points (100 %).
 pub const MAX_COMMISSION_BPS: u16 = 10_000;
+/// Furthest a proposal's deadline may be from its creation, in epochs.
+pub const MAX_PROPOSAL_EPOCHS: u32 = 16;
 
 /// `0x`-less lowercase hex text form for ledger ids (a `0x` prefix is accepted when parsing).
 #[derive(Debug, Clone, Copy)]
@@ -242,10 +244,49 @@ pub enum TxKind {
         /// The staked object.
         staked: ObjectId,
     },
-    /// Withdraws a `StakedWal` in an epoch after the request; returns principal and rewards.
+    /// Withdraws a `StakedWal` that left its pool (or never activated); returns principal and
+    /// rewards.
     Withdraw {
         /// The staked object.
         staked: ObjectId,
+    },
+    /// Sets a node's price and capacity votes (sender: the node's owner or its key's account).
+    SetNodeVotes {
+        /// The node.
+        node: NodeId,
+        /// Storage price vote (FROST per MiB per epoch).
+        storage_price: Frost,
+        /// Write price vote (FROST per MiB).
+        write_price: Frost,
+        /// Capacity vote (bytes this node can store).
+        capacity: u64,
+    },
+    /// Pays a node's collectable commission to its owner (sender: the owner).
+    CollectCommission {
+        /// The node.
+        node: NodeId,
+    },
+    /// A member of the current committee reports that it holds all its shards for `epoch`
+    /// (sender: the account of the node's protocol key).
+    EpochSyncDone {
+        /// The current epoch.
+        epoch: Epoch,
+    },
+    /// Proposes a governance change (sender: the owner or key account of a current committee
+    /// member).
+    Propose {
+        /// The change.
+        change: crate::state::ProposalChange,
+        /// Last epoch in which votes count (`current..=current + MAX_PROPOSAL_EPOCHS`).
+        deadline_epoch: Epoch,
+    },
+    /// Votes on a proposal with the shard weight of every current committee member the sender
+    /// controls (as owner or node key); a later vote replaces an earlier one.
+    Vote {
+        /// Proposal id.
+        proposal: u64,
+        /// Approve (`true`) or reject.
+        approve: bool,
     },
 }
 

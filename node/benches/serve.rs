@@ -73,6 +73,7 @@ async fn run() {
     let key = KeyPair::from_seed([1; 32]);
     let committee = CommitteeView::from_response(&CommitteeResponse {
         epoch: Epoch(0),
+        role: floe_ledger::rpc::types::CommitteeRole::Current,
         n_shards: shards,
         members: vec![CommitteeMemberInfo {
             node_id: floe_ledger::node_id_of(&key.public()),
@@ -82,6 +83,8 @@ async fn run() {
             public_key: key.public(),
             network_address: "/ip4/127.0.0.1/tcp/1".into(),
             http_address: String::new(),
+            stake: floe_common::Frost(1),
+            commission_bps: 0,
         }],
     })
     .expect("committee");

@@ -191,6 +191,7 @@ mod tests {
         let per = usize::from(n_shards) / n_nodes;
         CommitteeResponse {
             epoch: Epoch(3),
+            role: floe_ledger::rpc::types::CommitteeRole::Current,
             n_shards,
             members: (0..n_nodes)
                 .map(|i| {
@@ -209,6 +210,8 @@ mod tests {
                         public_key: key,
                         network_address: format!("/ip4/127.0.0.1/tcp/{}", 9000 + i),
                         http_address: format!("127.0.0.1:{}", 8000 + i),
+                        stake: floe_common::Frost(1),
+                        commission_bps: 0,
                     }
                 })
                 .collect(),

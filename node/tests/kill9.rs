@@ -69,6 +69,7 @@ async fn kill9_during_uploads_loses_nothing_confirmed() {
             write_price_per_mib: Frost(1),
             min_fee: Frost(1),
             max_shards_per_node: SHARDS,
+            active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
         },
         validators: Vec::new(),
         accounts: vec![(Address::of(&user.public()), Frost(1 << 50))],

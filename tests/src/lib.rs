@@ -129,6 +129,7 @@ impl TestCluster {
                 write_price_per_mib: Frost(500),
                 min_fee: Frost(1_000),
                 max_shards_per_node: opts.shards,
+                active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
             },
             validators: Vec::new(),
             accounts,

@@ -1,14 +1,16 @@
 //! Stake: find a storage node by id or name, stake with it, and withdraw.
 //!
-//! The ledger's model: staking creates a `StakedWal` object owned by the staker. Withdrawing is
-//! two transactions: a withdrawal request (the stake stops counting for the node at once) and,
-//! in any later epoch, the withdrawal itself, which deletes the object and pays back principal
-//! and rewards. [`Floe::withdraw_from`] does whichever step each of the wallet's stakes with a
-//! node is ready for, so running it again after the epoch changes completes the withdrawal.
+//! The ledger's model: staking creates a `StakedWal` object owned by the staker; it activates at
+//! an epoch boundary. Withdrawing is two transactions: a withdrawal request (the stake stops
+//! counting for the node at once and leaves its pool at the next boundary, or the one after if
+//! the next committee was already selected) and then the withdrawal itself, which deletes the
+//! object and pays back principal and rewards. A stake that never activated is withdrawable at
+//! once. [`Floe::withdraw_from`] does whichever steps each of the wallet's stakes with a node is
+//! ready for, so running it again after the epoch changes completes the withdrawal.
 
 use floe_common::{Epoch, Frost, NodeId, ObjectId};
 use floe_ledger::rpc::types::NodeInfo;
-use floe_ledger::{Address, Object, StakedWal, TxKind};
+use floe_ledger::{Address, Object, StakeStatus, StakedWal, TxKind};
 use serde::Serialize;
 
 use super::info::epoch_start_ms;
@@ -219,34 +221,32 @@ impl Floe {
             pending: Vec::new(),
         };
         for s in stakes {
-            let (requested_epoch, requested_now) = match s.stake.withdrawal_requested_epoch {
-                Some(requested) if system.epoch > requested => {
-                    let receipt = self.withdraw(s.object_id).await?;
-                    report.withdrawn.push(Withdrawal {
-                        object_id: s.object_id,
-                        amount: s.stake.amount,
-                        rewards: s.stake.rewards,
-                        receipt,
-                    });
-                    continue;
+            let mut stake = s.stake.clone();
+            let mut requested_now = false;
+            if matches!(stake.status, StakeStatus::Pending | StakeStatus::Active) {
+                self.request_withdrawal(s.object_id).await?;
+                requested_now = true;
+                if let Some(o) = self.object(&s.object_id).await?
+                    && let Object::StakedWal(st) = o.object
+                {
+                    stake = st;
                 }
-                Some(requested) => (requested, false),
-                None => {
-                    self.request_withdrawal(s.object_id).await?;
-                    let requested = match self.object(&s.object_id).await? {
-                        Some(o) => match o.object {
-                            Object::StakedWal(st) => st.withdrawal_requested_epoch,
-                            _ => None,
-                        },
-                        None => None,
-                    };
-                    (requested.unwrap_or(system.epoch), true)
-                }
-            };
-            let withdrawable_from = requested_epoch.next();
+            }
+            if stake.status == StakeStatus::Withdrawable {
+                let receipt = self.withdraw(s.object_id).await?;
+                report.withdrawn.push(Withdrawal {
+                    object_id: s.object_id,
+                    amount: stake.amount,
+                    rewards: stake.rewards,
+                    receipt,
+                });
+                continue;
+            }
+            let requested_epoch = stake.withdrawal_requested_epoch.unwrap_or(system.epoch);
+            let withdrawable_from = stake.withdraw_epoch.unwrap_or(requested_epoch.next());
             report.pending.push(PendingWithdrawal {
                 object_id: s.object_id,
-                amount: s.stake.amount,
+                amount: stake.amount,
                 requested_epoch,
                 withdrawable_from,
                 withdrawable_at_ms: epoch_start_ms(&system, withdrawable_from),

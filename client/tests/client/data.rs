@@ -49,6 +49,7 @@ impl DataNet {
                 write_price_per_mib: Frost(500),
                 min_fee: Frost(1_000),
                 max_shards_per_node: SHARDS,
+                active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
             },
             validators: Vec::new(),
             accounts: vec![(addr(&user), wal(1_000))],

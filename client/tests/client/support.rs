@@ -53,6 +53,7 @@ fn genesis(epoch_ms: u64) -> Genesis {
             write_price_per_mib: Frost(500),
             min_fee: MIN_FEE,
             max_shards_per_node: 100,
+            active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
         },
         validators: Vec::new(),
         accounts: (0..8).map(|i| (addr(&user(i)), wal(FUNDS))).collect(),

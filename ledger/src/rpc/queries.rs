@@ -13,13 +13,16 @@ use tokio::time::Instant;
 
 use super::handlers::{parse, query, wait_for_commit};
 use super::types::{
-    AccountResponse, BlobStatus, CommitteeMemberInfo, CommitteeResponse, EventsResponse,
-    HealthResponse, NodeInfo, NodesResponse, ObjectResponse, SystemInfo,
+    AccountResponse, BlobStatus, CommitteeMemberInfo, CommitteeResponse, CommitteeRole,
+    EventsResponse, HealthResponse, NodeInfo, NodesResponse, ObjectResponse, ProposalsResponse,
+    SystemInfo,
 };
 use super::{ApiError, AppState, DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT, MAX_WAIT};
 use crate::cert::ValidatorSet;
 use crate::genesis::Genesis;
-use crate::state::{Object, State as LedgerState, StorageNode};
+use crate::state::{
+    CommitteeState, EpochState, Object, Proposal, State as LedgerState, StorageNode,
+};
 use crate::store::EventCursor;
 use crate::tx::Address;
 
@@ -104,33 +107,96 @@ pub(super) async fn node(
         .ok_or_else(|| ApiError::not_found("unknown_node", format!("no storage node {id}")))
 }
 
-/// `GET /v1/committee`.
-pub(super) async fn committee(State(st): State<AppState>) -> Json<CommitteeResponse> {
-    Json(st.ledger.read(|s| {
-        let c = s.committee();
-        CommitteeResponse {
-            epoch: c.epoch(),
-            n_shards: c.n_shards(),
-            members: c
-                .members()
-                .iter()
-                .map(|m| {
-                    let node = s.node(&m.node_id);
-                    CommitteeMemberInfo {
-                        node_id: m.node_id,
-                        name: node.map(|n| n.name.clone()).unwrap_or_default(),
-                        weight: m.weight,
-                        shards: s.shards_of(&m.node_id).to_vec(),
-                        public_key: m.public_key,
-                        network_address: node
-                            .map(|n| n.network_address.clone())
-                            .unwrap_or_default(),
-                        http_address: node.map(|n| n.http_address.clone()).unwrap_or_default(),
-                    }
-                })
-                .collect(),
-        }
+fn committee_response(
+    s: &LedgerState,
+    cs: &CommitteeState,
+    role: CommitteeRole,
+) -> CommitteeResponse {
+    let c = &cs.committee;
+    CommitteeResponse {
+        epoch: c.epoch(),
+        role,
+        n_shards: c.n_shards(),
+        members: c
+            .members()
+            .iter()
+            .map(|m| {
+                let node = s.node(&m.node_id);
+                CommitteeMemberInfo {
+                    node_id: m.node_id,
+                    name: node.map(|n| n.name.clone()).unwrap_or_default(),
+                    weight: m.weight,
+                    shards: cs.shards.get(&m.node_id).cloned().unwrap_or_default(),
+                    public_key: m.public_key,
+                    network_address: node.map(|n| n.network_address.clone()).unwrap_or_default(),
+                    http_address: node.map(|n| n.http_address.clone()).unwrap_or_default(),
+                    stake: node.map_or(floe_common::Frost::ZERO, |n| n.total_stake),
+                    commission_bps: node.map_or(0, |n| n.commission_bps),
+                }
+            })
+            .collect(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CommitteeQuery {
+    epoch: Option<u32>,
+}
+
+/// `GET /v1/committee[?epoch=E]`: the current committee, or the current, previous or next
+/// committee whose epoch is `E`.
+pub(super) async fn committee(
+    State(st): State<AppState>,
+    q: Result<Query<CommitteeQuery>, QueryRejection>,
+) -> Result<Json<CommitteeResponse>, ApiError> {
+    let q = query(q)?;
+    st.ledger
+        .read(|s| {
+            let current = (Some(s.committee_state()), CommitteeRole::Current);
+            let Some(e) = q.epoch else {
+                return Some(committee_response(
+                    s,
+                    s.committee_state(),
+                    CommitteeRole::Current,
+                ));
+            };
+            [
+                current,
+                (s.previous_committee(), CommitteeRole::Previous),
+                (s.next_committee(), CommitteeRole::Next),
+            ]
+            .into_iter()
+            .find_map(|(c, role)| {
+                c.filter(|c| c.committee.epoch().0 == e)
+                    .map(|c| committee_response(s, c, role))
+            })
+        })
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_committee",
+                "no current, previous or next committee for that epoch",
+            )
+        })
+}
+
+/// `GET /v1/proposals`.
+pub(super) async fn proposals(State(st): State<AppState>) -> Json<ProposalsResponse> {
+    Json(st.ledger.read(|s| ProposalsResponse {
+        proposals: s.proposals().values().cloned().collect(),
     }))
+}
+
+/// `GET /v1/proposals/{id}`.
+pub(super) async fn proposal(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Proposal>, ApiError> {
+    let id: u64 = parse("proposal id", &id)?;
+    st.ledger
+        .read(|s| s.proposal(id).cloned())
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("unknown_proposal", format!("no proposal {id}")))
 }
 
 /// `GET /v1/system`.
@@ -146,8 +212,24 @@ pub(super) async fn system(State(st): State<AppState>) -> Json<SystemInfo> {
             write_price: sys.write_price,
             min_fee: sys.params.min_fee,
             max_epochs_ahead: sys.params.max_epochs_ahead,
-            epoch_duration_ms: sys.params.epoch_duration_ms,
+            epoch_duration_ms: sys.epoch_duration_ms,
+            next_epoch_duration_ms: sys.params.epoch_duration_ms,
             genesis_time_ms: sys.genesis_time_ms,
+            epoch_state: sys.epoch_state.name().to_owned(),
+            sync_weight: match &sys.epoch_state {
+                EpochState::Sync { weight, .. } => Some(*weight),
+                _ => None,
+            },
+            epoch_start_ms: sys.epoch_start_ms,
+            mid_epoch_ms: sys.mid_epoch_ms(),
+            next_epoch_at_ms: sys.next_epoch_at_ms(),
+            capacity: sys.capacity,
+            capacity_used: sys.used_capacity(sys.epoch),
+            active_set_size: sys.params.active_set_size,
+            max_shards_per_node: sys.params.max_shards_per_node,
+            escrow: sys.escrow_total(),
+            total_staked: sys.total_staked,
+            total_burned: sys.total_burned,
             faucet: sys.faucet.clone(),
             total_supply: sys.total_supply,
             tip_height: tip.height,

@@ -13,7 +13,7 @@ use crate::error::TxError;
 use crate::genesis::FaucetParams;
 use crate::mempool::Admission;
 use crate::service::CommittedTx;
-use crate::state::{BlobIdInfo, Effects, Object, StorageNode};
+use crate::state::{BlobIdInfo, Effects, Object, Proposal, StorageNode};
 use crate::store::{EventCursor, EventRecord, TxOutcome, TxStatus};
 use crate::tx::{Address, TxDigest};
 
@@ -249,17 +249,50 @@ pub struct CommitteeMemberInfo {
     pub network_address: String,
     /// HTTP address.
     pub http_address: String,
+    /// The node's stake for the next selection (`total_stake`; 0 if unknown).
+    #[serde(default)]
+    pub stake: Frost,
+    /// The node's commission (basis points).
+    #[serde(default)]
+    pub commission_bps: u16,
 }
 
-/// `GET /v1/committee`.
+/// Which committee a [`CommitteeResponse`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitteeRole {
+    /// The committee of the current epoch (writes, certificates).
+    Current,
+    /// The committee that serves reads of older blobs while a sync runs.
+    Previous,
+    /// The committee selected for the next epoch.
+    Next,
+}
+
+/// `GET /v1/committee` (current) or `GET /v1/committee?epoch=E` (current, previous or next
+/// committee, whichever serves epoch `E`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitteeResponse {
     /// Epoch.
     pub epoch: Epoch,
+    /// Which committee this is.
+    #[serde(default = "current_role")]
+    pub role: CommitteeRole,
     /// Total shards.
     pub n_shards: u16,
     /// Members in certificate order.
     pub members: Vec<CommitteeMemberInfo>,
+}
+
+fn current_role() -> CommitteeRole {
+    CommitteeRole::Current
+}
+
+/// `GET /v1/proposals`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalsResponse {
+    /// Every proposal, by id (open and closed).
+    pub proposals: Vec<Proposal>,
 }
 
 /// `GET /v1/system`.
@@ -279,10 +312,50 @@ pub struct SystemInfo {
     pub min_fee: Frost,
     /// Furthest storage can be bought ahead, in epochs.
     pub max_epochs_ahead: u32,
-    /// Epoch length in block time (ms).
+    /// Length of the current epoch (ms).
     pub epoch_duration_ms: u64,
+    /// Length of epochs from the next one on (`params.epoch_duration_ms`; differs from
+    /// `epoch_duration_ms` after a governance change).
+    #[serde(default)]
+    pub next_epoch_duration_ms: u64,
     /// Block time at which epoch 0 starts.
     pub genesis_time_ms: u64,
+    /// `normal`, `next_committee_selected` or `sync`.
+    #[serde(default)]
+    pub epoch_state: String,
+    /// During `sync`: shard weight of the members counted as synced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_weight: Option<u16>,
+    /// Block time at which the current epoch started.
+    #[serde(default)]
+    pub epoch_start_ms: u64,
+    /// Block time of the current epoch's midpoint (next committee selection).
+    #[serde(default)]
+    pub mid_epoch_ms: u64,
+    /// Block time at which the next epoch starts.
+    #[serde(default)]
+    pub next_epoch_at_ms: u64,
+    /// Total capacity voted (encoded bytes per epoch).
+    #[serde(default)]
+    pub capacity: u64,
+    /// Encoded bytes reserved for the current epoch.
+    #[serde(default)]
+    pub capacity_used: u64,
+    /// Most nodes in a committee.
+    #[serde(default)]
+    pub active_set_size: u16,
+    /// Most shards per node.
+    #[serde(default)]
+    pub max_shards_per_node: u16,
+    /// WAL escrowed for current and future epochs' committees.
+    #[serde(default)]
+    pub escrow: Frost,
+    /// WAL staked (pools and withdrawable stake).
+    #[serde(default)]
+    pub total_staked: Frost,
+    /// WAL burned by slashing.
+    #[serde(default)]
+    pub total_burned: Frost,
     /// Faucet, if enabled.
     pub faucet: Option<FaucetParams>,
     /// All WAL in existence.

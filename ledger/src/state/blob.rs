@@ -75,8 +75,9 @@ pub(super) fn register(
             needed: encoded,
         });
     }
+    // The write price goes to the current epoch's committee (which receives the slivers).
     let cost = price(o.system.write_price, encoded, 1)?;
-    o.pay_into(sender, cost, |s| &mut s.storage_fund)?;
+    o.pay_escrow(sender, epoch, epoch.next(), cost)?;
     o.delete_object(r.storage);
     let object_id = o.create_object(Object::Blob(BlobObject {
         owner: sender,
@@ -214,8 +215,9 @@ pub(super) fn extend(
     if epochs_ahead == 0 || ahead > u64::from(max) {
         return Err(TxError::EpochsOutOfRange { got: ahead, max });
     }
-    let cost = price(o.system.storage_price, b.size, u64::from(epochs_ahead))?;
-    o.pay_into(payer, cost, |s| &mut s.storage_fund)?;
+    let per_epoch = price(o.system.storage_price, b.size, 1)?;
+    o.use_capacity(b.end_epoch, floe_common::Epoch(new_end), b.size)?;
+    o.pay_escrow(payer, b.end_epoch, floe_common::Epoch(new_end), per_epoch)?;
     b.end_epoch = floe_common::Epoch(new_end);
     let mut info = o.blob_info(&b.blob_id).unwrap_or_default();
     info.max_certified_end_epoch = info.max_certified_end_epoch.max(Some(b.end_epoch));

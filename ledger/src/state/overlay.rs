@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use floe_common::{BlobId, Committee, Epoch, Frost, NodeId, ObjectId};
 
+use super::objects::{EpochAccount, Proposal};
+
 use super::events::Event;
 use super::objects::{
-    Account, BlobIdInfo, BlobObject, CommitteeState, Object, StakedWal, StorageNode,
-    StorageResource, SystemState,
+    Account, BlobIdInfo, BlobObject, Object, StakedWal, StorageNode, StorageResource, SystemState,
 };
 use super::{Key, State};
 use crate::error::TxError;
@@ -20,11 +21,11 @@ pub(crate) struct Overlay<'s> {
     base: &'s State,
     /// System record (copied, written back if changed).
     pub system: SystemState,
-    committee: Option<CommitteeState>,
     accounts: BTreeMap<Address, Account>,
     objects: BTreeMap<ObjectId, Option<Object>>,
     blobs: BTreeMap<BlobId, Option<BlobIdInfo>>,
     nodes: BTreeMap<NodeId, StorageNode>,
+    proposals: BTreeMap<u64, Proposal>,
     digest: TxDigest,
     next_index: u32,
     created: Vec<ObjectId>,
@@ -35,11 +36,11 @@ pub(crate) struct Overlay<'s> {
 /// The writes of a successful transaction, detached from the state they were read from.
 pub(crate) struct Writes {
     system: Option<SystemState>,
-    committee: Option<CommitteeState>,
     accounts: BTreeMap<Address, Account>,
     objects: BTreeMap<ObjectId, Option<Object>>,
     blobs: BTreeMap<BlobId, Option<BlobIdInfo>>,
     nodes: BTreeMap<NodeId, StorageNode>,
+    proposals: BTreeMap<u64, Proposal>,
     pub created: Vec<ObjectId>,
     pub mutated: Vec<ObjectId>,
     pub deleted: Vec<ObjectId>,
@@ -56,19 +57,16 @@ pub fn derive_object_id(digest: &TxDigest, index: u32) -> ObjectId {
 }
 
 impl<'s> Overlay<'s> {
-    /// An empty overlay for transaction `digest` executing in `epoch` (≥ the state's epoch).
-    pub fn new(base: &'s State, epoch: Epoch, digest: TxDigest) -> Self {
-        let mut system = base.system.clone();
-        let committee = (epoch > system.epoch).then(|| base.committee.with_epoch(epoch));
-        system.epoch = system.epoch.max(epoch);
+    /// An empty overlay for transaction `digest` (executing in the state's epoch).
+    pub fn new(base: &'s State, digest: TxDigest) -> Self {
         Self {
             base,
-            system,
-            committee,
+            system: base.system.clone(),
             accounts: BTreeMap::new(),
             objects: BTreeMap::new(),
             blobs: BTreeMap::new(),
             nodes: BTreeMap::new(),
+            proposals: BTreeMap::new(),
             digest,
             next_index: 0,
             created: Vec::new(),
@@ -83,11 +81,75 @@ impl<'s> Overlay<'s> {
 
     /// The current committee.
     pub fn committee(&self) -> &Committee {
-        &self
-            .committee
-            .as_ref()
-            .unwrap_or(&self.base.committee)
-            .committee
+        &self.base.committee.committee
+    }
+
+    /// The committee selected for the next epoch, if selected.
+    pub fn next_committee(&self) -> Option<&Committee> {
+        self.base.next_committee.as_ref().map(|c| &c.committee)
+    }
+
+    /// The committee that serves reads of older blobs during a sync.
+    pub fn previous_committee(&self) -> Option<&Committee> {
+        self.base.previous_committee.as_ref().map(|c| &c.committee)
+    }
+
+    /// A proposal.
+    pub fn proposal(&self, id: u64) -> Option<Proposal> {
+        self.proposals
+            .get(&id)
+            .or_else(|| self.base.proposals.get(&id))
+            .cloned()
+    }
+
+    /// Writes a proposal.
+    pub fn put_proposal(&mut self, p: Proposal) {
+        self.proposals.insert(p.id, p);
+    }
+
+    /// Adds `size` bytes to the storage used in each epoch of `[start, end)`, refusing with
+    /// `capacity_exceeded` if any epoch would exceed the voted capacity.
+    pub fn use_capacity(&mut self, start: Epoch, end: Epoch, size: u64) -> Result<(), TxError> {
+        let capacity = self.system.capacity;
+        for e in start.0..end.0 {
+            let used = self.system.used_capacity(Epoch(e));
+            let total = used.checked_add(size);
+            if total.is_none_or(|t| t > capacity) {
+                return Err(TxError::CapacityExceeded {
+                    epoch: Epoch(e),
+                    needed: size,
+                    available: capacity.saturating_sub(used),
+                });
+            }
+        }
+        for e in start.0..end.0 {
+            let acct = self.system.epoch_accounts.entry(Epoch(e)).or_default();
+            acct.used += size;
+        }
+        Ok(())
+    }
+
+    /// Takes `per_epoch × (end − start)` from `payer` into the escrow of each epoch of
+    /// `[start, end)` (`per_epoch` each). Returns the total.
+    pub fn pay_escrow(
+        &mut self,
+        payer: Address,
+        start: Epoch,
+        end: Epoch,
+        per_epoch: Frost,
+    ) -> Result<Frost, TxError> {
+        let total = per_epoch
+            .checked_mul(u64::from(end.0.saturating_sub(start.0)))
+            .ok_or_else(|| TxError::overflow("payment"))?;
+        self.debit(payer, total)?;
+        for e in start.0..end.0 {
+            let acct: &mut EpochAccount = self.system.epoch_accounts.entry(Epoch(e)).or_default();
+            acct.rewards = acct
+                .rewards
+                .checked_add(per_epoch)
+                .ok_or_else(|| TxError::overflow("escrow"))?;
+        }
+        Ok(total)
     }
 
     /// An account (default if it does not exist).
@@ -273,11 +335,11 @@ impl<'s> Overlay<'s> {
         let system = (self.system != self.base.system).then_some(self.system);
         Writes {
             system,
-            committee: self.committee,
             accounts: self.accounts,
             objects: self.objects,
             blobs: self.blobs,
             nodes: self.nodes,
+            proposals: self.proposals,
             created,
             mutated,
             deleted,
@@ -295,10 +357,6 @@ impl State {
         if let Some(s) = w.system {
             self.system = s;
             self.dirty.insert(Key::System);
-        }
-        if let Some(c) = w.committee {
-            self.committee = c;
-            self.dirty.insert(Key::Committee);
         }
         for (a, acct) in w.accounts {
             self.accounts.insert(a, acct);
@@ -321,6 +379,10 @@ impl State {
         for (id, n) in w.nodes {
             self.nodes.insert(id, n);
             self.dirty.insert(Key::Node(id));
+        }
+        for (id, p) in w.proposals {
+            self.proposals.insert(id, p);
+            self.dirty.insert(Key::Proposal(id));
         }
         (w.created, w.mutated, w.deleted, w.events)
     }

@@ -10,6 +10,9 @@
 //! | `0x04` nodes | node id (32) | [`StorageNode`] |
 //! | `0x05` committee | (none) | [`CommitteeState`] |
 //! | `0x06` system | (none) | [`SystemState`] |
+//! | `0x07` previous committee | (none) | [`CommitteeState`] (reads during sync) |
+//! | `0x08` next committee | (none) | [`CommitteeState`] (selected at mid-epoch) |
+//! | `0x09` proposals | id (u64 BE) | [`Proposal`] |
 
 use std::collections::BTreeMap;
 
@@ -17,7 +20,9 @@ use floe_common::{BlobId, NodeId, ObjectId, codec};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::State;
-use super::objects::{Account, BlobIdInfo, CommitteeState, Object, StorageNode, SystemState};
+use super::objects::{
+    Account, BlobIdInfo, CommitteeState, Object, Proposal, StorageNode, SystemState,
+};
 use crate::tx::Address;
 
 /// Largest value accepted when rebuilding the state (a blob-id index entry with many objects).
@@ -51,6 +56,9 @@ pub(crate) enum Key {
     Node(NodeId),
     Committee,
     System,
+    PreviousCommittee,
+    NextCommittee,
+    Proposal(u64),
 }
 
 const ACCOUNTS: u8 = 1;
@@ -59,9 +67,13 @@ const BLOBS: u8 = 3;
 const NODES: u8 = 4;
 const COMMITTEE: u8 = 5;
 const SYSTEM: u8 = 6;
+const PREVIOUS_COMMITTEE: u8 = 7;
+const NEXT_COMMITTEE: u8 = 8;
+const PROPOSALS: u8 = 9;
 
 impl Key {
     fn to_bytes(self) -> Vec<u8> {
+        let pid;
         let (table, id): (u8, &[u8]) = match &self {
             Key::Account(a) => (ACCOUNTS, &a.0),
             Key::Object(o) => (OBJECTS, &o.0),
@@ -69,6 +81,12 @@ impl Key {
             Key::Node(n) => (NODES, &n.0),
             Key::Committee => (COMMITTEE, &[]),
             Key::System => (SYSTEM, &[]),
+            Key::PreviousCommittee => (PREVIOUS_COMMITTEE, &[]),
+            Key::NextCommittee => (NEXT_COMMITTEE, &[]),
+            Key::Proposal(p) => {
+                pid = p.to_be_bytes();
+                (PROPOSALS, &pid)
+            }
         };
         let mut k = Vec::with_capacity(1 + id.len());
         k.push(table);
@@ -86,6 +104,11 @@ impl Key {
             Some((&NODES, rest)) => Ok(Key::Node(NodeId(id(rest)?))),
             Some((&COMMITTEE, [])) => Ok(Key::Committee),
             Some((&SYSTEM, [])) => Ok(Key::System),
+            Some((&PREVIOUS_COMMITTEE, [])) => Ok(Key::PreviousCommittee),
+            Some((&NEXT_COMMITTEE, [])) => Ok(Key::NextCommittee),
+            Some((&PROPOSALS, rest)) => Ok(Key::Proposal(u64::from_be_bytes(
+                <[u8; 8]>::try_from(rest).map_err(|_| bad())?,
+            ))),
             _ => Err(bad()),
         }
     }
@@ -111,6 +134,9 @@ impl State {
             Key::Node(n) => enc(self.nodes.get(&n)),
             Key::Committee => enc(Some(&self.committee)),
             Key::System => enc(Some(&self.system)),
+            Key::PreviousCommittee => enc(self.previous_committee.as_ref()),
+            Key::NextCommittee => enc(self.next_committee.as_ref()),
+            Key::Proposal(p) => enc(self.proposals.get(&p)),
         }
     }
 
@@ -136,7 +162,13 @@ impl State {
             .chain(self.objects.keys().map(|o| Key::Object(*o)))
             .chain(self.blobs.keys().map(|b| Key::Blob(*b)))
             .chain(self.nodes.keys().map(|n| Key::Node(*n)))
-            .chain([Key::Committee, Key::System]);
+            .chain([
+                Key::Committee,
+                Key::System,
+                Key::PreviousCommittee,
+                Key::NextCommittee,
+            ])
+            .chain(self.proposals.keys().map(|p| Key::Proposal(*p)));
         keys.filter_map(|k| self.value_of(k).map(|v| (k.to_bytes(), v)))
             .collect()
     }
@@ -152,6 +184,9 @@ impl State {
         let mut nodes = BTreeMap::new();
         let mut committee: Option<CommitteeState> = None;
         let mut system: Option<SystemState> = None;
+        let mut previous_committee = None;
+        let mut next_committee = None;
+        let mut proposals = BTreeMap::new();
         for (k, v) in entries {
             match Key::from_bytes(&k)? {
                 Key::Account(a) => {
@@ -168,6 +203,11 @@ impl State {
                 }
                 Key::Committee => committee = Some(dec(&k, &v)?),
                 Key::System => system = Some(dec(&k, &v)?),
+                Key::PreviousCommittee => previous_committee = Some(dec(&k, &v)?),
+                Key::NextCommittee => next_committee = Some(dec(&k, &v)?),
+                Key::Proposal(p) => {
+                    proposals.insert(p, dec::<Proposal>(&k, &v)?);
+                }
             }
         }
         Ok(State {
@@ -177,7 +217,11 @@ impl State {
             objects,
             blobs,
             nodes,
+            previous_committee,
+            next_committee,
+            proposals,
             dirty: Default::default(),
+            block_events: Vec::new(),
         })
     }
 
@@ -208,6 +252,9 @@ mod tests {
             Key::Node(NodeId([3; 32])),
             Key::Committee,
             Key::System,
+            Key::PreviousCommittee,
+            Key::NextCommittee,
+            Key::Proposal(3),
         ];
         let mut bytes: Vec<Vec<u8>> = keys.iter().map(|k| k.to_bytes()).collect();
         for (k, b) in keys.iter().zip(&bytes) {
@@ -216,7 +263,8 @@ mod tests {
         let sorted = bytes.clone();
         bytes.sort();
         assert_eq!(bytes, sorted);
-        assert!(Key::from_bytes(&[7]).is_err());
+        assert!(Key::from_bytes(&[10]).is_err());
+        assert!(Key::from_bytes(&[9, 1]).is_err());
         assert!(Key::from_bytes(&[1, 2]).is_err());
         assert!(Key::from_bytes(&[5, 0]).is_err());
         assert!(Key::from_bytes(&[]).is_err());

@@ -1,13 +1,44 @@
-//! Storage nodes and stake: register, stake, request withdrawal, withdraw.
+//! Storage nodes and stake: register, stake, request withdrawal, withdraw, price and capacity
+//! votes, commission, and the shard-sync report of an epoch change.
 //!
-//! The committee is fixed at genesis for now: stake changes update the node's `total_stake`
-//! (the input of the next committee selection) but not the current committee.
+//! Staking pools (one per node, [`StakingPool`]): active stake holds **shares**; the pool's
+//! exchange rate is `active_wal / shares`. Rewards (net of commission) are added to
+//! `active_wal` at each epoch change, so every active share gains the same and a staker's
+//! withdrawal returns its principal plus its pro-rata part of the rewards earned while active.
+//!
+//! Timing (stake and withdrawal take effect at epoch boundaries, as in Walrus):
+//! - `Stake` in epoch `E` activates at `E+1` if the next committee is not selected yet
+//!   (before mid-epoch), else at `E+2`. Until then it is *pending* (no shares, no rewards, but
+//!   it counts for the next committee selection). At activation it buys
+//!   `floor(amount × shares / active_wal)` shares (1:1 in an empty pool), after the ending
+//!   epoch's rewards were added.
+//! - `RequestWithdrawal` of a pending stake makes it withdrawable at once (principal only).
+//!   Of an active stake: it stops counting for committee selection at once and leaves the
+//!   pool at `W = E+2` if the next committee is selected and contains the node, else `W = E+1`
+//!   (it earns the rewards of every epoch before `W`). At `W` its value
+//!   `floor(shares × active_wal / shares_total)` moves from the pool into the object
+//!   (`rewards = value − amount`; should rounding make the value smaller than the principal,
+//!   the principal is reported as the value).
+//! - `Withdraw` pays `amount + rewards` of a withdrawable stake to its owner. While an epoch
+//!   change's shard sync is in progress, stake that was active with a node of the previous
+//!   committee is locked (`stake_locked`): a leaving node keeps its obligations until the
+//!   change completes.
+//! - Commission: at each epoch change a node's commission (`reward × commission_bps / 10000`,
+//!   rounded down) is credited to `commission_locked`; at the next change it becomes
+//!   `commission`, which the owner takes with `CollectCommission`. Governance can burn both
+//!   (`SlashCommission`). Delegated principal is never slashed.
+//! - `SetNodeVotes` (owner or node key) changes the node's votes; prices and capacity are
+//!   recomputed at once from the current committee (see [`super::pricing`]).
+//! - `EpochSyncDone { epoch }` (the node key's account, a member of the current committee,
+//!   during the sync phase of `epoch`): adds the member's shard weight; at a quorum the sync
+//!   phase ends (see [`super::epoch`]).
 
-use floe_common::{Frost, NodeId, ObjectId, PublicKey};
+use floe_common::{Epoch, Frost, NodeId, ObjectId, PublicKey};
 
-use super::events::Event;
-use super::objects::{NodeVotes, Object, StakedWal, StorageNode};
+use super::events::{EpochEvent, Event};
+use super::objects::{EpochState, NodeVotes, Object, StakeStatus, StakedWal, StorageNode};
 use super::overlay::Overlay;
+use super::pricing;
 use crate::error::TxError;
 use crate::tx::{Address, MAX_ADDRESS_LEN, MAX_COMMISSION_BPS, MAX_NAME_LEN, node_id_of};
 
@@ -70,6 +101,7 @@ pub(super) fn register_node(
         votes: r.votes,
         total_stake: Frost::ZERO,
         owner: sender,
+        pool: Default::default(),
     });
     o.events.push(Event::NodeRegistered {
         node: node_id,
@@ -79,22 +111,20 @@ pub(super) fn register_node(
     Ok(())
 }
 
-/// Adds `delta` to (or, if `add` is false, removes it from) a node's stake and the staked total.
-fn change_stake(o: &mut Overlay<'_>, node: NodeId, delta: Frost, add: bool) -> Result<(), TxError> {
-    let mut n = o.node(&node).ok_or(TxError::UnknownNode(node))?;
-    let apply = |x: Frost| {
-        if add {
-            x.checked_add(delta)
-        } else {
-            x.checked_sub(delta)
-        }
-        .ok_or_else(|| TxError::overflow("stake"))
-    };
-    n.total_stake = apply(n.total_stake)?;
-    let total = n.total_stake;
+/// Writes `n` back with its `total_stake` refreshed from the pool, and emits `StakeChanged`.
+fn put_pool(o: &mut Overlay<'_>, mut n: StorageNode) {
+    n.total_stake = n.pool.next_stake();
+    let (node, total) = (n.node_id, n.total_stake);
     o.put_node(n);
     o.events.push(Event::StakeChanged { node, total });
-    Ok(())
+}
+
+fn add(a: Frost, b: Frost, what: &str) -> Result<Frost, TxError> {
+    a.checked_add(b).ok_or_else(|| TxError::overflow(what))
+}
+
+fn sub(a: Frost, b: Frost, what: &str) -> Result<Frost, TxError> {
+    a.checked_sub(b).ok_or_else(|| TxError::overflow(what))
 }
 
 pub(super) fn stake(
@@ -108,20 +138,34 @@ pub(super) fn stake(
             what: "stake".into(),
         });
     }
-    if o.node(&node).is_none() {
-        return Err(TxError::UnknownNode(node));
-    }
+    let mut n = o.node(&node).ok_or(TxError::UnknownNode(node))?;
     o.pay_into(sender, amount, |s| &mut s.total_staked)?;
-    let activation_epoch = o.epoch().next();
-    o.create_object(Object::StakedWal(StakedWal {
+    let e = o.epoch();
+    let activation_epoch = if o.system.epoch_state == EpochState::NextCommitteeSelected {
+        e.next().next()
+    } else {
+        e.next()
+    };
+    let id = o.create_object(Object::StakedWal(StakedWal {
         owner: sender,
         node,
         amount,
         activation_epoch,
         withdrawal_requested_epoch: None,
+        withdraw_epoch: None,
+        shares: 0,
         rewards: Frost::ZERO,
+        status: StakeStatus::Pending,
     }))?;
-    change_stake(o, node, amount, true)
+    let p = n.pool.pending_stake.entry(activation_epoch).or_default();
+    *p = add(*p, amount, "pending stake")?;
+    n.pool
+        .pending_objects
+        .entry(activation_epoch)
+        .or_default()
+        .push(id);
+    put_pool(o, n);
+    Ok(())
 }
 
 pub(super) fn request_withdrawal(
@@ -130,33 +174,76 @@ pub(super) fn request_withdrawal(
     id: ObjectId,
 ) -> Result<(), TxError> {
     let mut s = o.staked(&id, Some(sender))?;
-    if s.withdrawal_requested_epoch.is_some() {
-        return Err(TxError::WithdrawalAlreadyRequested(id));
+    let mut n = o.node(&s.node).ok_or(TxError::UnknownNode(s.node))?;
+    let e = o.epoch();
+    match s.status {
+        StakeStatus::Withdrawing | StakeStatus::Withdrawable => {
+            return Err(TxError::WithdrawalAlreadyRequested(id));
+        }
+        StakeStatus::Pending => {
+            let a = s.activation_epoch;
+            let p = n.pool.pending_stake.entry(a).or_default();
+            *p = sub(*p, s.amount, "pending stake")?;
+            if *p == Frost::ZERO {
+                n.pool.pending_stake.remove(&a);
+            }
+            if let Some(list) = n.pool.pending_objects.get_mut(&a) {
+                list.retain(|x| *x != id);
+                if list.is_empty() {
+                    n.pool.pending_objects.remove(&a);
+                }
+            }
+            s.status = StakeStatus::Withdrawable;
+            s.withdraw_epoch = Some(e);
+        }
+        StakeStatus::Active => {
+            let in_next = o
+                .next_committee()
+                .is_some_and(|c| c.index_of(&s.node).is_some());
+            let w = if o.system.epoch_state == EpochState::NextCommitteeSelected && in_next {
+                e.next().next()
+            } else {
+                e.next()
+            };
+            let p = n.pool.pending_withdrawal.entry(w).or_default();
+            *p = p
+                .checked_add(s.shares)
+                .ok_or_else(|| TxError::overflow("shares"))?;
+            n.pool.pending_objects.entry(w).or_default().push(id);
+            s.status = StakeStatus::Withdrawing;
+            s.withdraw_epoch = Some(w);
+        }
     }
-    s.withdrawal_requested_epoch = Some(o.epoch());
-    let (node, amount) = (s.node, s.amount);
+    s.withdrawal_requested_epoch = Some(e);
     o.put_object(id, Object::StakedWal(s));
-    change_stake(o, node, amount, false)
+    put_pool(o, n);
+    Ok(())
 }
 
 pub(super) fn withdraw(o: &mut Overlay<'_>, sender: Address, id: ObjectId) -> Result<(), TxError> {
     let s = o.staked(&id, Some(sender))?;
-    let requested = s
-        .withdrawal_requested_epoch
-        .ok_or(TxError::WithdrawalNotRequested(id))?;
     let current = o.epoch();
-    if current <= requested {
-        return Err(TxError::WithdrawalTooEarly { requested, current });
+    match (s.status, s.withdraw_epoch) {
+        (StakeStatus::Withdrawable, _) => {}
+        (StakeStatus::Withdrawing, Some(w)) => {
+            return Err(TxError::WithdrawalTooEarly {
+                requested: w,
+                current,
+            });
+        }
+        _ => return Err(TxError::WithdrawalNotRequested(id)),
     }
-    let total = s
-        .amount
-        .checked_add(s.rewards)
-        .ok_or_else(|| TxError::overflow("stake"))?;
-    o.system.total_staked = o
-        .system
-        .total_staked
-        .checked_sub(total)
-        .ok_or_else(|| TxError::overflow("staked total"))?;
+    let was_active = s.withdraw_epoch.is_some_and(|w| w > s.activation_epoch);
+    let syncing = matches!(o.system.epoch_state, EpochState::Sync { .. });
+    if was_active
+        && syncing
+        && o.previous_committee()
+            .is_some_and(|c| c.index_of(&s.node).is_some())
+    {
+        return Err(TxError::StakeLocked { node: s.node });
+    }
+    let total = add(s.amount, s.rewards, "stake")?;
+    o.system.total_staked = sub(o.system.total_staked, total, "staked total")?;
     o.credit(s.owner, total)?;
     o.delete_object(id);
     o.events.push(Event::Withdrawn {
@@ -165,5 +252,122 @@ pub(super) fn withdraw(o: &mut Overlay<'_>, sender: Address, id: ObjectId) -> Re
         amount: s.amount,
         rewards: s.rewards,
     });
+    Ok(())
+}
+
+/// The node, if `sender` is its owner or the account of its protocol key.
+fn controlled_node(o: &Overlay<'_>, sender: Address, node: NodeId) -> Result<StorageNode, TxError> {
+    let n = o.node(&node).ok_or(TxError::UnknownNode(node))?;
+    if n.owner != sender && Address::of(&n.public_key) != sender {
+        return Err(TxError::NotAuthorized {
+            reason: format!("the sender is neither the owner nor the key of node {node}"),
+        });
+    }
+    Ok(n)
+}
+
+/// Recomputes prices and capacity from the current committee's votes; emits `PricesUpdated`
+/// if they changed.
+pub(super) fn update_prices(o: &mut Overlay<'_>) {
+    let committee = o.committee().clone();
+    let votes = |id: &NodeId| o.node(id).map(|n| n.votes);
+    let used = o.system.used_capacity(o.epoch());
+    let Some(p) = pricing::compute(&committee, votes, used) else {
+        return;
+    };
+    let s = &mut o.system;
+    if (s.storage_price, s.write_price, s.capacity) != (p.storage_price, p.write_price, p.capacity)
+    {
+        s.storage_price = p.storage_price;
+        s.write_price = p.write_price;
+        s.capacity = p.capacity;
+        o.events.push(Event::PricesUpdated {
+            storage_price: p.storage_price,
+            write_price: p.write_price,
+            capacity: p.capacity,
+        });
+    }
+}
+
+pub(super) fn set_votes(
+    o: &mut Overlay<'_>,
+    sender: Address,
+    node: NodeId,
+    votes: NodeVotes,
+) -> Result<(), TxError> {
+    let mut n = controlled_node(o, sender, node)?;
+    n.votes = votes;
+    o.put_node(n);
+    o.events.push(Event::NodeVotesSet { node, votes });
+    update_prices(o);
+    Ok(())
+}
+
+pub(super) fn collect_commission(
+    o: &mut Overlay<'_>,
+    sender: Address,
+    node: NodeId,
+) -> Result<(), TxError> {
+    let mut n = o.node(&node).ok_or(TxError::UnknownNode(node))?;
+    if n.owner != sender {
+        return Err(TxError::NotAuthorized {
+            reason: format!("only the owner of node {node} collects its commission"),
+        });
+    }
+    let amount = n.pool.commission;
+    if amount == Frost::ZERO {
+        return Err(TxError::ZeroAmount {
+            what: "collectable commission".into(),
+        });
+    }
+    n.pool.commission = Frost::ZERO;
+    o.put_node(n);
+    o.credit(sender, amount)?;
+    o.events.push(Event::CommissionCollected {
+        node,
+        owner: sender,
+        amount,
+    });
+    Ok(())
+}
+
+pub(super) fn epoch_sync_done(
+    o: &mut Overlay<'_>,
+    sender: Address,
+    epoch: Epoch,
+) -> Result<(), TxError> {
+    let current = o.epoch();
+    if epoch != current {
+        return Err(TxError::WrongEpoch {
+            expected: current,
+            got: epoch,
+        });
+    }
+    let EpochState::Sync { synced, weight } = &o.system.epoch_state else {
+        return Err(TxError::NotSyncing { epoch: current });
+    };
+    let (mut synced, mut weight) = (synced.clone(), *weight);
+    let member = o
+        .committee()
+        .members()
+        .iter()
+        .find(|m| Address::of(&m.public_key) == sender)
+        .cloned()
+        .ok_or(TxError::NotCommitteeMember)?;
+    if !synced.insert(member.node_id) {
+        return Err(TxError::AlreadySynced(member.node_id));
+    }
+    weight = weight.saturating_add(member.weight);
+    o.events.push(Event::Epoch(EpochEvent::ShardsSynced {
+        epoch,
+        node: member.node_id,
+        synced_weight: weight,
+    }));
+    if pricing::is_quorum(weight, o.system.n_shards) {
+        o.system.epoch_state = EpochState::Normal;
+        o.events.push(Event::Epoch(EpochEvent::SyncDone { epoch }));
+    } else {
+        o.system.epoch_state = EpochState::Sync { synced, weight };
+    }
     Ok(())
 }

@@ -1,4 +1,12 @@
 //! Storage resources: reserve, split, fuse.
+//!
+//! Rules:
+//! - Reserving `size` bytes for `[now, now + k)` costs `storage_price × ceil(size / 1 MiB)`
+//!   **per epoch**; each epoch's part goes into that epoch's escrow (paid to that epoch's
+//!   committee when it ends).
+//! - Capacity: for every epoch of the period, the bytes reserved for it plus `size` must not
+//!   exceed the voted total capacity, else `capacity_exceeded`. Splitting, fusing, registering
+//!   and deleting move reserved bytes between objects and do not change the totals.
 
 use floe_common::{Epoch, Frost, ObjectId};
 
@@ -47,8 +55,9 @@ pub(super) fn reserve(
     }
     let start = o.epoch();
     let end = end_epoch(o, start, epochs_ahead)?;
-    let cost = price(o.system.storage_price, size, u64::from(epochs_ahead))?;
-    o.pay_into(sender, cost, |s| &mut s.storage_fund)?;
+    let per_epoch = price(o.system.storage_price, size, 1)?;
+    let cost = o.pay_escrow(sender, start, end, per_epoch)?;
+    o.use_capacity(start, end, size)?;
     let object_id = o.create_object(Object::Storage(StorageResource {
         owner: sender,
         start_epoch: start,

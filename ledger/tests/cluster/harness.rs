@@ -40,6 +40,7 @@ fn genesis() -> Genesis {
             write_price_per_mib: Frost(1),
             min_fee: Frost(1),
             max_shards_per_node: 100,
+            active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
         },
         validators: Vec::new(),
         accounts: (0..4)

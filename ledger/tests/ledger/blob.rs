@@ -16,7 +16,7 @@ fn register_consumes_storage_and_pays_write_price() {
     let a = addr(&user_key(0));
     let storage = net.reserve(0, MIB, 5);
     let before = net.balance(&a);
-    let fund = net.state.system().storage_fund;
+    let fund = net.state.system().escrow_total();
     let fx = net
         .exec(0, Net::register_kind(storage, 1000, 1, false))
         .unwrap();
@@ -26,7 +26,7 @@ fn register_consumes_storage_and_pays_write_price() {
     // 100 shards: the encoded length of a 1000-byte blob is below 1 MiB → one unit.
     assert_eq!(net.balance(&a), Frost(before.0 - WRITE_PRICE.0 - MIN_FEE.0));
     assert_eq!(
-        net.state.system().storage_fund,
+        net.state.system().escrow_total(),
         Frost(fund.0 + WRITE_PRICE.0)
     );
     let (blob_id, _) = blob_fixture(1000, 1);

@@ -2,6 +2,7 @@
 
 mod blob;
 mod coin;
+mod economics;
 mod genesis;
 mod props;
 mod staking;

@@ -19,7 +19,7 @@ fn reserve_prices_by_mib_and_epochs() {
         .unwrap();
     let cost = Frost(STORAGE_PRICE.0 * 3 * 4);
     assert_eq!(net.balance(&a), Frost(before.0 - cost.0 - MIN_FEE.0));
-    assert_eq!(net.state.system().storage_fund, cost);
+    assert_eq!(net.state.system().escrow_total(), cost);
     let id = fx.created[0];
     assert!(matches!(fx.events[0], Event::StorageReserved { cost: c, .. } if c == cost));
     let s = net.storage(&id);

@@ -43,6 +43,7 @@ pub fn params() -> Params {
         write_price_per_mib: WRITE_PRICE,
         min_fee: MIN_FEE,
         max_shards_per_node: 100,
+        active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
     }
 }
 
@@ -153,9 +154,14 @@ impl Net {
 
     /// Expects `kind` to be rejected with `code` and to leave the state unchanged.
     pub fn reject(&mut self, user: usize, kind: TxKind, code: &str) -> TxError {
+        self.reject_key(&user_key(user), kind, code)
+    }
+
+    /// [`Net::reject`] for a transaction signed by `key`.
+    pub fn reject_key(&mut self, key: &KeyPair, kind: TxKind, code: &str) -> TxError {
         let before = self.state.clone();
         let digest = before.digest();
-        let err = self.exec(user, kind).unwrap_err();
+        let err = self.exec_key(key, kind).unwrap_err();
         assert_eq!(err.code(), code, "{err}");
         assert!(self.state == before, "rejected tx changed the state");
         assert_eq!(self.state.digest(), digest);
@@ -167,6 +173,50 @@ impl Net {
         self.height += 1;
         let ctx = self.ctx();
         self.state.begin_block(&ctx);
+    }
+
+    /// Moves time to `t` with an empty block; returns the block events.
+    pub fn block_at(&mut self, t: u64) -> Vec<floe_ledger::Event> {
+        self.time_ms = t;
+        self.height += 1;
+        let ctx = self.ctx();
+        self.state.begin_block(&ctx);
+        self.state.take_block_events()
+    }
+
+    /// Gives every genesis node key's account 1 WAL (for `EpochSyncDone` fees).
+    pub fn fund_node_keys(&mut self) {
+        for i in 0..10 {
+            self.exec(
+                0,
+                TxKind::Transfer {
+                    to: addr(&node_key(i)),
+                    amount: Frost(1_000_000_000),
+                },
+            )
+            .unwrap();
+        }
+    }
+
+    /// Every current committee member not yet counted reports `EpochSyncDone`.
+    pub fn sync_all(&mut self) {
+        let epoch = self.state.epoch();
+        let members: Vec<_> = self.state.committee().members().to_vec();
+        for m in members {
+            let floe_ledger::EpochState::Sync { synced, .. } = &self.state.system().epoch_state
+            else {
+                return;
+            };
+            if synced.contains(&m.node_id) {
+                continue;
+            }
+            let key = (0..20)
+                .map(node_key)
+                .find(|k| k.public() == m.public_key)
+                .unwrap();
+            self.exec_key(&key, TxKind::EpochSyncDone { epoch })
+                .unwrap();
+        }
     }
 
     pub fn reserve(&mut self, user: usize, size: u64, epochs: u32) -> ObjectId {
@@ -217,7 +267,7 @@ impl Net {
         let mut b = CertificateBuilder::<T>::new(&committee);
         for &i in signers {
             let pk = committee.members()[i].public_key;
-            let key = (0..10).map(node_key).find(|k| k.public() == pk).unwrap();
+            let key = (0..20).map(node_key).find(|k| k.public() == pk).unwrap();
             b.add(i, &SignedMessage::sign(&key, &msg)).unwrap();
         }
         b.finish().unwrap()

@@ -587,3 +587,77 @@ async fn shutdown_ends_long_polls() {
     let page = poll.await.unwrap().unwrap();
     assert!(page.events.is_empty());
 }
+
+#[tokio::test]
+async fn system_reports_epoch_timing_capacity_and_proposals() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    let sys = client.system().await.unwrap();
+    assert_eq!(sys.epoch_state, "normal");
+    assert_eq!(sys.sync_weight, None);
+    assert_eq!(sys.epoch_start_ms, 1_000_000);
+    assert_eq!(sys.mid_epoch_ms, 1_030_000);
+    assert_eq!(sys.next_epoch_at_ms, 1_060_000);
+    assert_eq!(sys.next_epoch_duration_ms, sys.epoch_duration_ms);
+    assert!(sys.capacity > 0);
+    assert_eq!((sys.capacity_used, sys.escrow), (0, Frost::ZERO));
+    assert_eq!(sys.total_staked, Frost(2_000_000_000));
+
+    let user = user_key(0);
+    client
+        .submit(&signed(
+            &user,
+            0,
+            TxKind::ReserveSpace {
+                encoded_size: 3 << 20,
+                epochs_ahead: 2,
+            },
+        ))
+        .await
+        .unwrap();
+    make_block(&node.ledger);
+    // A pending stake (pool maps keyed by epoch) survives the flattened JSON of `/v1/nodes`.
+    let node_id = client.nodes().await.unwrap()[0].node.node_id;
+    client
+        .submit(&signed(
+            &user,
+            1,
+            TxKind::Stake {
+                node: node_id,
+                amount: Frost(5),
+            },
+        ))
+        .await
+        .unwrap();
+    make_block(&node.ledger);
+    let n = client.node(&node_id).await.unwrap().unwrap();
+    assert_eq!(
+        n.node.pool.pending_stake.values().map(|f| f.0).sum::<u64>(),
+        5
+    );
+    let sys = client.system().await.unwrap();
+    assert_eq!(sys.capacity_used, 3 << 20);
+    assert_eq!(sys.escrow, Frost(sys.storage_price.0 * 3 * 2));
+
+    // Committee members carry stake and commission; the epoch query finds the current one.
+    let c = client
+        .committee_at(floe_common::Epoch(0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.role, floe_ledger::rpc::types::CommitteeRole::Current);
+    let stakes: u64 = c.members.iter().map(|m| m.stake.0).sum();
+    assert_eq!(stakes, 2_000_000_005);
+    assert!(c.members.iter().all(|m| m.commission_bps == 500));
+    assert_eq!(c, client.committee().await.unwrap());
+    assert!(
+        client
+            .committee_at(floe_common::Epoch(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(client.proposals().await.unwrap().is_empty());
+    assert!(client.proposal(0).await.unwrap().is_none());
+    node.stop().await;
+}

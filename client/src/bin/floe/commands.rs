@@ -15,6 +15,7 @@ use crate::{Cli, Command, WalletCommand};
 
 mod blobs;
 mod data;
+mod governance;
 
 /// Where the configuration is, loaded on demand (some commands work without one).
 pub struct Env {
@@ -87,6 +88,18 @@ pub async fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Info => info(&env).await,
         Command::Stake { node, amount } => stake(&env, &node, amount).await,
         Command::Withdraw { node } => withdraw(&env, &node).await,
+        Command::Proposals => governance::proposals(&env).await,
+        Command::Propose(args) => governance::propose(&env, args).await,
+        Command::Vote {
+            proposal, approve, ..
+        } => governance::vote(&env, proposal, approve).await,
+        Command::VotePrices {
+            node,
+            storage_price,
+            write_price,
+            capacity,
+        } => governance::vote_prices(&env, &node, storage_price, write_price, capacity).await,
+        Command::CollectCommission { node } => governance::collect_commission(&env, &node).await,
         Command::BlobId(args) => blobs::blob_id(&env, &args.file, args.shards).await,
         Command::BlobStatus { blob_id } => blobs::blob_status(&env, blob_id).await,
         Command::ListBlobs => blobs::list_blobs(&env).await,
@@ -167,9 +180,14 @@ async fn balance(env: &Env, address: Option<Address>) -> Result<Report, CliError
         let nodes = floe.nodes().await.map_err(fail)?;
         let _ = writeln!(human, "Staked:  {staked}");
         for s in &stakes {
-            let state = match s.stake.withdrawal_requested_epoch {
-                Some(e) => format!("withdrawal requested in epoch {e}"),
-                None => format!("counts from epoch {}", s.stake.activation_epoch),
+            let state = match (s.stake.status, s.stake.withdraw_epoch) {
+                (floe_ledger::StakeStatus::Withdrawable, _) => {
+                    format!("withdrawable with rewards {}", s.stake.rewards)
+                }
+                (floe_ledger::StakeStatus::Withdrawing, Some(e)) => {
+                    format!("leaves the pool at epoch {e}")
+                }
+                _ => format!("active from epoch {}", s.stake.activation_epoch),
             };
             let _ = writeln!(
                 human,
@@ -260,15 +278,28 @@ async fn info(env: &Env) -> Result<Report, CliError> {
     let _ = writeln!(h, "Network:          {}", s.chain_id);
     let _ = writeln!(
         h,
-        "Epoch:            {} (length {}; next epoch at {}, {})",
+        "Epoch:            {} ({}; length {}; next epoch at {}, {})",
         s.epoch,
+        info.epoch_state,
         duration(s.epoch_duration_ms),
-        time_utc(info.next_epoch_ms),
-        relative(info.next_epoch_ms)
+        time_utc(info.next_epoch_at),
+        relative(info.next_epoch_at)
     );
+    if s.next_epoch_duration_ms != 0 && s.next_epoch_duration_ms != s.epoch_duration_ms {
+        let _ = writeln!(
+            h,
+            "Next epoch length: {}",
+            duration(s.next_epoch_duration_ms)
+        );
+    }
     let _ = writeln!(h, "Shards:           {}", s.n_shards);
     let _ = writeln!(h, "Storage price:    {} per MiB per epoch", s.storage_price);
     let _ = writeln!(h, "Write price:      {} per MiB", s.write_price);
+    let _ = writeln!(
+        h,
+        "Capacity:         {} of {} bytes reserved this epoch",
+        info.capacity_used, info.capacity
+    );
     let _ = writeln!(h, "Transaction fee:  {}", s.min_fee);
     let _ = writeln!(h, "Max epochs ahead: {}", s.max_epochs_ahead);
     let _ = writeln!(
@@ -300,15 +331,37 @@ async fn info(env: &Env) -> Result<Report, CliError> {
                 n.name.clone(),
                 n.node_id.to_string(),
                 n.stake.to_string(),
+                format!("{:.2}%", f64::from(n.commission) / 100.0),
                 n.shards.len().to_string(),
                 shard_ranges(&n.shards),
             ]
         })
         .collect();
     h.push_str(&table(
-        &["NAME", "NODE ID", "STAKE", "SHARDS", "SHARD INDICES"],
+        &[
+            "NAME",
+            "NODE ID",
+            "STAKE",
+            "COMMISSION",
+            "SHARDS",
+            "SHARD INDICES",
+        ],
         &rows,
     ));
+    if !info.proposals.is_empty() {
+        let _ = writeln!(h, "\nOpen proposals:");
+        for p in &info.proposals {
+            let _ = writeln!(
+                h,
+                "  #{} {} (votes until epoch {}; approve {} / reject {} shards)",
+                p.id,
+                governance::change_text(&p.change),
+                p.deadline_epoch,
+                p.approve_weight,
+                p.reject_weight
+            );
+        }
+    }
     Ok(Report::new(&info, h))
 }
 

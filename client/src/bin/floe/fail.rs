@@ -257,6 +257,33 @@ fn rejection(
             format!("{step} failed: {message}"),
             hint("run `floe withdraw` again in the next epoch (`floe info` shows when)"),
         ),
+        ("stake_locked", _) => (
+            format!("{step} failed: {message}"),
+            hint(
+                "the node is handing its shards over; run `floe withdraw` again once `floe info` shows the epoch state `normal`",
+            ),
+        ),
+        ("capacity_exceeded", _) => (
+            format!("{step} failed: {message}"),
+            hint(
+                "the network's voted capacity is full for those epochs; store for fewer epochs or later (`floe info` shows the capacity)",
+            ),
+        ),
+        ("not_committee_member", _) => (
+            format!("{step} failed: {message}"),
+            hint(
+                "only the owner or the key of a current committee node can propose or vote (`floe info` lists the committee)",
+            ),
+        ),
+        ("not_authorized", _) => (
+            format!("{step} failed: {message}"),
+            hint("use the wallet of the node's owner (or its node key)"),
+        ),
+        ("proposal_closed" | "unknown_proposal", _) => (
+            format!("{step} failed: {message}"),
+            hint("`floe proposals` lists the proposals and their status"),
+        ),
+        ("invalid_proposal", _) => (format!("{step} failed: {message}"), None),
         ("zero_amount", _) => (format!("{step} failed: {message}"), None),
         ("nonce_too_low" | "nonce_too_high" | "nonce_taken", _) => (
             format!("{step} failed: {message}"),

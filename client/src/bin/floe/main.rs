@@ -10,6 +10,15 @@
 //!   info                              epoch, prices, shards, committee
 //!   stake --node NODE --amount X      stake with a node (id or name)
 //!   withdraw --node NODE              request, or complete, the withdrawal of your stake
+//!   proposals                         governance proposals
+//!   propose (--epoch-secs N|--max-epochs-ahead N|--min-fee X|--active-set-size N|
+//!            --max-shards-per-node N|--slash-commission NODE) [--deadline-epoch E]
+//!                                     propose a change (committee node owners/keys)
+//!   vote --proposal ID --approve|--reject
+//!                                     vote with the committee nodes you control
+//!   vote-prices --node NODE [--storage-price X] [--write-price X] [--capacity BYTES]
+//!                                     set a node's price and capacity votes
+//!   collect-commission --node NODE    pay a node's collectable commission to its owner
 //!   blob-id FILE [--shards N]         a file's blob id, offline
 //!   blob-status BLOB_ID               the ledger's status of a blob id
 //!   list-blobs                        your blob objects
@@ -104,6 +113,44 @@ enum Command {
         #[arg(long)]
         node: String,
     },
+    /// List governance proposals (open and closed).
+    Proposals,
+    /// Propose a parameter change or a commission slash (owner or key of a committee node).
+    Propose(ProposeArgs),
+    /// Vote on a proposal with the shard weight of every committee node the wallet controls.
+    Vote {
+        /// The proposal id (from `floe proposals`).
+        #[arg(long, value_name = "ID")]
+        proposal: u64,
+        /// Approve the proposal.
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        approve: bool,
+        /// Reject the proposal.
+        #[arg(long)]
+        reject: bool,
+    },
+    /// Set a storage node's price and capacity votes (owner or node key); omitted votes keep
+    /// their value. Prices follow the 2/3 shard-weighted quantile of the committee's votes.
+    VotePrices {
+        /// The node's id (hex) or name.
+        #[arg(long)]
+        node: String,
+        /// Storage price vote per MiB per epoch (e.g. `100000 FROST`).
+        #[arg(long, value_name = "WAL")]
+        storage_price: Option<Frost>,
+        /// Write price vote per MiB (e.g. `20000 FROST`).
+        #[arg(long, value_name = "WAL")]
+        write_price: Option<Frost>,
+        /// Capacity vote: bytes this node can store.
+        #[arg(long, value_name = "BYTES")]
+        capacity: Option<u64>,
+    },
+    /// Pay a node's collectable commission to its owner (the wallet).
+    CollectCommission {
+        /// The node's id (hex) or name.
+        #[arg(long)]
+        node: String,
+    },
     /// Compute a file's blob id without storing it.
     BlobId(BlobIdArgs),
     /// The ledger's status of a blob id.
@@ -138,6 +185,33 @@ enum Command {
     Bench(BenchCommand),
     /// Run the HTTP publisher and aggregator (Walrus's routes) until Ctrl-C.
     Daemon(DaemonArgs),
+}
+
+/// `floe propose`: exactly one change.
+#[derive(Args)]
+#[group(id = "change", required = true, multiple = false)]
+struct ProposeArgs {
+    /// New epoch length in seconds (applies from the epoch after the one it passes in).
+    #[arg(long, value_name = "N", group = "change")]
+    epoch_secs: Option<u64>,
+    /// New `max_epochs_ahead`.
+    #[arg(long, value_name = "N", group = "change")]
+    max_epochs_ahead: Option<u32>,
+    /// New minimum transaction fee.
+    #[arg(long, value_name = "WAL", group = "change")]
+    min_fee: Option<Frost>,
+    /// New committee size cap.
+    #[arg(long, value_name = "N", group = "change")]
+    active_set_size: Option<u16>,
+    /// New per-node shard cap.
+    #[arg(long, value_name = "N", group = "change")]
+    max_shards_per_node: Option<u16>,
+    /// Burn the uncollected commission of this node (id or name).
+    #[arg(long, value_name = "NODE", group = "change")]
+    slash_commission: Option<String>,
+    /// Last epoch in which votes count (default: the next epoch).
+    #[arg(long, value_name = "E")]
+    deadline_epoch: Option<u32>,
 }
 
 /// `floe store`.
