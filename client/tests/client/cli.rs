@@ -149,10 +149,14 @@ async fn cli_json_end_to_end() {
             .unwrap()
             .contains("node-1, node-2")
     );
-    // Withdraw: the first run requests it (hour-long epochs: withdrawable next epoch).
+    // Withdraw: a stake that has not activated yet (hour-long epochs) is paid back at once.
     let withdraw = json(&config, &["withdraw", "--node", "node-2"], 0).await;
-    assert_eq!(withdraw["pending"][0]["requested_now"], true);
-    assert!(withdraw["withdrawn"].as_array().unwrap().is_empty());
+    assert_eq!(frost(&withdraw["withdrawn"][0]["amount"]), wal(2).0);
+    assert!(withdraw["pending"].as_array().unwrap().is_empty());
+    assert_eq!(info["epoch_state"], "normal");
+    assert_eq!(info["committee"][0]["commission"], 500);
+    assert!(frost(&info["capacity"]) > 0);
+    assert_eq!(info["next_epoch_at"], info["next_epoch_ms"]);
 
     // Blob id: from the ledger's shard count, equal to encode_blob's.
     let file = dir.path().join("data.bin");
@@ -193,7 +197,7 @@ async fn cli_json_end_to_end() {
     assert!(run.stdout.contains("node-3"));
     let run = floe(&["--config", config.to_str().unwrap(), "wallet", "balance"]).await;
     assert!(
-        run.stdout.contains("Balance: 46.499996 WAL"),
+        run.stdout.contains("Balance: 48.499995 WAL"),
         "{}",
         run.stdout
     );

@@ -19,10 +19,11 @@
 //!   `floor(shares × active_wal / shares_total)` moves from the pool into the object
 //!   (`rewards = value − amount`; should rounding make the value smaller than the principal,
 //!   the principal is reported as the value).
-//! - `Withdraw` pays `amount + rewards` of a withdrawable stake to its owner. While an epoch
-//!   change's shard sync is in progress, stake that was active with a node of the previous
-//!   committee is locked (`stake_locked`): a leaving node keeps its obligations until the
-//!   change completes.
+//! - `Withdraw` pays `amount + rewards` of a withdrawable stake to its owner. During the sync
+//!   phase of the epoch in which an active stake left its pool, if its node is in the previous
+//!   committee (it may be handing shards over), the stake is locked (`stake_locked`): a leaving
+//!   node keeps its obligations until the change completes — at most until the next boundary,
+//!   so a sync that never completes cannot lock stake forever.
 //! - Commission: at each epoch change a node's commission (`reward × commission_bps / 10000`,
 //!   rounded down) is credited to `commission_locked`; at the next change it becomes
 //!   `commission`, which the owner takes with `CollectCommission`. Governance can burn both
@@ -233,9 +234,11 @@ pub(super) fn withdraw(o: &mut Overlay<'_>, sender: Address, id: ObjectId) -> Re
         }
         _ => return Err(TxError::WithdrawalNotRequested(id)),
     }
-    let was_active = s.withdraw_epoch.is_some_and(|w| w > s.activation_epoch);
+    let left_now = s
+        .withdraw_epoch
+        .is_some_and(|w| w > s.activation_epoch && w == current);
     let syncing = matches!(o.system.epoch_state, EpochState::Sync { .. });
-    if was_active
+    if left_now
         && syncing
         && o.previous_committee()
             .is_some_and(|c| c.index_of(&s.node).is_some())
