@@ -268,7 +268,11 @@ fn cli_up_status_kill_restart_sigterm_and_resume() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let err = std::fs::read_to_string(tmp.path().join("up1.err")).unwrap();
-        if err.contains("node-3") && err.contains("exited unexpectedly") {
+        // The report is several lines written one after another: wait for its last one.
+        if err.contains("node-3")
+            && err.contains("exited unexpectedly")
+            && err.contains("starts it again")
+        {
             assert!(err.contains("last lines of"), "{err}");
             assert!(
                 err.contains("starting node-3"),
