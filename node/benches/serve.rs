@@ -21,7 +21,7 @@ use floe_node::metrics::Metrics;
 use floe_node::network::{self, Limits};
 use floe_node::p2p::{InboundLimits, P2p, Server};
 use floe_node::protocol::{self, GetSliverRequest};
-use floe_node::service::{EpochClock, NodeCore, Service};
+use floe_node::service::{NodeCore, Service};
 use floe_node::storage::{LedgerTip, Storage, StorageOptions};
 use futures::StreamExt as _;
 use libp2p::request_response::{Event, Message};
@@ -93,10 +93,6 @@ async fn run() {
     let core = Arc::new(NodeCore::new(
         key.clone(),
         storage,
-        EpochClock {
-            genesis_time_ms: 0,
-            epoch_duration_ms: 1,
-        },
         tip,
         committee_rx,
         Arc::new(Metrics::default()),

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use floe_common::BlobId;
 use floe_ledger::store::{BlockRecord, TxStatus};
-use floe_ledger::{CertError, ClientError, Event, LedgerClient, ValidatorSet};
+use floe_ledger::{CertError, ClientError, EpochEvent, Event, LedgerClient, ValidatorSet};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -166,9 +166,16 @@ impl Follower {
             }
         }
         let updates: Vec<_> = updates.into_iter().collect();
+        let mut epoch = self.tip.borrow().epoch;
+        for event in &record.system_events {
+            if let Event::Epoch(EpochEvent::EpochChanged { epoch: e, .. }) = event {
+                epoch = *e;
+            }
+        }
         let tip = LedgerTip {
             height,
             timestamp_ms: record.block.header.timestamp_ms,
+            epoch,
         };
         self.storage.apply_block_events(tip, &updates, &certified)?;
         tracing::debug!(height, blobs = updates.len(), "applied ledger block");

@@ -21,7 +21,7 @@ use crate::config::NodeConfig;
 use crate::follower::Follower;
 use crate::metrics::Metrics;
 use crate::p2p::{Handler, InboundLimits, P2p, Server};
-use crate::service::{EpochClock, NodeCore, Service};
+use crate::service::{NodeCore, Service};
 use crate::storage::{Storage, StorageOptions};
 use crate::{gc, http, protocol, sync};
 
@@ -203,10 +203,6 @@ pub async fn start_with(
     let core = Arc::new(NodeCore::new(
         key.clone(),
         storage,
-        EpochClock {
-            genesis_time_ms: genesis.genesis_time_ms,
-            epoch_duration_ms: genesis.params.epoch_duration_ms,
-        },
         follower.tip(),
         committee_rx,
         metrics.clone(),

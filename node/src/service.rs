@@ -48,23 +48,6 @@ use crate::storage::{LedgerTip, Storage, StorageError};
 /// Longest a metadata or sliver write waits for the node to see the blob's registration.
 pub const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
 
-/// Maps block time to epochs (`(t − genesis) / length`), as the ledger does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EpochClock {
-    /// Block time at which epoch 0 starts (ms).
-    pub genesis_time_ms: u64,
-    /// Epoch length (ms).
-    pub epoch_duration_ms: u64,
-}
-
-impl EpochClock {
-    /// The epoch at block time `t`.
-    pub fn epoch_at(&self, t: u64) -> Epoch {
-        let e = t.saturating_sub(self.genesis_time_ms) / self.epoch_duration_ms.max(1);
-        Epoch(u32::try_from(e).unwrap_or(u32::MAX))
-    }
-}
-
 impl From<StorageError> for NodeError {
     fn from(e: StorageError) -> Self {
         tracing::error!(error = %e, "storage failure");
@@ -83,7 +66,6 @@ pub struct NodeCore {
     node_id: NodeId,
     storage: Arc<Storage>,
     config: EncodingConfig,
-    clock: EpochClock,
     tip: watch::Receiver<LedgerTip>,
     committee: watch::Receiver<Arc<CommitteeView>>,
     stored: watch::Sender<u64>,
@@ -99,7 +81,6 @@ impl NodeCore {
     pub fn new(
         key: KeyPair,
         storage: Arc<Storage>,
-        clock: EpochClock,
         tip: watch::Receiver<LedgerTip>,
         committee: watch::Receiver<Arc<CommitteeView>>,
         metrics: Arc<Metrics>,
@@ -111,7 +92,6 @@ impl NodeCore {
             key,
             storage,
             config,
-            clock,
             tip,
             committee,
             stored: watch::Sender::new(0),
@@ -161,9 +141,9 @@ impl NodeCore {
         self.tip.clone()
     }
 
-    /// The current epoch (of the last applied ledger block).
+    /// The current epoch: the ledger's, as of the last applied block.
     pub fn epoch(&self) -> Epoch {
-        self.clock.epoch_at(self.tip.borrow().timestamp_ms)
+        self.tip.borrow().epoch
     }
 
     /// The shards this node holds in the current committee.

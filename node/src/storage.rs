@@ -102,6 +102,9 @@ pub struct LedgerTip {
     pub height: u64,
     /// Its block time (ms since the Unix epoch).
     pub timestamp_ms: u64,
+    /// The ledger's epoch after it (from the ledger's `EpochChanged` events; the epoch length
+    /// can change by governance, so it is never computed from time).
+    pub epoch: floe_common::Epoch,
 }
 
 /// What the node stores, exactly.
@@ -696,6 +699,7 @@ mod tests {
                 LedgerTip {
                     height: 1,
                     timestamp_ms: 0,
+                    epoch: floe_common::Epoch(0),
                 },
                 &[(a, Some(state.clone())), (b, Some(state.clone()))],
                 &[a],
@@ -705,6 +709,7 @@ mod tests {
                 LedgerTip {
                     height: 2,
                     timestamp_ms: 0,
+                    epoch: floe_common::Epoch(1),
                 },
                 &[(b, None)],
                 &[],
@@ -714,6 +719,7 @@ mod tests {
         let st = Storage::open(dir.path(), config(), StorageOptions::default()).unwrap();
         assert_eq!(st.ledger_height().unwrap(), Some(2));
         assert_eq!(st.ledger_tip().unwrap().height, 2);
+        assert_eq!(st.ledger_tip().unwrap().epoch, floe_common::Epoch(1));
         assert_eq!(st.pending_blobs(&BlobId([0; 32]), 10).unwrap(), vec![a]);
         assert_eq!(st.blob_state(&a).unwrap(), Some(state));
         assert_eq!(st.blob_state(&b).unwrap(), None);

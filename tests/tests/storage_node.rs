@@ -462,6 +462,17 @@ async fn n4_expired_and_deleted_blobs_are_collected() {
     .await
     .expect("expired and deleted blobs are collected");
     assert!(!gone(kept.blob_id()), "a live blob was collected");
+    // The nodes' epoch is the ledger's (from its verified `EpochChanged` events), not a clock.
+    let ledger_epoch = cluster.ledger().system().await.unwrap().epoch;
+    assert!(ledger_epoch.0 >= 1, "the 3 s epochs advanced");
+    wait_for(Duration::from_secs(10), || {
+        cluster
+            .nodes
+            .iter()
+            .all(|n| n.core().unwrap().epoch() >= ledger_epoch)
+    })
+    .await
+    .expect("nodes follow the ledger's epoch");
     let read = client
         .read(kept.blob_id(), ConsistencyCheck::Default)
         .await
