@@ -167,8 +167,17 @@ impl NodeCore {
         &self,
         blob_id: &BlobId,
     ) -> Result<Vec<(SliverPairIndex, SliverAxis)>, StorageError> {
+        self.missing_of(blob_id, &self.own_pairs(blob_id))
+    }
+
+    /// The slivers of `pairs` of `blob_id` not stored, as (pair, axis).
+    fn missing_of(
+        &self,
+        blob_id: &BlobId,
+        pairs: &[SliverPairIndex],
+    ) -> Result<Vec<(SliverPairIndex, SliverAxis)>, StorageError> {
         let mut missing = Vec::new();
-        for pair in self.own_pairs(blob_id) {
+        for &pair in pairs {
             for axis in [SliverAxis::Secondary, SliverAxis::Primary] {
                 if !self.storage.has_sliver(blob_id, pair, axis)? {
                     missing.push((pair, axis));
@@ -469,7 +478,7 @@ impl NodeCore {
         let state = self.storage.blob_state(blob_id)?;
         let pairs = self.own_pairs(blob_id);
         let expected = 2 * pairs.len();
-        let missing = self.missing_slivers(blob_id)?.len();
+        let missing = self.missing_of(blob_id, &pairs)?.len();
         let s = state.clone().unwrap_or_default();
         Ok(BlobStatusResponse {
             blob_id: *blob_id,

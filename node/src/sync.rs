@@ -392,7 +392,7 @@ impl Inner {
             }
             let answers = plan.into_iter().map(|(h, sources)| {
                 let m = &committee.members()[h];
-                self.fetch_symbols(id, m, axis, targets, sources, false)
+                self.fetch_symbols(id, m, axis, targets, sources)
             });
             for answer in futures::future::join_all(answers).await {
                 for (source, symbols) in answer {
@@ -443,9 +443,10 @@ impl Inner {
         Ok(Recovered::Slivers(done))
     }
 
-    /// Asks holder `m` for symbols of `sources` for every target (split into requests within
-    /// the protocol's symbol cap). Returns, per source that answered completely and well-formed,
-    /// its symbols in target order. A malformed answer discards that request's symbols.
+    /// Asks holder `m` for symbols of `sources` for every target, without proofs (split into
+    /// requests within the protocol's symbol cap). Returns, per source that answered completely
+    /// and well-formed, its symbols in target order. A malformed answer discards that request's
+    /// symbols.
     async fn fetch_symbols(
         &self,
         id: &BlobId,
@@ -453,10 +454,9 @@ impl Inner {
         axis: SliverAxis,
         targets: &[SliverIndex],
         sources: Vec<SliverIndex>,
-        proofs: bool,
     ) -> Vec<(SliverIndex, Vec<Vec<u8>>)> {
         let mut out = Vec::new();
-        for (sources, reply) in self.ask(id, m, axis, targets, sources, proofs).await {
+        for (sources, reply) in self.ask(id, m, axis, targets, sources, false).await {
             let Some(reply) = reply else { continue };
             let mut per_source: BTreeMap<SliverIndex, Vec<Option<Vec<u8>>>> = sources
                 .iter()

@@ -253,39 +253,26 @@ impl State {
             .clone()
             .unwrap_or_else(|| self.committee.clone());
         let moves = shard_moves(&reads, &self.committee);
-        let (synced, weight) = match &self.system.epoch_state {
-            EpochState::Sync { synced, .. } if continuing_sync => {
-                let synced: BTreeSet<NodeId> = synced.clone();
-                let w = self
-                    .committee
-                    .committee
-                    .members()
-                    .iter()
-                    .filter(|m| synced.contains(&m.node_id))
-                    .map(|m| m.weight)
-                    .sum();
-                (synced, w)
-            }
+        let synced: BTreeSet<NodeId> = match &self.system.epoch_state {
+            EpochState::Sync { synced, .. } if continuing_sync => synced.clone(),
             _ => {
                 let gaining: BTreeSet<NodeId> = moves.iter().map(|m| m.to).collect();
-                let synced: BTreeSet<NodeId> = self
-                    .committee
+                self.committee
                     .shards
                     .keys()
                     .filter(|n| !gaining.contains(n))
                     .copied()
-                    .collect();
-                let w = self
-                    .committee
-                    .committee
-                    .members()
-                    .iter()
-                    .filter(|m| synced.contains(&m.node_id))
-                    .map(|m| m.weight)
-                    .sum();
-                (synced, w)
+                    .collect()
             }
         };
+        let weight: u16 = self
+            .committee
+            .committee
+            .members()
+            .iter()
+            .filter(|m| synced.contains(&m.node_id))
+            .map(|m| m.weight)
+            .sum();
         self.block_events
             .push(Event::Epoch(EpochEvent::EpochChanged {
                 epoch: new,
