@@ -42,7 +42,9 @@ pub use governance::{NodeVotesReceipt, ProposalReceipt, VoteReceipt};
 pub use info::{
     CommitteeNode, NetworkInfo, certificate_committee_of, epoch_start_ms, next_epoch_ms,
 };
-pub use staking::{OwnedStake, PendingWithdrawal, StakeReceipt, WithdrawReport, Withdrawal};
+pub use staking::{
+    NodeRegistration, OwnedStake, PendingWithdrawal, StakeReceipt, WithdrawReport, Withdrawal,
+};
 
 /// Default wait for a transaction to become final.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(60);

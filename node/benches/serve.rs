@@ -89,7 +89,8 @@ async fn run() {
     })
     .expect("committee");
     let (_tip_tx, tip) = watch::channel(LedgerTip::default());
-    let (_c_tx, committee_rx) = watch::channel(Arc::new(committee));
+    let (_c_tx, committee_rx) =
+        watch::channel(Arc::new(floe_node::committee::Committees::new(committee)));
     let core = Arc::new(NodeCore::new(
         key.clone(),
         storage,

@@ -4,8 +4,16 @@
 //! Built from the ledger's committee (`GET /v1/committee`). Each member's libp2p peer id is
 //! derived from its registered public key, never taken from the network address, so a dial to
 //! a member can only succeed against the holder of that key (the noise handshake checks it).
+//! A member's node id must be the hash of its key ([`floe_ledger::node_id_of`]), and a node
+//! checks the served committee's members and shards against the verified `EpochChanged` event
+//! ([`CommitteeView::matches`]), so an RPC server can at worst serve wrong network addresses.
+//!
+//! During a shard sync a node works with two committees ([`Committees`]): the current one takes
+//! writes; the previous one still holds the slivers of moved shards and serves them until the
+//! ledger's `SyncDone`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use floe_common::{
     BlobId, Committee, CommitteeMember, EncodingConfig, Epoch, NodeId, PublicKey, ShardIndex,
@@ -63,6 +71,12 @@ impl CommitteeView {
         let mut shard_owner = vec![usize::MAX; usize::from(n)];
         let mut members = Vec::with_capacity(resp.members.len());
         for (i, m) in resp.members.iter().enumerate() {
+            if floe_ledger::node_id_of(&m.public_key) != m.node_id {
+                return Err(CommitteeError::Bad(format!(
+                    "member {} has a key of another node",
+                    m.node_id
+                )));
+            }
             if usize::from(m.weight) != m.shards.len() {
                 return Err(CommitteeError::Bad(format!(
                     "member {} has weight {} but {} shards",
@@ -125,6 +139,26 @@ impl CommitteeView {
         self.committee.epoch()
     }
 
+    /// Whether the members and their shards are exactly `members` (from a verified ledger
+    /// event), in any order.
+    pub fn matches(&self, members: &[floe_ledger::MemberShards]) -> bool {
+        members.len() == self.members.len()
+            && members.iter().all(|ms| {
+                self.member(&ms.node).is_some_and(|m| {
+                    let mut a = m.shards.clone();
+                    let mut b = ms.shards.clone();
+                    a.sort_unstable();
+                    b.sort_unstable();
+                    a == b
+                })
+            })
+    }
+
+    /// Whether `node` holds `shard`.
+    pub fn holds(&self, node: &NodeId, shard: ShardIndex) -> bool {
+        self.shard_holder(shard).is_some_and(|m| m.node_id == *node)
+    }
+
     /// The encoding configuration for the committee's shard count.
     pub fn encoding(&self) -> &EncodingConfig {
         &self.config
@@ -178,6 +212,26 @@ impl CommitteeView {
         let n = self.n_shards();
         let rotation = blob_id.rotation(n);
         shards.iter().map(|s| s.to_pair(rotation, n)).collect()
+    }
+}
+
+/// The committees a node works with.
+#[derive(Debug, Clone)]
+pub struct Committees {
+    /// The current committee: writes, confirmations, the shards to hold.
+    pub current: Arc<CommitteeView>,
+    /// While the change to `current` syncs shards: the committee that held them before, which
+    /// keeps serving them (sync and reads) until the ledger's `SyncDone`.
+    pub previous: Option<Arc<CommitteeView>>,
+}
+
+impl Committees {
+    /// Only a current committee.
+    pub fn new(current: CommitteeView) -> Self {
+        Committees {
+            current: Arc::new(current),
+            previous: None,
+        }
     }
 }
 
@@ -247,5 +301,22 @@ mod tests {
         let mut r = response(4, 10);
         r.members[1].weight += 1;
         assert!(CommitteeView::from_response(&r).is_err());
+        let mut r = response(4, 10);
+        r.members[2].public_key = r.members[1].public_key;
+        assert!(CommitteeView::from_response(&r).is_err());
+        let view = CommitteeView::from_response(&response(4, 10)).unwrap();
+        let mut members: Vec<floe_ledger::MemberShards> = view
+            .members()
+            .iter()
+            .rev()
+            .map(|m| floe_ledger::MemberShards {
+                node: m.node_id,
+                shards: m.shards.iter().rev().copied().collect(),
+            })
+            .collect();
+        assert!(view.matches(&members));
+        let moved = members[0].shards.pop().unwrap();
+        members[1].shards.push(moved);
+        assert!(!view.matches(&members));
     }
 }

@@ -8,6 +8,11 @@
 //! does not mean trusting it. The transaction outcomes (and so the events) are additionally
 //! checked to name the block's transactions, in order.
 //!
+//! Epochs come from the blocks' system events: `EpochChanged` sets the epoch, records the new
+//! committee's shards and the shard moves ([`EpochRecord`]) and marks the change as syncing;
+//! `ShardsSynced` adds the reporting member to the record; `SyncDone` (a system event, or an
+//! event of the `EpochSyncDone` transaction that reached the quorum) ends the sync.
+//!
 //! Each block is applied atomically: the changed blob states and the new cursor
 //! (`ledger_height`, the last fully applied block) go into one RocksDB write batch
 //! ([`Storage::apply_block_events`]). A restart resumes at `ledger_height + 1`, and a crash
@@ -29,7 +34,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::blob_state::{BlobState, apply_event, event_blob_id};
-use crate::storage::{LedgerTip, Storage, StorageError};
+use crate::storage::{EpochRecord, LedgerTip, Storage, StorageError};
 
 /// How often a caught-up follower asks for the next block.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -166,18 +171,62 @@ impl Follower {
             }
         }
         let updates: Vec<_> = updates.into_iter().collect();
-        let mut epoch = self.tip.borrow().epoch;
-        for event in &record.system_events {
-            if let Event::Epoch(EpochEvent::EpochChanged { epoch: e, .. }) = event {
-                epoch = *e;
+        let previous = *self.tip.borrow();
+        let (mut epoch, mut sync_pending) = (previous.epoch, previous.sync_pending);
+        let mut epoch_record: Option<EpochRecord> = None;
+        let mut record_changed = false;
+        // System events first, in the order the ledger ran them (a change and its completion
+        // in the same block leave nothing pending), then the successful transactions' events.
+        let tx_events = record.outcomes.iter().flat_map(|o| match &o.status {
+            TxStatus::Success(effects) => effects.events.as_slice(),
+            TxStatus::Failure(_) => &[],
+        });
+        for event in record.system_events.iter().chain(tx_events) {
+            let Event::Epoch(e) = event else { continue };
+            match e {
+                EpochEvent::EpochChanged {
+                    epoch: new,
+                    members,
+                    moves,
+                    previous_epoch,
+                    ..
+                } => {
+                    epoch = *new;
+                    sync_pending = true;
+                    epoch_record = Some(EpochRecord {
+                        epoch: *new,
+                        previous_epoch: *previous_epoch,
+                        members: members.clone(),
+                        moves: moves.clone(),
+                        synced: Vec::new(),
+                    });
+                    record_changed = true;
+                }
+                EpochEvent::ShardsSynced { epoch: e, node, .. } if *e == epoch => {
+                    if epoch_record.is_none() {
+                        epoch_record = self.storage.epoch_record()?;
+                    }
+                    if let Some(r) = epoch_record.as_mut().filter(|r| r.epoch == *e) {
+                        r.synced.push(*node);
+                        record_changed = true;
+                    }
+                }
+                EpochEvent::SyncDone { epoch: e } if *e == epoch => sync_pending = false,
+                _ => {}
             }
         }
         let tip = LedgerTip {
             height,
             timestamp_ms: record.block.header.timestamp_ms,
             epoch,
+            sync_pending,
         };
-        self.storage.apply_block_events(tip, &updates, &certified)?;
+        let change = epoch_record.filter(|_| record_changed);
+        self.storage
+            .apply_block_events(tip, &updates, &certified, change.as_ref())?;
+        if let Some(c) = change.as_ref().filter(|c| c.epoch != previous.epoch) {
+            tracing::info!(epoch = %c.epoch, moves = c.moves.len(), "epoch changed");
+        }
         tracing::debug!(height, blobs = updates.len(), "applied ledger block");
         self.tip.send_replace(tip);
         Ok(())

@@ -1,10 +1,17 @@
 //! Floe storage node: holds the slivers of its shards in RocksDB, serves them over libp2p,
-//! signs storage confirmations, and recovers missing slivers from peers.
+//! signs storage confirmations, recovers missing slivers from peers, and moves shards between
+//! nodes when the committee changes.
 //!
-//! Landed so far: [`storage`], the RocksDB store (metadata, primary and secondary slivers, the
-//! node's own state) with durable writes and typed errors for corrupt records; [`follower`],
-//! which follows the ledger's verified blocks into per-blob [`blob_state`]. The libp2p
-//! protocols and recovery come with the rest of the storage-node issue.
+//! * [`storage`]: the RocksDB store (metadata, slivers, the ledger view, the sync queue).
+//! * [`follower`]: applies the ledger's verified blocks to the per-blob [`blob_state`] and the
+//!   epoch record.
+//! * [`protocol`], [`network`], [`p2p`], [`service`]: the `/floe/*/1` wire protocols and the
+//!   node's answers to them.
+//! * [`sync`]: blob sync, rebuilding missing slivers from recovery symbols.
+//! * [`migration`]: shard migration at epoch changes (pull from the previous holder, fall back
+//!   to recovery, report `EpochSyncDone`).
+//! * [`gc`]: deletes expired, deleted and invalid blobs, and handed-over shards.
+//! * [`server`]: wires everything into one running node under a cancellation token.
 
 pub mod blob_state;
 pub mod committee;
@@ -12,7 +19,9 @@ pub mod config;
 pub mod follower;
 pub mod gc;
 pub mod http;
+pub mod ledger_tx;
 pub mod metrics;
+pub mod migration;
 pub mod network;
 pub mod p2p;
 pub mod protocol;

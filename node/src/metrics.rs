@@ -28,6 +28,16 @@ pub struct Metrics {
     pub gc_blobs_deleted: AtomicU64,
     /// Bytes freed by garbage collection.
     pub gc_bytes_deleted: AtomicU64,
+    /// Slivers received from a shard's previous holder (shard sync).
+    pub shard_slivers_received: AtomicU64,
+    /// Bytes of slivers received by shard sync.
+    pub shard_bytes_received: AtomicU64,
+    /// Shard pulls that failed and fell back to recovery.
+    pub shard_sync_fallbacks: AtomicU64,
+    /// Epoch changes whose gained shards this node synced and reported.
+    pub epoch_syncs_reported: AtomicU64,
+    /// Slivers of handed-over shards deleted after the sync was done.
+    pub handed_over_slivers_deleted: AtomicU64,
     requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
@@ -120,6 +130,35 @@ impl Metrics {
             "Certified blobs queued for sliver recovery.",
             g.recovering,
         );
+        for (name, help, c) in [
+            (
+                "floe_node_shard_slivers_received_total",
+                "Slivers received from a shard's previous holder.",
+                &self.shard_slivers_received,
+            ),
+            (
+                "floe_node_shard_bytes_received_total",
+                "Sliver bytes received from a shard's previous holder.",
+                &self.shard_bytes_received,
+            ),
+            (
+                "floe_node_shard_sync_fallbacks_total",
+                "Shard pulls that failed and fell back to recovery from the committee.",
+                &self.shard_sync_fallbacks,
+            ),
+            (
+                "floe_node_epoch_syncs_reported_total",
+                "Epoch changes whose gained shards were synced and reported to the ledger.",
+                &self.epoch_syncs_reported,
+            ),
+            (
+                "floe_node_handed_over_slivers_deleted_total",
+                "Slivers of shards handed to other nodes, deleted after the sync was done.",
+                &self.handed_over_slivers_deleted,
+            ),
+        ] {
+            metric(name, "counter", help, load(c));
+        }
         metric(
             "floe_node_recovery_bytes_received_total",
             "counter",

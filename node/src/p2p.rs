@@ -33,7 +33,7 @@ use crate::network::{BcsCodec, NetworkError, build_swarm};
 use crate::protocol::{
     self, BlobStatusResponse, ConfirmationRequest, GetSliverRequest, HealthResponse,
     InconsistencyRequest, NodeError, NodeResult, ProtocolLimits, PutSliverRequest, RecoveryRequest,
-    RecoveryResponse, SignedConfirmation, SignedInvalidBlob,
+    RecoveryResponse, SignedConfirmation, SignedInvalidBlob, SignedSyncShard, SyncShardResponse,
 };
 
 /// A request failed.
@@ -184,6 +184,7 @@ protocols! {
     inconsistency, Inconsistency, protocol::INCONSISTENCY, InconsistencyRequest, SignedInvalidBlob;
     blob_status, BlobStatus, protocol::BLOB_STATUS, BlobId, BlobStatusResponse;
     health, Health, protocol::HEALTH, (), HealthResponse;
+    sync_shard, SyncShard, protocol::SYNC_SHARD, SignedSyncShard, SyncShardResponse;
 }
 
 fn failure(error: &OutboundFailure) -> CallError {

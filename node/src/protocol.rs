@@ -16,6 +16,7 @@
 //! | `/floe/inconsistency/1`      | [`InconsistencyRequest`]| signed [`InvalidBlobIdMsg`]      |
 //! | `/floe/blob-status/1`        | [`BlobId`]              | [`BlobStatusResponse`]           |
 //! | `/floe/health/1`             | `()`                    | [`HealthResponse`]               |
+//! | `/floe/sync-shard/1`         | signed [`SyncShardRequest`] | [`SyncShardResponse`]        |
 //!
 //! Protocol rules enforced by every node:
 //! * metadata is stored or served only if it hashes to its blob id;
@@ -24,11 +25,15 @@
 //!   metadata;
 //! * a storage confirmation is signed only when the blob is registered with the requested
 //!   persistence and every sliver of every shard the node holds for it is stored;
-//! * an invalid-blob attestation is signed only for a proof that verifies against the metadata.
+//! * an invalid-blob attestation is signed only for a proof that verifies against the metadata;
+//! * a shard's slivers are handed over (`sync-shard`) only to the member of the current
+//!   committee that holds the shard, on a request signed with its key for the current epoch,
+//!   and only by a node that held the shard before; pages follow blob id order, so the
+//!   requester resumes from the `next` cursor.
 
 use floe_common::config::MAX_SYMBOL_SIZE;
 use floe_common::merkle::MerkleProof;
-use floe_common::messages::{InvalidBlobIdMsg, SignedMessage};
+use floe_common::messages::{InvalidBlobIdMsg, SignedMessage, SyncShardRequest};
 use floe_common::{
     BlobId, BlobMetadata, BlobPersistence, EncodingConfig, Epoch, InconsistencyProof, NodeId,
     ShardIndex, Sliver, SliverAxis, SliverIndex, SliverPairIndex, StorageConfirmation,
@@ -55,6 +60,14 @@ pub const INCONSISTENCY: &str = "/floe/inconsistency/1";
 pub const BLOB_STATUS: &str = "/floe/blob-status/1";
 /// `/floe/health/1`.
 pub const HEALTH: &str = "/floe/health/1";
+/// `/floe/sync-shard/1`.
+pub const SYNC_SHARD: &str = "/floe/sync-shard/1";
+
+/// Most blobs one sync-shard page may ask for.
+pub const MAX_SYNC_SHARD_BLOBS: u64 = 256;
+/// Sliver bytes a sync-shard page stops at (a page always holds at least one sliver, so the
+/// response limit is this plus one largest sliver).
+pub const SYNC_SHARD_PAGE_BYTES: usize = 16 << 20;
 
 /// Most recovery symbols one request may ask for, as a multiple of the shard count.
 pub const MAX_RECOVERY_SYMBOLS_PER_N: usize = 4;
@@ -176,6 +189,27 @@ pub struct BlobStatusResponse {
     pub slivers_stored: u32,
 }
 
+/// A shard-sync request signed by the requesting node's key.
+pub type SignedSyncShard = SignedMessage<SyncShardRequest>;
+
+/// One blob's sliver of the requested shard and axis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardSliver {
+    /// The blob.
+    pub blob_id: BlobId,
+    /// The sliver (of the pair the shard holds for this blob).
+    pub sliver: Sliver,
+}
+
+/// A page of a shard's slivers, in blob id order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncShardResponse {
+    /// The slivers the node has, for blobs from the request's `start` on.
+    pub slivers: Vec<ShardSliver>,
+    /// Where the next page starts; `None` when the shard is exhausted.
+    pub next: Option<BlobId>,
+}
+
 /// A node's health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthResponse {
@@ -271,6 +305,10 @@ pub enum NodeError {
     /// The node failed internally.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A shard-sync request this node does not serve (wrong signer, epoch, shard, or the node
+    /// did not hold the shard).
+    #[error("shard sync refused: {0}")]
+    NotSyncing(String),
 }
 
 impl NodeError {
@@ -290,6 +328,7 @@ impl NodeError {
             NodeError::BadProof(_) => "bad_proof",
             NodeError::BadRequest(_) => "bad_request",
             NodeError::Busy => "busy",
+            NodeError::NotSyncing(_) => "not_syncing",
             NodeError::Internal(_) => "internal",
         }
     }
@@ -323,6 +362,8 @@ pub struct ProtocolLimits {
     pub blob_status: Limits,
     /// `/floe/health/1`.
     pub health: Limits,
+    /// `/floe/sync-shard/1`.
+    pub sync_shard: Limits,
 }
 
 /// Bytes of framing allowed around fixed-size fields.
@@ -373,6 +414,10 @@ pub fn limits(config: &EncodingConfig) -> ProtocolLimits {
         health: Limits {
             request: SMALL,
             response: SMALL + 4 * n,
+        },
+        sync_shard: Limits {
+            request: SMALL,
+            response: SYNC_SHARD_PAGE_BYTES + sliver + MAX_SYNC_SHARD_BLOBS as usize * SLACK,
         },
     }
 }
@@ -463,6 +508,7 @@ mod tests {
             NodeError::BadProof(String::new()),
             NodeError::BadRequest(String::new()),
             NodeError::Busy,
+            NodeError::NotSyncing(String::new()),
             NodeError::Internal(String::new()),
         ];
         let labels: std::collections::BTreeSet<_> = errors.iter().map(|e| e.label()).collect();
@@ -496,6 +542,8 @@ mod tests {
         one::<NodeResult<SignedInvalidBlob>>(bytes, l.inconsistency.response);
         one::<NodeResult<BlobStatusResponse>>(bytes, l.blob_status.response);
         one::<NodeResult<HealthResponse>>(bytes, l.health.response);
+        one::<SignedSyncShard>(bytes, l.sync_shard.request);
+        one::<NodeResult<SyncShardResponse>>(bytes, l.sync_shard.response);
     }
 
     proptest::proptest! {

@@ -1,5 +1,6 @@
-//! A running storage node: the wiring of store, ledger follower, libp2p service, blob sync,
-//! garbage collection and the HTTP endpoint, each a task under one cancellation token.
+//! A running storage node: the wiring of store, ledger follower, committee tracking, libp2p
+//! service, blob sync, shard migration, garbage collection and the HTTP endpoint, each a task
+//! under one cancellation token.
 //!
 //! [`run`] returns when the token fires (after every task stopped) or when a task fails (after
 //! stopping the others); no task is left detached.
@@ -7,23 +8,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_common::EncodingConfig;
 use floe_common::KeyPair;
 use floe_common::crypto::KeyFile;
+use floe_common::{EncodingConfig, Epoch};
 use floe_ledger::{Genesis, LedgerClient};
 use libp2p::Multiaddr;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::committee::CommitteeView;
+use crate::committee::{CommitteeView, Committees};
 use crate::config::NodeConfig;
 use crate::follower::Follower;
 use crate::metrics::Metrics;
 use crate::p2p::{Handler, InboundLimits, P2p, Server};
 use crate::service::{NodeCore, Service};
-use crate::storage::{Storage, StorageOptions};
-use crate::{gc, http, protocol, sync};
+use crate::storage::{EpochRecord, Storage, StorageOptions};
+use crate::{gc, http, migration, protocol, sync};
 
 /// The node could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -65,10 +66,10 @@ pub fn load(config: &NodeConfig) -> Result<(Genesis, KeyPair), NodeRunError> {
     Ok((genesis, key))
 }
 
-/// How often the committee is re-read from the ledger when the epoch changes or a read failed.
+/// How often the committee is re-read from the ledger after a failed read.
 const COMMITTEE_RETRY: Duration = Duration::from_secs(1);
 
-/// Reads the committee, retrying until it succeeds or `cancel` fires.
+/// Reads the current committee, retrying until it succeeds or `cancel` fires.
 async fn fetch_committee(
     client: &LedgerClient,
     cancel: &CancellationToken,
@@ -88,25 +89,95 @@ async fn fetch_committee(
     }
 }
 
-/// Keeps the committee current: re-reads it whenever the node's epoch moves past it.
+/// Reads the committee of `epoch` once; checks it against the verified epoch record when that
+/// record describes it.
+async fn fetch_committee_at(
+    client: &LedgerClient,
+    epoch: Epoch,
+    record: Option<&EpochRecord>,
+) -> Option<CommitteeView> {
+    let view = match client.committee_at(epoch).await {
+        Ok(None) => {
+            tracing::warn!(%epoch, "the ledger no longer serves that epoch's committee");
+            return None;
+        }
+        Ok(Some(resp)) => match CommitteeView::from_response(&resp) {
+            Ok(view) => view,
+            Err(e) => {
+                tracing::error!(%epoch, error = %e, "ledger served a bad committee");
+                return None;
+            }
+        },
+        Err(e) => {
+            tracing::warn!(%epoch, error = %e, "cannot read the committee");
+            return None;
+        }
+    };
+    if view.epoch() != epoch {
+        tracing::error!(%epoch, served = %view.epoch(), "ledger served another epoch's committee");
+        return None;
+    }
+    if let Some(r) = record.filter(|r| r.epoch == epoch)
+        && !view.matches(&r.members)
+    {
+        tracing::error!(%epoch, "ledger served a committee that differs from the verified epoch change");
+        return None;
+    }
+    Some(view)
+}
+
+/// Keeps the committees current as the node follows the ledger: the current one when the
+/// epoch moves past it, and the previous one while an epoch change syncs shards or hands them
+/// over.
 async fn track_committee(
     core: Arc<NodeCore>,
     client: LedgerClient,
-    tx: watch::Sender<Arc<CommitteeView>>,
+    tx: watch::Sender<Arc<Committees>>,
     cancel: CancellationToken,
 ) {
     let mut tip = core.tip_watch();
     loop {
-        if core.epoch() > tx.borrow().epoch()
-            && let Some(view) = fetch_committee(&client, &cancel).await
-            && view.epoch() >= tx.borrow().epoch()
-        {
-            tracing::info!(epoch = %view.epoch(), "committee updated");
-            tx.send_replace(Arc::new(view));
+        let t = *tip.borrow_and_update();
+        let record = core.storage().epoch_record().ok().flatten();
+        let have = tx.borrow().clone();
+        let mut next = (*have).clone();
+        let mut failed = false;
+        if t.epoch > have.current.epoch() {
+            match fetch_committee_at(&client, t.epoch, record.as_ref()).await {
+                Some(view) => next.current = Arc::new(view),
+                None => failed = true,
+            }
+        }
+        // The previous committee matters while the change syncs, and to a previous holder
+        // until every gaining node reported (it keeps serving what it hands over).
+        let want_previous = record
+            .as_ref()
+            .filter(|r| r.epoch == t.epoch && (t.sync_pending || !r.handover_done()))
+            .map(|r| r.previous_epoch);
+        if want_previous != have.previous.as_ref().map(|p| p.epoch()) {
+            match want_previous {
+                None => next.previous = None,
+                Some(e) => match fetch_committee_at(&client, e, None).await {
+                    Some(view) => next.previous = Some(Arc::new(view)),
+                    None => failed = true,
+                },
+            }
+        }
+        let changed = !Arc::ptr_eq(&next.current, &have.current)
+            || next.previous.as_ref().map(|p| p.epoch())
+                != have.previous.as_ref().map(|p| p.epoch());
+        if changed {
+            tracing::info!(
+                epoch = %next.current.epoch(),
+                previous = ?next.previous.as_ref().map(|p| p.epoch().0),
+                "committees updated"
+            );
+            tx.send_replace(Arc::new(next));
         }
         tokio::select! {
             _ = cancel.cancelled() => return,
             r = tip.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(COMMITTEE_RETRY), if failed => {}
         }
     }
 }
@@ -198,7 +269,7 @@ pub async fn start_with(
             genesis.n_shards
         )));
     }
-    let (committee_tx, committee_rx) = watch::channel(Arc::new(committee));
+    let (committee_tx, committee_rx) = watch::channel(Arc::new(Committees::new(committee)));
     let metrics = Arc::new(Metrics::default());
     let core = Arc::new(NodeCore::new(
         key.clone(),
@@ -267,6 +338,17 @@ pub async fn start_with(
     tasks.spawn(async move {
         track_committee(cc, cl, committee_tx, c).await;
         ("committee", Ok(()))
+    });
+    let c = cancel.clone();
+    let migrator = migration::ShardMigration::new(
+        core.clone(),
+        p2p.clone(),
+        client.clone(),
+        genesis.chain_id.clone(),
+    );
+    tasks.spawn(async move {
+        migrator.run(c).await;
+        ("migration", Ok(()))
     });
     let c = cancel.clone();
     let syncer = sync::BlobSync::new(

@@ -35,7 +35,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::blob_state::BlobState;
-use crate::committee::CommitteeView;
+use crate::committee::{CommitteeView, Committees};
 use crate::metrics::{Gauges, Metrics};
 use crate::p2p::{Handler, Request, Response};
 use crate::protocol::{
@@ -67,7 +67,7 @@ pub struct NodeCore {
     storage: Arc<Storage>,
     config: EncodingConfig,
     tip: watch::Receiver<LedgerTip>,
-    committee: watch::Receiver<Arc<CommitteeView>>,
+    committee: watch::Receiver<Arc<Committees>>,
     stored: watch::Sender<u64>,
     metrics: Arc<Metrics>,
     max_confirmation_wait: Duration,
@@ -82,7 +82,7 @@ impl NodeCore {
         key: KeyPair,
         storage: Arc<Storage>,
         tip: watch::Receiver<LedgerTip>,
-        committee: watch::Receiver<Arc<CommitteeView>>,
+        committee: watch::Receiver<Arc<Committees>>,
         metrics: Arc<Metrics>,
         max_confirmation_wait: Duration,
     ) -> Self {
@@ -128,11 +128,21 @@ impl NodeCore {
 
     /// The current committee.
     pub fn committee(&self) -> Arc<CommitteeView> {
+        self.committee.borrow().current.clone()
+    }
+
+    /// The previous committee while the change to the current one syncs shards.
+    pub fn previous_committee(&self) -> Option<Arc<CommitteeView>> {
+        self.committee.borrow().previous.clone()
+    }
+
+    /// The current and (while syncing) previous committees.
+    pub fn committees(&self) -> Arc<Committees> {
         self.committee.borrow().clone()
     }
 
     /// A receiver of committee changes.
-    pub fn committee_watch(&self) -> watch::Receiver<Arc<CommitteeView>> {
+    pub fn committee_watch(&self) -> watch::Receiver<Arc<Committees>> {
         self.committee.clone()
     }
 
@@ -152,6 +162,21 @@ impl NodeCore {
             .member(&self.node_id)
             .map(|m| m.shards.clone())
             .unwrap_or_default()
+    }
+
+    /// The shards this node serves: those it holds, and while a change syncs, those it held
+    /// in the previous committee (their slivers stay until the ledger's `SyncDone`).
+    pub fn served_shards(&self) -> BTreeSet<ShardIndex> {
+        let c = self.committees();
+        let mut shards: BTreeSet<ShardIndex> = c
+            .current
+            .member(&self.node_id)
+            .map(|m| m.shards.iter().copied().collect())
+            .unwrap_or_default();
+        if let Some(m) = c.previous.as_ref().and_then(|p| p.member(&self.node_id)) {
+            shards.extend(m.shards.iter().copied());
+        }
+        shards
     }
 
     /// The sliver pairs of `blob_id` on this node's shards.
@@ -343,9 +368,23 @@ impl NodeCore {
         self.storage.metadata(blob_id)?.ok_or(NodeError::NotFound)
     }
 
+    /// Checks that this node serves `pair`'s shard for `blob_id` (holds it, or held it before a
+    /// change that is still syncing).
+    fn serves_pair(&self, blob_id: &BlobId, pair: SliverPairIndex) -> NodeResult<()> {
+        let Err(e) = self.holds_pair(blob_id, pair) else {
+            return Ok(());
+        };
+        match (&e, self.previous_committee()) {
+            (NodeError::ShardNotHeld { shard, .. }, Some(p)) if p.holds(&self.node_id, *shard) => {
+                Ok(())
+            }
+            _ => Err(e),
+        }
+    }
+
     /// One stored sliver.
     pub fn get_sliver(&self, req: &GetSliverRequest) -> NodeResult<Sliver> {
-        self.holds_pair(&req.blob_id, req.pair)?;
+        self.serves_pair(&req.blob_id, req.pair)?;
         self.not_invalid(&req.blob_id)?;
         self.storage
             .sliver(&req.blob_id, req.pair, req.axis)?
@@ -429,14 +468,14 @@ impl NodeCore {
         }
         self.not_invalid(&req.blob_id)?;
         let source_axis = req.target_axis.other();
-        let c = self.committee();
-        let mine: BTreeSet<ShardIndex> = self.shards().into_iter().collect();
-        let rotation = req.blob_id.rotation(c.n_shards());
+        let n_shards = self.config.n_shards();
+        let mine = self.served_shards();
+        let rotation = req.blob_id.rotation(n_shards);
         let mut slivers = Vec::new();
         let mut seen = BTreeSet::new();
         for s in &req.sources {
-            let pair = s.to_pair(source_axis, c.n_shards());
-            if !seen.insert(*s) || !mine.contains(&pair.to_shard(rotation, c.n_shards())) {
+            let pair = s.to_pair(source_axis, n_shards);
+            if !seen.insert(*s) || !mine.contains(&pair.to_shard(rotation, n_shards)) {
                 continue;
             }
             if let Some(sliver) = self.storage.sliver(&req.blob_id, pair, source_axis)? {
@@ -582,6 +621,9 @@ impl Handler for Service {
             Request::Inconsistency(r) => Response::Inconsistency(core.inconsistency(r).await),
             Request::BlobStatus(id) => Response::BlobStatus(core.blob_status(&id)),
             Request::Health(()) => Response::Health(Ok(core.health())),
+            Request::SyncShard(r) => {
+                Response::SyncShard(crate::migration::serve(core, peer, r).await)
+            }
         }
     }
 }

@@ -28,6 +28,11 @@
 //! following resumes at the next block. A blob leaves `pending` only once every sliver the node
 //! should hold is stored (or the blob is gone), so recovery in flight at a crash is redone.
 //!
+//! The latest epoch change the node followed ([`EpochRecord`]: the new committee's shards and
+//! the shard moves) is written in the same batch as the block that carried it, and the tip
+//! says whether that change's shard sync is still running, so shard migration resumes after a
+//! crash exactly where the ledger is.
+//!
 //! The number of stored slivers and bytes is kept in the `node` family (`stats`) and updated in
 //! the same batch as the data it counts, so it stays exact across crashes.
 
@@ -63,6 +68,8 @@ const LEDGER_HEIGHT: &str = "ledger_height";
 const LEDGER_TIP: &str = "ledger_tip";
 /// Key in the `node` family of the [`StorageStats`].
 const STATS: &str = "stats";
+/// Key of the latest [`EpochRecord`] in the `node` family.
+const EPOCH_RECORD: &str = "epoch_record";
 /// Largest stored blob state accepted.
 const MAX_BLOB_STATE_BYTES: usize = 1 << 20;
 
@@ -95,6 +102,19 @@ pub enum StorageError {
     },
 }
 
+/// The blob id after `id` in key order (`None` after the largest).
+pub fn next_blob_id(id: &BlobId) -> Option<BlobId> {
+    let mut b = id.0;
+    for byte in b.iter_mut().rev() {
+        let (v, carry) = byte.overflowing_add(1);
+        *byte = v;
+        if !carry {
+            return Some(BlobId(b));
+        }
+    }
+    None
+}
+
 /// The last ledger block the node applied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerTip {
@@ -105,6 +125,33 @@ pub struct LedgerTip {
     /// The ledger's epoch after it (from the ledger's `EpochChanged` events; the epoch length
     /// can change by governance, so it is never computed from time).
     pub epoch: floe_common::Epoch,
+    /// Whether the change to `epoch` is still syncing shards (the ledger's `EpochChanged` came,
+    /// its `SyncDone` not yet): the previous committee still serves older blobs.
+    pub sync_pending: bool,
+}
+
+/// The latest epoch change, from the ledger's verified `EpochChanged` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// The new epoch.
+    pub epoch: floe_common::Epoch,
+    /// The epoch of the committee the moved shards come from.
+    pub previous_epoch: floe_common::Epoch,
+    /// The new committee's members and shards.
+    pub members: Vec<floe_ledger::MemberShards>,
+    /// Shards that change holder.
+    pub moves: Vec<floe_ledger::ShardMove>,
+    /// Members whose `EpochSyncDone` the ledger counted in this epoch (`ShardsSynced`).
+    pub synced: Vec<floe_common::NodeId>,
+}
+
+impl EpochRecord {
+    /// Whether every node that gains a shard reported it synced: until then a previous holder
+    /// keeps serving (and storing) the shards it hands over, even after the ledger's
+    /// `SyncDone` (which needs only a quorum).
+    pub fn handover_done(&self) -> bool {
+        self.moves.iter().all(|m| self.synced.contains(&m.to))
+    }
 }
 
 /// What the node stores, exactly.
@@ -561,16 +608,102 @@ impl Storage {
         Ok(self.node_value(LEDGER_TIP)?.unwrap_or_default())
     }
 
+    /// The latest epoch change followed, if any.
+    pub fn epoch_record(&self) -> Result<Option<EpochRecord>, StorageError> {
+        self.node_value(EPOCH_RECORD)
+    }
+
+    /// Blob states from `start` on (inclusive), at most `limit`, in blob id order.
+    pub fn blob_states(
+        &self,
+        start: &BlobId,
+        limit: usize,
+    ) -> Result<Vec<(BlobId, BlobState)>, StorageError> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_BLOBS),
+            IteratorMode::From(&start.0, Direction::Forward),
+        );
+        for item in iter.take(limit) {
+            let (key, value) = item?;
+            let corrupt = |reason: String| StorageError::Corrupt {
+                family: CF_BLOBS,
+                key: hex::encode(&key),
+                reason,
+            };
+            let id: [u8; 32] = key
+                .as_ref()
+                .try_into()
+                .map_err(|_| corrupt("not a blob id".into()))?;
+            let state = codec::decode(&value, MAX_BLOB_STATE_BYTES)
+                .map_err(|e: CodecError| corrupt(e.to_string()))?;
+            out.push((BlobId(id), state));
+        }
+        Ok(out)
+    }
+
+    /// Adds blobs to the sync queue (blob sync checks and recovers their slivers).
+    pub fn add_pending(&self, ids: &[BlobId]) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::default();
+        for id in ids {
+            batch.put_cf(self.cf(CF_PENDING), id.0, []);
+        }
+        self.db.write_opt(batch, &self.write)?;
+        Ok(())
+    }
+
+    /// Deletes the blob's slivers of every pair not in `keep` (shards handed over to other
+    /// nodes), in one batch; returns (slivers, bytes) freed.
+    pub fn delete_slivers_except(
+        &self,
+        blob_id: &BlobId,
+        keep: &[SliverPairIndex],
+    ) -> Result<(u64, u64), StorageError> {
+        let mut guard = self.lock_stats();
+        let mut stats = *guard;
+        let mut batch = WriteBatch::default();
+        let mut slivers = 0;
+        for pair in (0..self.config.n_shards()).map(SliverPairIndex) {
+            if keep.contains(&pair) {
+                continue;
+            }
+            for axis in [SliverAxis::Primary, SliverAxis::Secondary] {
+                let key = sliver_key(blob_id, pair);
+                if let Some(v) = self.db.get_pinned_cf(self.cf(family(axis)), key)? {
+                    slivers += 1;
+                    stats.slivers = stats.slivers.saturating_sub(1);
+                    stats.bytes = stats.bytes.saturating_sub(v.len() as u64);
+                    batch.delete_cf(self.cf(family(axis)), key);
+                }
+            }
+        }
+        if slivers == 0 {
+            return Ok((0, 0));
+        }
+        let freed = guard.bytes - stats.bytes;
+        self.write_counted(batch, &mut guard, stats)?;
+        Ok((slivers, freed))
+    }
+
     /// Writes the blob states changed by ledger block `tip` (`None` deletes), queues the blobs
-    /// it certified for sync, and moves the ledger cursor to `tip`, atomically.
+    /// it certified for sync, records the block's epoch change if any, and moves the ledger
+    /// cursor to `tip`, atomically.
     pub fn apply_block_events(
         &self,
         tip: LedgerTip,
         updates: &[(BlobId, Option<BlobState>)],
         certified: &[BlobId],
+        epoch_change: Option<&EpochRecord>,
     ) -> Result<(), StorageError> {
         let height = tip.height;
         let mut batch = WriteBatch::default();
+        if let Some(record) = epoch_change {
+            batch.put_cf(
+                self.cf(CF_NODE),
+                EPOCH_RECORD.as_bytes(),
+                codec::encode(record),
+            );
+        }
         for id in certified {
             batch.put_cf(self.cf(CF_PENDING), id.0, []);
         }
@@ -700,9 +833,11 @@ mod tests {
                     height: 1,
                     timestamp_ms: 0,
                     epoch: floe_common::Epoch(0),
+                    sync_pending: false,
                 },
                 &[(a, Some(state.clone())), (b, Some(state.clone()))],
                 &[a],
+                None,
             )
             .unwrap();
             st.apply_block_events(
@@ -710,9 +845,17 @@ mod tests {
                     height: 2,
                     timestamp_ms: 0,
                     epoch: floe_common::Epoch(1),
+                    sync_pending: true,
                 },
                 &[(b, None)],
                 &[],
+                Some(&EpochRecord {
+                    epoch: floe_common::Epoch(1),
+                    previous_epoch: floe_common::Epoch(0),
+                    members: Vec::new(),
+                    moves: Vec::new(),
+                    synced: Vec::new(),
+                }),
             )
             .unwrap();
         }
@@ -720,6 +863,12 @@ mod tests {
         assert_eq!(st.ledger_height().unwrap(), Some(2));
         assert_eq!(st.ledger_tip().unwrap().height, 2);
         assert_eq!(st.ledger_tip().unwrap().epoch, floe_common::Epoch(1));
+        assert!(st.ledger_tip().unwrap().sync_pending);
+        assert_eq!(
+            st.epoch_record().unwrap().unwrap().previous_epoch,
+            floe_common::Epoch(0)
+        );
+        assert_eq!(st.blob_states(&BlobId([0; 32]), 10).unwrap().len(), 1);
         assert_eq!(st.pending_blobs(&BlobId([0; 32]), 10).unwrap(), vec![a]);
         assert_eq!(st.blob_state(&a).unwrap(), Some(state));
         assert_eq!(st.blob_state(&b).unwrap(), None);

@@ -39,7 +39,7 @@ use floe_common::{
     RecoverySymbol, Sliver, SliverAxis, SliverExpander, SliverIndex, Threshold,
     VerifiedBlobMetadata,
 };
-use floe_ledger::{Address, LedgerClient, SignedTransaction, Transaction, TxKind};
+use floe_ledger::{LedgerClient, TxKind};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use rand::seq::SliceRandom as _;
@@ -49,6 +49,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::committee::{CommitteeView, Member};
 use crate::config::RecoveryConfig;
+use crate::ledger_tx;
 use crate::metrics::Metrics;
 use crate::p2p::{CallError, P2p};
 use crate::protocol::{InconsistencyRequest, MAX_RECOVERY_SYMBOLS_PER_N, RecoveryRequest};
@@ -59,8 +60,6 @@ use crate::storage::StorageError;
 const SCAN_PAGE: usize = 4096;
 /// How often the queue is rescanned when nothing else happens.
 const RESCAN: Duration = Duration::from_millis(500);
-/// Longest wait for the ledger to finalise an invalidation.
-const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Recovering a blob failed (it is retried later).
 #[derive(Debug, thiserror::Error)]
@@ -611,46 +610,15 @@ impl Inner {
         let certificate = builder
             .finish()
             .ok_or_else(|| fail("no attestations".into()))?;
-        self.submit(TxKind::InvalidateBlob {
+        let kind = TxKind::InvalidateBlob {
             blob_id: *id,
             certificate,
-        })
-        .await
-        .map_err(fail)
-    }
-
-    /// Signs and submits a transaction from the node's account and waits for its outcome.
-    async fn submit(&self, kind: TxKind) -> Result<(), String> {
-        let key = self.core.key();
-        let sender = Address::of(&key.public());
-        let account = self
-            .ledger
-            .account(&sender)
+        };
+        let height = ledger_tx::submit(&self.ledger, self.core.key(), &self.chain_id, kind)
             .await
-            .map_err(|e| e.to_string())?;
-        let system = self.ledger.system().await.map_err(|e| e.to_string())?;
-        let tx = SignedTransaction::sign(
-            key,
-            Transaction {
-                sender,
-                nonce: account.nonce,
-                fee: system.min_fee,
-                kind,
-            },
-            &self.chain_id,
-        );
-        let committed = self
-            .ledger
-            .submit_and_wait(&tx, SUBMIT_TIMEOUT)
-            .await
-            .map_err(|e| e.to_string())?;
-        match committed.outcome.status {
-            floe_ledger::store::TxStatus::Success(_) => {
-                tracing::info!(height = committed.height, "invalidation committed");
-                Ok(())
-            }
-            floe_ledger::store::TxStatus::Failure(e) => Err(format!("ledger rejected: {e}")),
-        }
+            .map_err(|e| fail(e.to_string()))?;
+        tracing::info!(blob_id = %id, height, "invalidation committed");
+        Ok(())
     }
 }
 

@@ -38,6 +38,9 @@ pub struct ClusterOptions {
     pub block_time_ms: u64,
     /// Recovery grace period of the nodes (ms).
     pub grace_ms: u64,
+    /// Extra nodes, after the genesis ones: funded and configured but neither registered nor
+    /// started ([`TestCluster::register_node`] registers one).
+    pub standby: usize,
 }
 
 impl Default for ClusterOptions {
@@ -48,6 +51,7 @@ impl Default for ClusterOptions {
             epoch_ms: 3_600_000,
             block_time_ms: 100,
             grace_ms: 300,
+            standby: 0,
         }
     }
 }
@@ -105,12 +109,20 @@ fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) {
 impl TestCluster {
     /// Starts a validator and `opts.nodes` nodes and waits until every node follows the ledger.
     pub async fn start(opts: ClusterOptions) -> TestCluster {
+        // `RUST_LOG=floe_node=debug cargo test … -- --nocapture` shows the cluster's logs.
+        if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let user = KeyPair::from_seed([42; 32]);
-        let node_keys: Vec<KeyPair> = (0..opts.nodes)
+        let all = opts.nodes + opts.standby;
+        let node_keys: Vec<KeyPair> = (0..all)
             .map(|i| KeyPair::from_seed([100 + i as u8; 32]))
             .collect();
-        let ports: Vec<(u16, u16)> = (0..opts.nodes)
+        let ports: Vec<(u16, u16)> = (0..all)
             .map(|_| (free_port().expect("port"), free_port().expect("port")))
             .collect();
         let mut accounts = vec![(Address::of(&user.public()), Frost(10_000_000 * WAL))];
@@ -135,6 +147,7 @@ impl TestCluster {
             accounts,
             storage_nodes: node_keys
                 .iter()
+                .take(opts.nodes)
                 .enumerate()
                 .map(|(i, k)| GenesisNode {
                     name: format!("node-{}", i + 1),
@@ -202,10 +215,38 @@ impl TestCluster {
             nodes,
             validator: (vcancel, vtask),
         };
-        for i in 0..cluster.nodes.len() {
+        for i in 0..opts.nodes {
             cluster.start_node(i).await;
         }
         cluster
+    }
+
+    /// A ledger handle paying from the user wallet (which owns every genesis node and stake).
+    pub async fn floe(&self) -> floe_client::Floe {
+        floe_client::Floe::connect(vec![self.rpc_url.clone()])
+            .await
+            .expect("ledger answers")
+            .with_wallet(floe_client::Wallet::from_key(self.user.clone()))
+    }
+
+    /// Registers node `i` (a standby node) on the ledger, owned by the user wallet.
+    pub async fn register_node(&self, i: usize) -> NodeId {
+        let n = &self.nodes[i];
+        let http = n.config.http_listen.to_string();
+        self.floe()
+            .await
+            .register_node(floe_client::floe::NodeRegistration {
+                name: n.config.name.clone(),
+                public_key: n.key.public(),
+                network_address: n.config.p2p_listen.clone(),
+                http_address: http,
+                commission_bps: 1_000,
+                storage_price_vote: Frost(1_000),
+                write_price_vote: Frost(500),
+                capacity_vote: 1 << 40,
+            })
+            .await
+            .expect("node registers")
     }
 
     /// A ledger client.

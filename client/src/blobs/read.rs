@@ -1,4 +1,10 @@
 //! Reading a blob: status, metadata, primary slivers, decode.
+//!
+//! During an epoch change that moves shards (ledger state `sync`), a moved shard's new holder
+//! may not hold older blobs' slivers yet; its previous holder still does until the ledger's
+//! `SyncDone`. So while the ledger reports a `previous_epoch`, each sliver is asked from its
+//! current holder first and from its previous holder if that fails, and metadata from members
+//! of both committees.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -112,8 +118,9 @@ impl BlobClient {
                 ReadError::NotFound(blob_id)
             });
         }
-        let committee = Arc::new(self.committee().await?);
-        let metadata = self.fetch_metadata(&committee, blob_id).await?;
+        let committees = Arc::new(self.read_committees().await?);
+        let committee = &committees.0;
+        let metadata = self.fetch_metadata(&committees, blob_id).await?;
         let metadata_ms = t.elapsed().as_millis() as u64;
 
         let t = Instant::now();
@@ -125,7 +132,7 @@ impl BlobClient {
             p.transfer((sliver * config.rows()) as u64);
         });
         let (slivers, failed, bad) = self
-            .fetch_primaries(&committee, blob_id, &metadata, progress)
+            .fetch_primaries(&committees, blob_id, &metadata, progress)
             .await;
         if slivers.len() < config.rows() {
             return Err(ReadError::NotEnoughSlivers {
@@ -163,15 +170,38 @@ impl BlobClient {
         })
     }
 
+    /// The current committee and, while the ledger syncs an epoch change, the previous one.
+    async fn read_committees(&self) -> Result<ReadCommittees, ConnectError> {
+        let system = self.ledger.system().await?;
+        let current = self.committee().await?;
+        let previous = match system.previous_epoch {
+            Some(e) => match self.ledger.committee_at(e).await? {
+                Some(resp) => Some(CommitteeView::from_response(&resp)?),
+                None => None,
+            },
+            None => None,
+        };
+        Ok((current, previous))
+    }
+
     /// Metadata from nodes in random order, a few at a time; the first that matches wins.
     async fn fetch_metadata(
         &self,
-        committee: &CommitteeView,
+        committees: &ReadCommittees,
         blob_id: BlobId,
     ) -> Result<VerifiedBlobMetadata, ReadError> {
+        let (committee, previous) = committees;
         let config = *committee.encoding();
         let mut members: Vec<_> = committee.members().iter().collect();
         members.shuffle(&mut rand::thread_rng());
+        // Members only in the previous committee last: they may have handed their data over.
+        if let Some(p) = previous {
+            members.extend(
+                p.members()
+                    .iter()
+                    .filter(|m| committee.member(&m.node_id).is_none()),
+            );
+        }
         let mut members = members.into_iter();
         let mut asks = FuturesUnordered::new();
         loop {
@@ -203,11 +233,12 @@ impl BlobClient {
     /// slivers, the failed requests and the bad slivers.
     async fn fetch_primaries(
         &self,
-        committee: &Arc<CommitteeView>,
+        committees: &Arc<ReadCommittees>,
         blob_id: BlobId,
         metadata: &VerifiedBlobMetadata,
         progress: Option<&ProgressHook>,
     ) -> (Vec<Sliver>, usize, usize) {
+        let (committee, previous) = &**committees;
         let config = *committee.encoding();
         let needed = config.rows();
         let n = config.n_shards();
@@ -226,7 +257,16 @@ impl BlobClient {
                 let Some(m) = committee.pair_holder(&blob_id, pair) else {
                     continue;
                 };
-                let (p2p, peer, addrs) = (self.p2p.clone(), m.peer_id, m.addrs.clone());
+                // The current holder first; while syncing, the previous holder if different.
+                let mut holders = vec![(m.peer_id, m.addrs.clone())];
+                if let Some(p) = previous
+                    .as_ref()
+                    .and_then(|p| p.pair_holder(&blob_id, pair))
+                    && p.node_id != m.node_id
+                {
+                    holders.push((p.peer_id, p.addrs.clone()));
+                }
+                let p2p = self.p2p.clone();
                 let md = metadata.clone();
                 asks.push(async move {
                     let req = GetSliverRequest {
@@ -234,8 +274,12 @@ impl BlobClient {
                         pair,
                         axis: SliverAxis::Primary,
                     };
-                    let sliver = p2p.get_sliver(peer, addrs, req).await.ok()?;
-                    verify_primary(config, md, pair, sliver).await
+                    for (peer, addrs) in holders {
+                        if let Ok(sliver) = p2p.get_sliver(peer, addrs, req).await {
+                            return verify_primary(config, md, pair, sliver).await;
+                        }
+                    }
+                    None
                 });
             }
             let Some(answer) = asks.next().await else {
@@ -259,6 +303,9 @@ impl BlobClient {
         (slivers, failed, bad)
     }
 }
+
+/// The current committee, and the previous one while an epoch change syncs.
+type ReadCommittees = (CommitteeView, Option<CommitteeView>);
 
 /// Verifies a primary sliver of `pair` against the metadata off the async threads.
 /// `Some(Err(()))`: the node answered with a bad sliver.

@@ -144,6 +144,18 @@ pub enum StoreError {
     },
 }
 
+/// Runs blocking work in place: on a multi-threaded runtime the worker hands its other tasks
+/// away for the duration; on a current-thread runtime the caller is the only task anyway.
+fn in_place<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// Times a store redoes its upload because the epoch changed under it.
+pub const EPOCH_RETRIES: u32 = 2;
+
 fn ledger_err(step: &'static str) -> impl Fn(floe_ledger::ClientError) -> StoreError {
     move |e| match e {
         floe_ledger::ClientError::Http { code, message, .. } => StoreError::Rejected {
@@ -175,16 +187,19 @@ impl BlobClient {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         // No primary parity is kept in this pass: it is computed per group of nodes during the
         // upload (see `upload`), so memory stays near the blob's size.
-        let prepare = || floe_common::encoding::prepare(&config, data, threads, |_| false);
-        let prepared = match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(prepare),
-            _ => prepare(),
-        }
-        .map_err(|e| StoreError::Encode(e.to_string()))?;
+        let prepare = || {
+            in_place(|| floe_common::encoding::prepare(&config, data, threads, |_| false))
+                .map_err(|e| StoreError::Encode(e.to_string()))
+        };
+        let prepared = prepare()?;
         let encode_ms = started.elapsed().as_millis() as u64;
         let metadata = prepared.metadata().clone();
+        // If the epoch changes during the upload, the new committee gets the slivers again
+        // from a fresh preparation (the first one was consumed).
+        let again = || prepare().map(SliverSource::Prepared);
         self.store_from(
             SliverSource::Prepared(prepared),
+            Some(&again),
             metadata,
             opts,
             committee,
@@ -204,6 +219,7 @@ impl BlobClient {
         let metadata = encoded.metadata.clone();
         self.store_from(
             SliverSource::encoded(encoded),
+            None,
             metadata,
             opts,
             committee,
@@ -212,9 +228,14 @@ impl BlobClient {
         .await
     }
 
-    async fn store_from(
+    /// Registers, uploads and certifies. If the upload or the certification fails because the
+    /// epoch changed meanwhile (confirmations are signed for, and certificates checked against,
+    /// the current committee), the upload is redone to the new committee with a source from
+    /// `again`, at most [`EPOCH_RETRIES`] times; the registration is kept.
+    async fn store_from<'a>(
         &self,
-        source: SliverSource<'_>,
+        source: SliverSource<'a>,
+        again: Option<&(dyn Fn() -> Result<SliverSource<'a>, StoreError> + Sync)>,
         verified: floe_common::VerifiedBlobMetadata,
         opts: &StoreOptions,
         committee: CommitteeView,
@@ -271,23 +292,52 @@ impl BlobClient {
             Persistence::Permanent => BlobPersistence::Permanent,
             Persistence::Deletable => BlobPersistence::Deletable(blob_object),
         };
-        let t = Instant::now();
-        report(opts.progress.as_ref(), |p| p.phase("upload"));
-        let (certificate, weight) = self
-            .upload(&committee, blob_id, source, &metadata, persistence, opts)
-            .await?;
-        let upload_ms = t.elapsed().as_millis() as u64;
-
-        let t = Instant::now();
-        report(opts.progress.as_ref(), |p| p.phase("certify"));
-        self.submit(
-            "certify",
-            vec![TxKind::CertifyBlob {
-                blob_object,
-                certificate,
-            }],
-        )
-        .await?;
+        let mut committee = committee;
+        let mut source = Some(source);
+        let mut attempt = 0;
+        let (weight, upload_ms, certify_ms) = loop {
+            let source = match (source.take(), again) {
+                (Some(s), _) => s,
+                (None, Some(again)) => again()?,
+                (None, None) => unreachable!("a retry needs a source"),
+            };
+            let t = Instant::now();
+            report(opts.progress.as_ref(), |p| p.phase("upload"));
+            let uploaded = self
+                .upload(&committee, blob_id, source, &metadata, persistence, opts)
+                .await;
+            let upload_ms = t.elapsed().as_millis() as u64;
+            let t = Instant::now();
+            let failure = match uploaded {
+                Ok((certificate, weight)) => {
+                    report(opts.progress.as_ref(), |p| p.phase("certify"));
+                    let certified = self
+                        .submit(
+                            "certify",
+                            vec![TxKind::CertifyBlob {
+                                blob_object,
+                                certificate,
+                            }],
+                        )
+                        .await;
+                    match certified {
+                        Ok(_) => break (weight, upload_ms, t.elapsed().as_millis() as u64),
+                        Err(e) => e,
+                    }
+                }
+                Err(e) => e,
+            };
+            attempt += 1;
+            if again.is_none() || attempt > EPOCH_RETRIES {
+                return Err(failure);
+            }
+            let now = self.ledger.system().await.map_err(ledger_err("status"))?;
+            if now.epoch == committee.epoch() {
+                return Err(failure);
+            }
+            tracing::info!(blob_id = %blob_id, from = %committee.epoch(), to = %now.epoch, error = %failure, "the epoch changed during the store; uploading to the new committee");
+            committee = self.committee().await?;
+        };
         Ok(StoreOutcome::NewlyCreated {
             blob_id,
             blob_object,
@@ -301,7 +351,7 @@ impl BlobClient {
                 encode: encode_ms,
                 register: register_ms,
                 upload: upload_ms,
-                certify: t.elapsed().as_millis() as u64,
+                certify: certify_ms,
             },
         })
     }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use floe_common::encoding::PreparedBlob;
-use floe_common::messages::StorageConfirmation;
+use floe_common::messages::{ProtocolMessage, StorageConfirmation};
 use floe_common::{
     BlobId, BlobMetadata, BlobPersistence, CertificateBuilder, EncodedBlob, NodeId, Sliver,
     SliverAxis, SliverIndex, SliverPairIndex, Threshold,
@@ -163,6 +163,7 @@ impl BlobClient {
             blob_id,
             persistence,
             wait_ms,
+            epoch: committee.epoch(),
             in_flight: &in_flight,
             source: &source,
             progress: opts.progress.as_ref(),
@@ -271,12 +272,20 @@ struct UploadCtx<'a, 's> {
     blob_id: BlobId,
     persistence: BlobPersistence,
     wait_ms: u32,
+    /// The committee's epoch: confirmations must be signed for it.
+    epoch: floe_common::Epoch,
     in_flight: &'a Semaphore,
     source: &'a Mutex<SliverSource<'s>>,
     progress: Option<&'a ProgressHook>,
 }
 
-/// Retries a call a few times on `busy` and transport failures.
+/// Times a confirmation signed for an earlier epoch is asked again.
+const LAGGING_RETRIES: u32 = 10;
+/// Wait before asking a lagging node again.
+const LAGGING_WAIT: Duration = Duration::from_millis(250);
+
+/// Retries a call a few times on `busy` and transport failures, and on `shard not held` (a
+/// node that has not applied the latest epoch change yet).
 async fn retry<T, F, Fut>(mut call: F) -> Result<T, CallError>
 where
     F: FnMut() -> Fut,
@@ -286,7 +295,10 @@ where
     let mut attempt = 0;
     loop {
         match call().await {
-            Err(CallError::Node(NodeError::Busy) | CallError::Transport(_)) if attempt < 3 => {
+            Err(
+                CallError::Node(NodeError::Busy | NodeError::ShardNotHeld { .. })
+                | CallError::Transport(_),
+            ) if attempt < 4 => {
                 attempt += 1;
                 tokio::time::sleep(delay).await;
                 delay *= 2;
@@ -351,17 +363,31 @@ impl UploadCtx<'_, '_> {
         for r in results {
             r?;
         }
-        retry(|| {
-            self.p2p.confirmation(
-                peer,
-                addrs.clone(),
-                ConfirmationRequest {
-                    blob_id: self.blob_id,
-                    persistence: self.persistence,
-                    wait_ms: self.wait_ms,
-                },
-            )
-        })
-        .await
+        // A node that has not applied the epoch change yet (it follows the ledger a block or
+        // so behind) signs for the epoch before; ask it again shortly.
+        let mut lagging = 0;
+        loop {
+            let signed = retry(|| {
+                self.p2p.confirmation(
+                    peer,
+                    addrs.clone(),
+                    ConfirmationRequest {
+                        blob_id: self.blob_id,
+                        persistence: self.persistence,
+                        wait_ms: self.wait_ms,
+                    },
+                )
+            })
+            .await?;
+            let epoch = ProtocolMessage::<StorageConfirmation>::from_bytes(&signed.serialized)
+                .map(|m| m.epoch);
+            match epoch {
+                Ok(e) if e < self.epoch && lagging < LAGGING_RETRIES => {
+                    lagging += 1;
+                    tokio::time::sleep(LAGGING_WAIT).await;
+                }
+                _ => return Ok(signed),
+            }
+        }
     }
 }

@@ -184,6 +184,27 @@ impl Floe {
         })
     }
 
+    /// Registers a storage node owned by the wallet; it joins a committee once its stake ranks
+    /// it into the active set at a mid-epoch selection. Returns the node id.
+    pub async fn register_node(&self, node: NodeRegistration) -> Result<NodeId, FloeError> {
+        let node_id = floe_ledger::node_id_of(&node.public_key);
+        self.execute(
+            "register_node",
+            TxKind::RegisterNode {
+                name: node.name,
+                public_key: node.public_key,
+                network_address: node.network_address,
+                http_address: node.http_address,
+                commission_bps: node.commission_bps,
+                storage_price_vote: node.storage_price_vote,
+                write_price_vote: node.write_price_vote,
+                capacity_vote: node.capacity_vote,
+            },
+        )
+        .await?;
+        Ok(node_id)
+    }
+
     /// Requests the withdrawal of the `StakedWal` object `staked`.
     pub async fn request_withdrawal(&self, staked: ObjectId) -> Result<Receipt, FloeError> {
         self.execute("request_withdrawal", TxKind::RequestWithdrawal { staked })
@@ -255,4 +276,25 @@ impl Floe {
         }
         Ok(report)
     }
+}
+
+/// A storage node to register ([`Floe::register_node`]).
+#[derive(Debug, Clone)]
+pub struct NodeRegistration {
+    /// Unique name.
+    pub name: String,
+    /// The node's protocol key (its identity on the network and in certificates).
+    pub public_key: floe_common::PublicKey,
+    /// libp2p multiaddr the node listens on.
+    pub network_address: String,
+    /// HTTP address (health, metrics).
+    pub http_address: String,
+    /// Commission on rewards, in basis points.
+    pub commission_bps: u16,
+    /// Storage price vote (FROST per MiB per epoch).
+    pub storage_price_vote: Frost,
+    /// Write price vote (FROST per MiB).
+    pub write_price_vote: Frost,
+    /// Capacity vote (bytes).
+    pub capacity_vote: u64,
 }

@@ -220,6 +220,10 @@ pub(super) async fn system(State(st): State<AppState>) -> Json<SystemInfo> {
                 EpochState::Sync { weight, .. } => Some(*weight),
                 _ => None,
             },
+            previous_epoch: match &sys.epoch_state {
+                EpochState::Sync { .. } => s.previous_committee().map(|c| c.committee.epoch()),
+                _ => None,
+            },
             epoch_start_ms: sys.epoch_start_ms,
             mid_epoch_ms: sys.mid_epoch_ms(),
             next_epoch_at_ms: sys.next_epoch_at_ms(),

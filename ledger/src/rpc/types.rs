@@ -326,6 +326,10 @@ pub struct SystemInfo {
     /// During `sync`: shard weight of the members counted as synced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_weight: Option<u16>,
+    /// During `sync`: the epoch of the previous committee, which still serves reads of blobs
+    /// certified before the change (`GET /v1/committee?epoch=…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_epoch: Option<Epoch>,
     /// Block time at which the current epoch started.
     #[serde(default)]
     pub epoch_start_ms: u64,
