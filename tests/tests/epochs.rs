@@ -81,13 +81,16 @@ async fn store(client: &BlobClient, bytes: &[u8]) -> BlobId {
     }
 }
 
+/// A list shared with the load task.
+type Shared<T> = Arc<Mutex<Vec<T>>>;
+
 /// A writer and reader running against the cluster: stores blobs of random sizes and reads back
 /// random earlier ones, recording every failure.
 struct Load {
     stop: Arc<AtomicBool>,
-    blobs: Arc<Mutex<Vec<(BlobId, Vec<u8>)>>>,
+    blobs: Shared<(BlobId, Vec<u8>)>,
     reads: Arc<AtomicUsize>,
-    failures: Arc<Mutex<Vec<String>>>,
+    failures: Shared<String>,
     task: JoinHandle<()>,
 }
 
@@ -104,9 +107,9 @@ impl Load {
             .await
             .expect("client");
         let stop = Arc::new(AtomicBool::new(false));
-        let blobs: Arc<Mutex<Vec<(BlobId, Vec<u8>)>>> = Arc::default();
+        let blobs: Shared<(BlobId, Vec<u8>)> = Arc::default();
         let reads = Arc::new(AtomicUsize::new(0));
-        let failures: Arc<Mutex<Vec<String>>> = Arc::default();
+        let failures: Shared<String> = Arc::default();
         let (s, b, r, f) = (stop.clone(), blobs.clone(), reads.clone(), failures.clone());
         let task = tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
