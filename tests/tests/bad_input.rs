@@ -65,7 +65,7 @@ impl request_response::Codec for Raw {
     }
 }
 
-const PROTOCOLS: [&str; 9] = [
+const PROTOCOLS: [&str; 10] = [
     protocol::PUT_METADATA,
     protocol::GET_METADATA,
     protocol::PUT_SLIVER,
@@ -75,6 +75,7 @@ const PROTOCOLS: [&str; 9] = [
     protocol::INCONSISTENCY,
     protocol::BLOB_STATUS,
     protocol::HEALTH,
+    protocol::SYNC_SHARD,
 ];
 
 /// Sends every body on its own stream of `proto`; returns (answered, failed) requests.
@@ -197,5 +198,101 @@ async fn n4_hostile_bytes_at_every_protocol() {
     let read = client.read(id, ConsistencyCheck::Strict).await.unwrap();
     assert_eq!(read.data, bytes);
     assert!(cluster.nodes[0].core().unwrap().health().shards.len() == 3);
+    cluster.shutdown().await;
+}
+
+/// `/floe/sync-shard/1` hands a shard's slivers only to its new holder during a change: an
+/// outsider, a forged signature, another epoch, a shard the requester does not hold, or a node
+/// that did not hold the shard before a syncing change are each refused with a typed reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn n4_shard_sync_is_served_only_to_a_new_holder() {
+    use floe_common::messages::{ProtocolMessage, SignedMessage, SyncShardRequest};
+    use floe_common::{BlobId, SliverAxis};
+    use floe_node::p2p::{CallError, P2p};
+    use floe_node::protocol::NodeError;
+
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    let client = cluster.client().await;
+    client
+        .store(&data(20_000, 4), &StoreOptions::default())
+        .await
+        .unwrap();
+    let server = cluster.nodes[0].core().unwrap().clone();
+    let config = *server.config();
+    let addr: libp2p::Multiaddr = cluster.nodes[0].config.p2p_listen.parse().unwrap();
+    let peer = floe_node::network::peer_id_of(server.key());
+    let epoch = server.epoch();
+    let own_shard = cluster.nodes[1].core().unwrap().shards()[0];
+    let other_shard = server.shards()[0];
+    drop(server);
+    let request = |shard, epoch| {
+        ProtocolMessage::new(
+            epoch,
+            SyncShardRequest {
+                shard,
+                axis: SliverAxis::Primary,
+                start: BlobId([0; 32]),
+                count: 10,
+            },
+        )
+    };
+    let ask = |key: KeyPair, signer: KeyPair, shard, epoch| {
+        let (addr, request) = (addr.clone(), request(shard, epoch));
+        async move {
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let (p2p, _, _task) =
+                P2p::start(&key, &protocol::limits(&config), None, cancel.clone())
+                    .await
+                    .unwrap();
+            let signed = SignedMessage::sign(&signer, &request);
+            let answer = p2p.sync_shard(peer, vec![addr], signed).await;
+            cancel.cancel();
+            answer
+        }
+    };
+    let member = cluster.nodes[1].key.clone();
+    let outsider = KeyPair::generate(&mut rand::rngs::OsRng);
+    let cases = [
+        (
+            "outsider",
+            ask(outsider.clone(), outsider, own_shard, epoch).await,
+        ),
+        (
+            "forged signature",
+            ask(
+                member.clone(),
+                cluster.nodes[2].key.clone(),
+                own_shard,
+                epoch,
+            )
+            .await,
+        ),
+        (
+            "another epoch",
+            ask(
+                member.clone(),
+                member.clone(),
+                own_shard,
+                floe_common::Epoch(epoch.0 + 1),
+            )
+            .await,
+        ),
+        (
+            "shard not held by the requester",
+            ask(member.clone(), member.clone(), other_shard, epoch).await,
+        ),
+        (
+            "no change syncing",
+            ask(member.clone(), member, own_shard, epoch).await,
+        ),
+    ];
+    for (what, answer) in cases {
+        match answer {
+            Err(CallError::Node(NodeError::NotSyncing(reason))) => {
+                eprintln!("{what}: refused ({reason})");
+            }
+            other => panic!("{what}: expected a not_syncing refusal, got {other:?}"),
+        }
+    }
     cluster.shutdown().await;
 }
