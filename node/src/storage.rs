@@ -10,7 +10,11 @@
 //! | `node`      | fixed names (`ledger_height`, …)  | BCS values                         |
 //! | `blobs`     | blob id (32 B)                    | BCS [`BlobState`] (from the ledger)|
 //! | `pending`   | blob id (32 B)                    | empty: certified, to be checked    |
+//! | `held`      | blob id ‖ axis (1 B) ‖ pair (BE)  | u32 LE: bytes of the stored sliver |
 //!
+//! `held` indexes the sliver families: it is written and deleted in the same batch as the
+//! sliver, so "is this sliver stored" and "how many bytes does deleting it free" never read a
+//! sliver value (with BlobDB that would read megabytes from a blob file).
 //! A stored sliver is its symbol bytes followed by a 6-byte trailer (format version 1, axis,
 //! index u16 LE, symbol size u16 LE): the value read from RocksDB becomes the sliver's buffer by
 //! truncation, without another copy of megabytes of data (see [`encode_stored_sliver`]).
@@ -54,13 +58,15 @@ const CF_SECONDARY: &str = "secondary";
 const CF_NODE: &str = "node";
 const CF_BLOBS: &str = "blobs";
 const CF_PENDING: &str = "pending";
-const FAMILIES: [&str; 6] = [
+const CF_HELD: &str = "held";
+const FAMILIES: [&str; 7] = [
     CF_METADATA,
     CF_PRIMARY,
     CF_SECONDARY,
     CF_NODE,
     CF_BLOBS,
     CF_PENDING,
+    CF_HELD,
 ];
 /// Key in the `node` family of the last ledger block whose events are applied.
 const LEDGER_HEIGHT: &str = "ledger_height";
@@ -237,6 +243,14 @@ fn sliver_key(blob_id: &BlobId, pair: SliverPairIndex) -> [u8; 34] {
     let mut k = [0u8; 34];
     k[..32].copy_from_slice(&blob_id.0);
     k[32..].copy_from_slice(&pair.0.to_be_bytes());
+    k
+}
+
+fn held_key(blob_id: &BlobId, axis: SliverAxis, pair: SliverPairIndex) -> [u8; 35] {
+    let mut k = [0u8; 35];
+    k[..32].copy_from_slice(&blob_id.0);
+    k[32] = axis as u8;
+    k[33..].copy_from_slice(&pair.0.to_be_bytes());
     k
 }
 
@@ -426,7 +440,13 @@ impl Storage {
         let mut stats = *guard;
         stats.slivers += 1;
         stats.bytes += value.len() as u64;
+        let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
         let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(CF_HELD),
+            held_key(blob_id, sliver.axis, pair),
+            len.to_le_bytes(),
+        );
         batch.put_cf(
             self.cf(family(sliver.axis)),
             sliver_key(blob_id, pair),
@@ -466,7 +486,7 @@ impl Storage {
         Ok(Some(sliver))
     }
 
-    /// Whether the sliver of `pair` on `axis` is stored (no value read).
+    /// Whether the sliver of `pair` on `axis` is stored (reads the index, not the sliver).
     pub fn has_sliver(
         &self,
         blob_id: &BlobId,
@@ -475,8 +495,40 @@ impl Storage {
     ) -> Result<bool, StorageError> {
         Ok(self
             .db
-            .get_pinned_cf(self.cf(family(axis)), sliver_key(blob_id, pair))?
+            .get_pinned_cf(self.cf(CF_HELD), held_key(blob_id, axis, pair))?
             .is_some())
+    }
+
+    /// The index entries of a blob's stored slivers: (axis, pair, stored bytes), in order.
+    fn held(&self, blob_id: &BlobId) -> Result<Vec<(SliverAxis, SliverPairIndex, u64)>, StorageError> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_HELD),
+            IteratorMode::From(&blob_id.0, Direction::Forward),
+        );
+        for item in iter {
+            let (key, value) = item?;
+            if key.len() != 35 || key[..32] != blob_id.0 {
+                break;
+            }
+            let corrupt = |reason: &str| StorageError::Corrupt {
+                family: CF_HELD,
+                key: hex::encode(&key),
+                reason: reason.into(),
+            };
+            let axis = match key[32] {
+                0 => SliverAxis::Primary,
+                1 => SliverAxis::Secondary,
+                _ => return Err(corrupt("bad axis")),
+            };
+            let len: [u8; 4] = value.as_ref().try_into().map_err(|_| corrupt("bad length"))?;
+            out.push((
+                axis,
+                SliverPairIndex(u16::from_be_bytes([key[33], key[34]])),
+                u64::from(u32::from_le_bytes(len)),
+            ));
+        }
+        Ok(out)
     }
 
     /// The pairs of a blob stored on `axis`, in order.
@@ -485,19 +537,12 @@ impl Storage {
         blob_id: &BlobId,
         axis: SliverAxis,
     ) -> Result<Vec<SliverPairIndex>, StorageError> {
-        let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            self.cf(family(axis)),
-            IteratorMode::From(&blob_id.0, Direction::Forward),
-        );
-        for item in iter {
-            let (key, _) = item?;
-            if key.len() != 34 || key[..32] != blob_id.0 {
-                break;
-            }
-            out.push(SliverPairIndex(u16::from_be_bytes([key[32], key[33]])));
-        }
-        Ok(out)
+        Ok(self
+            .held(blob_id)?
+            .into_iter()
+            .filter(|(a, _, _)| *a == axis)
+            .map(|(_, p, _)| p)
+            .collect())
     }
 
     /// Deletes a blob's metadata and all its slivers in one atomic batch; returns the bytes
@@ -509,22 +554,16 @@ impl Storage {
             stats.blobs = stats.blobs.saturating_sub(1);
             stats.bytes = stats.bytes.saturating_sub(md.len() as u64);
         }
-        for axis in [SliverAxis::Primary, SliverAxis::Secondary] {
-            let iter = self.db.iterator_cf(
-                self.cf(family(axis)),
-                IteratorMode::From(&blob_id.0, Direction::Forward),
-            );
-            for item in iter {
-                let (key, value) = item?;
-                if key.len() != 34 || key[..32] != blob_id.0 {
-                    break;
-                }
-                stats.slivers = stats.slivers.saturating_sub(1);
-                stats.bytes = stats.bytes.saturating_sub(value.len() as u64);
-            }
+        for (_, _, len) in self.held(blob_id)? {
+            stats.slivers = stats.slivers.saturating_sub(1);
+            stats.bytes = stats.bytes.saturating_sub(len);
         }
         let freed = guard.bytes - stats.bytes;
         let mut batch = WriteBatch::default();
+        let mut held_end = [0xffu8; 35];
+        held_end[..32].copy_from_slice(&blob_id.0);
+        batch.delete_range_cf(self.cf(CF_HELD), &blob_id.0[..], &held_end[..]);
+        batch.delete_cf(self.cf(CF_HELD), held_end);
         batch.delete_cf(self.cf(CF_METADATA), blob_id.0);
         batch.delete_cf(self.cf(CF_PENDING), blob_id.0);
         let from = sliver_key(blob_id, SliverPairIndex(0));
@@ -663,19 +702,15 @@ impl Storage {
         let mut stats = *guard;
         let mut batch = WriteBatch::default();
         let mut slivers = 0;
-        for pair in (0..self.config.n_shards()).map(SliverPairIndex) {
+        for (axis, pair, len) in self.held(blob_id)? {
             if keep.contains(&pair) {
                 continue;
             }
-            for axis in [SliverAxis::Primary, SliverAxis::Secondary] {
-                let key = sliver_key(blob_id, pair);
-                if let Some(v) = self.db.get_pinned_cf(self.cf(family(axis)), key)? {
-                    slivers += 1;
-                    stats.slivers = stats.slivers.saturating_sub(1);
-                    stats.bytes = stats.bytes.saturating_sub(v.len() as u64);
-                    batch.delete_cf(self.cf(family(axis)), key);
-                }
-            }
+            slivers += 1;
+            stats.slivers = stats.slivers.saturating_sub(1);
+            stats.bytes = stats.bytes.saturating_sub(len);
+            batch.delete_cf(self.cf(family(axis)), sliver_key(blob_id, pair));
+            batch.delete_cf(self.cf(CF_HELD), held_key(blob_id, axis, pair));
         }
         if slivers == 0 {
             return Ok((0, 0));
@@ -805,6 +840,36 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn handed_over_slivers_are_deleted_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let enc = encode_blob(&config(), &vec![3u8; 7_000]).unwrap();
+        let id = enc.blob_id();
+        let st = Storage::open(dir.path(), config(), StorageOptions::default()).unwrap();
+        st.put_metadata(&id, enc.metadata.metadata()).unwrap();
+        for p in [1usize, 4, 8] {
+            let pair = &enc.pairs[p];
+            st.put_sliver(&id, pair.index, &pair.primary).unwrap();
+            st.put_sliver(&id, pair.index, &pair.secondary).unwrap();
+        }
+        let before = st.stats();
+        let keep = [enc.pairs[4].index];
+        let (slivers, freed) = st.delete_slivers_except(&id, &keep).unwrap();
+        assert_eq!(slivers, 4);
+        let after = st.stats();
+        assert_eq!((after.slivers, before.bytes - after.bytes), (2, freed));
+        for p in [1usize, 8] {
+            let pair = enc.pairs[p].index;
+            assert!(!st.has_sliver(&id, pair, SliverAxis::Primary).unwrap());
+            assert!(st.sliver(&id, pair, SliverAxis::Secondary).unwrap().is_none());
+        }
+        assert!(st.has_sliver(&id, keep[0], SliverAxis::Secondary).unwrap());
+        assert_eq!(st.delete_slivers_except(&id, &keep).unwrap(), (0, 0));
+        assert_eq!(st.delete_blob(&id).unwrap(), after.bytes);
+        assert_eq!(st.stats(), StorageStats::default());
+        assert!(!st.has_sliver(&id, keep[0], SliverAxis::Primary).unwrap());
     }
 
     fn pair_len(enc: &floe_common::EncodedBlob) -> u64 {
