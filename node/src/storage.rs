@@ -500,7 +500,10 @@ impl Storage {
     }
 
     /// The index entries of a blob's stored slivers: (axis, pair, stored bytes), in order.
-    fn held(&self, blob_id: &BlobId) -> Result<Vec<(SliverAxis, SliverPairIndex, u64)>, StorageError> {
+    fn held(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<Vec<(SliverAxis, SliverPairIndex, u64)>, StorageError> {
         let mut out = Vec::new();
         let iter = self.db.iterator_cf(
             self.cf(CF_HELD),
@@ -521,7 +524,10 @@ impl Storage {
                 1 => SliverAxis::Secondary,
                 _ => return Err(corrupt("bad axis")),
             };
-            let len: [u8; 4] = value.as_ref().try_into().map_err(|_| corrupt("bad length"))?;
+            let len: [u8; 4] = value
+                .as_ref()
+                .try_into()
+                .map_err(|_| corrupt("bad length"))?;
             out.push((
                 axis,
                 SliverPairIndex(u16::from_be_bytes([key[33], key[34]])),
@@ -863,7 +869,11 @@ mod tests {
         for p in [1usize, 8] {
             let pair = enc.pairs[p].index;
             assert!(!st.has_sliver(&id, pair, SliverAxis::Primary).unwrap());
-            assert!(st.sliver(&id, pair, SliverAxis::Secondary).unwrap().is_none());
+            assert!(
+                st.sliver(&id, pair, SliverAxis::Secondary)
+                    .unwrap()
+                    .is_none()
+            );
         }
         assert!(st.has_sliver(&id, keep[0], SliverAxis::Secondary).unwrap());
         assert_eq!(st.delete_slivers_except(&id, &keep).unwrap(), (0, 0));

@@ -36,7 +36,7 @@ use super::store::{StoreError, StoreOptions};
 /// Groups of nodes whose primary parity is computed and sent one after another: more groups
 /// lower the peak memory (each holds 1/`GROUPS` of the primary parity, ≈2× the blob in all) at
 /// the cost of one more pass of column expansions each.
-const GROUPS: usize = 3;
+const GROUPS: usize = 4;
 
 /// Where an upload's slivers come from.
 pub(crate) enum SliverSource<'a> {

@@ -65,7 +65,7 @@ impl SliverExpander {
             s,
             primary: None,
             secondary: None,
-            expanded: vec![0; config.n() * s],
+            expanded: Vec::new(),
             leaves: vec![[0; 32]; config.n()],
             scratch: Vec::new(),
         }
@@ -97,11 +97,19 @@ impl SliverExpander {
             *enc = Some(RsEncoder::new(k, n, s)?);
         }
         let enc = enc.as_mut().expect("just created");
-        let (src, rec) = self.expanded.split_at_mut(k * s);
-        src.copy_from_slice(data);
-        enc.encode(data.chunks_exact(s), |t, sym| {
-            rec[t * s..(t + 1) * s].copy_from_slice(sym);
-        })?;
+        // Filled by appending (source, then recovery symbols in order): no zeroing pass over
+        // a buffer about as large as the expanded sliver.
+        let expanded = &mut self.expanded;
+        expanded.clear();
+        expanded.reserve(n * s);
+        expanded.extend_from_slice(data);
+        if let Err(e) = enc.encode(data.chunks_exact(s), |_, sym| {
+            expanded.extend_from_slice(sym)
+        }) {
+            expanded.clear();
+            return Err(e);
+        }
+        debug_assert_eq!(expanded.len(), n * s, "n - k recovery symbols of s bytes");
         Ok(&self.expanded)
     }
 
@@ -213,6 +221,26 @@ impl Sliver {
                 got: self.symbol_size,
                 expected: 0,
             })?;
-        SliverExpander::new(*config, s).verify(self, metadata)
+        // One expander per thread, reused while the shape stays the same: a node verifying
+        // slivers back to back allocates its encoder and buffers once, not per sliver.
+        thread_local! {
+            static EXPANDER: std::cell::RefCell<Option<SliverExpander>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        EXPANDER.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let reusable = slot
+                .as_ref()
+                .is_some_and(|e| e.config == *config && e.s == usize::from(s));
+            if !reusable {
+                *slot = Some(SliverExpander::new(*config, s));
+            }
+            let result = slot.as_mut().expect("just set").verify(self, metadata);
+            if result.is_err() {
+                // Whatever a bad sliver did to the encoder's state is not kept.
+                *slot = None;
+            }
+            result
+        })
     }
 }
