@@ -284,35 +284,55 @@ async fn n4_stake_moves_shards_under_load_across_three_epoch_changes() {
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn n4_plus1_a_node_joins_and_another_leaves() {
-    let mut cluster = TestCluster::start(ClusterOptions {
+/// Four genesis nodes of 12 shards with 4-second epochs, and a standby node 5.
+async fn cluster_with_standby() -> TestCluster {
+    TestCluster::start(ClusterOptions {
         nodes: 4,
         shards: 12,
         epoch_ms: 4_000,
         standby: 1,
         ..ClusterOptions::default()
     })
-    .await;
-    let ledger = cluster.ledger();
-    let floe = cluster.floe().await;
-    let client = cluster.client().await;
+    .await
+}
+
+/// Stores blobs of the given sizes; returns them with their ids.
+async fn store_all(client: &BlobClient, sizes: &[usize], seed: u64) -> Vec<(BlobId, Vec<u8>)> {
     let mut blobs = Vec::new();
-    for (i, len) in [1usize, 1_000, 40_000, 100_000].into_iter().enumerate() {
-        let bytes = data(len, 50 + i as u64);
-        blobs.push((store(&client, &bytes).await, bytes));
+    for (i, len) in sizes.iter().enumerate() {
+        let bytes = data(*len, seed + i as u64);
+        blobs.push((store(client, &bytes).await, bytes));
     }
+    blobs
+}
+
+/// Node 5 registers, starts and gets stake; node 1's stake is requested back: at the next
+/// selection node 5 replaces node 1. Returns (joiner, leaver).
+async fn replace_node_1_with_node_5(
+    cluster: &mut TestCluster,
+    floe: &floe_client::Floe,
+) -> (NodeId, NodeId) {
     let joiner = cluster.register_node(4).await;
     cluster.start_node(4).await;
     floe.stake("node-5", Frost(1_000 * WAL))
         .await
         .expect("stake");
-    let leaver = cluster.nodes[0].node_id();
     let request = floe
         .withdraw_from("node-1")
         .await
         .expect("withdrawal request");
     assert!(request.withdrawn.is_empty() && !request.pending.is_empty());
+    (joiner, cluster.nodes[0].node_id())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn n4_plus1_a_node_joins_and_another_leaves() {
+    let mut cluster = cluster_with_standby().await;
+    let ledger = cluster.ledger();
+    let floe = cluster.floe().await;
+    let client = cluster.client().await;
+    let blobs = store_all(&client, &[1, 1_000, 40_000, 100_000], 50).await;
+    let (joiner, leaver) = replace_node_1_with_node_5(&mut cluster, &floe).await;
     let after = wait_for_committee(&ledger, "node 5 replaces node 1", |c| {
         c.contains_key(&joiner) && !c.contains_key(&leaver)
     })
@@ -376,14 +396,7 @@ async fn n4_plus1_a_node_joins_and_another_leaves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn n4_plus1_previous_holder_killed_mid_migration() {
-    let mut cluster = TestCluster::start(ClusterOptions {
-        nodes: 4,
-        shards: 12,
-        epoch_ms: 4_000,
-        standby: 1,
-        ..ClusterOptions::default()
-    })
-    .await;
+    let mut cluster = cluster_with_standby().await;
     // Node 1 (the leaver) can be made to hang, so the migration is caught in the middle.
     cluster.stop_node(0).await;
     let (hook, paused) = faults::pausable();
@@ -391,23 +404,11 @@ async fn n4_plus1_previous_holder_killed_mid_migration() {
     let ledger = cluster.ledger();
     let floe = cluster.floe().await;
     let client = cluster.client().await;
-    let mut blobs = Vec::new();
-    for (i, len) in [10usize, 30_000, 70_000].into_iter().enumerate() {
-        let bytes = data(len, 70 + i as u64);
-        blobs.push((store(&client, &bytes).await, bytes));
-    }
+    let blobs = store_all(&client, &[10, 30_000, 70_000], 70).await;
     let before = shard_map(&ledger).await;
-    let joiner = cluster.register_node(4).await;
-    cluster.start_node(4).await;
-    floe.stake("node-5", Frost(1_000 * WAL))
-        .await
-        .expect("stake");
-    floe.withdraw_from("node-1")
-        .await
-        .expect("withdrawal request");
+    let (joiner, leaver) = replace_node_1_with_node_5(&mut cluster, &floe).await;
     // Hang node 1 once the next committee (without it) is selected, then kill it after the
     // epoch changed: its shards' new holder finds the previous holder gone mid-migration.
-    let leaver = cluster.nodes[0].node_id();
     eventually(
         Duration::from_secs(30),
         "the next committee is selected",

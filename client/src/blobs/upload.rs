@@ -37,6 +37,10 @@ use super::store::{StoreError, StoreOptions};
 /// lower the peak memory (each holds 1/`GROUPS` of the primary parity, ≈2× the blob in all) at
 /// the cost of one more pass of column expansions each.
 const GROUPS: usize = 4;
+/// A group with no sliver sent for this long (a node that hangs) lets the next group start.
+const GROUP_STALL: Duration = Duration::from_secs(2);
+/// How often a group's progress is checked.
+const STALL_CHECK: Duration = Duration::from_millis(250);
 
 /// Where an upload's slivers come from.
 pub(crate) enum SliverSource<'a> {
@@ -83,6 +87,8 @@ struct NodeUpload {
 struct GroupSent {
     left: AtomicUsize,
     done: Notify,
+    /// Slivers of the group sent so far (progress, to detect a stalled group).
+    slivers: AtomicUsize,
 }
 
 impl GroupSent {
@@ -190,6 +196,7 @@ impl BlobClient {
             let group_sent = Arc::new(GroupSent {
                 left: AtomicUsize::new(group.len()),
                 done: Notify::new(),
+                slivers: AtomicUsize::new(0),
             });
             for u in group {
                 let guard = SentGuard(group_sent.clone());
@@ -207,6 +214,7 @@ impl BlobClient {
         let mut builder = CertificateBuilder::<StorageConfirmation>::new(committee.committee());
         let mut failures = Vec::new();
         let mut deadline: Option<tokio::time::Instant> = None;
+        let mut progress = (0usize, tokio::time::Instant::now());
         loop {
             let group_done = async {
                 match &sent {
@@ -244,6 +252,18 @@ impl BlobClient {
                     }
                 }
                 () = group_done => start_next(&mut uploads, &mut sent),
+                // A group whose uploads stopped progressing (a hung node) must not hold back
+                // the next groups: move on once no sliver of it was sent for `GROUP_STALL`.
+                () = tokio::time::sleep(STALL_CHECK), if sent.is_some() => {
+                    let now = sent.as_ref().map_or(0, |g| g.slivers.load(Ordering::Relaxed));
+                    if now != progress.0 {
+                        progress = (now, tokio::time::Instant::now());
+                    } else if progress.1.elapsed() >= GROUP_STALL {
+                        tracing::debug!(blob_id = %blob_id, "upload group stalled; starting the next");
+                        start_next(&mut uploads, &mut sent);
+                        progress = (0, tokio::time::Instant::now());
+                    }
+                }
                 () = past_deadline => break,
             }
         }
@@ -318,6 +338,7 @@ impl UploadCtx<'_, '_> {
         sent: SentGuard,
     ) -> Result<SignedConfirmation, CallError> {
         let (peer, addrs) = (u.member.peer_id, u.member.addrs.clone());
+        let group = &sent.0;
         retry(|| {
             self.p2p
                 .put_metadata(peer, addrs.clone(), (*metadata).clone())
@@ -352,6 +373,7 @@ impl UploadCtx<'_, '_> {
                     })
                     .await;
                     if put.is_ok() {
+                        group.slivers.fetch_add(1, Ordering::Relaxed);
                         report(self.progress, |p| p.advance(size));
                     }
                     put
