@@ -171,6 +171,7 @@ impl State {
             n_shards: g.n_shards,
             epoch: Epoch(0),
             epoch_state: EpochState::Normal,
+            epoch_synced: std::collections::BTreeSet::new(),
             epoch_start_ms: g.genesis_time_ms,
             epoch_duration_ms: g.params.epoch_duration_ms,
             storage_price: g.params.storage_price_per_mib_epoch,

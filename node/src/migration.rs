@@ -29,9 +29,9 @@
 //!   moves reads to the new committee. That can come before every gainer is done (e.g. when
 //!   the members that gained nothing already are a quorum), so the worker migrates whenever an
 //!   epoch moved shards to it, not only while the ledger syncs; a report after `SyncDone` is
-//!   refused (`not_syncing`) and needs no retry. A previous holder keeps the shards it hands
-//!   over until every gainer's report is on the ledger or the next epoch begins; then garbage
-//!   collection deletes them ([`crate::gc`]).
+//!   recorded as a late `ShardsSynced`. A previous holder keeps the shards it hands over until
+//!   every gainer's report is on the ledger (or the next epoch begins); then garbage collection
+//!   deletes them ([`crate::gc`]).
 //!
 //! If the sync is still unfinished at the next boundary the ledger re-issues the moves with the
 //! next epoch; the worker then starts over for that epoch (already stored slivers are skipped

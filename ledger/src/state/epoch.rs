@@ -43,7 +43,9 @@
 //!       moved), state → `normal` at once (event `SyncDone`).
 //! 3. **Sync done** — `EpochSyncDone { epoch }` transactions from members' keys add their weight
 //!    (event `ShardsSynced`); at a quorum (`3w ≥ 2n+1`) state → `normal` (`SyncDone`), and reads
-//!    of older blobs move from the previous committee to the current one.
+//!    of older blobs move from the previous committee to the current one. Members that report
+//!    after the quorum, in the same epoch, are still recorded (`ShardsSynced`, no state change):
+//!    that tells the previous holders of their shards that the handover is complete.
 //!
 //! A block late by `k ≥ 1` whole epochs after the boundary (a halted chain, or a genesis time
 //! in the past) performs one change that skips them: the epoch lands at `old + 1 + k`, starting
@@ -282,6 +284,7 @@ impl State {
                 moves,
                 previous_epoch: reads.committee.epoch(),
             }));
+        self.system.epoch_synced = synced.clone();
         if pricing::is_quorum(weight, self.system.n_shards) {
             self.system.epoch_state = EpochState::Normal;
             self.block_events

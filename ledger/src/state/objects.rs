@@ -326,6 +326,10 @@ pub struct SystemState {
     pub epoch: Epoch,
     /// Where the epoch is in its life.
     pub epoch_state: EpochState,
+    /// Members counted synced for the current epoch's change, kept after `SyncDone` so a
+    /// gaining node that finishes after the quorum can still report (its previous holders then
+    /// drop what they handed over); empty in epoch 0 and reset at each change.
+    pub epoch_synced: std::collections::BTreeSet<NodeId>,
     /// Block time at which the current epoch started (scheduled, not the block's time).
     pub epoch_start_ms: u64,
     /// Length of the current epoch (`params.epoch_duration_ms` applies from the next one).

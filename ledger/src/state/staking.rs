@@ -30,9 +30,10 @@
 //!   (`SlashCommission`). Delegated principal is never slashed.
 //! - `SetNodeVotes` (owner or node key) changes the node's votes; prices and capacity are
 //!   recomputed at once from the current committee (see [`super::pricing`]).
-//! - `EpochSyncDone { epoch }` (the node key's account, a member of the current committee,
-//!   during the sync phase of `epoch`): adds the member's shard weight; at a quorum the sync
-//!   phase ends (see [`super::epoch`]).
+//! - `EpochSyncDone { epoch }` (the node key's account, a member of the current committee, in
+//!   `epoch`): during the sync phase adds the member's shard weight, and at a quorum the sync
+//!   phase ends (see [`super::epoch`]); after it, records a late member (`ShardsSynced`) without
+//!   changing the state. `not_syncing` only in an epoch without a change (epoch 0).
 
 use floe_common::{Epoch, Frost, NodeId, ObjectId, PublicKey};
 
@@ -346,10 +347,6 @@ pub(super) fn epoch_sync_done(
             got: epoch,
         });
     }
-    let EpochState::Sync { synced, weight } = &o.system.epoch_state else {
-        return Err(TxError::NotSyncing { epoch: current });
-    };
-    let (mut synced, mut weight) = (synced.clone(), *weight);
     let member = o
         .committee()
         .members()
@@ -357,9 +354,34 @@ pub(super) fn epoch_sync_done(
         .find(|m| Address::of(&m.public_key) == sender)
         .cloned()
         .ok_or(TxError::NotCommitteeMember)?;
+    let EpochState::Sync { synced, weight } = &o.system.epoch_state else {
+        // After the quorum: a late gainer's report is recorded (its previous holders learn
+        // the handover is complete) without changing the state. Epoch 0 had no change.
+        if o.system.epoch_synced.is_empty() {
+            return Err(TxError::NotSyncing { epoch: current });
+        }
+        if !o.system.epoch_synced.insert(member.node_id) {
+            return Err(TxError::AlreadySynced(member.node_id));
+        }
+        let weight = o
+            .committee()
+            .members()
+            .iter()
+            .filter(|m| o.system.epoch_synced.contains(&m.node_id))
+            .map(|m| m.weight)
+            .fold(0u16, u16::saturating_add);
+        o.events.push(Event::Epoch(EpochEvent::ShardsSynced {
+            epoch,
+            node: member.node_id,
+            synced_weight: weight,
+        }));
+        return Ok(());
+    };
+    let (mut synced, mut weight) = (synced.clone(), *weight);
     if !synced.insert(member.node_id) {
         return Err(TxError::AlreadySynced(member.node_id));
     }
+    o.system.epoch_synced.insert(member.node_id);
     weight = weight.saturating_add(member.weight);
     o.events.push(Event::Epoch(EpochEvent::ShardsSynced {
         epoch,

@@ -226,10 +226,24 @@ fn epoch_sync_done_from_a_quorum_ends_the_sync_phase() {
         Event::Epoch(EpochEvent::SyncDone { epoch: e })
     );
     assert_eq!(net.state.system().epoch_state, EpochState::Normal);
+    // A gainer that finishes after the quorum is still recorded (its previous holders learn
+    // the handover is complete), once.
+    let fx = net
+        .exec_key(&node_key(12), TxKind::EpochSyncDone { epoch: e })
+        .unwrap();
+    assert_eq!(
+        fx.events,
+        vec![Event::Epoch(EpochEvent::ShardsSynced {
+            epoch: e,
+            node: new[2],
+            synced_weight: 100
+        })]
+    );
+    assert_eq!(net.state.system().epoch_state, EpochState::Normal);
     net.reject_key(
         &node_key(12),
         TxKind::EpochSyncDone { epoch: e },
-        "not_syncing",
+        "already_synced",
     );
     net.state.check_supply().unwrap();
 }
