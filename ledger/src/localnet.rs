@@ -26,17 +26,33 @@ pub struct LocalValidator {
 /// Drawn at random *below* the kernel's ephemeral range when there is room: a port handed out
 /// by the kernel (`:0`) comes from that range, and until the caller binds it, the kernel may
 /// give it to an outgoing connection as its source port (many tests dial while others start).
+///
+/// A port is handed out at most once per process: clusters started concurrently in one test
+/// binary pick their ports before binding them, so two of them could otherwise be given the
+/// same free port (and a node restarted on its port would find it taken).
 pub fn free_port() -> std::io::Result<u16> {
     use rand::Rng as _;
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok());
     if let Some(low) = ephemeral_low.filter(|&l| l > 12_000) {
         for _ in 0..1000 {
             let port = rand::thread_rng().gen_range(10_000..low);
-            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                given.insert(port);
                 return Ok(port);
             }
+        }
+    }
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if given.insert(port) {
+            return Ok(port);
         }
     }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())

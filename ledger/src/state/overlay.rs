@@ -94,6 +94,24 @@ impl<'s> Overlay<'s> {
         self.base.previous_committee.as_ref().map(|c| &c.committee)
     }
 
+    /// Whether `node` held, in the previous committee, a shard whose current holder has not
+    /// reported it synced in this epoch (the node is still handing it over).
+    pub fn handing_over(&self, node: &NodeId) -> bool {
+        let Some(previous) = self.base.previous_committee.as_ref() else {
+            return false;
+        };
+        let Some(held) = previous.shards.get(node) else {
+            return false;
+        };
+        let current = &self.base.committee.shards;
+        held.iter().any(|shard| {
+            current
+                .iter()
+                .find(|(_, shards)| shards.contains(shard))
+                .is_some_and(|(to, _)| to != node && !self.system.epoch_synced.contains(to))
+        })
+    }
+
     /// A proposal.
     pub fn proposal(&self, id: u64) -> Option<Proposal> {
         self.proposals

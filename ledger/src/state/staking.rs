@@ -19,11 +19,12 @@
 //!   `floor(shares × active_wal / shares_total)` moves from the pool into the object
 //!   (`rewards = value − amount`; should rounding make the value smaller than the principal,
 //!   the principal is reported as the value).
-//! - `Withdraw` pays `amount + rewards` of a withdrawable stake to its owner. During the sync
-//!   phase of the epoch in which an active stake left its pool, if its node is in the previous
-//!   committee (it may be handing shards over), the stake is locked (`stake_locked`): a leaving
-//!   node keeps its obligations until the change completes — at most until the next boundary,
-//!   so a sync that never completes cannot lock stake forever.
+//! - `Withdraw` pays `amount + rewards` of a withdrawable stake to its owner. In the epoch in
+//!   which an active stake left its pool, if its node is in the previous committee and the
+//!   change is still syncing, or a shard the node held has a new holder that has not reported
+//!   it synced yet, the stake is locked (`stake_locked`): a leaving node keeps its obligations
+//!   until its shards are handed over — at most until the next boundary, so a sync that never
+//!   completes cannot lock stake forever.
 //! - Commission: at each epoch change a node's commission (`reward × commission_bps / 10000`,
 //!   rounded down) is credited to `commission_locked`; at the next change it becomes
 //!   `commission`, which the owner takes with `CollectCommission`. Governance can burn both
@@ -239,11 +240,10 @@ pub(super) fn withdraw(o: &mut Overlay<'_>, sender: Address, id: ObjectId) -> Re
         .withdraw_epoch
         .is_some_and(|w| w > s.activation_epoch && w == current);
     let syncing = matches!(o.system.epoch_state, EpochState::Sync { .. });
-    if left_now
-        && syncing
-        && o.previous_committee()
-            .is_some_and(|c| c.index_of(&s.node).is_some())
-    {
+    let in_previous = o
+        .previous_committee()
+        .is_some_and(|c| c.index_of(&s.node).is_some());
+    if left_now && in_previous && (syncing || o.handing_over(&s.node)) {
         return Err(TxError::StakeLocked { node: s.node });
     }
     let total = add(s.amount, s.rewards, "stake")?;

@@ -189,6 +189,40 @@ fn genesis_stake_can_be_withdrawn() {
     // report them synced.
     net.reject(1, TxKind::Withdraw { staked: staked[0] }, "stake_locked");
     net.fund_node_keys();
+    // Everyone reports except one new holder of a shard node 1 had: the sync is done (a
+    // quorum), but node 1 is still handing that shard over, so its stake stays locked.
+    let leaver = net.state.previous_committee().unwrap().shards.clone();
+    let (leaver_id, leaver_shards) = leaver
+        .iter()
+        .find(|(id, _)| net.state.shards_of(id).is_empty())
+        .map(|(id, s)| (*id, s.clone()))
+        .expect("a node left the committee");
+    let gainer = net
+        .state
+        .committee()
+        .members()
+        .iter()
+        .find(|m| {
+            m.node_id != leaver_id && net.state.shards_of(&m.node_id).contains(&leaver_shards[0])
+        })
+        .cloned()
+        .unwrap();
+    let epoch = net.state.epoch();
+    for m in net.state.committee().members().to_vec() {
+        if m.node_id == gainer.node_id || net.state.system().epoch_synced.contains(&m.node_id) {
+            continue;
+        }
+        let key = (0..20)
+            .map(node_key)
+            .find(|k| k.public() == m.public_key)
+            .unwrap();
+        net.exec_key(&key, TxKind::EpochSyncDone { epoch }).unwrap();
+    }
+    assert_eq!(
+        net.state.system().epoch_state,
+        floe_ledger::EpochState::Normal
+    );
+    net.reject(1, TxKind::Withdraw { staked: staked[0] }, "stake_locked");
     net.sync_all();
     let before = net.balance(&addr(&user_key(1)));
     net.exec(1, TxKind::Withdraw { staked: staked[0] }).unwrap();

@@ -199,15 +199,13 @@ impl Net {
     }
 
     /// Every current committee member not yet counted reports `EpochSyncDone`.
+    /// Every member of the current committee not yet counted reports its shards synced
+    /// (also after the quorum: late reports complete the handover).
     pub fn sync_all(&mut self) {
         let epoch = self.state.epoch();
         let members: Vec<_> = self.state.committee().members().to_vec();
         for m in members {
-            let floe_ledger::EpochState::Sync { synced, .. } = &self.state.system().epoch_state
-            else {
-                return;
-            };
-            if synced.contains(&m.node_id) {
+            if self.state.system().epoch_synced.contains(&m.node_id) {
                 continue;
             }
             let key = (0..20)
