@@ -79,8 +79,26 @@ pub struct PutSliverRequest {
     pub blob_id: BlobId,
     /// The sliver pair the sliver belongs to.
     pub pair: SliverPairIndex,
-    /// The sliver (primary or secondary of `pair`).
-    pub sliver: Sliver,
+    /// The sliver (primary or secondary of `pair`). Shared, so a sender can retry without
+    /// copying megabytes; on the wire it is the sliver itself.
+    #[serde(with = "shared_sliver")]
+    pub sliver: std::sync::Arc<Sliver>,
+}
+
+/// (De)serialises an `Arc<Sliver>` as the sliver itself (no `rc` feature needed).
+mod shared_sliver {
+    use std::sync::Arc;
+
+    use floe_common::Sliver;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(s: &Arc<Sliver>, ser: S) -> Result<S::Ok, S::Error> {
+        s.as_ref().serialize(ser)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Arc<Sliver>, D::Error> {
+        Sliver::deserialize(de).map(Arc::new)
+    }
 }
 
 /// Fetch one sliver of a blob.
@@ -442,7 +460,7 @@ mod tests {
         let req = PutSliverRequest {
             blob_id: BlobId([0; 32]),
             pair: SliverPairIndex(0),
-            sliver,
+            sliver: sliver.into(),
         };
         assert!(codec::encode(&req).len() <= l.put_sliver.request);
         // A recovery request naming every source and every target fits.
@@ -557,7 +575,7 @@ mod tests {
             let config = EncodingConfig::new(10).unwrap();
             let enc = floe_common::encode_blob(&config, &[5u8; 3000]).unwrap();
             let messages = [
-                codec::encode(&PutSliverRequest { blob_id: enc.blob_id(), pair: SliverPairIndex(1), sliver: enc.pairs[1].primary.clone() }),
+                codec::encode(&PutSliverRequest { blob_id: enc.blob_id(), pair: SliverPairIndex(1), sliver: enc.pairs[1].primary.clone().into() }),
                 codec::encode(enc.metadata.metadata()),
                 codec::encode(&RecoveryRequest { blob_id: enc.blob_id(), target_axis: SliverAxis::Secondary, targets: vec![SliverIndex(1)], sources: vec![SliverIndex(2), SliverIndex(3)], proofs: true }),
             ];

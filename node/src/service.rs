@@ -324,6 +324,8 @@ impl NodeCore {
             pair,
             sliver,
         } = req;
+        // Received from the wire, the sliver is not shared: this takes it without a copy.
+        let sliver = Arc::unwrap_or_clone(sliver);
         self.holds_pair(&blob_id, pair)?;
         let expected = pair.sliver_index(sliver.axis, self.config.n_shards());
         if sliver.index != expected {

@@ -196,7 +196,7 @@ async fn kill9_during_uploads_loses_nothing_confirmed() {
                         let req = PutSliverRequest {
                             blob_id: id,
                             pair: pair.index,
-                            sliver: sliver.clone(),
+                            sliver: sliver.clone().into(),
                         };
                         if p2p.put_sliver(peer, addrs.clone(), req).await.is_err() {
                             return;

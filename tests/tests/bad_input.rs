@@ -146,7 +146,7 @@ async fn n4_hostile_bytes_at_every_protocol() {
     let valid = codec::encode(&protocol::PutSliverRequest {
         blob_id: enc.blob_id(),
         pair: enc.pairs[0].index,
-        sliver: enc.pairs[0].primary.clone(),
+        sliver: enc.pairs[0].primary.clone().into(),
     });
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let mut bodies: Vec<Vec<u8>> = vec![

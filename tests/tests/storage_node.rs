@@ -127,7 +127,7 @@ async fn n4_confirmation_needs_every_sliver() {
         Request::PutSliver(PutSliverRequest {
             blob_id,
             pair,
-            sliver: enc.pairs[pair.as_usize()].sliver(axis).clone(),
+            sliver: enc.pairs[pair.as_usize()].sliver(axis).clone().into(),
         })
     };
     let r = call(&p2p, put(pairs[0], SliverAxis::Primary))
@@ -158,7 +158,7 @@ async fn n4_confirmation_needs_every_sliver() {
             PutSliverRequest {
                 blob_id,
                 pair: pairs[0],
-                sliver: bad,
+                sliver: bad.into(),
             },
         )
         .await;

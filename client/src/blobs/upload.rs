@@ -360,6 +360,8 @@ impl UploadCtx<'_, '_> {
                             ))
                         })?;
                     let size = sliver.data.len() as u64;
+                    // Shared by the attempts: a retry does not copy the sliver.
+                    let sliver = Arc::new(sliver);
                     let put = retry(|| {
                         self.p2p.put_sliver(
                             peer,
