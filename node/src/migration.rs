@@ -305,6 +305,9 @@ impl ShardMigration {
     /// The live certified blobs lacking a sliver of one of `shards`.
     fn blobs_missing(&self, shards: &[ShardIndex]) -> Result<Vec<BlobId>, StorageError> {
         let mut out = Vec::new();
+        if shards.is_empty() {
+            return Ok(out);
+        }
         scan_live_certified(self.core.storage(), self.core.epoch(), |id| {
             for s in shards {
                 if !has_shard_slivers(self.core.storage(), id, *s)? {
