@@ -4,7 +4,9 @@
 //! run on the real chain.
 //!
 //! Fault models in the names: `n4` = 4 genesis nodes of 12 shards (f = 3 shards), `+1` = a node
-//! that joins.
+//! that joins. A node "killed" or "restarted" here is stopped through its cancellation token
+//! with its store kept on disk (`kill -9` of real processes is covered by `node/tests/kill9.rs`
+//! and the devnet's `kill9_durability`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -284,12 +286,12 @@ async fn n4_stake_moves_shards_under_load_across_three_epoch_changes() {
     cluster.shutdown().await;
 }
 
-/// Four genesis nodes of 12 shards with 4-second epochs, and a standby node 5.
-async fn cluster_with_standby() -> TestCluster {
+/// Four genesis nodes of 12 shards with `epoch_ms` epochs, and a standby node 5.
+async fn cluster_with_standby(epoch_ms: u64) -> TestCluster {
     TestCluster::start(ClusterOptions {
         nodes: 4,
         shards: 12,
-        epoch_ms: 4_000,
+        epoch_ms,
         standby: 1,
         ..ClusterOptions::default()
     })
@@ -327,7 +329,7 @@ async fn replace_node_1_with_node_5(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn n4_plus1_a_node_joins_and_another_leaves() {
-    let mut cluster = cluster_with_standby().await;
+    let mut cluster = cluster_with_standby(4_000).await;
     let ledger = cluster.ledger();
     let floe = cluster.floe().await;
     let client = cluster.client().await;
@@ -396,7 +398,7 @@ async fn n4_plus1_a_node_joins_and_another_leaves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn n4_plus1_previous_holder_killed_mid_migration() {
-    let mut cluster = cluster_with_standby().await;
+    let mut cluster = cluster_with_standby(4_000).await;
     // Node 1 (the leaver) can be made to hang, so the migration is caught in the middle.
     cluster.stop_node(0).await;
     let (hook, paused) = faults::pausable();
@@ -448,6 +450,79 @@ async fn n4_plus1_previous_holder_killed_mid_migration() {
         "nothing was recovered"
     );
     drop(joined);
+    read_all(&client, &blobs).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn n4_plus1_gainer_restarts_mid_migration_and_resumes_the_pull() {
+    // Longer epochs: the restart must happen within the epoch of the change.
+    let mut cluster = cluster_with_standby(10_000).await;
+    cluster.stop_node(0).await;
+    let (hook, paused) = faults::pausable();
+    cluster.start_node_with(0, Some(hook)).await;
+    let ledger = cluster.ledger();
+    let floe = cluster.floe().await;
+    let client = cluster.client().await;
+    let blobs = store_all(&client, &[20, 25_000, 60_000], 90).await;
+    let before = shard_map(&ledger).await;
+    let (joiner, _) = replace_node_1_with_node_5(&mut cluster, &floe).await;
+    // Node 1 (the previous holder) hangs across the change, so node 5's pull is in flight
+    // when node 5 stops; node 1 then recovers and node 5 restarts.
+    eventually(
+        Duration::from_secs(30),
+        "the next committee is selected",
+        || async {
+            let sys = ledger.system().await.expect("system");
+            sys.epoch_state == "next_committee_selected"
+        },
+    )
+    .await;
+    paused.store(true, Ordering::Relaxed);
+    eventually(Duration::from_secs(30), "the epoch changes", || async {
+        shard_map(&ledger).await != before
+    })
+    .await;
+    let epoch = ledger.system().await.expect("system").epoch;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.stop_node(4).await;
+    paused.store(false, Ordering::Relaxed);
+    cluster.start_node(4).await;
+    let joined = cluster.nodes[4].core().expect("running").clone();
+    let all = ids(&blobs);
+    eventually(
+        Duration::from_secs(30),
+        "the joiner holds its shards",
+        || async { !joined.shards().is_empty() && holds_every_sliver(&joined, &all) },
+    )
+    .await;
+    assert_eq!(
+        ledger.system().await.expect("system").epoch,
+        epoch,
+        "the restart and the pull fell in the epoch of the change"
+    );
+    let m = joined.metrics();
+    assert!(
+        m.shard_slivers_received.load(Ordering::Relaxed) > 0,
+        "the restarted node pulled its shards"
+    );
+    assert_eq!(m.shard_sync_fallbacks.load(Ordering::Relaxed), 0);
+    eventually(
+        Duration::from_secs(10),
+        "the restarted node reports",
+        || async { m.epoch_syncs_reported.load(Ordering::Relaxed) == 1 },
+    )
+    .await;
+    assert!(
+        joined
+            .storage()
+            .epoch_record()
+            .unwrap()
+            .is_some_and(|r| r.epoch == epoch)
+    );
+    drop(joined);
+    let after = shard_map(&ledger).await;
+    assert_eq!(after.get(&joiner).map(Vec::len), Some(3), "{after:?}");
     read_all(&client, &blobs).await;
     cluster.shutdown().await;
 }
