@@ -396,21 +396,30 @@ async fn n4_plus1_a_node_joins_and_another_leaves() {
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn n4_plus1_previous_holder_killed_mid_migration() {
-    let mut cluster = cluster_with_standby(4_000).await;
-    // Node 1 (the leaver) can be made to hang, so the migration is caught in the middle.
+/// A cluster in which node 5 replaces node 1, with node 1 (the previous holder of node 5's
+/// shards) hanging from the mid-epoch selection until half a second after the epoch change, so
+/// node 5's pull is in flight. Returns the cluster, the stored blobs, node 1's pause switch
+/// (still on) and (joiner, leaver).
+async fn change_with_hung_previous_holder(
+    epoch_ms: u64,
+    sizes: &[usize],
+    seed: u64,
+) -> (
+    TestCluster,
+    Vec<(BlobId, Vec<u8>)>,
+    Arc<AtomicBool>,
+    (NodeId, NodeId),
+) {
+    let mut cluster = cluster_with_standby(epoch_ms).await;
     cluster.stop_node(0).await;
     let (hook, paused) = faults::pausable();
     cluster.start_node_with(0, Some(hook)).await;
     let ledger = cluster.ledger();
     let floe = cluster.floe().await;
     let client = cluster.client().await;
-    let blobs = store_all(&client, &[10, 30_000, 70_000], 70).await;
+    let blobs = store_all(&client, sizes, seed).await;
     let before = shard_map(&ledger).await;
-    let (joiner, leaver) = replace_node_1_with_node_5(&mut cluster, &floe).await;
-    // Hang node 1 once the next committee (without it) is selected, then kill it after the
-    // epoch changed: its shards' new holder finds the previous holder gone mid-migration.
+    let nodes = replace_node_1_with_node_5(&mut cluster, &floe).await;
     eventually(
         Duration::from_secs(30),
         "the next committee is selected",
@@ -426,6 +435,17 @@ async fn n4_plus1_previous_holder_killed_mid_migration() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    (cluster, blobs, paused, nodes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn n4_plus1_previous_holder_killed_mid_migration() {
+    // Node 1 hangs across the change and is then killed: its shards' new holder finds the
+    // previous holder gone mid-migration.
+    let (mut cluster, blobs, _paused, (joiner, leaver)) =
+        change_with_hung_previous_holder(4_000, &[10, 30_000, 70_000], 70).await;
+    let ledger = cluster.ledger();
+    let client = cluster.client().await;
     cluster.stop_node(0).await;
     let after = wait_for_committee(&ledger, "node 5 replaces node 1", |c| {
         c.contains_key(&joiner) && !c.contains_key(&leaver)
@@ -456,35 +476,14 @@ async fn n4_plus1_previous_holder_killed_mid_migration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn n4_plus1_gainer_restarts_mid_migration_and_resumes_the_pull() {
-    // Longer epochs: the restart must happen within the epoch of the change.
-    let mut cluster = cluster_with_standby(10_000).await;
-    cluster.stop_node(0).await;
-    let (hook, paused) = faults::pausable();
-    cluster.start_node_with(0, Some(hook)).await;
+    // Node 1 hangs across the change, so node 5's pull is in flight when node 5 stops; node 1
+    // then recovers and node 5 restarts. Longer epochs: all of it within the epoch of the
+    // change.
+    let (mut cluster, blobs, paused, (joiner, _)) =
+        change_with_hung_previous_holder(10_000, &[20, 25_000, 60_000], 90).await;
     let ledger = cluster.ledger();
-    let floe = cluster.floe().await;
     let client = cluster.client().await;
-    let blobs = store_all(&client, &[20, 25_000, 60_000], 90).await;
-    let before = shard_map(&ledger).await;
-    let (joiner, _) = replace_node_1_with_node_5(&mut cluster, &floe).await;
-    // Node 1 (the previous holder) hangs across the change, so node 5's pull is in flight
-    // when node 5 stops; node 1 then recovers and node 5 restarts.
-    eventually(
-        Duration::from_secs(30),
-        "the next committee is selected",
-        || async {
-            let sys = ledger.system().await.expect("system");
-            sys.epoch_state == "next_committee_selected"
-        },
-    )
-    .await;
-    paused.store(true, Ordering::Relaxed);
-    eventually(Duration::from_secs(30), "the epoch changes", || async {
-        shard_map(&ledger).await != before
-    })
-    .await;
     let epoch = ledger.system().await.expect("system").epoch;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     cluster.stop_node(4).await;
     paused.store(false, Ordering::Relaxed);
     cluster.start_node(4).await;
