@@ -306,8 +306,9 @@ impl LedgerStore {
                 None => batch.delete_cf(self.cf(CF_STATE), k),
             }
         }
+        // Events in cursor order: the block's own, then each successful transaction's.
         let mut event_index = 0u32;
-        for event in &record.system_events {
+        let mut put_event = |batch: &mut WriteBatch, tx: Option<TxDigest>, event: &Event| {
             let cursor = EventCursor {
                 height,
                 index: event_index,
@@ -315,10 +316,13 @@ impl LedgerStore {
             event_index += 1;
             let rec = EventRecord {
                 cursor,
-                tx: None,
+                tx,
                 event: event.clone(),
             };
             batch.put_cf(self.cf(CF_EVENTS), cursor.key(), codec::encode(&rec));
+        };
+        for event in &record.system_events {
+            put_event(&mut batch, None, event);
         }
         for (i, outcome) in record.outcomes.iter().enumerate() {
             let mut loc = [0u8; 12];
@@ -327,17 +331,7 @@ impl LedgerStore {
             batch.put_cf(self.cf(CF_TXS), outcome.digest.0, loc);
             if let TxStatus::Success(effects) = &outcome.status {
                 for event in &effects.events {
-                    let cursor = EventCursor {
-                        height,
-                        index: event_index,
-                    };
-                    event_index += 1;
-                    let rec = EventRecord {
-                        cursor,
-                        tx: Some(outcome.digest),
-                        event: event.clone(),
-                    };
-                    batch.put_cf(self.cf(CF_EVENTS), cursor.key(), codec::encode(&rec));
+                    put_event(&mut batch, Some(outcome.digest), event);
                 }
             }
         }

@@ -415,18 +415,7 @@ impl State {
         ) else {
             return;
         };
-        let s = &mut self.system;
-        if (s.storage_price, s.write_price, s.capacity)
-            != (p.storage_price, p.write_price, p.capacity)
-        {
-            s.storage_price = p.storage_price;
-            s.write_price = p.write_price;
-            s.capacity = p.capacity;
-            self.block_events.push(Event::PricesUpdated {
-                storage_price: p.storage_price,
-                write_price: p.write_price,
-                capacity: p.capacity,
-            });
-        }
+        self.block_events
+            .extend(pricing::apply(&mut self.system, p));
     }
 }

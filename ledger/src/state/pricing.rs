@@ -15,7 +15,8 @@
 
 use floe_common::{Committee, Frost, NodeId};
 
-use super::objects::NodeVotes;
+use super::events::Event;
+use super::objects::{NodeVotes, SystemState};
 
 /// Whether `weight` of `n_shards` is a quorum (`3w ≥ 2n + 1`).
 pub(crate) fn is_quorum(weight: u16, n_shards: u16) -> bool {
@@ -54,6 +55,22 @@ pub(crate) struct Prices {
     pub storage_price: Frost,
     pub write_price: Frost,
     pub capacity: u64,
+}
+
+/// Writes `p` into the system state; returns the `PricesUpdated` event if anything changed.
+pub(crate) fn apply(s: &mut SystemState, p: Prices) -> Option<Event> {
+    if (s.storage_price, s.write_price, s.capacity) == (p.storage_price, p.write_price, p.capacity)
+    {
+        return None;
+    }
+    s.storage_price = p.storage_price;
+    s.write_price = p.write_price;
+    s.capacity = p.capacity;
+    Some(Event::PricesUpdated {
+        storage_price: p.storage_price,
+        write_price: p.write_price,
+        capacity: p.capacity,
+    })
 }
 
 /// The prices and capacity voted by `committee` (`None` if the votes of known members do not

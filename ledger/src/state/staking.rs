@@ -279,18 +279,7 @@ pub(super) fn update_prices(o: &mut Overlay<'_>) {
     let Some(p) = pricing::compute(&committee, votes, used) else {
         return;
     };
-    let s = &mut o.system;
-    if (s.storage_price, s.write_price, s.capacity) != (p.storage_price, p.write_price, p.capacity)
-    {
-        s.storage_price = p.storage_price;
-        s.write_price = p.write_price;
-        s.capacity = p.capacity;
-        o.events.push(Event::PricesUpdated {
-            storage_price: p.storage_price,
-            write_price: p.write_price,
-            capacity: p.capacity,
-        });
-    }
+    o.events.extend(pricing::apply(&mut o.system, p));
 }
 
 pub(super) fn set_votes(
