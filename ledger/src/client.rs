@@ -378,10 +378,16 @@ impl LedgerClient {
             .await
     }
 
-    async fn block_at(&self, which: &str) -> Result<Option<BlockRecord>, ClientError> {
+    async fn block_at(
+        &self,
+        which: &str,
+        wait: Duration,
+    ) -> Result<Option<BlockRecord>, ClientError> {
         let path = format!("/v1/blocks/{which}");
+        let query = [("wait_ms", wait.as_millis().to_string())];
+        let query = if wait.is_zero() { &[][..] } else { &query[..] };
         let resp = self
-            .send(Method::GET, &path, &[], Body::None, true, Duration::ZERO)
+            .send(Method::GET, &path, query, Body::None, true, wait)
             .await?;
         if !resp.status().is_success() {
             return Self::optional(Err(Self::error_of(resp).await));
@@ -397,12 +403,28 @@ impl LedgerClient {
 
     /// The committed block at `height` (unverified; see [`LedgerClient::verified_block`]).
     pub async fn block(&self, height: u64) -> Result<Option<BlockRecord>, ClientError> {
-        self.block_at(&height.to_string()).await
+        self.block_at(&height.to_string(), Duration::ZERO).await
     }
 
     /// The latest committed block (unverified).
     pub async fn latest_block(&self) -> Result<Option<BlockRecord>, ClientError> {
-        self.block_at("latest").await
+        self.block_at("latest", Duration::ZERO).await
+    }
+
+    /// Like [`LedgerClient::verified_block`], but if `height` is the next one to commit, the
+    /// server holds the request up to `wait` and answers as soon as it commits.
+    pub async fn verified_block_wait(
+        &self,
+        height: u64,
+        chain_id: &str,
+        validators: &ValidatorSet,
+        wait: Duration,
+    ) -> Result<Option<BlockRecord>, ClientError> {
+        let Some(record) = self.block_at(&height.to_string(), wait).await? else {
+            return Ok(None);
+        };
+        verify_record(&record, height, chain_id, validators)?;
+        Ok(Some(record))
     }
 
     /// The committed block at `height`, checked to be of chain `chain_id`, at that height, and
@@ -415,11 +437,8 @@ impl LedgerClient {
         chain_id: &str,
         validators: &ValidatorSet,
     ) -> Result<Option<BlockRecord>, ClientError> {
-        let Some(record) = self.block(height).await? else {
-            return Ok(None);
-        };
-        verify_record(&record, height, chain_id, validators)?;
-        Ok(Some(record))
+        self.verified_block_wait(height, chain_id, validators, Duration::ZERO)
+            .await
     }
 
     /// The validator set.

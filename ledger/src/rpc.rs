@@ -13,7 +13,7 @@
 //! | `GET /v1/system`                  | parameters, prices, capacity, epoch state and timing, tip |
 //! | `GET /v1/proposals`, `/v1/proposals/{id}` | governance proposals                          |
 //! | `GET /v1/events`                  | `?after=H:I&limit=&wait_ms=` event log                 |
-//! | `GET /v1/blocks/{height\|latest}`  | block record (JSON, or BCS with `Accept: application/octet-stream`) |
+//! | `GET /v1/blocks/{height\|latest}?wait_ms=N` | block record (JSON, or BCS with `Accept: application/octet-stream`); the next height long-polls up to `wait_ms` |
 //! | `GET /v1/validators`, `/v1/genesis`, `/v1/health` | chain metadata                         |
 //!
 //! Every response is JSON (except BCS blocks on request); every error is

@@ -18,8 +18,10 @@
 //! ([`Storage::apply_block_events`]). A restart resumes at `ledger_height + 1`, and a crash
 //! never leaves a block half applied.
 //!
-//! [`Follower::run`] follows until cancelled: when caught up it polls for the next block every
-//! [`POLL_INTERVAL`]; transient RPC errors are logged and retried with exponential backoff
+//! [`Follower::run`] follows until cancelled: when caught up it long-polls for the next block
+//! (the validator answers when it commits, or after [`LONG_POLL`]), so a registration is seen
+//! within milliseconds of its commit and an upload does not wait on the node; a server that
+//! answers a long poll early is asked again after [`POLL_INTERVAL`]; transient RPC errors are logged and retried with exponential backoff
 //! (capped at [`MAX_BACKOFF`]); a verification failure or a storage error stops it with a typed
 //! [`FollowerError`] and nothing of the offending block applied.
 
@@ -36,7 +38,9 @@ use tokio_util::sync::CancellationToken;
 use crate::blob_state::{BlobState, apply_event, event_blob_id};
 use crate::storage::{EpochRecord, LedgerTip, Storage, StorageError};
 
-/// How often a caught-up follower asks for the next block.
+/// How long a caught-up follower's request for the next block may wait for it to commit.
+pub const LONG_POLL: Duration = Duration::from_secs(5);
+/// How often a caught-up follower asks for the next block when long polls end early.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// First retry delay after a transient RPC error.
 pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -116,9 +120,15 @@ impl Follower {
         let mut applied = 0;
         while applied < MAX_BLOCKS_PER_STEP {
             let height = self.next_height()?;
+            // Only the first request may wait: later ones stop a catch-up at the tip.
+            let wait = if applied == 0 {
+                LONG_POLL
+            } else {
+                Duration::ZERO
+            };
             let record = match self
                 .client
-                .verified_block(height, &self.chain_id, &self.validators)
+                .verified_block_wait(height, &self.chain_id, &self.validators, wait)
                 .await
             {
                 Ok(Some(record)) => record,
@@ -237,6 +247,7 @@ impl Follower {
     pub async fn run(self, cancel: CancellationToken) -> Result<(), FollowerError> {
         let mut backoff = MIN_BACKOFF;
         loop {
+            let started = tokio::time::Instant::now();
             let result = tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 r = self.step() => r,
@@ -244,7 +255,8 @@ impl Follower {
             let wait = match result {
                 Ok(n) => {
                     backoff = MIN_BACKOFF;
-                    if n > 0 {
+                    // Nothing new after a full long poll: ask again at once.
+                    if n > 0 || started.elapsed() >= LONG_POLL / 2 {
                         continue;
                     }
                     POLL_INTERVAL

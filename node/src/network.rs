@@ -2,9 +2,13 @@
 //!
 //! Every protocol is named and versioned (`/floe/<name>/1`) and has its own request and response
 //! size limits, derived from the encoding configuration (a sliver can be tens of MiB, a
-//! confirmation is a few hundred bytes). The codec reads at most `limit + 1` bytes of a stream,
-//! so a peer cannot make us buffer more than the protocol allows; oversized or malformed bodies
-//! fail that one request with an `InvalidData` error and never reach the handler. The libp2p
+//! confirmation is a few hundred bytes).
+//!
+//! Framing: each request and each response is one stream direction carrying a 4-byte
+//! little-endian body length, then the BCS body, then the end of the stream. A length over the
+//! protocol's limit is refused before anything is allocated, so a peer cannot make us buffer more
+//! than the protocol allows; oversized, truncated, overlong or malformed bodies fail that one
+//! request with an `InvalidData` error and never reach the handler. The libp2p
 //! peer id derives from the node's ed25519 network key, so the id registered on the ledger is
 //! what the noise handshake authenticates.
 //!
@@ -61,17 +65,39 @@ impl<Req, Resp> Clone for BcsCodec<Req, Resp> {
     }
 }
 
-/// Reads the whole stream, refusing more than `limit` bytes.
+/// Body bytes read before trusting a length prefix with a larger allocation: a peer that
+/// announces a large body but sends nothing holds at most this much of our memory.
+const FIRST_READ: usize = 4 << 20;
+
+/// Reads one length-prefixed body and the end of the stream, refusing more than `limit` bytes.
+///
+/// The body is read into a buffer of exactly its size (no growing and copying as it arrives);
+/// a larger allocation than [`FIRST_READ`] is made only once that much has arrived.
 async fn read_limited<T: AsyncRead + Unpin + Send>(
     io: &mut T,
     limit: usize,
 ) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    io.take(limit as u64 + 1).read_to_end(&mut buf).await?;
-    if buf.len() > limit {
+    let mut prefix = [0u8; 4];
+    io.read_exact(&mut prefix).await?;
+    let len = u32::from_le_bytes(prefix) as usize;
+    if len > limit {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("message exceeds the limit of {limit} bytes"),
+            format!("message of {len} bytes exceeds the limit of {limit} bytes"),
+        ));
+    }
+    let mut buf = vec![0u8; len.min(FIRST_READ)];
+    io.read_exact(&mut buf).await?;
+    if len > FIRST_READ {
+        buf.resize(len, 0);
+        io.read_exact(&mut buf[FIRST_READ..]).await?;
+    }
+    // The body is the whole message: a stream that goes on is malformed.
+    let mut extra = [0u8; 1];
+    if io.read(&mut extra).await? != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "bytes after the message body",
         ));
     }
     Ok(buf)
@@ -81,13 +107,17 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> io::Result<T> {
     codec::decode(bytes, limit).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-/// Writes an encoded body and closes the stream, refusing more than `limit` bytes.
+/// Writes an encoded body with its length prefix and closes the stream, refusing more than
+/// `limit` bytes.
 async fn write_limited<T: AsyncWrite + Unpin + Send>(
     io: &mut T,
     bytes: Vec<u8>,
     limit: usize,
 ) -> io::Result<()> {
-    if bytes.len() > limit {
+    let len = u32::try_from(bytes.len())
+        .ok()
+        .filter(|&l| l as usize <= limit);
+    let Some(len) = len else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -95,7 +125,8 @@ async fn write_limited<T: AsyncWrite + Unpin + Send>(
                 bytes.len()
             ),
         ));
-    }
+    };
+    io.write_all(&len.to_le_bytes()).await?;
     io.write_all(&bytes).await?;
     io.close().await
 }
@@ -229,6 +260,43 @@ mod tests {
         .unwrap()
     }
 
+    async fn read(bytes: Vec<u8>, limit: usize) -> io::Result<Vec<u8>> {
+        read_limited(&mut futures::io::Cursor::new(bytes), limit).await
+    }
+
+    /// The framing: a body round-trips (including one larger than the first read); a length
+    /// over the limit, a short body and bytes after the body are refused.
+    #[tokio::test]
+    async fn framing_round_trips_and_refuses_bad_lengths() {
+        for len in [0, 1, 1000, FIRST_READ + 12_345] {
+            let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut wire = futures::io::Cursor::new(Vec::new());
+            write_limited(&mut wire, body.clone(), len).await.unwrap();
+            let wire = wire.into_inner();
+            assert_eq!(wire.len(), len + 4);
+            assert_eq!(read(wire.clone(), len).await.unwrap(), body);
+            if len > 0 {
+                let over = read(wire.clone(), len - 1).await.unwrap_err();
+                assert_eq!(over.kind(), io::ErrorKind::InvalidData);
+                let short = read(wire[..wire.len() - 1].to_vec(), len)
+                    .await
+                    .unwrap_err();
+                assert_eq!(short.kind(), io::ErrorKind::UnexpectedEof);
+            }
+            let extra = read([wire, vec![7]].concat(), len).await.unwrap_err();
+            assert_eq!(extra.kind(), io::ErrorKind::InvalidData);
+        }
+        // A huge announced length is refused before anything is allocated.
+        let huge = read(u32::MAX.to_le_bytes().to_vec(), 1 << 20)
+            .await
+            .unwrap_err();
+        assert_eq!(huge.kind(), io::ErrorKind::InvalidData);
+        // The writer refuses what the reader would.
+        let mut sink = futures::io::Cursor::new(Vec::new());
+        assert!(write_limited(&mut sink, vec![0; 11], 10).await.is_err());
+        assert!(sink.into_inner().is_empty());
+    }
+
     /// Two real swarms over loopback TCP: a request within the limit is answered with a
     /// sliver; a request over the server's limit fails that request only, and the server keeps
     /// serving.
@@ -339,20 +407,28 @@ mod tests {
             response: 64,
         });
         let proto = StreamProtocol::new("/floe/test/1");
+        let framed = |body: Vec<u8>| {
+            let len = (body.len() as u32).to_le_bytes();
+            futures::io::Cursor::new([&len[..], &body].concat())
+        };
         // Oversized: 17 bytes of body for a 16-byte limit.
-        let mut io = futures::io::Cursor::new(codec::encode(&vec![0u8; 16]));
+        let mut io = framed(codec::encode(&vec![0u8; 16]));
         assert_eq!(
             c.read_request(&proto, &mut io).await.unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
         // Malformed: not a BCS sliver.
-        let mut io = futures::io::Cursor::new(vec![0xff; 10]);
+        let mut io = framed(vec![0xff; 10]);
         assert_eq!(
             c.read_response(&proto, &mut io).await.unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
-        // Within limits: round trip.
-        let mut io = futures::io::Cursor::new(codec::encode(&vec![7u8; 3]));
+        // Within limits: round trip through the writer.
+        let mut wire = futures::io::Cursor::new(Vec::new());
+        c.write_request(&proto, &mut wire, vec![7u8; 3])
+            .await
+            .unwrap();
+        let mut io = futures::io::Cursor::new(wire.into_inner());
         assert_eq!(c.read_request(&proto, &mut io).await.unwrap(), vec![7u8; 3]);
     }
 }

@@ -14,7 +14,12 @@ use libp2p::request_response::{self, Event, Message, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
 use rand::{Rng, RngCore, SeedableRng};
 
-/// Writes requests verbatim and reads whatever comes back.
+/// A body with the protocols' framing: its 4-byte little-endian length first.
+fn framed(body: &[u8]) -> Vec<u8> {
+    [&(body.len() as u32).to_le_bytes()[..], body].concat()
+}
+
+/// Writes requests verbatim (framing included) and reads whatever comes back.
 #[derive(Clone, Default)]
 struct Raw;
 
@@ -41,6 +46,12 @@ impl request_response::Codec for Raw {
     ) -> std::io::Result<Vec<u8>> {
         let mut v = Vec::new();
         io.take(64 << 20).read_to_end(&mut v).await?;
+        // Answers are framed like requests: a 4-byte length, then the body.
+        if v.len() >= 4 {
+            let len = u32::from_le_bytes(v[..4].try_into().unwrap()) as usize;
+            assert_eq!(len, v.len() - 4, "an answer's length prefix is its body's");
+            v.drain(..4);
+        }
         Ok(v)
     }
 
@@ -149,21 +160,26 @@ async fn n4_hostile_bytes_at_every_protocol() {
         sliver: enc.pairs[0].primary.clone().into(),
     });
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let over = limits.put_sliver.request + 1; // one byte over the largest limit
     let mut bodies: Vec<Vec<u8>> = vec![
-        Vec::new(),
-        vec![0xff; 16],
-        vec![0; limits.put_sliver.request + 1], // one byte over the largest limit
-        valid[..valid.len() / 2].to_vec(),
-        [valid.clone(), vec![0]].concat(), // trailing byte
+        Vec::new(),                                 // no length
+        vec![0xff; 16],                             // a length of 4 GiB
+        framed(&vec![0; over]),                     // an oversized body
+        (over as u32).to_le_bytes().to_vec(),       // an oversized length, no body
+        framed(&valid)[..valid.len() / 2].to_vec(), // a truncated body
+        [framed(&valid), vec![0]].concat(),         // a byte after the body
+        framed(&[valid.clone(), vec![0]].concat()), // a trailing byte inside the body
+        framed(&valid[..valid.len() / 2]),          // half a message, correctly framed
     ];
     for _ in 0..20 {
         let mut b = vec![0u8; rng.gen_range(1..300)];
         rng.fill_bytes(&mut b);
+        bodies.push(framed(&b));
         bodies.push(b);
         let mut m = valid.clone();
         let i = rng.gen_range(0..m.len());
         m[i] ^= 1 << rng.gen_range(0..8);
-        bodies.push(m);
+        bodies.push(framed(&m));
     }
     let addr: libp2p::Multiaddr = cluster.nodes[0].config.p2p_listen.parse().unwrap();
     let peer = floe_node::network::peer_id_of(target.key());

@@ -3,10 +3,17 @@
 //! Memory: the slivers of a blob are about 4.4× its size at 100 shards, but the writer never
 //! holds them all. A sliver is produced when its request is about to be sent (systematic slivers
 //! are copied out of the caller's buffer, parity slivers moved out of [`PreparedBlob`]) and
-//! dropped when the node acknowledged it. Primary parity, the largest part (≈2× the blob), is
-//! computed for one third of the committee (by shard weight) at a time: the next third's after
-//! every sliver of the previous one was sent. Peak: the blob, its secondary parity (≈0.5×), a
-//! third of the primary parity (≈0.65×) and the slivers in flight.
+//! dropped when the node acknowledged it. The upload runs in phases:
+//!
+//! 1. every node's secondary slivers (their parity, ≈0.5× the blob, was computed with the blob
+//!    id, and is freed as it is sent);
+//! 2. then the primary slivers, one group of nodes (a fifth of the shards) at a time. Primary
+//!    parity, the largest part (≈2× the blob), is computed for one group when its phase starts.
+//!
+//! Peak: the blob, then the larger of the secondary parity (≈0.5×) and a group's primary
+//! parity (≈0.4×), and the slivers in flight: about 2.6× the blob with the process itself. A
+//! phase ends when its slivers were all sent, or when none was sent for [`GROUP_STALL`] (a hung
+//! node must not hold back the others).
 //!
 //! Confirmations are collected to quorum weight, then the upload goes on for
 //! [`super::BlobOptions::extra_upload_time`] so most nodes get their slivers directly.
@@ -27,7 +34,7 @@ use floe_node::p2p::{CallError, P2p};
 use floe_node::protocol::{ConfirmationRequest, NodeError, PutSliverRequest, SignedConfirmation};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use super::BlobClient;
 use super::progress::{ProgressHook, report};
@@ -36,10 +43,10 @@ use super::store::{StoreError, StoreOptions};
 /// Groups of nodes whose primary parity is computed and sent one after another: more groups
 /// lower the peak memory (each holds 1/`GROUPS` of the primary parity, ≈2× the blob in all) at
 /// the cost of one more pass of column expansions each.
-const GROUPS: usize = 4;
-/// A group with no sliver sent for this long (a node that hangs) lets the next group start.
+const GROUPS: usize = 5;
+/// A phase with no sliver sent for this long (a node that hangs) lets the next phase start.
 const GROUP_STALL: Duration = Duration::from_secs(2);
-/// How often a group's progress is checked.
+/// How often a phase's progress is checked.
 const STALL_CHECK: Duration = Duration::from_millis(250);
 
 /// Where an upload's slivers come from.
@@ -83,24 +90,39 @@ struct NodeUpload {
     pairs: Vec<SliverPairIndex>,
 }
 
-/// Counts a group's nodes that still have slivers to send; notifies when none is left.
-struct GroupSent {
+/// Counts a phase's nodes that still have slivers to send; notifies when none is left.
+struct Phase {
     left: AtomicUsize,
     done: Notify,
-    /// Slivers of the group sent so far (progress, to detect a stalled group).
+    /// Slivers of the phase sent so far (progress, to detect a stalled phase).
     slivers: AtomicUsize,
 }
 
-impl GroupSent {
+impl Phase {
+    fn new(nodes: usize) -> Arc<Self> {
+        Arc::new(Phase {
+            left: AtomicUsize::new(nodes),
+            done: Notify::new(),
+            slivers: AtomicUsize::new(0),
+        })
+    }
+
     fn finish_one(&self) {
         if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.done.notify_one();
         }
     }
+
+    /// Resolves once every node of the phase is done with it.
+    async fn finished(&self) {
+        if self.left.load(Ordering::Acquire) > 0 {
+            self.done.notified().await;
+        }
+    }
 }
 
-/// Calls `finish_one` when dropped (however the node's upload ends).
-struct SentGuard(Arc<GroupSent>);
+/// Calls `finish_one` when dropped (however the node's part of the phase ends).
+struct SentGuard(Arc<Phase>);
 
 impl Drop for SentGuard {
     fn drop(&mut self) {
@@ -161,9 +183,6 @@ impl BlobClient {
         let metadata = Arc::new(metadata.clone());
         let in_flight = Semaphore::new(self.options.upload_slivers_in_flight.max(1));
         let wait_ms = u32::try_from(self.options.confirmation_wait.as_millis()).unwrap_or(u32::MAX);
-        let mut pending_groups = groups(nodes, committee.n_shards()).into_iter();
-        let mut uploads = FuturesUnordered::new();
-        let mut sent: Option<Arc<GroupSent>> = None;
         let ctx = UploadCtx {
             p2p: &self.p2p,
             blob_id,
@@ -174,52 +193,58 @@ impl BlobClient {
             source: &source,
             progress: opts.progress.as_ref(),
         };
-        let mut start_next = |uploads: &mut FuturesUnordered<_>,
-                              sent: &mut Option<Arc<GroupSent>>| {
-            let Some(group) = pending_groups.next() else {
-                *sent = None;
-                return;
-            };
-            let pairs: Vec<SliverPairIndex> =
-                group.iter().flat_map(|u| u.pairs.iter().copied()).collect();
-            {
-                let mut src = source
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                match tokio::runtime::Handle::current().runtime_flavor() {
-                    tokio::runtime::RuntimeFlavor::MultiThread => {
-                        tokio::task::block_in_place(|| src.prepare(&pairs));
-                    }
-                    _ => src.prepare(&pairs),
-                }
-            }
-            let group_sent = Arc::new(GroupSent {
-                left: AtomicUsize::new(group.len()),
-                done: Notify::new(),
-                slivers: AtomicUsize::new(0),
-            });
+        // Phase 0 sends every node's secondary slivers; phase g ≥ 1 the primary slivers of
+        // group g, whose parity is computed when the phase opens.
+        let node_groups = groups(nodes, committee.n_shards());
+        let group_pairs: Vec<Vec<SliverPairIndex>> = node_groups
+            .iter()
+            .map(|g| g.iter().flat_map(|u| u.pairs.iter().copied()).collect())
+            .collect();
+        let mut phases = vec![Phase::new(node_groups.iter().map(Vec::len).sum())];
+        let (opened, _) = watch::channel(0usize);
+        let mut uploads = FuturesUnordered::new();
+        for (g, group) in node_groups.into_iter().enumerate() {
+            phases.push(Phase::new(group.len()));
             for u in group {
-                let guard = SentGuard(group_sent.clone());
-                let md = metadata.clone();
-                let ctx = ctx.clone();
+                let guards = [
+                    SentGuard(phases[0].clone()),
+                    SentGuard(phases[g + 1].clone()),
+                ];
+                let (md, ctx, gate) = (metadata.clone(), ctx.clone(), (opened.subscribe(), g + 1));
                 uploads.push(async move {
-                    let r = ctx.upload_to_node(&u, md, guard).await;
+                    let r = ctx.upload_to_node(&u, md, guards, gate).await;
                     (u.index, u.member.name, r)
                 });
             }
-            *sent = Some(group_sent);
+        }
+        // The phase whose slivers are being sent (`phases.len()` once all were opened).
+        let mut phase = 0;
+        let open_next = |phase: &mut usize| {
+            *phase += 1;
+            let Some(pairs) = group_pairs.get(*phase - 1) else {
+                return;
+            };
+            let mut src = source
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match tokio::runtime::Handle::current().runtime_flavor() {
+                tokio::runtime::RuntimeFlavor::MultiThread => {
+                    tokio::task::block_in_place(|| src.prepare(pairs));
+                }
+                _ => src.prepare(pairs),
+            }
+            opened.send_replace(*phase);
         };
-        start_next(&mut uploads, &mut sent);
 
         let mut builder = CertificateBuilder::<StorageConfirmation>::new(committee.committee());
         let mut failures = Vec::new();
         let mut deadline: Option<tokio::time::Instant> = None;
         let mut progress = (0usize, tokio::time::Instant::now());
         loop {
-            let group_done = async {
-                match &sent {
-                    Some(g) if g.left.load(Ordering::Acquire) > 0 => g.done.notified().await,
-                    Some(_) => {}
+            let current = phases.get(phase).cloned();
+            let phase_done = async {
+                match &current {
+                    Some(p) => p.finished().await,
                     None => std::future::pending().await,
                 }
             };
@@ -231,14 +256,7 @@ impl BlobClient {
             };
             tokio::select! {
                 next = uploads.next() => {
-                    let Some((i, name, result)) = next else {
-                        if sent.is_some() {
-                            // Every node of this group ended; start the next one.
-                            start_next(&mut uploads, &mut sent);
-                            continue;
-                        }
-                        break;
-                    };
+                    let Some((i, name, result)) = next else { break };
                     match result {
                         Ok(signed) => {
                             if let Err(e) = builder.add(i, &signed) {
@@ -251,16 +269,19 @@ impl BlobClient {
                         deadline = Some(tokio::time::Instant::now() + self.options.extra_upload_time);
                     }
                 }
-                () = group_done => start_next(&mut uploads, &mut sent),
-                // A group whose uploads stopped progressing (a hung node) must not hold back
-                // the next groups: move on once no sliver of it was sent for `GROUP_STALL`.
-                () = tokio::time::sleep(STALL_CHECK), if sent.is_some() => {
-                    let now = sent.as_ref().map_or(0, |g| g.slivers.load(Ordering::Relaxed));
+                () = phase_done => {
+                    open_next(&mut phase);
+                    progress = (0, tokio::time::Instant::now());
+                }
+                // A phase whose uploads stopped progressing (a hung node) must not hold back
+                // the next ones: move on once no sliver of it was sent for `GROUP_STALL`.
+                () = tokio::time::sleep(STALL_CHECK), if current.is_some() => {
+                    let now = current.as_ref().map_or(0, |p| p.slivers.load(Ordering::Relaxed));
                     if now != progress.0 {
                         progress = (now, tokio::time::Instant::now());
                     } else if progress.1.elapsed() >= GROUP_STALL {
-                        tracing::debug!(blob_id = %blob_id, "upload group stalled; starting the next");
-                        start_next(&mut uploads, &mut sent);
+                        tracing::debug!(blob_id = %blob_id, phase, "upload phase stalled; starting the next");
+                        open_next(&mut phase);
                         progress = (0, tokio::time::Instant::now());
                     }
                 }
@@ -335,58 +356,24 @@ impl UploadCtx<'_, '_> {
         &self,
         u: &NodeUpload,
         metadata: Arc<BlobMetadata>,
-        sent: SentGuard,
+        [secondary, primary]: [SentGuard; 2],
+        (mut opened, group): (watch::Receiver<usize>, usize),
     ) -> Result<SignedConfirmation, CallError> {
         let (peer, addrs) = (u.member.peer_id, u.member.addrs.clone());
-        let group = &sent.0;
         retry(|| {
             self.p2p
                 .put_metadata(peer, addrs.clone(), (*metadata).clone())
         })
         .await?;
-        let puts = u.pairs.iter().flat_map(|pair| {
-            [SliverAxis::Primary, SliverAxis::Secondary].map(|axis| {
-                let addrs = addrs.clone();
-                async move {
-                    let _permit = self.in_flight.acquire().await.expect("never closed");
-                    let sliver = self
-                        .source
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .take(*pair, axis)
-                        .ok_or_else(|| {
-                            CallError::Transport(format!(
-                                "{axis} sliver of pair {pair} unavailable"
-                            ))
-                        })?;
-                    let size = sliver.data.len() as u64;
-                    // Shared by the attempts: a retry does not copy the sliver.
-                    let sliver = Arc::new(sliver);
-                    let put = retry(|| {
-                        self.p2p.put_sliver(
-                            peer,
-                            addrs.clone(),
-                            PutSliverRequest {
-                                blob_id: self.blob_id,
-                                pair: *pair,
-                                sliver: sliver.clone(),
-                            },
-                        )
-                    })
-                    .await;
-                    if put.is_ok() {
-                        group.slivers.fetch_add(1, Ordering::Relaxed);
-                        report(self.progress, |p| p.advance(size));
-                    }
-                    put
-                }
-            })
-        });
-        let results = futures::future::join_all(puts).await;
-        drop(sent);
-        for r in results {
-            r?;
-        }
+        self.put_slivers(u, SliverAxis::Secondary, &secondary.0)
+            .await?;
+        drop(secondary);
+        opened
+            .wait_for(|&g| g >= group)
+            .await
+            .map_err(|_| CallError::Transport("the upload ended".into()))?;
+        self.put_slivers(u, SliverAxis::Primary, &primary.0).await?;
+        drop(primary);
         // A node that has not applied the epoch change yet (it follows the ledger a block or
         // so behind) signs for the epoch before; ask it again shortly.
         let mut lagging = 0;
@@ -413,5 +400,48 @@ impl UploadCtx<'_, '_> {
                 _ => return Ok(signed),
             }
         }
+    }
+
+    /// Sends the node's slivers of one axis, at most `in_flight` at a time across the upload.
+    async fn put_slivers(
+        &self,
+        u: &NodeUpload,
+        axis: SliverAxis,
+        phase: &Phase,
+    ) -> Result<(), CallError> {
+        let (peer, addrs) = (u.member.peer_id, &u.member.addrs);
+        let puts = u.pairs.iter().map(|pair| async move {
+            let _permit = self.in_flight.acquire().await.expect("never closed");
+            let sliver = self
+                .source
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(*pair, axis)
+                .ok_or_else(|| {
+                    CallError::Transport(format!("{axis} sliver of pair {pair} unavailable"))
+                })?;
+            let size = sliver.data.len() as u64;
+            // Shared by the attempts: a retry does not copy the sliver.
+            let sliver = Arc::new(sliver);
+            retry(|| {
+                self.p2p.put_sliver(
+                    peer,
+                    addrs.clone(),
+                    PutSliverRequest {
+                        blob_id: self.blob_id,
+                        pair: *pair,
+                        sliver: sliver.clone(),
+                    },
+                )
+            })
+            .await?;
+            phase.slivers.fetch_add(1, Ordering::Relaxed);
+            report(self.progress, |p| p.advance(size));
+            Ok::<_, CallError>(())
+        });
+        for r in futures::future::join_all(puts).await {
+            r?;
+        }
+        Ok(())
     }
 }

@@ -312,20 +312,44 @@ fn wants_bcs(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("application/octet-stream"))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BlockQuery {
+    /// Wait up to this long (capped at the server's maximum) for a height not committed yet.
+    wait_ms: Option<u64>,
+}
+
 /// `GET /v1/blocks/{height}` (or `latest`): JSON, or BCS with `Accept: application/octet-stream`.
+/// With `wait_ms`, a height just past the tip is a long poll: the answer comes as soon as that
+/// block commits (followers see a block when it commits instead of at their next poll).
 pub(super) async fn block(
     State(st): State<AppState>,
     Path(height): Path<String>,
+    q: Result<Query<BlockQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let wait = Duration::from_millis(query(q)?.wait_ms.unwrap_or(0)).min(MAX_WAIT);
     let height: u64 = if height == "latest" {
         st.ledger.tip().height
     } else {
         parse("height", &height)?
     };
-    let record = match height {
-        0 => None,
-        h => st.ledger.store().block(h).map_err(ApiError::internal)?,
+    let deadline = Instant::now() + wait;
+    let mut rx = st.ledger.subscribe();
+    let record = loop {
+        rx.borrow_and_update();
+        let record = match height {
+            0 => None,
+            h => st.ledger.store().block(h).map_err(ApiError::internal)?,
+        };
+        // Only the next height is waited for: a client far ahead of the chain is answered now.
+        let next = st.ledger.tip().height.saturating_add(1);
+        if record.is_some()
+            || height != next
+            || !wait_for_commit(&mut rx, deadline, st.forwarder.shutdown()).await
+        {
+            break record;
+        }
     }
     .ok_or_else(|| ApiError::not_found("unknown_block", format!("no block at height {height}")))?;
     if wants_bcs(&headers) {

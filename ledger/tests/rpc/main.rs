@@ -434,6 +434,50 @@ async fn transaction_long_poll() {
     node.stop().await;
 }
 
+/// A follower's request for the next height is answered when that block commits; a height
+/// further ahead, or one asked without a wait, is answered at once with "not found".
+#[tokio::test]
+async fn block_long_poll() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    let validators = client.validators().await.unwrap();
+    let poll = {
+        let (url, validators) = (node.url.clone(), validators.clone());
+        tokio::spawn(async move {
+            LedgerClient::new(vec![url])
+                .verified_block_wait(1, CHAIN, &validators, WAIT)
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!poll.is_finished(), "height 1 is not committed yet");
+    client
+        .submit(&signed(&user_key(0), 0, transfer(9, 1)))
+        .await
+        .unwrap();
+    let committed = make_block(&node.ledger);
+    let got = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .expect("answered when the block committed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, Some(committed));
+    let started = std::time::Instant::now();
+    assert!(
+        client
+            .verified_block_wait(5, CHAIN, &validators, WAIT)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(client.block(2).await.unwrap().is_none());
+    assert!(
+        started.elapsed() < WAIT / 2,
+        "only the next height is waited for"
+    );
+    node.stop().await;
+}
+
 #[tokio::test]
 async fn verified_blocks() {
     let node = Node::start_alone().await;
