@@ -302,7 +302,10 @@ impl Storage {
         db_opts.set_use_direct_io_for_flush_and_compaction(direct);
         // Reuse finished write-ahead log files instead of creating new ones: rewriting pages
         // already in the page cache is a plain copy; new files need new pages.
+        // A log is reusable once every column family flushed past it; without a cap the small
+        // families (metadata, blob states) would keep old logs alive for gigabytes of slivers.
         db_opts.set_recycle_log_file_num(4);
+        db_opts.set_max_total_wal_size(128 << 20);
         let cfs = FAMILIES.iter().map(|name| {
             let mut o = Options::default();
             o.set_compression_type(rocksdb::DBCompressionType::None);
