@@ -18,12 +18,15 @@
 //! ([`Storage::apply_block_events`]). A restart resumes at `ledger_height + 1`, and a crash
 //! never leaves a block half applied.
 //!
-//! [`Follower::run`] follows until cancelled: when caught up it long-polls for the next block
-//! (the validator answers when it commits, or after [`LONG_POLL`]), so a registration is seen
-//! within milliseconds of its commit and an upload does not wait on the node; a server that
-//! answers a long poll early is asked again after [`POLL_INTERVAL`]; transient RPC errors are logged and retried with exponential backoff
-//! (capped at [`MAX_BACKOFF`]); a verification failure or a storage error stops it with a typed
-//! [`FollowerError`] and nothing of the offending block applied.
+//! [`Follower::run`] follows until cancelled:
+//! - when caught up it long-polls for the next block (the validator answers when it commits, or
+//!   after [`LONG_POLL`]), so a registration is seen within milliseconds of its commit and an
+//!   upload does not wait on the node; a server that answers a long poll early is asked again
+//!   after [`POLL_INTERVAL`];
+//! - transient RPC errors are logged and retried with exponential backoff (capped at
+//!   [`MAX_BACKOFF`]);
+//! - a verification failure or a storage error stops it with a typed [`FollowerError`] and
+//!   nothing of the offending block applied.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
