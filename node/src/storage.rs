@@ -273,6 +273,9 @@ fn supports_direct_io(dir: &Path) -> bool {
     ok
 }
 
+/// A blob id and the raw value stored under it.
+type BlobEntry = (BlobId, Box<[u8]>);
+
 fn family(axis: SliverAxis) -> &'static str {
     match axis {
         SliverAxis::Primary => CF_PRIMARY,
@@ -638,27 +641,42 @@ impl Storage {
         Ok(())
     }
 
+    /// Entries of a family keyed by blob id, from `start` on (inclusive), at most `limit`, in
+    /// blob id order; a key that is not a blob id is a typed corruption error.
+    fn blob_entries(
+        &self,
+        family: &'static str,
+        start: &BlobId,
+        limit: usize,
+    ) -> Result<Vec<BlobEntry>, StorageError> {
+        let iter = self.db.iterator_cf(
+            self.cf(family),
+            IteratorMode::From(&start.0, Direction::Forward),
+        );
+        iter.take(limit)
+            .map(|item| {
+                let (key, value) = item?;
+                let id: [u8; 32] = key.as_ref().try_into().map_err(|_| StorageError::Corrupt {
+                    family,
+                    key: hex::encode(&key),
+                    reason: "not a blob id".into(),
+                })?;
+                Ok((BlobId(id), value))
+            })
+            .collect()
+    }
+
     fn keys(
         &self,
         family: &'static str,
         start: &BlobId,
         limit: usize,
     ) -> Result<Vec<BlobId>, StorageError> {
-        let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            self.cf(family),
-            IteratorMode::From(&start.0, Direction::Forward),
-        );
-        for item in iter.take(limit) {
-            let (key, _) = item?;
-            let id: [u8; 32] = key.as_ref().try_into().map_err(|_| StorageError::Corrupt {
-                family,
-                key: hex::encode(&key),
-                reason: "not a blob id".into(),
-            })?;
-            out.push(BlobId(id));
-        }
-        Ok(out)
+        Ok(self
+            .blob_entries(family, start, limit)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
     }
 
     /// Stores a small named value of the node's own state (event cursor, …).
@@ -697,27 +715,20 @@ impl Storage {
         start: &BlobId,
         limit: usize,
     ) -> Result<Vec<(BlobId, BlobState)>, StorageError> {
-        let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            self.cf(CF_BLOBS),
-            IteratorMode::From(&start.0, Direction::Forward),
-        );
-        for item in iter.take(limit) {
-            let (key, value) = item?;
-            let corrupt = |reason: String| StorageError::Corrupt {
-                family: CF_BLOBS,
-                key: hex::encode(&key),
-                reason,
-            };
-            let id: [u8; 32] = key
-                .as_ref()
-                .try_into()
-                .map_err(|_| corrupt("not a blob id".into()))?;
-            let state = codec::decode(&value, MAX_BLOB_STATE_BYTES)
-                .map_err(|e: CodecError| corrupt(e.to_string()))?;
-            out.push((BlobId(id), state));
-        }
-        Ok(out)
+        self.blob_entries(CF_BLOBS, start, limit)?
+            .into_iter()
+            .map(|(id, value)| {
+                let state =
+                    codec::decode(&value, MAX_BLOB_STATE_BYTES).map_err(|e: CodecError| {
+                        StorageError::Corrupt {
+                            family: CF_BLOBS,
+                            key: hex::encode(id.0),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                Ok((id, state))
+            })
+            .collect()
     }
 
     /// Adds blobs to the sync queue (blob sync checks and recovers their slivers).
