@@ -47,7 +47,7 @@ pub struct ComputedBlobId {
 /// The blob id of `data` on a network of `n_shards` shards. Encodes on up to
 /// `available_parallelism` threads.
 pub fn blob_id_of(data: &[u8], n_shards: u16) -> Result<ComputedBlobId, BlobIdError> {
-    let encoding = |e: floe_common::ConfigError| BlobIdError::Encoding {
+    let encoding = |e: floe_common::EncodingConfigError| BlobIdError::Encoding {
         n_shards,
         reason: e.to_string(),
     };

@@ -2,7 +2,7 @@
 //!
 //! [`BlobClient`] talks to the ledger (through [`LedgerClient`]) and to the storage nodes
 //! (through an outbound-only libp2p swarm speaking the node protocols of
-//! [`floe_node::protocol`]).
+//! [`floe_node_protocol::protocol`]).
 //!
 //! * [`BlobClient::store`]: encode → (reuse an existing certified blob, or) reserve storage and
 //!   register in one batch → upload metadata and slivers to every node in parallel → collect
@@ -21,16 +21,19 @@ mod upload;
 
 use std::time::Duration;
 
-use floe_common::{BlobId, EncodingConfig, KeyPair};
-use floe_ledger::{Address, ClientError, LedgerClient};
-use floe_node::committee::{CommitteeError, CommitteeView};
-use floe_node::p2p::P2p;
-use floe_node::protocol;
+use floe_common::config::EncodingConfigError;
+use floe_common::{EncodingConfig, KeyPair};
+use floe_ledger_types::{Address, ClientError, LedgerClient};
+use floe_node_protocol::committee::{CommitteeError, CommitteeView};
+use floe_node_protocol::network::NetworkError;
+use floe_node_protocol::p2p::P2p;
+use floe_node_protocol::protocol;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use progress::{Progress, ProgressHook};
 pub use read::{ReadError, ReadOutcome, ReadPhases};
 pub use store::{Persistence, StoreError, StoreOptions, StoreOutcome, StorePhases};
+pub use upload::{NodeFailure, NodeFailures, NodeUploadError, UploadError};
 
 /// Tuning of the data path.
 #[derive(Debug, Clone)]
@@ -69,9 +72,12 @@ pub enum ConnectError {
     /// The ledger's committee is unusable.
     #[error(transparent)]
     Committee(#[from] CommitteeError),
+    /// The network's shard count gives no valid encoding.
+    #[error("shard count: {0}")]
+    Encoding(#[from] EncodingConfigError),
     /// The libp2p swarm could not start.
     #[error("network: {0}")]
-    Network(String),
+    Network(#[from] NetworkError),
 }
 
 /// The SDK's handle for storing and reading blobs.
@@ -96,14 +102,11 @@ impl BlobClient {
         options: BlobOptions,
     ) -> Result<Self, ConnectError> {
         let system = ledger.system().await?;
-        let config = EncodingConfig::new(system.n_shards)
-            .map_err(|e| ConnectError::Network(format!("shard count: {e}")))?;
+        let config = EncodingConfig::new(system.n_shards)?;
         let cancel = CancellationToken::new();
         let identity = KeyPair::generate(&mut rand::rngs::OsRng);
         let (p2p, _, task) =
-            P2p::start(&identity, &protocol::limits(&config), None, cancel.clone())
-                .await
-                .map_err(|e| ConnectError::Network(e.to_string()))?;
+            P2p::start(&identity, &protocol::limits(&config), None, cancel.clone()).await?;
         drop(task); // the swarm stops with the drop guard
         Ok(BlobClient {
             ledger,
@@ -130,12 +133,5 @@ impl BlobClient {
     pub async fn committee(&self) -> Result<CommitteeView, ConnectError> {
         let resp = self.ledger.committee().await?;
         Ok(CommitteeView::from_response(&resp)?)
-    }
-
-    /// The blob id `data` would get, computed locally.
-    pub fn blob_id_of(config: &EncodingConfig, data: &[u8]) -> Result<BlobId, String> {
-        floe_common::encode_blob(config, data)
-            .map(|e| e.blob_id())
-            .map_err(|e| e.to_string())
     }
 }

@@ -31,7 +31,7 @@ fn default_epochs() -> u32 {
 
 /// The configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub enum ClientConfigError {
     /// The file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -62,12 +62,12 @@ impl ClientConfig {
     }
 
     /// Loads `path` and resolves relative paths against its directory.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    pub fn load(path: &Path) -> Result<Self, ClientConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ClientConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let mut config = Self::from_yaml(&text).map_err(|reason| ConfigError::Parse {
+        let mut config = Self::from_yaml(&text).map_err(|reason| ClientConfigError::Parse {
             path: path.to_owned(),
             reason,
         })?;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use floe_ledger::client::ClientError;
-use floe_ledger::{TxDigest, TxError};
+use floe_ledger_types::client::ClientError;
+use floe_ledger_types::{TxDigest, TxError};
 
 use crate::wallet::WalletError;
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use floe_common::{BlobId, ConsistencyCheck, EncodingConfig, Epoch, Frost};
-use floe_ledger::LedgerClient;
-use floe_ledger::rpc::types::SystemInfo;
+use floe_ledger_types::LedgerClient;
+use floe_ledger_types::rpc::SystemInfo;
 use serde::Serialize;
 
 use crate::blobs::{BlobClient, ProgressHook, ReadError, ReadPhases, StoreError, StoreOptions};
@@ -113,7 +113,7 @@ pub enum FilesError {
     Encode(String),
     /// A ledger query failed.
     #[error("ledger: {0}")]
-    Ledger(#[from] floe_ledger::ClientError),
+    Ledger(#[from] floe_ledger_types::ClientError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -18,13 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use floe_common::{BlobId, Frost, ObjectId};
-use floe_ledger::client::ClientError;
-use floe_ledger::rpc::types::{
+use floe_ledger_types::TxStatus;
+use floe_ledger_types::client::ClientError;
+use floe_ledger_types::rpc::{
     AccountResponse, BlobStatus, CommitteeResponse, NodeInfo, ObjectResponse, SystemInfo,
 };
-use floe_ledger::store::TxStatus;
-use floe_ledger::{Address, Effects, LedgerClient, SignedTransaction, Transaction, TxDigest};
-use floe_ledger::{TxError, TxKind};
+use floe_ledger_types::{Address, Effects, LedgerClient, SignedTransaction, Transaction, TxDigest};
+use floe_ledger_types::{TxError, TxKind};
 use serde::Serialize;
 
 use crate::config::ClientConfig;

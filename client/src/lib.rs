@@ -1,13 +1,13 @@
-//! Floe's client SDK, the `floe` command line and the HTTP publisher/aggregator daemon.
+//! Floe's client SDK: store and read blobs, and use the ledger. It depends on the protocol
+//! crates only (`floe-common`, `floe-ledger-types`, `floe-node-protocol`), never on a server,
+//! so an application that stores a blob builds no storage engine and no consensus. The `floe`
+//! command line and `floe daemon` are built on it in `floe-cli`.
 //!
 //! * [`config`]: the client configuration file (`client.yaml`).
 //! * [`blobs`]: storing and reading blobs ([`BlobClient`]) over the storage-node protocols,
 //!   with an optional [`blobs::Progress`] observer.
 //! * [`files`]: what `floe store` / `floe read` do: `--epochs N|max`, prices, dry runs, storing
 //!   files and reading blobs into files or writers.
-//! * [`daemon`]: `floe daemon`, Walrus-compatible HTTP publisher and aggregator routes over a
-//!   [`BlobClient`] (axum router and server).
-//! * [`bench`]: `floe bench encode|store|read`, one JSON line each.
 //! * [`wallet`]: the account key file: create (0600, never overwritten), load, address.
 //! * [`floe`]: [`Floe`], the handle on the ledger. It signs transactions with the wallet's key,
 //!   picks the nonce and fee, waits for finality and retries stale nonces; it wraps balance,
@@ -27,15 +27,10 @@
 //! println!("staked: {}", receipt.staked_object);
 //! # Ok(()) }
 //! ```
-//!
-//! The `floe` binary (`src/bin/floe`) is a thin layer over this crate; its commands, output and
-//! exit codes are described in `client/README.md` and `floe --help`.
 
-pub mod bench;
 pub mod blob_id;
 pub mod blobs;
 pub mod config;
-pub mod daemon;
 pub mod error;
 pub mod files;
 pub mod floe;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use floe_common::KeyPair;
 use floe_common::crypto::KeyFile;
-use floe_ledger::Address;
+use floe_ledger_types::Address;
 
 /// A wallet could not be created or loaded.
 #[derive(Debug, thiserror::Error)]

@@ -44,12 +44,22 @@ pub enum Threshold {
 }
 
 impl Threshold {
-    /// Whether `weight` of `n` shards reaches the threshold.
+    /// Whether `weight` of `n` shards reaches the threshold. This is the one place the quorum
+    /// and validity rules are written down; everything else asks here.
     pub const fn reached(self, weight: u32, n: u16) -> bool {
         let (w, n) = (weight as u64, n as u64);
         match self {
             Threshold::Quorum => 3 * w > 2 * n,
             Threshold::Validity => 3 * w > n,
+        }
+    }
+
+    /// The smallest weight of `n` shards that reaches the threshold.
+    pub const fn min_weight(self, n: u16) -> u32 {
+        let n = n as u32;
+        match self {
+            Threshold::Quorum => 2 * n / 3 + 1,
+            Threshold::Validity => n / 3 + 1,
         }
     }
 }

@@ -14,6 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::certificate::Threshold;
 use crate::{SliverAxis, ids::SliverPairIndex};
 
 /// The largest symbol size (`u16::MAX - 1`; symbols are an even number of bytes).
@@ -49,18 +50,18 @@ impl From<EncodingType> for u8 {
 }
 
 impl TryFrom<u8> for EncodingType {
-    type Error = ConfigError;
-    fn try_from(v: u8) -> Result<Self, ConfigError> {
+    type Error = EncodingConfigError;
+    fn try_from(v: u8) -> Result<Self, EncodingConfigError> {
         match v {
             1 => Ok(EncodingType::RedStuffRs2),
-            other => Err(ConfigError::UnknownEncodingType(other)),
+            other => Err(EncodingConfigError::UnknownEncodingType(other)),
         }
     }
 }
 
 /// Invalid encoding parameters or inputs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum EncodingConfigError {
     /// The shard count is outside `MIN_SHARDS..=MAX_SHARDS`.
     #[error("unsupported shard count {0}: must be between {MIN_SHARDS} and {MAX_SHARDS}")]
     ShardCount(u32),
@@ -88,9 +89,9 @@ pub struct EncodingConfig {
 
 impl EncodingConfig {
     /// Parameters for `n_shards` shards (`4 ≤ n ≤ 32768`).
-    pub fn new(n_shards: u16) -> Result<Self, ConfigError> {
+    pub fn new(n_shards: u16) -> Result<Self, EncodingConfigError> {
         if !(MIN_SHARDS..=MAX_SHARDS).contains(&n_shards) {
-            return Err(ConfigError::ShardCount(u32::from(n_shards)));
+            return Err(EncodingConfigError::ShardCount(u32::from(n_shards)));
         }
         Ok(Self {
             n_shards,
@@ -159,12 +160,12 @@ impl EncodingConfig {
 
     /// The symbol size for a blob of `len` bytes: `ceil(max(len,1)/(rows·cols))` rounded up to
     /// even.
-    pub fn symbol_size(&self, len: u64) -> Result<u16, ConfigError> {
+    pub fn symbol_size(&self, len: u64) -> Result<u16, EncodingConfigError> {
         let l = len.max(1);
         let s = l.div_ceil(self.source_symbols());
         let s = s + (s & 1);
         if s > u64::from(MAX_SYMBOL_SIZE) {
-            return Err(ConfigError::DataTooLarge {
+            return Err(EncodingConfigError::DataTooLarge {
                 len,
                 max: self.max_blob_size(),
                 n_shards: self.n_shards,
@@ -174,7 +175,7 @@ impl EncodingConfig {
     }
 
     /// Bytes of a sliver on `axis` for a blob of `len` bytes.
-    pub fn sliver_size(&self, axis: SliverAxis, len: u64) -> Result<usize, ConfigError> {
+    pub fn sliver_size(&self, axis: SliverAxis, len: u64) -> Result<usize, EncodingConfigError> {
         Ok(self.sliver_symbols(axis) * usize::from(self.symbol_size(len)?))
     }
 
@@ -189,30 +190,31 @@ impl EncodingConfig {
     }
 
     /// The encoded length charged for storage: `n · ((rows+cols)·s + n·64 + 32)`.
-    pub fn encoded_length(&self, len: u64) -> Result<u64, ConfigError> {
+    pub fn encoded_length(&self, len: u64) -> Result<u64, EncodingConfigError> {
         let s = u64::from(self.symbol_size(len)?);
         let per_shard = (self.rows() + self.cols()) as u64 * s + self.metadata_charged_len();
         Ok(u64::from(self.n_shards) * per_shard)
     }
 
-    /// Whether `weight` shards form a quorum: `3w ≥ 2n+1`.
+    /// Whether `weight` shards form a quorum: `3w ≥ 2n+1` ([`Threshold::Quorum`]).
     pub const fn is_quorum(&self, weight: u32) -> bool {
-        3 * weight as u64 > 2 * self.n_shards as u64
+        Threshold::Quorum.reached(weight, self.n_shards)
     }
 
-    /// Whether `weight` shards include at least one correct holder: `3w ≥ n+1`.
+    /// Whether `weight` shards include at least one correct holder: `3w ≥ n+1`
+    /// ([`Threshold::Validity`]).
     pub const fn is_validity(&self, weight: u32) -> bool {
-        3 * weight as u64 > self.n_shards as u64
+        Threshold::Validity.reached(weight, self.n_shards)
     }
 
     /// The smallest quorum weight.
     pub const fn quorum_weight(&self) -> u32 {
-        (2 * self.n_shards as u32) / 3 + 1
+        Threshold::Quorum.min_weight(self.n_shards)
     }
 
     /// The smallest validity weight.
     pub const fn validity_weight(&self) -> u32 {
-        self.n_shards as u32 / 3 + 1
+        Threshold::Validity.min_weight(self.n_shards)
     }
 
     /// All sliver pair indices, `0..n`.
@@ -253,7 +255,7 @@ mod tests {
         assert_eq!(c.symbol_size(c.max_blob_size()).unwrap(), MAX_SYMBOL_SIZE);
         assert!(matches!(
             c.symbol_size(c.max_blob_size() + 1),
-            Err(ConfigError::DataTooLarge { .. })
+            Err(EncodingConfigError::DataTooLarge { .. })
         ));
         // 17-byte blob at n=1000: 1000·(1001·2 + 64032) (the reference's sample response).
         assert_eq!(c.encoded_length(17).unwrap(), 66_034_000);

@@ -24,9 +24,10 @@ mod decoder;
 mod encoder;
 mod expand;
 pub mod faulty;
+mod jobs;
 mod metadata;
+mod prepared;
 mod recovery;
-mod stream;
 
 pub use decoder::{ConsistencyCheck, DecodeError, decode_blob};
 pub use encoder::{EncodeOptions, EncodedBlob, SliverPair, encode_blob, encode_blob_with};
@@ -34,11 +35,11 @@ pub use expand::{SliverError, SliverExpander};
 pub use metadata::{
     BlobMetadata, MetadataError, SliverPairHashes, VerifiedBlobMetadata, derive_blob_id,
 };
+pub use prepared::{PreparedBlob, prepare};
 pub use recovery::{
     InconsistencyProof, RecoveryError, RecoveryOutcome, RecoverySymbol, recover_sliver,
     recover_unproven, recovery_symbols,
 };
-pub use stream::{PreparedBlob, prepare};
 
 /// The two axes of the encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -26,7 +26,7 @@ pub use certificate::{
     Certificate, CertificateBuilder, CertificateError, Committee, CommitteeMember, Threshold,
 };
 pub use codec::CodecError;
-pub use config::{ConfigError, EncodingConfig, EncodingType};
+pub use config::{EncodingConfig, EncodingConfigError, EncodingType};
 pub use crypto::{KeyPair, PublicKey, Signature, SignatureError};
 pub use encoding::{
     BlobMetadata, ConsistencyCheck, DecodeError, EncodedBlob, InconsistencyProof, RecoveryError,

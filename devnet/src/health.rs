@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use floe_ledger::rpc::types::HealthResponse;
+use floe_ledger_types::rpc::HealthResponse;
 use floe_node::http::HttpHealth;
 use serde::{Deserialize, Serialize};
 

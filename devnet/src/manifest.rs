@@ -341,7 +341,7 @@ fn genesis(
             write_price_per_mib: write_price,
             min_fee: Frost(1_000),
             max_shards_per_node: opts.shards,
-            active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
+            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
         },
         validators: Vec::new(),
         accounts,

@@ -12,8 +12,8 @@ use floe_client::{BlobClient, BlobOptions};
 use floe_common::{BlobId, ConsistencyCheck, EncodingConfig, KeyPair};
 use floe_devnet::{Devnet, DevnetOptions};
 use floe_ledger::LedgerClient;
-use floe_node::committee::CommitteeView;
-use floe_node::p2p::P2p;
+use floe_node_protocol::committee::CommitteeView;
+use floe_node_protocol::p2p::P2p;
 use rand::{Rng, RngCore, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
@@ -136,7 +136,7 @@ async fn kill9_durability() {
     let cancel = CancellationToken::new();
     let (p2p, _, _) = P2p::start(
         &KeyPair::from_seed([9; 32]),
-        &floe_node::protocol::limits(&EncodingConfig::new(8).unwrap()),
+        &floe_node_protocol::protocol::limits(&EncodingConfig::new(8).unwrap()),
         None,
         cancel.clone(),
     )

@@ -16,10 +16,10 @@ use floe_common::codec;
 use floe_common::hash::Digest;
 
 use crate::block::{Block, BlockHash, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, tx_root};
-use crate::cert::{CommitCertificate, ValidatorAddress, ValidatorInfo, ValidatorSet};
+use crate::cert::{CommitCertificate, ValidatorAddress, ValidatorSet};
 use crate::genesis::{Genesis, GenesisError};
 use crate::state::{BlockContext, State, apply};
-use crate::store::{BlockRecord, ChainTip, LedgerStore, StoreError, TxOutcome, TxStatus};
+use crate::store::{BlockRecord, ChainTip, LedgerStore, LedgerStoreError, TxOutcome, TxStatus};
 use crate::tx::VerifiedTransaction;
 
 /// How far ahead of the local clock a block's timestamp may be.
@@ -95,7 +95,7 @@ pub enum BlockError {
 pub enum ChainError {
     /// Store failure.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] LedgerStoreError),
     /// Invalid genesis.
     #[error(transparent)]
     Genesis(#[from] GenesisError),
@@ -145,26 +145,11 @@ fn next_app_hash(
     Digest(*h.finalize().as_bytes())
 }
 
-/// The validator set a genesis names.
-pub fn genesis_validators(genesis: &Genesis) -> Result<ValidatorSet, crate::cert::CertError> {
-    ValidatorSet::new(
-        genesis
-            .validators
-            .iter()
-            .map(|v| ValidatorInfo {
-                name: v.name.clone(),
-                public_key: v.public_key,
-                power: v.voting_power,
-            })
-            .collect(),
-    )
-}
-
 impl Chain {
     /// Loads the chain from `store`, initialising it from `genesis` on first start.
     pub fn open(store: &LedgerStore, genesis: Genesis) -> Result<Chain, ChainError> {
         genesis.validate()?;
-        let validators = genesis_validators(&genesis)?;
+        let validators = genesis.validator_set()?;
         let (state, tip) = match (store.load_state()?, store.tip()?) {
             (Some(state), Some(tip)) => (state, tip),
             _ => {

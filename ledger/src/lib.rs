@@ -1,51 +1,44 @@
-//! Floe's metadata ledger: a BFT-replicated state machine (accounts and WAL, storage resources,
-//! blobs, storage nodes, stake, committee) run by validators over the Malachite BFT engine.
+//! Floe's metadata ledger: one validator of the BFT-replicated state machine (accounts and WAL,
+//! storage resources, blobs, storage nodes, stake, committee) run over the Malachite BFT engine.
 //!
-//! Layers, from pure to IO:
-//! - [`tx`], [`genesis`], [`committee`], [`state`]: the pure, deterministic state machine (no IO,
-//!   no clocks, no hash-map iteration, no floats). A block is executed as
-//!   `state.begin_block(&ctx)`, then for each transaction `apply(&mut state, &verified_tx, &ctx)`
-//!   (recording the effects or the typed rejection), then `state.take_changes()` written to the
-//!   store atomically with the block.
-//! - [`block`], [`cert`]: blocks, validator sets, consensus sign bytes and commit certificates
-//!   (no engine types, so storage nodes and clients verify blocks without running consensus).
+//! The data everyone shares (transactions, objects, events, genesis, blocks, certificates, the
+//! RPC shapes and the typed client) lives in `floe-ledger-types`; this crate holds the rules
+//! that change it and the IO around them. Layers, from pure to IO:
+//! - [`state`]: the pure, deterministic executor (no IO, no clocks, no hash-map iteration, no
+//!   floats). A block is executed as `state.begin_block(&ctx)`, then for each transaction
+//!   `apply(&mut state, &verified_tx, &ctx)` (recording the effects or the typed rejection),
+//!   then `state.take_changes()` written to the store atomically with the block.
+//! - [`chain`]: block validity rules and execution; the chained state digest.
 //! - [`store`]: RocksDB (blocks, certificates, state, transaction index, events).
+//! - [`mempool`], [`service`]: the verified, nonce-ordered pool and the [`service::Ledger`]
+//!   handle shared by consensus and the RPC.
 //! - [`consensus`]: the Malachite context, signing, wire codec and application loop.
-//! - [`rpc`] / [`client`]: the HTTP JSON API of a validator and its typed client.
-//! - [`process`]: logging and signal handling shared by the binaries.
+//! - [`rpc`]: the HTTP JSON API of a validator.
+//! - [`validator`], [`localnet`]: a validator process from its config; files for a local
+//!   network.
 
-pub mod block;
-pub mod cert;
 pub mod chain;
-pub mod client;
-pub mod committee;
 pub mod consensus;
-pub mod error;
-pub mod genesis;
 pub mod localnet;
 pub mod mempool;
-pub mod process;
 pub mod rpc;
 pub mod service;
 pub mod state;
 pub mod store;
 pub mod testkit;
-pub mod tx;
 pub mod validator;
 
-pub use block::{Block, BlockHash, BlockHeader};
-pub use cert::{CertError, CommitCertificate, ValidatorAddress, ValidatorInfo, ValidatorSet};
-pub use client::{ClientError, LedgerClient};
-pub use committee::{ApportionError, active_set, apportion, assign_shards, transition};
-pub use error::TxError;
-pub use genesis::{FaucetParams, Genesis, GenesisError, GenesisNode, GenesisValidator, Params};
-pub use state::{
-    Account, BlobIdInfo, BlobObject, BlockContext, CommitteeState, Effects, EpochAccount,
-    EpochEvent, EpochState, Event, MemberShards, NodeReward, NodeVotes, Object, Proposal,
-    ProposalChange, ProposalStatus, ShardMove, StakeStatus, StakedWal, StakingPool, State,
-    StateError, StorageNode, StorageResource, SystemState, apply, derive_object_id,
+// The shared data modules, reachable inside this crate as `crate::tx`, `crate::block`, …
+use floe_ledger_types::{block, cert, committee, error, events, genesis, record, tx};
+
+pub use floe_ledger_types::{
+    Account, Address, BlobIdInfo, BlobObject, Block, BlockHash, BlockHeader, CertError,
+    ClientError, CommitCertificate, CommitteeState, Effects, EpochAccount, EpochEvent, EpochState,
+    Event, FaucetParams, Genesis, GenesisError, GenesisNode, GenesisValidator, LedgerClient,
+    MAX_TX_BYTES, MemberShards, NodeReward, NodeVotes, Object, Params, Proposal, ProposalChange,
+    ProposalStatus, ShardMove, SignedTransaction, StakeStatus, StakedWal, StakingPool, StorageNode,
+    StorageResource, SystemState, Transaction, TxDigest, TxError, TxKind, ValidatorAddress,
+    ValidatorInfo, ValidatorSet, VerifiedTransaction, derive_object_id, node_id_of,
 };
-pub use tx::{
-    Address, MAX_TX_BYTES, SignedTransaction, Transaction, TxDigest, TxKind, VerifiedTransaction,
-    node_id_of,
-};
+pub use floe_ledger_types::{ApportionError, active_set, apportion, assign_shards, transition};
+pub use state::{BlockContext, State, StateError, apply};

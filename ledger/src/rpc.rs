@@ -32,16 +32,17 @@ use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 
 use crate::TxError;
-use crate::mempool::MempoolError;
+use crate::mempool::{Admission, MempoolError};
 use crate::service::{Ledger, SubmitError};
 
 mod forward;
 mod handlers;
 mod queries;
-pub mod types;
 
 pub use forward::{ForwardTask, Forwarder};
-use types::ErrorBody;
+// The JSON shapes, shared with the typed client.
+use floe_ledger_types::rpc as types;
+use types::{AdmissionStatus, ErrorBody};
 
 /// Largest body of `POST /v1/transactions` (a JSON transaction is a few times its BCS size).
 pub const MAX_TX_BODY: usize = 1 << 20;
@@ -153,6 +154,15 @@ impl IntoResponse for ApiError {
 struct AppState {
     ledger: Arc<Ledger>,
     forwarder: Forwarder,
+}
+
+impl From<Admission> for AdmissionStatus {
+    fn from(a: Admission) -> Self {
+        match a {
+            Admission::Added => AdmissionStatus::Added,
+            Admission::Duplicate => AdmissionStatus::Duplicate,
+        }
+    }
 }
 
 /// The API's routes over `ledger`; admitted client transactions go to `forwarder`, and

@@ -13,8 +13,9 @@ use crate::chain::{Chain, ChainError};
 use crate::genesis::Genesis;
 use crate::mempool::{Admission, Mempool, MempoolError};
 use crate::state::State;
-use crate::store::{BlockRecord, ChainTip, LedgerStore, StoreError, TxOutcome};
+use crate::store::{BlockRecord, ChainTip, LedgerStore, LedgerStoreError};
 use crate::tx::{SignedTransaction, TxDigest, VerifiedTransaction};
+use floe_ledger_types::CommittedTx;
 
 /// Default mempool capacity.
 pub const MEMPOOL_CAPACITY: usize = 200_000;
@@ -38,17 +39,6 @@ impl SubmitError {
             SubmitError::Mempool(e) => e.code(),
         }
     }
-}
-
-/// A committed transaction with its place.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CommittedTx {
-    /// Block height.
-    pub height: u64,
-    /// Index in the block.
-    pub index: u32,
-    /// Outcome.
-    pub outcome: TxOutcome,
 }
 
 /// The validator's ledger.
@@ -183,7 +173,7 @@ impl Ledger {
     }
 
     /// A committed transaction.
-    pub fn transaction(&self, digest: &TxDigest) -> Result<Option<CommittedTx>, StoreError> {
+    pub fn transaction(&self, digest: &TxDigest) -> Result<Option<CommittedTx>, LedgerStoreError> {
         let Some((height, index)) = self.store.tx_location(digest)? else {
             return Ok(None);
         };

@@ -29,22 +29,23 @@ use crate::tx::{Address, TxDigest, TxKind, VerifiedTransaction};
 mod blob;
 mod coin;
 pub mod epoch;
-mod events;
 pub mod governance;
-mod objects;
 mod overlay;
 mod persist;
 pub mod pricing;
 pub mod staking;
 mod storage;
 
+// The records and events are data shared with clients (`floe-ledger-types`); the rules that
+// change them live here. Submodules reach them as `super::objects` and `super::events`.
+use floe_ledger_types::{events, objects};
+
 pub use events::{Effects, EpochEvent, Event, MemberShards, NodeReward, ShardMove};
 pub use objects::{
     Account, BlobIdInfo, BlobObject, CommitteeState, EpochAccount, EpochState, NodeVotes, Object,
     Proposal, ProposalChange, ProposalStatus, StakeStatus, StakedWal, StakingPool, StorageNode,
-    StorageResource, SystemState,
+    StorageResource, SystemState, derive_object_id,
 };
-pub use overlay::derive_object_id;
 pub use persist::StateError;
 
 use overlay::Overlay;

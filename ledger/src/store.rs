@@ -26,10 +26,11 @@ use rocksdb::{
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::TxError;
 use crate::block::{Block, BlockHash, MAX_BLOCK_BYTES};
-use crate::cert::{CommitCertificate, ValidatorAddress};
-use crate::state::{Effects, Event, State, StateError};
+use crate::cert::ValidatorAddress;
+use crate::events::Event;
+pub use crate::record::{BlockRecord, EventCursor, EventRecord, TxOutcome, TxStatus};
+use crate::state::{State, StateError};
 use crate::tx::TxDigest;
 
 const CF_BLOCKS: &str = "blocks";
@@ -55,7 +56,7 @@ const MAX_RECORD_BYTES: usize = 4 * MAX_BLOCK_BYTES;
 
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum LedgerStoreError {
     /// RocksDB failed.
     #[error("rocksdb: {0}")]
     Db(#[from] rocksdb::Error),
@@ -93,110 +94,6 @@ pub struct ChainTip {
     pub app_hash: Digest,
 }
 
-/// What a transaction did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TxStatus {
-    /// Applied.
-    Success(Effects),
-    /// Rejected with no effect on state (not even the fee or nonce).
-    Failure(TxError),
-}
-
-/// A transaction's outcome in its block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TxOutcome {
-    /// The transaction.
-    pub digest: TxDigest,
-    /// What happened.
-    pub status: TxStatus,
-}
-
-/// A committed block as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BlockRecord {
-    /// The block.
-    pub block: Block,
-    /// The engine's commit certificate.
-    pub certificate: CommitCertificate,
-    /// One outcome per transaction, in block order.
-    pub outcomes: Vec<TxOutcome>,
-    /// State digest after this block (the next block's `app_hash`).
-    pub app_hash: Digest,
-    /// Block events: what the epoch state machine did at the start of this block (committee
-    /// selection, epoch change, rewards, …), before any transaction. Committed by `app_hash`.
-    #[serde(default)]
-    pub system_events: Vec<Event>,
-}
-
-/// A stable position in the event log: events of block `height`, from `index` on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct EventCursor {
-    /// Block height.
-    pub height: u64,
-    /// Index of the event within the block.
-    pub index: u32,
-}
-
-impl EventCursor {
-    fn key(&self) -> [u8; 12] {
-        let mut k = [0u8; 12];
-        k[..8].copy_from_slice(&self.height.to_be_bytes());
-        k[8..].copy_from_slice(&self.index.to_be_bytes());
-        k
-    }
-
-    fn from_key(k: &[u8]) -> Option<Self> {
-        Some(EventCursor {
-            height: u64::from_be_bytes(k.get(..8)?.try_into().ok()?),
-            index: u32::from_be_bytes(k.get(8..12)?.try_into().ok()?),
-        })
-    }
-
-    /// The position right after this one.
-    pub fn next(&self) -> EventCursor {
-        EventCursor {
-            height: self.height,
-            index: self.index.saturating_add(1),
-        }
-    }
-}
-
-impl std::fmt::Display for EventCursor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.height, self.index)
-    }
-}
-
-/// A cursor text that is not `height:index`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid event cursor {0:?}: expected height:index")]
-pub struct CursorParseError(pub String);
-
-impl std::str::FromStr for EventCursor {
-    type Err = CursorParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || CursorParseError(s.to_owned());
-        let (h, i) = s.split_once(':').ok_or_else(bad)?;
-        Ok(EventCursor {
-            height: h.parse().map_err(|_| bad())?,
-            index: i.parse().map_err(|_| bad())?,
-        })
-    }
-}
-
-/// One event with where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventRecord {
-    /// Position.
-    pub cursor: EventCursor,
-    /// The transaction that emitted it; `None` for a block event (epoch state machine).
-    pub tx: Option<TxDigest>,
-    /// The event.
-    pub event: Event,
-}
-
 /// A proposal seen for a (height, round), kept until its height is decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundProposal {
@@ -216,7 +113,7 @@ pub struct LedgerStore {
 
 impl LedgerStore {
     /// Opens (or creates) the store at `path` for the chain with `genesis_digest`.
-    pub fn open(path: &Path, genesis_digest: [u8; 32]) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, genesis_digest: [u8; 32]) -> Result<Self, LedgerStoreError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -232,7 +129,7 @@ impl LedgerStore {
         let store = LedgerStore { db, sync };
         match store.db.get_cf(store.cf(CF_META), META_GENESIS)? {
             Some(stored) if stored.as_slice() != genesis_digest => {
-                return Err(StoreError::WrongGenesis {
+                return Err(LedgerStoreError::WrongGenesis {
                     stored: hex::encode(stored),
                     given: hex::encode(genesis_digest),
                 });
@@ -258,22 +155,22 @@ impl LedgerStore {
         family: &'static str,
         key: &[u8],
         limit: usize,
-    ) -> Result<Option<T>, StoreError> {
+    ) -> Result<Option<T>, LedgerStoreError> {
         match self.db.get_pinned_cf(self.cf(family), key)? {
             None => Ok(None),
             Some(bytes) => codec::decode(&bytes, limit)
                 .map(Some)
-                .map_err(|source| StoreError::Corrupt { family, source }),
+                .map_err(|source| LedgerStoreError::Corrupt { family, source }),
         }
     }
 
     /// The last committed block, if any.
-    pub fn tip(&self) -> Result<Option<ChainTip>, StoreError> {
+    pub fn tip(&self) -> Result<Option<ChainTip>, LedgerStoreError> {
         self.get(CF_META, META_TIP, 1024)
     }
 
     /// Rebuilds the state from disk (`None` before the first commit).
-    pub fn load_state(&self) -> Result<Option<State>, StoreError> {
+    pub fn load_state(&self) -> Result<Option<State>, LedgerStoreError> {
         if self.tip()?.is_none() {
             return Ok(None);
         }
@@ -292,7 +189,7 @@ impl LedgerStore {
         record: &BlockRecord,
         changes: &[(Vec<u8>, Option<Vec<u8>>)],
         tip: &ChainTip,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), LedgerStoreError> {
         let height = record.block.height();
         let mut batch = WriteBatch::default();
         batch.put_cf(
@@ -319,7 +216,7 @@ impl LedgerStore {
                 tx,
                 event: event.clone(),
             };
-            batch.put_cf(self.cf(CF_EVENTS), cursor.key(), codec::encode(&rec));
+            batch.put_cf(self.cf(CF_EVENTS), cursor_key(&cursor), codec::encode(&rec));
         };
         for event in &record.system_events {
             put_event(&mut batch, None, event);
@@ -353,16 +250,16 @@ impl LedgerStore {
     }
 
     /// The committed block at `height`.
-    pub fn block(&self, height: u64) -> Result<Option<BlockRecord>, StoreError> {
+    pub fn block(&self, height: u64) -> Result<Option<BlockRecord>, LedgerStoreError> {
         self.get(CF_BLOCKS, &height.to_be_bytes(), MAX_RECORD_BYTES)
     }
 
     /// Where a transaction was committed: (height, index in block).
-    pub fn tx_location(&self, digest: &TxDigest) -> Result<Option<(u64, u32)>, StoreError> {
+    pub fn tx_location(&self, digest: &TxDigest) -> Result<Option<(u64, u32)>, LedgerStoreError> {
         let Some(v) = self.db.get_pinned_cf(self.cf(CF_TXS), digest.0)? else {
             return Ok(None);
         };
-        let cursor = EventCursor::from_key(&v).ok_or(StoreError::Corrupt {
+        let cursor = cursor_from_key(&v).ok_or(LedgerStoreError::Corrupt {
             family: CF_TXS,
             source: CodecError::Malformed("bad transaction index entry".into()),
         })?;
@@ -374,8 +271,8 @@ impl LedgerStore {
         &self,
         from: EventCursor,
         limit: usize,
-    ) -> Result<Vec<EventRecord>, StoreError> {
-        let key = from.key();
+    ) -> Result<Vec<EventRecord>, LedgerStoreError> {
+        let key = cursor_key(&from);
         let mut out = Vec::new();
         let iter = self.db.iterator_cf(
             self.cf(CF_EVENTS),
@@ -384,7 +281,7 @@ impl LedgerStore {
         for item in iter.take(limit) {
             let (_, v) = item?;
             out.push(codec::decode(&v, MAX_RECORD_BYTES).map_err(|source| {
-                StoreError::Corrupt {
+                LedgerStoreError::Corrupt {
                     family: CF_EVENTS,
                     source,
                 }
@@ -400,7 +297,7 @@ impl LedgerStore {
         round: u32,
         proposal: &RoundProposal,
         block: &Block,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), LedgerStoreError> {
         let mut key = Vec::with_capacity(44);
         key.extend_from_slice(&height.to_be_bytes());
         key.extend_from_slice(&round.to_be_bytes());
@@ -417,7 +314,7 @@ impl LedgerStore {
     }
 
     /// An undecided block body by hash.
-    pub fn proposal(&self, hash: &BlockHash) -> Result<Option<Block>, StoreError> {
+    pub fn proposal(&self, hash: &BlockHash) -> Result<Option<Block>, LedgerStoreError> {
         self.get(CF_PROPOSALS, &hash.0, MAX_BLOCK_BYTES)
     }
 
@@ -426,7 +323,7 @@ impl LedgerStore {
         &self,
         height: u64,
         round: u32,
-    ) -> Result<Vec<RoundProposal>, StoreError> {
+    ) -> Result<Vec<RoundProposal>, LedgerStoreError> {
         let mut prefix = [0u8; 12];
         prefix[..8].copy_from_slice(&height.to_be_bytes());
         prefix[8..].copy_from_slice(&round.to_be_bytes());
@@ -441,7 +338,7 @@ impl LedgerStore {
                 break;
             }
             out.push(
-                codec::decode(&v, 1024).map_err(|source| StoreError::Corrupt {
+                codec::decode(&v, 1024).map_err(|source| LedgerStoreError::Corrupt {
                     family: CF_ROUNDS,
                     source,
                 })?,
@@ -449,6 +346,22 @@ impl LedgerStore {
         }
         Ok(out)
     }
+}
+
+/// The `events` key of a cursor: height (u64 BE) ‖ index (u32 BE), so keys sort by position.
+fn cursor_key(c: &EventCursor) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&c.height.to_be_bytes());
+    k[8..].copy_from_slice(&c.index.to_be_bytes());
+    k
+}
+
+/// The cursor of an `events` key.
+fn cursor_from_key(k: &[u8]) -> Option<EventCursor> {
+    Some(EventCursor {
+        height: u64::from_be_bytes(k.get(..8)?.try_into().ok()?),
+        index: u32::from_be_bytes(k.get(8..12)?.try_into().ok()?),
+    })
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ pub enum ValidatorError {
     Chain(#[from] crate::chain::ChainError),
     /// Store failure.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::store::LedgerStoreError),
     /// The engine failed to start.
     #[error("consensus engine: {0}")]
     Engine(String),

@@ -10,18 +10,18 @@
 //!   and inputs over [`MAX_WIRE_BYTES`].
 //! - Signatures survive the codec: a decoded vote verifies over `Vote::sign_bytes`, a precommit's
 //!   sign bytes are `cert::vote_sign_bytes`, and an engine commit certificate sent through sync
-//!   verifies with the engine-free checks of [`floe_ledger::cert`] that clients run.
+//!   verifies with the engine-free checks of [`floe_ledger_types::cert`] that clients run.
 
 use std::fmt::Debug;
 
 use bytes::Bytes;
 use floe_common::{CodecError, Digest, Frost, KeyPair, Signature};
-use floe_ledger::block::{Block, BlockHash, BlockHeader, tx_root};
-use floe_ledger::cert::{self, ValidatorAddress, ValidatorInfo, VoteKind};
 use floe_ledger::consensus::codec::{FloeCodec, MAX_WIRE_BYTES, WireError, to_floe_cert};
 use floe_ledger::consensus::context::{FloeContext, Height, Proposal, ProposalPart, Vote};
 use floe_ledger::consensus::signing::{FloeSigner, FloeVerifier};
-use floe_ledger::tx::{Address, SignedTransaction, Transaction, TxKind};
+use floe_ledger_types::block::{Block, BlockHash, BlockHeader, tx_root};
+use floe_ledger_types::cert::{self, ValidatorAddress, ValidatorInfo, VoteKind};
+use floe_ledger_types::tx::{Address, SignedTransaction, Transaction, TxKind};
 use futures::executor::block_on;
 use malachitebft_app_channel::app::consensus::LivenessMsg;
 use malachitebft_app_channel::app::engine::util::streaming::StreamContent;

@@ -15,14 +15,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use floe_common::{EncodingConfig, Epoch, KeyPair, ShardIndex, SliverAxis, encode_blob};
-use floe_ledger::rpc::types::{CommitteeMemberInfo, CommitteeResponse};
-use floe_node::committee::CommitteeView;
+use floe_ledger_types::rpc::{CommitteeMemberInfo, CommitteeResponse};
+use floe_node::core::NodeCore;
 use floe_node::metrics::Metrics;
-use floe_node::network::{self, Limits};
-use floe_node::p2p::{InboundLimits, P2p, Server};
-use floe_node::protocol::{self, GetSliverRequest};
-use floe_node::service::{NodeCore, Service};
+use floe_node::service::Service;
 use floe_node::storage::{LedgerTip, Storage, StorageOptions};
+use floe_node_protocol::committee::CommitteeView;
+use floe_node_protocol::network::{self, Limits};
+use floe_node_protocol::p2p::{InboundLimits, P2p, Server};
+use floe_node_protocol::protocol::{self, GetSliverRequest};
 use futures::StreamExt as _;
 use libp2p::request_response::{Event, Message};
 use libp2p::swarm::SwarmEvent;
@@ -73,7 +74,7 @@ async fn run() {
     let key = KeyPair::from_seed([1; 32]);
     let committee = CommitteeView::from_response(&CommitteeResponse {
         epoch: Epoch(0),
-        role: floe_ledger::rpc::types::CommitteeRole::Current,
+        role: floe_ledger_types::rpc::CommitteeRole::Current,
         n_shards: shards,
         members: vec![CommitteeMemberInfo {
             node_id: floe_ledger::node_id_of(&key.public()),
@@ -89,8 +90,9 @@ async fn run() {
     })
     .expect("committee");
     let (_tip_tx, tip) = watch::channel(LedgerTip::default());
-    let (_c_tx, committee_rx) =
-        watch::channel(Arc::new(floe_node::committee::Committees::new(committee)));
+    let (_c_tx, committee_rx) = watch::channel(Arc::new(
+        floe_node_protocol::committee::Committees::new(committee),
+    ));
     let core = Arc::new(NodeCore::new(
         key.clone(),
         storage,
@@ -121,7 +123,7 @@ async fn run() {
     let (client, _, _) = P2p::start(&KeyPair::from_seed([2; 32]), &limits, None, cancel.clone())
         .await
         .expect("client");
-    let peer = floe_node::network::peer_id_of(&key);
+    let peer = floe_node_protocol::network::peer_id_of(&key);
     // Warm the connection.
     client
         .health(peer, vec![addr.clone()], ())

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use floe_common::{BlobId, Epoch, ObjectId};
-use floe_ledger::Event;
+use floe_ledger_types::Event;
 use serde::{Deserialize, Serialize};
 
 /// What the node knows about one blob id.
@@ -275,7 +275,7 @@ mod tests {
     fn other_events_leave_state_alone() {
         let s = fold(&[registered(1, 5, false)]);
         let ev = Event::Minted {
-            to: floe_ledger::Address::of(&floe_common::KeyPair::from_seed([1; 32]).public()),
+            to: floe_ledger_types::Address::of(&floe_common::KeyPair::from_seed([1; 32]).public()),
             amount: floe_common::Frost(5),
         };
         assert_eq!(apply_event(s.clone(), &ev), s);

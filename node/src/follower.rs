@@ -33,8 +33,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::BlobId;
-use floe_ledger::store::{BlockRecord, TxStatus};
-use floe_ledger::{CertError, ClientError, EpochEvent, Event, LedgerClient, ValidatorSet};
+use floe_ledger_types::{BlockRecord, TxStatus};
+use floe_ledger_types::{CertError, ClientError, EpochEvent, Event, LedgerClient, ValidatorSet};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 

@@ -20,8 +20,8 @@ use std::time::Duration;
 use floe_common::{BlobId, Epoch};
 use tokio_util::sync::CancellationToken;
 
+use crate::core::NodeCore;
 use crate::metrics::Metrics;
-use crate::service::NodeCore;
 use crate::storage::{StorageError, next_blob_id};
 
 /// Time between passes.

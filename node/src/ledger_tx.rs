@@ -4,15 +4,15 @@
 use std::time::Duration;
 
 use floe_common::KeyPair;
-use floe_ledger::store::TxStatus;
-use floe_ledger::{Address, LedgerClient, SignedTransaction, Transaction, TxError, TxKind};
+use floe_ledger_types::TxStatus;
+use floe_ledger_types::{Address, LedgerClient, SignedTransaction, Transaction, TxError, TxKind};
 
 /// Longest wait for the ledger to finalise a node transaction.
 pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A node transaction did not commit.
 #[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
+pub enum LedgerTxError {
     /// The ledger RPC failed or timed out (retry later).
     #[error("ledger rpc: {0}")]
     Rpc(String),
@@ -28,8 +28,8 @@ pub async fn submit(
     key: &KeyPair,
     chain_id: &str,
     kind: TxKind,
-) -> Result<u64, SubmitError> {
-    let rpc = |e: floe_ledger::ClientError| SubmitError::Rpc(e.to_string());
+) -> Result<u64, LedgerTxError> {
+    let rpc = |e: floe_ledger_types::ClientError| LedgerTxError::Rpc(e.to_string());
     let sender = Address::of(&key.public());
     let account = ledger.account(&sender).await.map_err(rpc)?;
     let system = ledger.system().await.map_err(rpc)?;
@@ -49,6 +49,6 @@ pub async fn submit(
         .map_err(rpc)?;
     match committed.outcome.status {
         TxStatus::Success(_) => Ok(committed.height),
-        TxStatus::Failure(e) => Err(SubmitError::Rejected(e)),
+        TxStatus::Failure(e) => Err(LedgerTxError::Rejected(e)),
     }
 }

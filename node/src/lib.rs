@@ -5,8 +5,8 @@
 //! * [`storage`]: the RocksDB store (metadata, slivers, the ledger view, the sync queue).
 //! * [`follower`]: applies the ledger's verified blocks to the per-blob [`blob_state`] and the
 //!   epoch record.
-//! * [`protocol`], [`network`], [`p2p`], [`service`]: the `/floe/*/1` wire protocols and the
-//!   node's answers to them.
+//! * [`service`]: the node's answers to the `/floe/*/1` wire protocols (whose types, codec and
+//!   swarm live in `floe-node-protocol`).
 //! * [`sync`]: blob sync, rebuilding missing slivers from recovery symbols.
 //! * [`migration`]: shard migration at epoch changes (pull from the previous holder, fall back
 //!   to recovery, report `EpochSyncDone`).
@@ -14,21 +14,22 @@
 //! * [`server`]: wires everything into one running node under a cancellation token.
 
 pub mod blob_state;
-pub mod committee;
 pub mod config;
+pub mod core;
 pub mod follower;
 pub mod gc;
 pub mod http;
 pub mod ledger_tx;
 pub mod metrics;
 pub mod migration;
-pub mod network;
-pub mod p2p;
-pub mod protocol;
 pub mod server;
 pub mod service;
 pub mod storage;
 pub mod sync;
+
+// The wire protocols, the swarm and the committee view are shared with clients
+// (`floe-node-protocol`); inside this crate they are `crate::protocol`, `crate::p2p`, …
+use floe_node_protocol::{committee, network, p2p, protocol};
 
 pub use blob_state::{BlobState, apply_event};
 pub use config::NodeConfig;

@@ -43,19 +43,19 @@ use std::time::Duration;
 
 use floe_common::messages::{ProtocolMessage, SignedMessage, SyncShardRequest};
 use floe_common::{BlobId, NodeId, ShardIndex, SliverAxis, VerifiedBlobMetadata};
-use floe_ledger::{LedgerClient, TxError, TxKind};
+use floe_ledger_types::{LedgerClient, TxError, TxKind};
 use libp2p::PeerId;
 use tokio_util::sync::CancellationToken;
 
 use crate::committee::{CommitteeView, Member};
-use crate::ledger_tx::{self, SubmitError};
+use crate::core::NodeCore;
+use crate::ledger_tx::{self, LedgerTxError};
 use crate::metrics::Metrics;
 use crate::p2p::{CallError, P2p};
 use crate::protocol::{
     MAX_SYNC_SHARD_BLOBS, NodeError, NodeResult, SYNC_SHARD_PAGE_BYTES, ShardSliver,
     SignedSyncShard, SyncShardResponse,
 };
-use crate::service::NodeCore;
 use crate::storage::{EpochRecord, Storage, StorageError, next_blob_id};
 
 /// Blobs asked for per page.
@@ -70,8 +70,6 @@ const RECHECK: Duration = Duration::from_millis(500);
 const SCAN: usize = 1024;
 /// Most blob states one served page scans (bounds a request's work).
 const MAX_SCAN_PER_PAGE: usize = 16 * 1024;
-/// Node value: the last epoch whose sync this node reported.
-const REPORTED: &str = "sync_reported_epoch";
 
 /// Shard migration failed for now (it is retried).
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +82,7 @@ pub enum MigrationError {
     Superseded(floe_common::Epoch),
     /// `EpochSyncDone` could not be committed.
     #[error("reporting the sync: {0}")]
-    Report(#[from] SubmitError),
+    Report(#[from] LedgerTxError),
     /// The worker was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -140,12 +138,7 @@ impl ShardMigration {
                     None
                 }
             };
-            let reported = self
-                .core
-                .storage()
-                .node_value::<floe_common::Epoch>(REPORTED)
-                .ok()
-                .flatten();
+            let reported = self.core.storage().sync_reported().ok().flatten();
             let mut wait = RECHECK * 4;
             if let Some(record) = record.filter(|r| reported < Some(r.epoch)) {
                 let result = tokio::select! {
@@ -229,9 +222,7 @@ impl ShardMigration {
             tokio::time::sleep(RECHECK).await;
         }
         if gained.is_empty() {
-            self.core
-                .storage()
-                .put_node_value(REPORTED, &record.epoch)?;
+            self.core.storage().set_sync_reported(record.epoch)?;
             return Ok(());
         }
         self.report(record).await
@@ -269,19 +260,17 @@ impl ShardMigration {
                 Metrics::add(&self.core.metrics().epoch_syncs_reported, 1);
                 tracing::info!(epoch = %record.epoch, height, "gained shards synced; reported");
             }
-            Err(SubmitError::Rejected(
+            Err(LedgerTxError::Rejected(
                 e @ (TxError::AlreadySynced(_) | TxError::NotSyncing { .. }),
             )) => {
                 tracing::info!(epoch = %record.epoch, reason = %e, "sync needs no report");
             }
-            Err(SubmitError::Rejected(TxError::WrongEpoch { .. })) => {
+            Err(LedgerTxError::Rejected(TxError::WrongEpoch { .. })) => {
                 return Err(MigrationError::Superseded(record.epoch));
             }
             Err(e) => return Err(e.into()),
         }
-        self.core
-            .storage()
-            .put_node_value(REPORTED, &record.epoch)?;
+        self.core.storage().set_sync_reported(record.epoch)?;
         Ok(())
     }
 
@@ -333,12 +322,7 @@ impl ShardMigration {
             .ok_or(PullError::UnknownHolder(from))?;
         let mut stored = 0;
         for axis in [SliverAxis::Primary, SliverAxis::Secondary] {
-            let key = cursor_key(shard, axis);
-            let mut cursor = match self
-                .core
-                .storage()
-                .node_value::<(floe_common::Epoch, BlobId)>(&key)?
-            {
+            let mut cursor = match self.core.storage().pull_cursor(shard, axis)? {
                 Some((e, c)) if e == record.epoch => c,
                 _ => BlobId([0; 32]),
             };
@@ -352,7 +336,7 @@ impl ShardMigration {
                         cursor = next;
                         self.core
                             .storage()
-                            .put_node_value(&key, &(record.epoch, cursor))?;
+                            .set_pull_cursor(shard, axis, record.epoch, cursor)?;
                     }
                     Some(next) => {
                         return Err(PullError::Lied(format!(
@@ -493,10 +477,6 @@ impl ShardMigration {
         }
         Ok(None)
     }
-}
-
-fn cursor_key(shard: ShardIndex, axis: SliverAxis) -> String {
-    format!("sync_cursor/{}/{axis}", shard.0)
 }
 
 /// Whether both slivers of `shard`'s pair of `id` are stored.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use floe_common::KeyPair;
 use floe_common::crypto::KeyFile;
 use floe_common::{EncodingConfig, Epoch};
-use floe_ledger::{Genesis, LedgerClient};
+use floe_ledger_types::{Genesis, LedgerClient};
 use libp2p::Multiaddr;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -19,10 +19,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::committee::{CommitteeView, Committees};
 use crate::config::NodeConfig;
+use crate::core::NodeCore;
 use crate::follower::Follower;
 use crate::metrics::Metrics;
 use crate::p2p::{Handler, InboundLimits, P2p, Server};
-use crate::service::{NodeCore, Service};
+use crate::service::Service;
 use crate::storage::{EpochRecord, Storage, StorageOptions};
 use crate::{gc, http, migration, protocol, sync};
 
@@ -250,7 +251,8 @@ pub async fn start_with(
             sync_writes: config.sync_writes,
         },
     )?);
-    let validators = floe_ledger::chain::genesis_validators(&genesis)
+    let validators = genesis
+        .validator_set()
         .map_err(|e| NodeRunError::Config(format!("genesis validators: {e}")))?;
     let client = LedgerClient::new(config.ledger_rpc.clone());
     let follower = Follower::new(

@@ -39,7 +39,7 @@ use floe_common::{
     RecoverySymbol, Sliver, SliverAxis, SliverExpander, SliverIndex, Threshold,
     VerifiedBlobMetadata,
 };
-use floe_ledger::{LedgerClient, TxKind};
+use floe_ledger_types::{LedgerClient, TxKind};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use rand::seq::SliceRandom as _;
@@ -49,11 +49,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::committee::{CommitteeView, Member};
 use crate::config::RecoveryConfig;
+use crate::core::NodeCore;
 use crate::ledger_tx;
 use crate::metrics::Metrics;
 use crate::p2p::{CallError, P2p};
 use crate::protocol::{InconsistencyRequest, MAX_RECOVERY_SYMBOLS_PER_N, RecoveryRequest};
-use crate::service::NodeCore;
 use crate::storage::StorageError;
 
 /// Most queued blobs looked at per scan.

@@ -48,7 +48,7 @@ fn genesis() -> Genesis {
             write_price_per_mib: Frost(500),
             min_fee: MIN_FEE,
             max_shards_per_node: 100,
-            active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
+            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
         },
         validators: (0..4)
             .map(|i| GenesisValidator {

@@ -14,9 +14,9 @@ use floe_ledger::{
     Address, Genesis, GenesisNode, LedgerClient, Params, SignedTransaction, Transaction,
 };
 use floe_node::NodeConfig;
-use floe_node::committee::CommitteeView;
-use floe_node::p2p::P2p;
-use floe_node::protocol::{self, ConfirmationRequest, GetSliverRequest, PutSliverRequest};
+use floe_node_protocol::committee::CommitteeView;
+use floe_node_protocol::p2p::P2p;
+use floe_node_protocol::protocol::{self, ConfirmationRequest, GetSliverRequest, PutSliverRequest};
 use rand::{RngCore, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
@@ -69,7 +69,7 @@ async fn kill9_during_uploads_loses_nothing_confirmed() {
             write_price_per_mib: Frost(1),
             min_fee: Frost(1),
             max_shards_per_node: SHARDS,
-            active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
+            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
         },
         validators: Vec::new(),
         accounts: vec![(Address::of(&user.public()), Frost(1 << 50))],

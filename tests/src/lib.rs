@@ -16,8 +16,8 @@ use floe_ledger::localnet::{self, free_port};
 use floe_ledger::validator::ValidatorConfig;
 use floe_ledger::{Address, FaucetParams, Genesis, GenesisNode, LedgerClient, Params};
 use floe_node::config::{InboundConfig, RecoveryConfig};
+use floe_node::core::NodeCore;
 use floe_node::server::{HandlerHook, RunningNode};
-use floe_node::service::NodeCore;
 use floe_node::{NodeConfig, server};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -141,7 +141,7 @@ impl TestCluster {
                 write_price_per_mib: Frost(500),
                 min_fee: Frost(1_000),
                 max_shards_per_node: opts.shards,
-                active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
+                active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
             },
             validators: Vec::new(),
             accounts,
@@ -382,8 +382,8 @@ pub mod faults {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use floe_node::p2p::{Handler, Request, Response};
     use floe_node::server::HandlerHook;
+    use floe_node_protocol::p2p::{Handler, Request, Response};
     use libp2p::PeerId;
 
     /// A Byzantine node: serves every sliver and recovery symbol with a flipped byte, and

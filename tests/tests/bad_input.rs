@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use floe_client::blobs::StoreOptions;
 use floe_common::{ConsistencyCheck, KeyPair, codec};
-use floe_node::protocol;
+use floe_node_protocol::protocol;
 use floe_tests::{ClusterOptions, TestCluster, data};
 use futures::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, StreamExt as _};
 use libp2p::StreamProtocol;
@@ -102,7 +102,7 @@ async fn barrage(
         request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
     );
     let mut swarm =
-        floe_node::network::build_swarm(&KeyPair::from_seed([66; 32]), behaviour).unwrap();
+        floe_node_protocol::network::build_swarm(&KeyPair::from_seed([66; 32]), behaviour).unwrap();
     swarm.add_peer_address(peer, addr);
     for body in bodies {
         swarm.behaviour_mut().send_request(&peer, body.clone());
@@ -182,7 +182,7 @@ async fn n4_hostile_bytes_at_every_protocol() {
         bodies.push(framed(&m));
     }
     let addr: libp2p::Multiaddr = cluster.nodes[0].config.p2p_listen.parse().unwrap();
-    let peer = floe_node::network::peer_id_of(target.key());
+    let peer = floe_node_protocol::network::peer_id_of(target.key());
     for proto in PROTOCOLS {
         let (answered, failed) = barrage(proto, peer, addr.clone(), &bodies).await;
         assert_eq!(answered + failed, bodies.len(), "{proto}");
@@ -224,8 +224,8 @@ async fn n4_hostile_bytes_at_every_protocol() {
 async fn n4_shard_sync_is_served_only_to_a_new_holder() {
     use floe_common::messages::{ProtocolMessage, SignedMessage, SyncShardRequest};
     use floe_common::{BlobId, SliverAxis};
-    use floe_node::p2p::{CallError, P2p};
-    use floe_node::protocol::NodeError;
+    use floe_node_protocol::p2p::{CallError, P2p};
+    use floe_node_protocol::protocol::NodeError;
 
     let cluster = TestCluster::start(ClusterOptions::default()).await;
     let client = cluster.client().await;
@@ -236,7 +236,7 @@ async fn n4_shard_sync_is_served_only_to_a_new_holder() {
     let server = cluster.nodes[0].core().unwrap().clone();
     let config = *server.config();
     let addr: libp2p::Multiaddr = cluster.nodes[0].config.p2p_listen.parse().unwrap();
-    let peer = floe_node::network::peer_id_of(server.key());
+    let peer = floe_node_protocol::network::peer_id_of(server.key());
     let epoch = server.epoch();
     let own_shard = cluster.nodes[1].core().unwrap().shards()[0];
     let other_shard = server.shards()[0];

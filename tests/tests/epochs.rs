@@ -17,7 +17,7 @@ use floe_client::BlobClient;
 use floe_client::blobs::{Persistence, StoreOptions, StoreOutcome};
 use floe_common::{BlobId, ConsistencyCheck, Frost, NodeId, ShardIndex};
 use floe_ledger::LedgerClient;
-use floe_node::service::NodeCore;
+use floe_node::core::NodeCore;
 use floe_tests::{ClusterOptions, TestCluster, WAL, data, faults, holds_every_sliver};
 use rand::{Rng as _, SeedableRng as _};
 use tokio::task::JoinHandle;

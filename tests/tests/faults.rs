@@ -8,7 +8,7 @@ use std::time::Duration;
 use floe_client::blobs::{ReadError, StoreOptions};
 use floe_common::encoding::faulty::inconsistent_blob;
 use floe_common::{BlobId, ConsistencyCheck, SliverPairIndex};
-use floe_node::committee::CommitteeView;
+use floe_node_protocol::committee::CommitteeView;
 use floe_tests::{ClusterOptions, TestCluster, data, faults, holds_every_sliver, wait_for};
 
 fn n10() -> ClusterOptions {

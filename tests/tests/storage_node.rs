@@ -13,9 +13,9 @@ use floe_common::{
     encode_blob,
 };
 use floe_ledger::{Address, SignedTransaction, Transaction, TxKind};
-use floe_node::committee::CommitteeView;
-use floe_node::p2p::{CallError, P2p, Request};
-use floe_node::protocol::{self, ConfirmationRequest, NodeError, PutSliverRequest};
+use floe_node_protocol::committee::CommitteeView;
+use floe_node_protocol::p2p::{CallError, P2p, Request};
+use floe_node_protocol::protocol::{self, ConfirmationRequest, NodeError, PutSliverRequest};
 use floe_tests::{ClusterOptions, TestCluster, data, faults, holds_every_sliver, wait_for};
 use tokio_util::sync::CancellationToken;
 

@@ -13,8 +13,8 @@ use floe_common::{
     BlobId, ConsistencyCheck, DecodeError, EncodingConfig, Sliver, SliverAxis, SliverExpander,
     SliverPairIndex, VerifiedBlobMetadata, decode_blob,
 };
-use floe_node::committee::CommitteeView;
-use floe_node::protocol::{GetSliverRequest, NodeError};
+use floe_node_protocol::committee::CommitteeView;
+use floe_node_protocol::protocol::{GetSliverRequest, NodeError};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use rand::seq::SliceRandom as _;
@@ -221,7 +221,7 @@ impl BlobClient {
                         return Ok(v);
                     }
                 }
-                Err(floe_node::p2p::CallError::Node(NodeError::Invalid(_))) => {
+                Err(floe_node_protocol::p2p::CallError::Node(NodeError::Invalid(_))) => {
                     return Err(ReadError::Invalid(blob_id));
                 }
                 Err(_) => {}

@@ -3,17 +3,17 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
+use floe_common::config::EncodingConfigError;
 use floe_common::{
     BlobId, BlobMetadata, BlobPersistence, EncodedBlob, EncodingType, Epoch, Frost, NodeId,
     ObjectId,
 };
-use floe_ledger::store::TxStatus;
-use floe_ledger::{SignedTransaction, Transaction, TxKind};
-use floe_node::committee::CommitteeView;
+use floe_ledger_types::{ClientError, SignedTransaction, Transaction, TxKind, TxStatus};
+use floe_node_protocol::committee::CommitteeView;
 use serde::Serialize;
 
 use super::progress::{ProgressHook, report};
-use super::upload::SliverSource;
+use super::upload::{SliverSource, UploadError, UploadOptions, upload};
 use super::{BlobClient, ConnectError};
 
 /// Permanent, or deletable by its owner.
@@ -107,7 +107,7 @@ impl StoreOutcome {
 pub enum StoreError {
     /// The blob cannot be encoded (too large for the network's shard count).
     #[error("cannot encode: {0}")]
-    Encode(String),
+    Encode(#[from] EncodingConfigError),
     /// The network could not be reached.
     #[error(transparent)]
     Connect(#[from] ConnectError),
@@ -121,32 +121,40 @@ pub enum StoreError {
         /// Its message.
         message: String,
     },
-    /// The ledger could not be reached or did not finalise in time.
-    #[error("{step}: ledger unavailable: {message}")]
+    /// The ledger could not be reached.
+    #[error("{step}: ledger unavailable: {source}")]
     Ledger {
         /// Which step.
         step: &'static str,
         /// The failure.
-        message: String,
+        #[source]
+        source: ClientError,
+    },
+    /// A submitted transaction was not final within the ledger timeout.
+    #[error("{step}: the transaction was not final in time")]
+    NotFinal {
+        /// Which step.
+        step: &'static str,
+    },
+    /// A transaction succeeded without the event the step relies on.
+    #[error("{step}: the ledger reported no {event} event")]
+    MissingEvent {
+        /// Which step.
+        step: &'static str,
+        /// The event.
+        event: &'static str,
     },
     /// The blob was invalidated on the ledger.
     #[error("blob {0} is marked invalid on the ledger")]
     Invalid(BlobId),
     /// Not enough nodes confirmed storage.
-    #[error("only {weight} of the {quorum} shards needed confirmed storage; failures: {failures}")]
-    NotEnoughConfirmations {
-        /// Shards confirmed.
-        weight: u32,
-        /// Shards needed (quorum).
-        quorum: u32,
-        /// Per node, why it did not confirm.
-        failures: String,
-    },
+    #[error(transparent)]
+    Upload(#[from] UploadError),
 }
 
 /// Runs blocking work in place: on a multi-threaded runtime the worker hands its other tasks
 /// away for the duration; on a current-thread runtime the caller is the only task anyway.
-fn in_place<T>(f: impl FnOnce() -> T) -> T {
+pub(super) fn in_place<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::current().runtime_flavor() {
         tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
         _ => f(),
@@ -156,17 +164,14 @@ fn in_place<T>(f: impl FnOnce() -> T) -> T {
 /// Times a store redoes its upload because the epoch changed under it.
 pub const EPOCH_RETRIES: u32 = 2;
 
-fn ledger_err(step: &'static str) -> impl Fn(floe_ledger::ClientError) -> StoreError {
+fn ledger_err(step: &'static str) -> impl Fn(ClientError) -> StoreError {
     move |e| match e {
-        floe_ledger::ClientError::Http { code, message, .. } => StoreError::Rejected {
+        ClientError::Http { code, message, .. } => StoreError::Rejected {
             step,
             code,
             message,
         },
-        other => StoreError::Ledger {
-            step,
-            message: other.to_string(),
-        },
+        source => StoreError::Ledger { step, source },
     }
 }
 
@@ -189,7 +194,7 @@ impl BlobClient {
         // upload (see `upload`), so memory stays near the blob's size.
         let prepare = || {
             in_place(|| floe_common::encoding::prepare(&config, data, threads, |_| false))
-                .map_err(|e| StoreError::Encode(e.to_string()))
+                .map_err(StoreError::from)
         };
         let prepared = prepare()?;
         let encode_ms = started.elapsed().as_millis() as u64;
@@ -272,9 +277,7 @@ impl BlobClient {
         let metadata = verified.metadata().clone();
         let size = metadata.unencoded_length;
         let config = *committee.encoding();
-        let encoded_size = config
-            .encoded_length(size)
-            .map_err(|e| StoreError::Encode(e.to_string()))?;
+        let encoded_size = config.encoded_length(size)?;
         let (blob_object, end_epoch, storage_cost) = self
             .register(&metadata, encoded_size, epochs, opts.persistence)
             .await?;
@@ -303,9 +306,23 @@ impl BlobClient {
             };
             let t = Instant::now();
             report(opts.progress.as_ref(), |p| p.phase("upload"));
-            let uploaded = self
-                .upload(&committee, blob_id, source, &metadata, persistence, opts)
-                .await;
+            let uploaded = upload(
+                &self.p2p,
+                &committee,
+                blob_id,
+                source,
+                &metadata,
+                persistence,
+                UploadOptions {
+                    slivers_in_flight: self.options.upload_slivers_in_flight,
+                    extra_time: self.options.extra_upload_time,
+                    confirmation_wait: self.options.confirmation_wait,
+                    skip_nodes: &opts.skip_nodes,
+                    progress: opts.progress.as_ref(),
+                },
+            )
+            .await
+            .map_err(StoreError::from);
             let upload_ms = t.elapsed().as_millis() as u64;
             let t = Instant::now();
             let failure = match uploaded {
@@ -386,7 +403,7 @@ impl BlobClient {
         let mut cost = Frost(0);
         for event in effects.iter().flat_map(|e| &e.events) {
             match event {
-                floe_ledger::Event::StorageReserved {
+                floe_ledger_types::Event::StorageReserved {
                     cost: c,
                     end_epoch: e,
                     ..
@@ -394,15 +411,15 @@ impl BlobClient {
                     cost = *c;
                     end_epoch = *e;
                 }
-                floe_ledger::Event::BlobRegistered { object_id, .. } => {
+                floe_ledger_types::Event::BlobRegistered { object_id, .. } => {
                     blob_object = Some(*object_id);
                 }
                 _ => {}
             }
         }
-        let blob_object = blob_object.ok_or_else(|| StoreError::Ledger {
+        let blob_object = blob_object.ok_or(StoreError::MissingEvent {
             step: "register",
-            message: "no registration event".into(),
+            event: "BlobRegistered",
         })?;
         Ok((blob_object, end_epoch, cost))
     }
@@ -414,7 +431,7 @@ impl BlobClient {
         &self,
         step: &'static str,
         kinds: Vec<TxKind>,
-    ) -> Result<Vec<floe_ledger::Effects>, StoreError> {
+    ) -> Result<Vec<floe_ledger_types::Effects>, StoreError> {
         let sender = self.address();
         let _one_batch_at_a_time = self.submit_lock.lock().await;
         let account = self
@@ -428,7 +445,7 @@ impl BlobClient {
             if let (TxKind::RegisterBlob { storage, .. }, Some(prev)) = (&mut kind, txs.last())
                 && matches!(prev.tx.kind, TxKind::ReserveSpace { .. })
             {
-                *storage = floe_ledger::derive_object_id(&prev.digest(), 0);
+                *storage = floe_ledger_types::derive_object_id(&prev.digest(), 0);
             }
             txs.push(SignedTransaction::sign(
                 &self.key,
@@ -460,10 +477,7 @@ impl BlobClient {
                 .transaction(&tx.digest(), Some(self.options.ledger_timeout))
                 .await
                 .map_err(ledger_err(step))?
-                .ok_or_else(|| StoreError::Ledger {
-                    step,
-                    message: "not final in time".into(),
-                })?;
+                .ok_or(StoreError::NotFinal { step })?;
             match committed.outcome.status {
                 TxStatus::Success(e) => effects.push(e),
                 TxStatus::Failure(e) => {

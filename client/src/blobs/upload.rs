@@ -16,29 +16,37 @@
 //! node must not hold back the others).
 //!
 //! Confirmations are collected to quorum weight, then the upload goes on for
-//! [`super::BlobOptions::extra_upload_time`] so most nodes get their slivers directly.
+//! [`UploadOptions::extra_time`] so most nodes get their slivers directly.
+//!
+//! The pieces: [`UploadPlan`] (who gets which pairs, in which group), [`Phases`] (opening
+//! phases, computing a group's parity, noticing a stall), [`Confirmations`] (the certificate
+//! and the reasons of the nodes that did not confirm), and [`UploadCtx::upload_to_node`] (one
+//! node's metadata, slivers and confirmation).
 
 use std::collections::HashSet;
+use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable as _};
 use floe_common::encoding::PreparedBlob;
 use floe_common::messages::{ProtocolMessage, StorageConfirmation};
 use floe_common::{
-    BlobId, BlobMetadata, BlobPersistence, CertificateBuilder, EncodedBlob, NodeId, Sliver,
-    SliverAxis, SliverIndex, SliverPairIndex, Threshold,
+    BlobId, BlobMetadata, BlobPersistence, Certificate, CertificateBuilder, CertificateError,
+    EncodedBlob, Epoch, NodeId, Sliver, SliverAxis, SliverIndex, SliverPairIndex, Threshold,
 };
-use floe_node::committee::{CommitteeView, Member};
-use floe_node::p2p::{CallError, P2p};
-use floe_node::protocol::{ConfirmationRequest, NodeError, PutSliverRequest, SignedConfirmation};
+use floe_node_protocol::committee::{CommitteeView, Member};
+use floe_node_protocol::p2p::{CallError, P2p};
+use floe_node_protocol::protocol::{
+    ConfirmationRequest, NodeError, PutSliverRequest, SignedConfirmation,
+};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{Notify, Semaphore, watch};
+use tokio::time::Instant;
 
-use super::BlobClient;
 use super::progress::{ProgressHook, report};
-use super::store::{StoreError, StoreOptions};
 
 /// Groups of nodes whose primary parity is computed and sent one after another: more groups
 /// lower the peak memory (each holds 1/`GROUPS` of the primary parity, ≈2× the blob in all) at
@@ -48,6 +56,80 @@ const GROUPS: usize = 5;
 const GROUP_STALL: Duration = Duration::from_secs(2);
 /// How often a phase's progress is checked.
 const STALL_CHECK: Duration = Duration::from_millis(250);
+/// Times a confirmation signed for an earlier epoch is asked again.
+const LAGGING_RETRIES: u32 = 10;
+/// Wait before asking a lagging node again.
+const LAGGING_WAIT: Duration = Duration::from_millis(250);
+
+/// How an upload runs: the client's tuning and what the store asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadOptions<'a> {
+    /// Slivers in flight at once, over all nodes.
+    pub slivers_in_flight: usize,
+    /// After quorum is reached, how long to keep uploading to the remaining nodes.
+    pub extra_time: Duration,
+    /// How long a node may wait for the registration or its slivers before refusing a
+    /// confirmation.
+    pub confirmation_wait: Duration,
+    /// Nodes not uploaded to (they recover their slivers later).
+    pub skip_nodes: &'a HashSet<NodeId>,
+    /// Told about upload bytes (progress bars).
+    pub progress: Option<&'a ProgressHook>,
+}
+
+/// Why one node did not confirm.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeUploadError {
+    /// A call to the node failed (a refusal or a transport failure).
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The node's confirmation does not verify against the committee.
+    #[error("bad confirmation: {0}")]
+    BadConfirmation(#[source] CertificateError),
+}
+
+/// One node that did not confirm, and why.
+#[derive(Debug)]
+pub struct NodeFailure {
+    /// The node's registered name.
+    pub node: String,
+    /// Why.
+    pub error: NodeUploadError,
+}
+
+/// The reasons of the nodes that did not confirm, `name: reason; …`.
+#[derive(Debug, Default)]
+pub struct NodeFailures(pub Vec<NodeFailure>);
+
+impl fmt::Display for NodeFailures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none reported");
+        }
+        for (i, failure) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", failure.node, failure.error)?;
+        }
+        Ok(())
+    }
+}
+
+/// An upload failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// Not enough nodes confirmed storage.
+    #[error("only {weight} of the {quorum} shards needed confirmed storage; failures: {failures}")]
+    NotEnoughConfirmations {
+        /// Shards confirmed.
+        weight: u32,
+        /// Shards needed (quorum).
+        quorum: u32,
+        /// Per node, why it did not confirm.
+        failures: NodeFailures,
+    },
+}
 
 /// Where an upload's slivers come from.
 pub(crate) enum SliverSource<'a> {
@@ -85,9 +167,63 @@ impl SliverSource<'_> {
 
 /// One node's share.
 struct NodeUpload {
+    /// The node's position in the committee (its signer index).
     index: usize,
     member: Member,
     pairs: Vec<SliverPairIndex>,
+}
+
+/// Who gets which pairs, grouped for the primary phases.
+struct UploadPlan {
+    /// Groups of about equal shard weight, in committee order.
+    groups: Vec<Vec<NodeUpload>>,
+    /// Bytes to send in all.
+    total_bytes: u64,
+}
+
+impl UploadPlan {
+    fn new(committee: &CommitteeView, blob_id: &BlobId, len: u64, skip: &HashSet<NodeId>) -> Self {
+        let config = committee.encoding();
+        let nodes: Vec<NodeUpload> = committee
+            .members()
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !skip.contains(&m.node_id))
+            .map(|(index, m)| NodeUpload {
+                index,
+                member: m.clone(),
+                pairs: committee.pairs_on(blob_id, &m.shards),
+            })
+            .collect();
+        let pair_bytes = [SliverAxis::Primary, SliverAxis::Secondary]
+            .into_iter()
+            .map(|axis| config.sliver_size(axis, len).unwrap_or(0) as u64)
+            .sum::<u64>();
+        let total_bytes = nodes
+            .iter()
+            .map(|u| u.pairs.len() as u64 * pair_bytes)
+            .sum();
+        UploadPlan {
+            groups: Self::group(nodes, committee.n_shards()),
+            total_bytes,
+        }
+    }
+
+    /// Splits the nodes into [`GROUPS`] groups of about equal shard weight.
+    fn group(nodes: Vec<NodeUpload>, n_shards: u16) -> Vec<Vec<NodeUpload>> {
+        let per_group = usize::from(n_shards).div_ceil(GROUPS);
+        let mut out: Vec<Vec<NodeUpload>> = Vec::new();
+        let mut weight = per_group; // start a new group at once
+        for u in nodes {
+            if weight >= per_group {
+                out.push(Vec::new());
+                weight = 0;
+            }
+            weight += u.pairs.len();
+            out.last_mut().expect("just pushed").push(u);
+        }
+        out
+    }
 }
 
 /// Counts a phase's nodes that still have slivers to send; notifies when none is left.
@@ -130,180 +266,216 @@ impl Drop for SentGuard {
     }
 }
 
-/// Splits the nodes to upload to into [`GROUPS`] groups of about equal shard weight.
-fn groups(nodes: Vec<NodeUpload>, n_shards: u16) -> Vec<Vec<NodeUpload>> {
-    let per_group = usize::from(n_shards).div_ceil(GROUPS);
-    let mut out: Vec<Vec<NodeUpload>> = Vec::new();
-    let mut weight = per_group; // start a new group at once
-    for u in nodes {
-        if weight >= per_group {
-            out.push(Vec::new());
-            weight = 0;
-        }
-        weight += u.pairs.len();
-        out.last_mut().expect("just pushed").push(u);
-    }
-    out
+/// The upload's phases: phase 0 sends every node's secondary slivers; phase g ≥ 1 the primary
+/// slivers of group g, whose parity is computed when the phase opens.
+struct Phases<'s, 'a> {
+    phases: Vec<Arc<Phase>>,
+    /// The pairs of each group, to compute its primary parity.
+    group_pairs: Vec<Vec<SliverPairIndex>>,
+    source: &'s Mutex<SliverSource<'a>>,
+    /// The phase whose slivers are being sent (`phases.len()` once all were opened).
+    current: usize,
+    opened: watch::Sender<usize>,
+    /// Slivers of the current phase sent at the last check, and when that count last moved.
+    progress: (usize, Instant),
 }
 
-impl BlobClient {
-    /// Uploads to every node; returns the certificate once quorum weight confirmed and the
-    /// extra upload time passed (or every node finished).
-    pub(crate) async fn upload(
-        &self,
-        committee: &CommitteeView,
-        blob_id: BlobId,
-        source: SliverSource<'_>,
-        metadata: &BlobMetadata,
-        persistence: BlobPersistence,
-        opts: &StoreOptions,
-    ) -> Result<(floe_common::Certificate, u32), StoreError> {
-        let skip: &HashSet<NodeId> = &opts.skip_nodes;
-        let config = *committee.encoding();
-        let nodes: Vec<NodeUpload> = committee
-            .members()
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !skip.contains(&m.node_id))
-            .map(|(index, m)| NodeUpload {
-                index,
-                member: m.clone(),
-                pairs: committee.pairs_on(&blob_id, &m.shards),
-            })
-            .collect();
-        let len = metadata.unencoded_length;
-        let pair_bytes = config
-            .sliver_size(SliverAxis::Primary, len)
-            .unwrap_or(0)
-            .saturating_add(config.sliver_size(SliverAxis::Secondary, len).unwrap_or(0));
-        let total: usize = nodes.iter().map(|u| u.pairs.len() * pair_bytes).sum();
-        report(opts.progress.as_ref(), |p| p.transfer(total as u64));
-
-        let source = Mutex::new(source);
-        let metadata = Arc::new(metadata.clone());
-        let in_flight = Semaphore::new(self.options.upload_slivers_in_flight.max(1));
-        let wait_ms = u32::try_from(self.options.confirmation_wait.as_millis()).unwrap_or(u32::MAX);
-        let ctx = UploadCtx {
-            p2p: &self.p2p,
-            blob_id,
-            persistence,
-            wait_ms,
-            epoch: committee.epoch(),
-            in_flight: &in_flight,
-            source: &source,
-            progress: opts.progress.as_ref(),
-        };
-        // Phase 0 sends every node's secondary slivers; phase g ≥ 1 the primary slivers of
-        // group g, whose parity is computed when the phase opens.
-        let node_groups = groups(nodes, committee.n_shards());
-        let group_pairs: Vec<Vec<SliverPairIndex>> = node_groups
-            .iter()
-            .map(|g| g.iter().flat_map(|u| u.pairs.iter().copied()).collect())
-            .collect();
-        let mut phases = vec![Phase::new(node_groups.iter().map(Vec::len).sum())];
-        let (opened, _) = watch::channel(0usize);
-        let mut uploads = FuturesUnordered::new();
-        for (g, group) in node_groups.into_iter().enumerate() {
-            phases.push(Phase::new(group.len()));
-            for u in group {
-                let guards = [
-                    SentGuard(phases[0].clone()),
-                    SentGuard(phases[g + 1].clone()),
-                ];
-                let (md, ctx, gate) = (metadata.clone(), ctx.clone(), (opened.subscribe(), g + 1));
-                uploads.push(async move {
-                    let r = ctx.upload_to_node(&u, md, guards, gate).await;
-                    (u.index, u.member.name, r)
-                });
-            }
+impl<'s, 'a> Phases<'s, 'a> {
+    fn new(groups: &[Vec<NodeUpload>], source: &'s Mutex<SliverSource<'a>>) -> Self {
+        let mut phases = vec![Phase::new(groups.iter().map(Vec::len).sum())];
+        phases.extend(groups.iter().map(|g| Phase::new(g.len())));
+        Phases {
+            phases,
+            group_pairs: groups
+                .iter()
+                .map(|g| g.iter().flat_map(|u| u.pairs.iter().copied()).collect())
+                .collect(),
+            source,
+            current: 0,
+            opened: watch::channel(0).0,
+            progress: (0, Instant::now()),
         }
-        // The phase whose slivers are being sent (`phases.len()` once all were opened).
-        let mut phase = 0;
-        let open_next = |phase: &mut usize| {
-            *phase += 1;
-            let Some(pairs) = group_pairs.get(*phase - 1) else {
-                return;
-            };
-            let mut src = source
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match tokio::runtime::Handle::current().runtime_flavor() {
-                tokio::runtime::RuntimeFlavor::MultiThread => {
-                    tokio::task::block_in_place(|| src.prepare(pairs));
-                }
-                _ => src.prepare(pairs),
-            }
-            opened.send_replace(*phase);
-        };
+    }
 
-        let mut builder = CertificateBuilder::<StorageConfirmation>::new(committee.committee());
-        let mut failures = Vec::new();
-        let mut deadline: Option<tokio::time::Instant> = None;
-        let mut progress = (0usize, tokio::time::Instant::now());
-        loop {
-            let current = phases.get(phase).cloned();
-            let phase_done = async {
-                match &current {
-                    Some(p) => p.finished().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let past_deadline = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                next = uploads.next() => {
-                    let Some((i, name, result)) = next else { break };
-                    match result {
-                        Ok(signed) => {
-                            if let Err(e) = builder.add(i, &signed) {
-                                failures.push(format!("{name}: bad confirmation: {e}"));
-                            }
-                        }
-                        Err(e) => failures.push(format!("{name}: {e}")),
-                    }
-                    if deadline.is_none() && builder.reached(Threshold::Quorum) {
-                        deadline = Some(tokio::time::Instant::now() + self.options.extra_upload_time);
-                    }
-                }
-                () = phase_done => {
-                    open_next(&mut phase);
-                    progress = (0, tokio::time::Instant::now());
-                }
-                // A phase whose uploads stopped progressing (a hung node) must not hold back
-                // the next ones: move on once no sliver of it was sent for `GROUP_STALL`.
-                () = tokio::time::sleep(STALL_CHECK), if current.is_some() => {
-                    let now = current.as_ref().map_or(0, |p| p.slivers.load(Ordering::Relaxed));
-                    if now != progress.0 {
-                        progress = (now, tokio::time::Instant::now());
-                    } else if progress.1.elapsed() >= GROUP_STALL {
-                        tracing::debug!(blob_id = %blob_id, phase, "upload phase stalled; starting the next");
-                        open_next(&mut phase);
-                        progress = (0, tokio::time::Instant::now());
-                    }
-                }
-                () = past_deadline => break,
-            }
+    /// What a node of group `g` holds: its guards for the secondary phase and its group's
+    /// primary phase, and the gate that opens its primary phase.
+    fn node_handles(&self, g: usize) -> ([SentGuard; 2], (watch::Receiver<usize>, usize)) {
+        let guards = [
+            SentGuard(self.phases[0].clone()),
+            SentGuard(self.phases[g + 1].clone()),
+        ];
+        (guards, (self.opened.subscribe(), g + 1))
+    }
+
+    /// The phase being sent, if any is left.
+    fn current(&self) -> Option<Arc<Phase>> {
+        self.phases.get(self.current).cloned()
+    }
+
+    /// Opens the next phase: computes its group's primary parity, then lets its nodes send.
+    fn open_next(&mut self) {
+        self.current += 1;
+        self.progress = (0, Instant::now());
+        let Some(pairs) = self.group_pairs.get(self.current - 1) else {
+            return;
+        };
+        let mut src = self
+            .source
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        super::store::in_place(|| src.prepare(pairs));
+        self.opened.send_replace(self.current);
+    }
+
+    /// Whether the current phase sent nothing for [`GROUP_STALL`] (a hung node).
+    fn stalled(&mut self) -> bool {
+        let sent = self
+            .current()
+            .map_or(0, |p| p.slivers.load(Ordering::Relaxed));
+        if sent != self.progress.0 {
+            self.progress = (sent, Instant::now());
+            false
+        } else {
+            self.progress.1.elapsed() >= GROUP_STALL
         }
-        let weight = builder.weight();
-        if !builder.reached(Threshold::Quorum) {
-            let n = u32::from(committee.n_shards());
-            return Err(StoreError::NotEnoughConfirmations {
+    }
+}
+
+/// The confirmations collected so far, and why the other nodes did not confirm.
+struct Confirmations<'c> {
+    builder: CertificateBuilder<'c, StorageConfirmation>,
+    failures: Vec<NodeFailure>,
+    n_shards: u16,
+}
+
+impl<'c> Confirmations<'c> {
+    fn new(committee: &'c CommitteeView) -> Self {
+        Confirmations {
+            builder: CertificateBuilder::new(committee.committee()),
+            failures: Vec::new(),
+            n_shards: committee.n_shards(),
+        }
+    }
+
+    fn record(
+        &mut self,
+        index: usize,
+        node: String,
+        result: Result<SignedConfirmation, CallError>,
+    ) {
+        let error = match result {
+            Ok(signed) => match self.builder.add(index, &signed) {
+                Ok(_) => return,
+                Err(e) => NodeUploadError::BadConfirmation(e),
+            },
+            Err(e) => NodeUploadError::Call(e),
+        };
+        self.failures.push(NodeFailure { node, error });
+    }
+
+    fn quorum(&self) -> bool {
+        self.builder.reached(Threshold::Quorum)
+    }
+
+    /// The certificate and its weight, or why there is none.
+    fn finish(self) -> Result<(Certificate, u32), UploadError> {
+        let weight = self.builder.weight();
+        match self.builder.finish() {
+            Some(certificate) if Threshold::Quorum.reached(weight, self.n_shards) => {
+                Ok((certificate, weight))
+            }
+            _ => Err(UploadError::NotEnoughConfirmations {
                 weight,
-                quorum: (2 * n) / 3 + 1,
-                failures: if failures.is_empty() {
-                    "none reported".into()
-                } else {
-                    failures.join("; ")
-                },
+                quorum: Threshold::Quorum.min_weight(self.n_shards),
+                failures: NodeFailures(self.failures),
+            }),
+        }
+    }
+}
+
+/// Uploads to every node; returns the certificate once quorum weight confirmed and the extra
+/// upload time passed (or every node finished).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn upload(
+    p2p: &P2p,
+    committee: &CommitteeView,
+    blob_id: BlobId,
+    source: SliverSource<'_>,
+    metadata: &BlobMetadata,
+    persistence: BlobPersistence,
+    opts: UploadOptions<'_>,
+) -> Result<(Certificate, u32), UploadError> {
+    let plan = UploadPlan::new(
+        committee,
+        &blob_id,
+        metadata.unencoded_length,
+        opts.skip_nodes,
+    );
+    report(opts.progress, |p| p.transfer(plan.total_bytes));
+
+    let source = Mutex::new(source);
+    let metadata = Arc::new(metadata.clone());
+    let in_flight = Semaphore::new(opts.slivers_in_flight.max(1));
+    let ctx = UploadCtx {
+        p2p,
+        blob_id,
+        persistence,
+        wait_ms: u32::try_from(opts.confirmation_wait.as_millis()).unwrap_or(u32::MAX),
+        epoch: committee.epoch(),
+        in_flight: &in_flight,
+        source: &source,
+        progress: opts.progress,
+    };
+    let mut phases = Phases::new(&plan.groups, &source);
+    let mut uploads = FuturesUnordered::new();
+    for (g, group) in plan.groups.into_iter().enumerate() {
+        for u in group {
+            let (guards, gate) = phases.node_handles(g);
+            let (md, ctx) = (metadata.clone(), ctx.clone());
+            uploads.push(async move {
+                let r = ctx.upload_to_node(&u, md, guards, gate).await;
+                (u.index, u.member.name, r)
             });
         }
-        let certificate = builder.finish().expect("quorum reached");
-        Ok((certificate, weight))
     }
+
+    let mut confirmations = Confirmations::new(committee);
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let current = phases.current();
+        let phase_done = async {
+            match &current {
+                Some(p) => p.finished().await,
+                None => std::future::pending().await,
+            }
+        };
+        let past_deadline = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            next = uploads.next() => {
+                let Some((index, name, result)) = next else { break };
+                confirmations.record(index, name, result);
+                if deadline.is_none() && confirmations.quorum() {
+                    deadline = Some(Instant::now() + opts.extra_time);
+                }
+            }
+            () = phase_done => phases.open_next(),
+            // A phase whose uploads stopped progressing (a hung node) must not hold back the
+            // next ones.
+            () = tokio::time::sleep(STALL_CHECK), if current.is_some() => {
+                if phases.stalled() {
+                    tracing::debug!(blob_id = %blob_id, phase = phases.current, "upload phase stalled; starting the next");
+                    phases.open_next();
+                }
+            }
+            () = past_deadline => break,
+        }
+    }
+    confirmations.finish()
 }
 
 /// What every node's upload shares.
@@ -314,44 +486,41 @@ struct UploadCtx<'a, 's> {
     persistence: BlobPersistence,
     wait_ms: u32,
     /// The committee's epoch: confirmations must be signed for it.
-    epoch: floe_common::Epoch,
+    epoch: Epoch,
     in_flight: &'a Semaphore,
     source: &'a Mutex<SliverSource<'s>>,
     progress: Option<&'a ProgressHook>,
 }
 
-/// Times a confirmation signed for an earlier epoch is asked again.
-const LAGGING_RETRIES: u32 = 10;
-/// Wait before asking a lagging node again.
-const LAGGING_WAIT: Duration = Duration::from_millis(250);
-
 /// Retries a call a few times on `busy` and transport failures, and on `shard not held` (a
-/// node that has not applied the latest epoch change yet).
-async fn retry<T, F, Fut>(mut call: F) -> Result<T, CallError>
+/// node that has not applied the latest epoch change yet): 100 ms doubling, jittered, four
+/// retries.
+async fn retry<T, F, Fut>(call: F) -> Result<T, CallError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, CallError>>,
 {
-    let mut delay = Duration::from_millis(100);
-    let mut attempt = 0;
-    loop {
-        match call().await {
-            Err(
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(2))
+        .with_max_times(4)
+        .with_jitter();
+    call.retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|e| {
+            matches!(
+                e,
                 CallError::Node(NodeError::Busy | NodeError::ShardNotHeld { .. })
-                | CallError::Transport(_),
-            ) if attempt < 4 => {
-                attempt += 1;
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            other => return other,
-        }
-    }
+                    | CallError::Transport(_)
+            )
+        })
+        .await
 }
 
 impl UploadCtx<'_, '_> {
     /// Metadata, then every sliver (each produced just before it is sent, bounded by the shared
-    /// semaphore), then the confirmation. `sent` is released once no sliver is left to send.
+    /// semaphore), then the confirmation. Each guard is released once the node has no sliver
+    /// of its phase left to send.
     async fn upload_to_node(
         &self,
         u: &NodeUpload,
@@ -374,8 +543,13 @@ impl UploadCtx<'_, '_> {
             .map_err(|_| CallError::Transport("the upload ended".into()))?;
         self.put_slivers(u, SliverAxis::Primary, &primary.0).await?;
         drop(primary);
-        // A node that has not applied the epoch change yet (it follows the ledger a block or
-        // so behind) signs for the epoch before; ask it again shortly.
+        self.confirmation(u).await
+    }
+
+    /// The node's confirmation. A node that has not applied the epoch change yet (it follows
+    /// the ledger a block or so behind) signs for the epoch before; it is asked again shortly.
+    async fn confirmation(&self, u: &NodeUpload) -> Result<SignedConfirmation, CallError> {
+        let (peer, addrs) = (u.member.peer_id, &u.member.addrs);
         let mut lagging = 0;
         loop {
             let signed = retry(|| {

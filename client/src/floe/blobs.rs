@@ -2,7 +2,7 @@
 //! goes to the storage nodes and lives elsewhere.)
 
 use floe_common::ObjectId;
-use floe_ledger::{Address, BlobObject, Object, TxKind};
+use floe_ledger_types::{Address, BlobObject, Object, TxKind};
 use serde::Serialize;
 
 use super::{Floe, Receipt};

@@ -1,7 +1,7 @@
 //! WAL: balance, transfer, faucet.
 
 use floe_common::Frost;
-use floe_ledger::{Address, TxError, TxKind};
+use floe_ledger_types::{Address, TxError, TxKind};
 
 use super::{Floe, Receipt};
 use crate::error::FloeError;

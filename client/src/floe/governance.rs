@@ -1,12 +1,12 @@
 //! Governance and node operation: proposals and votes, price and capacity votes, commission.
 //!
-//! Ledger rules (see `floe_ledger::state::governance`): only an account that controls a member
+//! Ledger rules (the ledger's `state::governance` module): only an account that controls a member
 //! of the current committee (its owner or its node key) may propose or vote; a vote counts the
 //! shard weight of every member the account controls; a proposal executes when more than 2/3 of
 //! the shards approve before its deadline epoch ends, and expires otherwise.
 
 use floe_common::{Epoch, Frost};
-use floe_ledger::{Event, Proposal, ProposalChange, ProposalStatus, TxKind};
+use floe_ledger_types::{Event, Proposal, ProposalChange, ProposalStatus, TxKind};
 use serde::Serialize;
 
 use super::{Floe, Receipt};
@@ -102,7 +102,7 @@ impl Floe {
             })
             .ok_or_else(|| FloeError::Ledger {
                 step: "propose",
-                source: floe_ledger::ClientError::Decode("no ProposalCreated event".into()),
+                source: floe_ledger_types::ClientError::Decode("no ProposalCreated event".into()),
             })?;
         Ok(ProposalReceipt {
             proposal,

@@ -1,8 +1,8 @@
 //! Network information for `floe info`: parameters, prices, epoch timing and the committee.
 
 use floe_common::{Committee, CommitteeMember, Epoch, Frost, NodeId, ShardIndex};
-use floe_ledger::rpc::types::{CommitteeResponse, SystemInfo};
-use floe_ledger::{ClientError, Proposal, ProposalStatus};
+use floe_ledger_types::rpc::{CommitteeResponse, SystemInfo};
+use floe_ledger_types::{ClientError, Proposal, ProposalStatus};
 use serde::Serialize;
 
 use super::Floe;

@@ -9,8 +9,8 @@
 //! ready for, so running it again after the epoch changes completes the withdrawal.
 
 use floe_common::{Epoch, Frost, NodeId, ObjectId};
-use floe_ledger::rpc::types::NodeInfo;
-use floe_ledger::{Address, Object, StakeStatus, StakedWal, TxKind};
+use floe_ledger_types::rpc::NodeInfo;
+use floe_ledger_types::{Address, Object, StakeStatus, StakedWal, TxKind};
 use serde::Serialize;
 
 use super::info::epoch_start_ms;
@@ -163,7 +163,7 @@ impl Floe {
             .first()
             .ok_or_else(|| FloeError::Ledger {
                 step: "stake",
-                source: floe_ledger::ClientError::Decode(
+                source: floe_ledger_types::ClientError::Decode(
                     "a successful stake created no object".into(),
                 ),
             })?;
@@ -187,7 +187,7 @@ impl Floe {
     /// Registers a storage node owned by the wallet; it joins a committee once its stake ranks
     /// it into the active set at a mid-epoch selection. Returns the node id.
     pub async fn register_node(&self, node: NodeRegistration) -> Result<NodeId, FloeError> {
-        let node_id = floe_ledger::node_id_of(&node.public_key);
+        let node_id = floe_ledger_types::node_id_of(&node.public_key);
         self.execute(
             "register_node",
             TxKind::RegisterNode {

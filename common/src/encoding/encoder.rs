@@ -1,14 +1,14 @@
 //! Blob → sliver pairs + metadata + blob id.
 //!
-//! The work itself is in [`super::stream`]: jobs over row ranges (row expansion) and
+//! The work itself is in [`super::prepared`]: jobs over row ranges (row expansion) and
 //! power-of-two column ranges (column expansion and hashing), run on `threads` scoped threads
-//! ([`run_jobs`]). The `n × n` expanded matrix is never materialised: each column is expanded,
+//! ([`super::jobs::run_jobs`]). The `n × n` expanded matrix is never materialised: each column is expanded,
 //! hashed and dropped; the row trees are built in lockstep from the columns' leaf hashes, so
 //! memory stays at the slivers themselves (≈4.5× the blob) plus `O(n log n)` hashes.
 
 use super::metadata::VerifiedBlobMetadata;
 use super::{Sliver, SliverAxis};
-use crate::config::{ConfigError, EncodingConfig};
+use crate::config::{EncodingConfig, EncodingConfigError};
 use crate::ids::{BlobId, SliverPairIndex};
 
 /// Encoder options.
@@ -62,57 +62,11 @@ impl EncodedBlob {
 }
 
 /// Encodes a blob on the calling thread.
-pub fn encode_blob(config: &EncodingConfig, blob: &[u8]) -> Result<EncodedBlob, ConfigError> {
+pub fn encode_blob(
+    config: &EncodingConfig,
+    blob: &[u8],
+) -> Result<EncodedBlob, EncodingConfigError> {
     encode_blob_with(config, blob, EncodeOptions::default())
-}
-
-/// Runs `jobs` on up to `threads` scoped threads, each with its own `state`, and returns the
-/// results in job order.
-pub(crate) fn run_jobs<J, R, S>(
-    jobs: Vec<J>,
-    threads: usize,
-    state: impl Fn() -> S + Sync,
-    work: impl Fn(&mut S, J) -> R + Sync,
-) -> Vec<R>
-where
-    J: Send,
-    R: Send,
-{
-    let threads = threads.clamp(1, jobs.len().max(1));
-    if threads == 1 {
-        let mut s = state();
-        return jobs.into_iter().map(|j| work(&mut s, j)).collect();
-    }
-    let total = jobs.len();
-    let mut buckets: Vec<Vec<(usize, J)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, j) in jobs.into_iter().enumerate() {
-        buckets[i % threads].push((i, j));
-    }
-    let mut results: Vec<Option<R>> = (0..total).map(|_| None).collect();
-    std::thread::scope(|sc| {
-        let handles: Vec<_> = buckets
-            .into_iter()
-            .map(|bucket| {
-                let (state, work) = (&state, &work);
-                sc.spawn(move || {
-                    let mut s = state();
-                    bucket
-                        .into_iter()
-                        .map(|(i, j)| (i, work(&mut s, j)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            for (i, r) in h.join().expect("encoder worker panicked") {
-                results[i] = Some(r);
-            }
-        }
-    });
-    results
-        .into_iter()
-        .map(|r| r.expect("every job ran"))
-        .collect()
 }
 
 /// Encodes a blob with options: every sliver pair at once (about 4.4× the blob at 100 shards;
@@ -121,8 +75,8 @@ pub fn encode_blob_with(
     config: &EncodingConfig,
     blob: &[u8],
     opts: EncodeOptions,
-) -> Result<EncodedBlob, ConfigError> {
-    let mut prepared = super::stream::prepare(config, blob, opts.threads, |_| true)?;
+) -> Result<EncodedBlob, EncodingConfigError> {
+    let mut prepared = super::prepared::prepare(config, blob, opts.threads, |_| true)?;
     let metadata = prepared.metadata().clone();
     let pairs = config
         .pair_indices()

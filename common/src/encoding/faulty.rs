@@ -5,7 +5,7 @@
 
 use super::metadata::{BlobMetadata, VerifiedBlobMetadata};
 use super::{EncodedBlob, SliverAxis, SliverExpander, encode_blob};
-use crate::config::{ConfigError, EncodingConfig};
+use crate::config::{EncodingConfig, EncodingConfigError};
 use crate::ids::SliverPairIndex;
 
 /// Encodes `blob`, then replaces primary sliver `pair` with altered bytes and recomputes its
@@ -16,7 +16,7 @@ pub fn inconsistent_blob(
     config: &EncodingConfig,
     blob: &[u8],
     pair: SliverPairIndex,
-) -> Result<EncodedBlob, ConfigError> {
+) -> Result<EncodedBlob, EncodingConfigError> {
     let mut enc = encode_blob(config, blob)?;
     let p = pair.as_usize();
     let sliver = &mut enc.pairs[p].primary;

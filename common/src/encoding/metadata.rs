@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::SliverAxis;
-use crate::config::{ConfigError, EncodingConfig, EncodingType};
+use crate::config::{EncodingConfig, EncodingConfigError, EncodingType};
 use crate::hash::{self, Digest, Hash};
 use crate::ids::{BlobId, SliverIndex, SliverPairIndex};
 use crate::merkle;
@@ -41,7 +41,7 @@ pub enum MetadataError {
     },
     /// The length is not encodable at this shard count.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(#[from] EncodingConfigError),
     /// The blob id recomputed from the metadata differs from the claimed one.
     #[error("metadata belongs to blob {computed}, not {claimed}")]
     BlobIdMismatch {

@@ -539,5 +539,5 @@ pub enum AppError {
     EngineStopped,
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::store::LedgerStoreError),
 }

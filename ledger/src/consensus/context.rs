@@ -68,15 +68,8 @@ impl mc::Height for Height {
     }
 }
 
-impl mc::Address for ValidatorAddress {}
-
-impl mc::Value for BlockHash {
-    type Id = BlockHash;
-
-    fn id(&self) -> BlockHash {
-        *self
-    }
-}
+// `ValidatorAddress` and `BlockHash` implement the engine's `Address` and `Value` in
+// `floe-ledger-types` (its `malachite` feature).
 
 /// A signed proposal's content: "at (height, round) I propose block `value`".
 #[derive(Debug, Clone, PartialEq, Eq)]

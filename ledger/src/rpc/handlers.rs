@@ -18,9 +18,10 @@ use super::types::{
 };
 use super::{ApiError, AppState, DEFAULT_SUBMIT_WAIT, MAX_BATCH_BODY, MAX_BATCH_TXS, MAX_WAIT};
 use crate::mempool::{Admission, MempoolError};
-use crate::service::{CommittedTx, Ledger, SubmitError};
+use crate::service::{Ledger, SubmitError};
 use crate::store::ChainTip;
 use crate::tx::{SignedTransaction, TxDigest};
+use floe_ledger_types::CommittedTx;
 
 /// The request body, or the extractor's rejection as a JSON error (413 when over the limit).
 pub(super) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {

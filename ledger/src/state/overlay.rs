@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use floe_common::{BlobId, Committee, Epoch, Frost, NodeId, ObjectId};
 
-use super::objects::{EpochAccount, Proposal};
+use super::objects::{EpochAccount, Proposal, derive_object_id};
 
 use super::events::Event;
 use super::objects::{
@@ -45,15 +45,6 @@ pub(crate) struct Writes {
     pub mutated: Vec<ObjectId>,
     pub deleted: Vec<ObjectId>,
     pub events: Vec<Event>,
-}
-
-/// `BLAKE3(digest ‖ index u32 LE)`: the id of the `index`-th object created by a transaction
-/// (or by genesis, with the genesis digest).
-pub fn derive_object_id(digest: &TxDigest, index: u32) -> ObjectId {
-    let mut h = blake3::Hasher::new();
-    h.update(&digest.0);
-    h.update(&index.to_le_bytes());
-    ObjectId(*h.finalize().as_bytes())
 }
 
 impl<'s> Overlay<'s> {

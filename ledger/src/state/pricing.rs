@@ -13,14 +13,14 @@
 //! Members of the current committee only; recomputed on every `SetNodeVotes` and at each epoch
 //! change (with the new committee). Genesis starts from the parameters' prices.
 
-use floe_common::{Committee, Frost, NodeId};
+use floe_common::{Committee, Frost, NodeId, Threshold};
 
 use super::events::Event;
 use super::objects::{NodeVotes, SystemState};
 
-/// Whether `weight` of `n_shards` is a quorum (`3w ≥ 2n + 1`).
+/// Whether `weight` of `n_shards` is a quorum ([`Threshold::Quorum`]).
 pub(crate) fn is_quorum(weight: u16, n_shards: u16) -> bool {
-    3 * u32::from(weight) > 2 * u32::from(n_shards)
+    Threshold::Quorum.reached(u32::from(weight), n_shards)
 }
 
 /// The lowest value such that the weight voting at or below it is a quorum.

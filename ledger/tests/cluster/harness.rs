@@ -40,7 +40,7 @@ fn genesis() -> Genesis {
             write_price_per_mib: Frost(1),
             min_fee: Frost(1),
             max_shards_per_node: 100,
-            active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
+            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
         },
         validators: Vec::new(),
         accounts: (0..4)
@@ -75,7 +75,7 @@ impl Cluster {
             .bytes()
             .fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)));
         let (genesis, nodes) = localnet::write(dir.path(), genesis(), n, Some(seed), 100).unwrap();
-        let validators = floe_ledger::chain::genesis_validators(&genesis).unwrap();
+        let validators = genesis.validator_set().unwrap();
         let mut c = Cluster {
             _serial: serial,
             _dir: dir,

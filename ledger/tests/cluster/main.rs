@@ -35,7 +35,7 @@ async fn v4_finality_and_agreement() {
             .expect("final");
         assert!(matches!(
             done.outcome.status,
-            floe_ledger::store::TxStatus::Success(_)
+            floe_ledger_types::TxStatus::Success(_)
         ));
     }
     let h = c.max_height().await;

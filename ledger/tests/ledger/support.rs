@@ -43,7 +43,7 @@ pub fn params() -> Params {
         write_price_per_mib: WRITE_PRICE,
         min_fee: MIN_FEE,
         max_shards_per_node: 100,
-        active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
+        active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
     }
 }
 

@@ -5,11 +5,11 @@ mod support;
 use std::time::Duration;
 
 use floe_common::{BlobId, Frost};
-use floe_ledger::cert::CertError;
-use floe_ledger::client::verify_record;
-use floe_ledger::rpc::types::{AdmissionStatus, ErrorBody, SubmitResponse};
 use floe_ledger::store::{EventCursor, TxStatus};
 use floe_ledger::{ClientError, Event, LedgerClient, TxKind};
+use floe_ledger_types::cert::CertError;
+use floe_ledger_types::client::verify_record;
+use floe_ledger_types::rpc::{AdmissionStatus, ErrorBody, SubmitResponse};
 use support::*;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -689,7 +689,7 @@ async fn system_reports_epoch_timing_capacity_and_proposals() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(c.role, floe_ledger::rpc::types::CommitteeRole::Current);
+    assert_eq!(c.role, floe_ledger_types::rpc::CommitteeRole::Current);
     let stakes: u64 = c.members.iter().map(|m| m.stake.0).sum();
     assert_eq!(stakes, 2_000_000_005);
     assert!(c.members.iter().all(|m| m.commission_bps == 500));

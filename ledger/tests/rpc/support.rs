@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::{Frost, KeyPair};
-use floe_ledger::block::Block;
 use floe_ledger::rpc::{RpcConfig, serve};
 use floe_ledger::service::Ledger;
 use floe_ledger::store::{BlockRecord, LedgerStore};
@@ -13,6 +12,7 @@ use floe_ledger::{
     Address, CommitCertificate, FaucetParams, Genesis, GenesisNode, GenesisValidator, LedgerClient,
     Params, SignedTransaction, Transaction, TxKind,
 };
+use floe_ledger_types::block::Block;
 use tokio_util::sync::CancellationToken;
 
 pub const CHAIN: &str = "floe-rpc-test";
@@ -46,7 +46,7 @@ pub fn genesis() -> Genesis {
             write_price_per_mib: Frost(500),
             min_fee: MIN_FEE,
             max_shards_per_node: 100,
-            active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
+            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
         },
         validators: (0..4)
             .map(|i| GenesisValidator {

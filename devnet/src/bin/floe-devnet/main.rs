@@ -166,7 +166,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// A token cancelled on SIGINT, SIGTERM or SIGHUP (handlers installed before it returns).
 fn cancel_on_signal() -> anyhow::Result<CancellationToken> {
-    floe_ledger::process::cancel_on_signal().context("listening for signals")
+    floe_runtime::cancel_on_signal().context("listening for signals")
 }
 
 fn main() -> anyhow::Result<()> {
@@ -175,7 +175,7 @@ fn main() -> anyhow::Result<()> {
         Command::Validator { config } => run_process(ProcessKind::Validator, &config),
         Command::Node { config } => run_process(ProcessKind::Node, &config),
         command => {
-            floe_ledger::process::init_tracing("warn");
+            floe_runtime::init_tracing("warn");
             runtime()?.block_on(control(command))
         }
     }
@@ -183,7 +183,7 @@ fn main() -> anyhow::Result<()> {
 
 /// A validator or storage node, until SIGINT or SIGTERM; tracing goes to stderr (its log).
 fn run_process(kind: ProcessKind, config: &Path) -> anyhow::Result<()> {
-    floe_ledger::process::init_tracing(
+    floe_runtime::init_tracing(
         "info,arc_malachitebft=warn,informalsystems_malachitebft=warn,libp2p=warn",
     );
     runtime()?.block_on(async {
@@ -403,7 +403,7 @@ fn print_ready(devnet: &Devnet, status: &NetworkStatus, client_config: &Path) {
         floe_devnet::manifest::WALLET_WAL
     );
     println!(
-        "next steps (`floe` is `cargo run --release -p floe-client --bin floe --`, or install it with `cargo install --path client`):"
+        "next steps (`floe` is `cargo run --release -p floe-cli --bin floe --`, or install it with `cargo install --path client/cli`):"
     );
     println!("  floe --config {config} store FILE");
     println!("  floe --config {config} read BLOB_ID");

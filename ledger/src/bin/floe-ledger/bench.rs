@@ -68,7 +68,7 @@ fn genesis() -> Genesis {
             write_price_per_mib: Frost(1),
             min_fee: Frost(1),
             max_shards_per_node: 100,
-            active_set_size: floe_ledger::genesis::DEFAULT_ACTIVE_SET_SIZE,
+            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
         },
         validators: Vec::new(),
         accounts: (0..SENDERS)
@@ -358,7 +358,7 @@ async fn follow(
                     t.latencies_ms.push((now - sent).as_secs_f64() * 1000.0);
                     t.committed += 1;
                     t.last_commit = Some(now);
-                    if let floe_ledger::store::TxStatus::Failure(e) = &o.status {
+                    if let floe_ledger_types::TxStatus::Failure(e) = &o.status {
                         eprintln!("tx failed: {e}");
                     }
                 }

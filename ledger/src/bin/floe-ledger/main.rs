@@ -28,7 +28,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    floe_ledger::process::init_tracing(
+    floe_runtime::init_tracing(
         "info,arc_malachitebft=warn,informalsystems_malachitebft=warn,libp2p=warn",
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -42,8 +42,7 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("reading {}", config.display()))?;
                 let config: floe_ledger::validator::ValidatorConfig = toml::from_str(&text)
                     .with_context(|| format!("parsing {}", config.display()))?;
-                let cancel =
-                    floe_ledger::process::cancel_on_signal().context("listening for signals")?;
+                let cancel = floe_runtime::cancel_on_signal().context("listening for signals")?;
                 floe_ledger::validator::run(config, cancel).await?;
                 Ok(())
             }

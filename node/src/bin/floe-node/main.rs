@@ -27,7 +27,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    floe_ledger::process::init_tracing("info,libp2p=warn");
+    floe_runtime::init_tracing("info,libp2p=warn");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -38,8 +38,7 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("reading {}", config.display()))?;
                 let config: floe_node::NodeConfig = toml::from_str(&text)
                     .with_context(|| format!("parsing {}", config.display()))?;
-                let cancel =
-                    floe_ledger::process::cancel_on_signal().context("listening for signals")?;
+                let cancel = floe_runtime::cancel_on_signal().context("listening for signals")?;
                 floe_node::server::run(config, cancel).await?;
                 tracing::info!("storage node stopped");
                 Ok(())

@@ -1,0 +1,435 @@
+//! The commands: each returns a [`Report`] (text and JSON) or a [`CliError`].
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use floe_client::{ClientConfig, Floe, FloeError, Wallet};
+use floe_common::{Frost, NodeId};
+use floe_ledger_types::Address;
+use floe_ledger_types::rpc::NodeInfo;
+use serde_json::json;
+
+use crate::fail::{CliError, Context, from_floe};
+use crate::render::{Report, duration, relative, shard_ranges, table, time_utc};
+use crate::{Cli, Command, WalletCommand};
+
+mod blobs;
+mod data;
+mod governance;
+
+/// Where the configuration is, loaded on demand (some commands work without one).
+pub struct Env {
+    config_arg: Option<PathBuf>,
+    /// `--json`.
+    pub json: bool,
+}
+
+impl Env {
+    /// The configuration's path: `--config`, else the default location.
+    pub fn config_path(&self) -> Result<PathBuf, CliError> {
+        self.config_arg
+            .clone()
+            .or_else(ClientConfig::default_path)
+            .ok_or_else(|| {
+                CliError::local("config", "no configuration path: HOME is not set")
+                    .hint("pass --config PATH")
+            })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> Result<ClientConfig, CliError> {
+        let path = self.config_path()?;
+        ClientConfig::load(&path).map_err(|e| CliError::config(&e, &path))
+    }
+
+    fn context(&self, wallet: Option<&Wallet>) -> Context {
+        Context {
+            config: self.config_path().ok().map(|p| p.display().to_string()),
+            address: wallet.map(|w| w.address().to_string()),
+        }
+    }
+
+    /// A connection without a wallet.
+    pub async fn connect(&self) -> Result<(Floe, Context), CliError> {
+        let config = self.config()?;
+        let ctx = self.context(None);
+        let floe = Floe::connect(config.ledger_rpc)
+            .await
+            .map_err(|e| from_floe(&e, &ctx))?;
+        Ok((floe, ctx))
+    }
+
+    /// A connection with the configuration's wallet (loaded first, so a missing wallet is
+    /// reported even when the network is down).
+    pub async fn connect_wallet(&self) -> Result<(Floe, Context), CliError> {
+        let config = self.config()?;
+        let wallet = Wallet::load(&config.wallet).map_err(|e| CliError::wallet(&e))?;
+        let ctx = self.context(Some(&wallet));
+        let floe = Floe::connect(config.ledger_rpc)
+            .await
+            .map_err(|e| from_floe(&e, &ctx))?
+            .with_wallet(wallet);
+        Ok((floe, ctx))
+    }
+}
+
+/// Runs the command line's command.
+pub async fn run(cli: Cli) -> Result<Report, CliError> {
+    let env = Env {
+        config_arg: cli.config,
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Wallet(WalletCommand::New { path }) => wallet_new(&env, path),
+        Command::Wallet(WalletCommand::Address) => wallet_address(&env),
+        Command::Wallet(WalletCommand::Balance { address }) => balance(&env, address).await,
+        Command::Wallet(WalletCommand::Transfer { to, amount }) => transfer(&env, to, amount).await,
+        Command::Wallet(WalletCommand::Faucet { amount }) => faucet(&env, amount).await,
+        Command::Info => info(&env).await,
+        Command::Stake { node, amount } => stake(&env, &node, amount).await,
+        Command::Withdraw { node } => withdraw(&env, &node).await,
+        Command::Proposals => governance::proposals(&env).await,
+        Command::Propose(args) => governance::propose(&env, args).await,
+        Command::Vote {
+            proposal, approve, ..
+        } => governance::vote(&env, proposal, approve).await,
+        Command::VotePrices {
+            node,
+            storage_price,
+            write_price,
+            capacity,
+        } => governance::vote_prices(&env, &node, storage_price, write_price, capacity).await,
+        Command::CollectCommission { node } => governance::collect_commission(&env, &node).await,
+        Command::BlobId(args) => blobs::blob_id(&env, &args.file, args.shards).await,
+        Command::BlobStatus { blob_id } => blobs::blob_status(&env, blob_id).await,
+        Command::ListBlobs => blobs::list_blobs(&env).await,
+        Command::Extend { object, epochs } => blobs::extend(&env, object, epochs).await,
+        Command::Delete { object } => blobs::delete(&env, object).await,
+        Command::Store(args) => data::store(&env, args).await,
+        Command::Read(args) => data::read(&env, args).await,
+        Command::Bench(cmd) => data::bench(&env, cmd).await,
+        Command::Daemon(args) => data::daemon(&env, args).await,
+    }
+}
+
+fn wallet_new(env: &Env, path: Option<PathBuf>) -> Result<Report, CliError> {
+    let path = match path {
+        Some(p) => p,
+        None => {
+            env.config()
+                .map_err(|e| {
+                    let hint = format!(
+                        "pass --path PATH, or fix the configuration ({})",
+                        e.hint
+                            .as_deref()
+                            .unwrap_or("see client/client.example.yaml")
+                    );
+                    e.hint(hint)
+                })?
+                .wallet
+        }
+    };
+    let wallet = Wallet::create(&path).map_err(|e| CliError::wallet(&e))?;
+    let address = wallet.address();
+    Ok(Report::new(
+        json!({ "address": address, "path": path }),
+        format!(
+            "Created wallet {}\nAddress: {address}\nFund it with `floe wallet faucet` (devnets) \
+             or a transfer to this address.\n",
+            path.display()
+        ),
+    ))
+}
+
+fn wallet_address(env: &Env) -> Result<Report, CliError> {
+    let config = env.config()?;
+    let wallet = Wallet::load(&config.wallet).map_err(|e| CliError::wallet(&e))?;
+    let address = wallet.address();
+    Ok(Report::new(
+        json!({ "address": address }),
+        format!("{address}\n"),
+    ))
+}
+
+/// The name of a node id among `nodes`, else the id.
+fn node_name(nodes: &[NodeInfo], id: &NodeId) -> String {
+    nodes
+        .iter()
+        .find(|n| n.node.node_id == *id)
+        .map_or_else(|| id.to_string(), |n| n.node.name.clone())
+}
+
+async fn balance(env: &Env, address: Option<Address>) -> Result<Report, CliError> {
+    let (floe, ctx) = match address {
+        Some(_) => env.connect().await?,
+        None => env.connect_wallet().await?,
+    };
+    let fail = |e: FloeError| from_floe(&e, &ctx);
+    let address = match address {
+        Some(a) => a,
+        None => floe.address().map_err(fail)?,
+    };
+    let balance = floe.balance_of(&address).await.map_err(fail)?;
+    let stakes = floe.stakes_of(&address).await.map_err(fail)?;
+    let staked = stakes
+        .iter()
+        .try_fold(Frost::ZERO, |acc, s| acc.checked_add(s.stake.amount))
+        .unwrap_or(Frost(u64::MAX));
+    let mut human = format!("Address: {address}\nBalance: {balance}\n");
+    if !stakes.is_empty() {
+        let nodes = floe.nodes().await.map_err(fail)?;
+        let _ = writeln!(human, "Staked:  {staked}");
+        for s in &stakes {
+            let state = match (s.stake.status, s.stake.withdraw_epoch) {
+                (floe_ledger_types::StakeStatus::Withdrawable, _) => {
+                    format!("withdrawable with rewards {}", s.stake.rewards)
+                }
+                (floe_ledger_types::StakeStatus::Withdrawing, Some(e)) => {
+                    format!("leaves the pool at epoch {e}")
+                }
+                _ => format!("active from epoch {}", s.stake.activation_epoch),
+            };
+            let _ = writeln!(
+                human,
+                "  {} with {} ({state}; object {})",
+                s.stake.amount,
+                node_name(&nodes, &s.stake.node),
+                s.object_id
+            );
+        }
+    }
+    Ok(Report::new(
+        json!({
+            "address": address,
+            "balance": balance,
+            "staked": staked,
+            "stakes": stakes,
+        }),
+        human,
+    ))
+}
+
+/// The error of a transaction spending `amount` (plus the fee), with the balance spelled out
+/// when funds were short.
+async fn spend_error(floe: &Floe, ctx: &Context, amount: Frost, e: FloeError) -> CliError {
+    let short = e.code() == "insufficient_balance";
+    let step = match &e {
+        FloeError::LedgerRejected { step, .. } => *step,
+        _ => "",
+    };
+    let mut err = from_floe(&e, ctx);
+    if short && let Ok(balance) = floe.balance().await {
+        err.message = format!(
+            "insufficient funds for {step}: balance {balance}, needs {amount} plus a fee of {}",
+            floe.min_fee()
+        );
+    }
+    err
+}
+
+async fn transfer(env: &Env, to: Address, amount: Frost) -> Result<Report, CliError> {
+    let (floe, ctx) = env.connect_wallet().await?;
+    let receipt = match floe.transfer(to, amount).await {
+        Ok(r) => r,
+        Err(e) => return Err(spend_error(&floe, &ctx, amount, e).await),
+    };
+    let balance = floe.balance().await.map_err(|e| from_floe(&e, &ctx))?;
+    let fee = receipt.effects.fee_charged;
+    Ok(Report::new(
+        json!({
+            "to": to,
+            "amount": amount,
+            "fee": fee,
+            "digest": receipt.digest,
+            "height": receipt.height,
+            "balance": balance,
+        }),
+        format!(
+            "Sent {amount} to {to} (fee {fee}; block {}, transaction {}).\nBalance: {balance}\n",
+            receipt.height, receipt.digest
+        ),
+    ))
+}
+
+async fn faucet(env: &Env, amount: Option<Frost>) -> Result<Report, CliError> {
+    let (floe, ctx) = env.connect_wallet().await?;
+    let (amount, receipt) = floe.faucet(amount).await.map_err(|e| from_floe(&e, &ctx))?;
+    let balance = floe.balance().await.map_err(|e| from_floe(&e, &ctx))?;
+    Ok(Report::new(
+        json!({
+            "amount": amount,
+            "fee": receipt.effects.fee_charged,
+            "digest": receipt.digest,
+            "height": receipt.height,
+            "balance": balance,
+        }),
+        format!(
+            "Received {amount} from the faucet (block {}).\nBalance: {balance}\n",
+            receipt.height
+        ),
+    ))
+}
+
+async fn info(env: &Env) -> Result<Report, CliError> {
+    let (floe, ctx) = env.connect().await?;
+    let info = floe.network_info().await.map_err(|e| from_floe(&e, &ctx))?;
+    let s = &info.system;
+    let mut h = String::new();
+    let _ = writeln!(h, "Network:          {}", s.chain_id);
+    let _ = writeln!(
+        h,
+        "Epoch:            {} ({}; length {}; next epoch at {}, {})",
+        s.epoch,
+        info.epoch_state,
+        duration(s.epoch_duration_ms),
+        time_utc(info.next_epoch_at),
+        relative(info.next_epoch_at)
+    );
+    if s.next_epoch_duration_ms != 0 && s.next_epoch_duration_ms != s.epoch_duration_ms {
+        let _ = writeln!(
+            h,
+            "Next epoch length: {}",
+            duration(s.next_epoch_duration_ms)
+        );
+    }
+    let _ = writeln!(h, "Shards:           {}", s.n_shards);
+    let _ = writeln!(h, "Storage price:    {} per MiB per epoch", s.storage_price);
+    let _ = writeln!(h, "Write price:      {} per MiB", s.write_price);
+    let _ = writeln!(
+        h,
+        "Capacity:         {} of {} bytes reserved this epoch",
+        info.capacity_used, info.capacity
+    );
+    let _ = writeln!(h, "Transaction fee:  {}", s.min_fee);
+    let _ = writeln!(h, "Max epochs ahead: {}", s.max_epochs_ahead);
+    let _ = writeln!(
+        h,
+        "Faucet:           {}",
+        s.faucet.as_ref().map_or("disabled".to_owned(), |f| format!(
+            "up to {} per call",
+            f.max_per_call
+        ))
+    );
+    let _ = writeln!(h, "Total supply:     {}", s.total_supply);
+    let _ = writeln!(
+        h,
+        "Tip:              block {} at {}",
+        s.tip_height,
+        time_utc(s.tip_timestamp_ms)
+    );
+    let _ = writeln!(
+        h,
+        "\nCommittee (epoch {}, {} nodes):",
+        info.committee_epoch,
+        info.committee.len()
+    );
+    let rows: Vec<Vec<String>> = info
+        .committee
+        .iter()
+        .map(|n| {
+            vec![
+                n.name.clone(),
+                n.node_id.to_string(),
+                n.stake.to_string(),
+                format!("{:.2}%", f64::from(n.commission) / 100.0),
+                n.shards.len().to_string(),
+                shard_ranges(&n.shards),
+            ]
+        })
+        .collect();
+    h.push_str(&table(
+        &[
+            "NAME",
+            "NODE ID",
+            "STAKE",
+            "COMMISSION",
+            "SHARDS",
+            "SHARD INDICES",
+        ],
+        &rows,
+    ));
+    if !info.proposals.is_empty() {
+        let _ = writeln!(h, "\nOpen proposals:");
+        for p in &info.proposals {
+            let _ = writeln!(
+                h,
+                "  #{} {} (votes until epoch {}; approve {} / reject {} shards)",
+                p.id,
+                governance::change_text(&p.change),
+                p.deadline_epoch,
+                p.approve_weight,
+                p.reject_weight
+            );
+        }
+    }
+    Ok(Report::new(&info, h))
+}
+
+async fn stake(env: &Env, node: &str, amount: Frost) -> Result<Report, CliError> {
+    let (floe, ctx) = env.connect_wallet().await?;
+    let r = match floe.stake(node, amount).await {
+        Ok(r) => r,
+        Err(e) => return Err(spend_error(&floe, &ctx, amount, e).await),
+    };
+    let balance = floe.balance().await.map_err(|e| from_floe(&e, &ctx))?;
+    let active = r
+        .activation_epoch
+        .map(|e| format!("; it counts from epoch {e}"))
+        .unwrap_or_default();
+    Ok(Report::new(
+        json!({
+            "node_id": r.node_id,
+            "node_name": r.node_name,
+            "amount": r.amount,
+            "staked_object": r.staked_object,
+            "activation_epoch": r.activation_epoch,
+            "digest": r.receipt.digest,
+            "height": r.receipt.height,
+            "balance": balance,
+        }),
+        format!(
+            "Staked {} with {} ({}){active}.\nStake object: {}\nBalance: {balance}\n",
+            r.amount, r.node_name, r.node_id, r.staked_object
+        ),
+    ))
+}
+
+async fn withdraw(env: &Env, node: &str) -> Result<Report, CliError> {
+    let (floe, ctx) = env.connect_wallet().await?;
+    let report = floe
+        .withdraw_from(node)
+        .await
+        .map_err(|e| from_floe(&e, &ctx))?;
+    let mut h = String::new();
+    for w in &report.withdrawn {
+        let _ = writeln!(
+            h,
+            "Withdrew {} (rewards {}) from {} (object {}, block {}).",
+            w.amount, w.rewards, report.node_name, w.object_id, w.receipt.height
+        );
+    }
+    for p in &report.pending {
+        let verb = if p.requested_now {
+            "Requested the withdrawal of"
+        } else {
+            "Withdrawal already requested for"
+        };
+        let _ = writeln!(
+            h,
+            "{verb} {} from {} (object {}); it can be withdrawn from epoch {} ({}, {}): run \
+             `floe withdraw --node {}` again then.",
+            p.amount,
+            report.node_name,
+            p.object_id,
+            p.withdrawable_from,
+            time_utc(p.withdrawable_at_ms),
+            relative(p.withdrawable_at_ms),
+            report.node_name
+        );
+    }
+    if !report.withdrawn.is_empty() {
+        let balance = floe.balance().await.map_err(|e| from_floe(&e, &ctx))?;
+        let _ = writeln!(h, "Balance: {balance}");
+    }
+    Ok(Report::new(&report, h))
+}

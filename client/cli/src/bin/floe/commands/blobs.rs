@@ -1,0 +1,265 @@
+//! Blob commands on the ledger: blob-id (offline), blob-status, list-blobs, extend, delete.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use floe_client::{Floe, FloeError};
+use floe_common::{BlobId, Epoch, ObjectId};
+use floe_ledger_types::Event;
+use floe_ledger_types::rpc::SystemInfo;
+use serde_json::json;
+
+use super::Env;
+use crate::fail::{CliError, from_floe, not_found};
+use crate::render::{Report, relative, table, time_utc};
+
+/// `until epoch E starts (2026-… UTC, in 3h)`.
+pub(super) fn until(system: &SystemInfo, end: Epoch) -> String {
+    let at = floe_client::floe::epoch_start_ms(system, end);
+    format!(
+        "until epoch {end} starts ({}, {})",
+        time_utc(at),
+        relative(at)
+    )
+}
+
+/// `1.5 KiB`.
+pub(super) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// `floe blob-id FILE [--shards N]`: the shard count comes from `--shards`, else the ledger
+/// (when the config loads and a validator answers), else the config's `n_shards`.
+pub async fn blob_id(env: &Env, file: &Path, shards: Option<u16>) -> Result<Report, CliError> {
+    let data = std::fs::read(file)
+        .map_err(|e| CliError::local("read", format!("cannot read {}: {e}", file.display())))?;
+    let hint = "pass --shards N (the network's shard count; the devnet uses 100)";
+    let (n_shards, source) = match shards {
+        Some(n) => (n, "argument"),
+        None => {
+            let config = env.config().map_err(|e| e.hint(hint))?;
+            let from_ledger = match Floe::connect(config.ledger_rpc.clone()).await {
+                Ok(floe) => floe.system().await.map(|s| s.n_shards),
+                Err(e) => Err(e),
+            };
+            match (from_ledger, config.n_shards) {
+                (Ok(n), _) => (n, "ledger"),
+                (Err(e), Some(n)) => {
+                    tracing::warn!(error = %e, n_shards = n, "ledger unreachable; using the config's n_shards");
+                    (n, "config")
+                }
+                (Err(e), None) => return Err(from_floe(&e, &Default::default()).hint(hint)),
+            }
+        }
+    };
+    let id = floe_client::blob_id_of(&data, n_shards)
+        .map_err(|e| CliError::local("encoding", e.to_string()))?;
+    Ok(Report::new(
+        json!({
+            "file": file,
+            "blob_id": id.blob_id,
+            "unencoded_length": id.unencoded_length,
+            "encoded_length": id.encoded_length,
+            "n_shards": id.n_shards,
+            "n_shards_source": source,
+        }),
+        format!(
+            "Blob id:      {}\nFile:         {} ({})\nEncoded size: {} over {} shards \
+             (shard count from the {source})\n",
+            id.blob_id,
+            file.display(),
+            bytes(id.unencoded_length),
+            bytes(id.encoded_length),
+            id.n_shards
+        ),
+    ))
+}
+
+pub async fn blob_status(env: &Env, blob_id: BlobId) -> Result<Report, CliError> {
+    let (floe, ctx) = env.connect().await?;
+    let fail = |e: FloeError| from_floe(&e, &ctx);
+    let Some(status) = floe.blob_status(&blob_id).await.map_err(fail)? else {
+        return Err(not_found(
+            "unknown_blob",
+            format!("blob {blob_id} is not registered on the ledger"),
+        )
+        .hint("it was never stored, or all its blob objects were deleted"));
+    };
+    let system = floe.system().await.map_err(fail)?;
+    let i = &status.info;
+    let kind = match (status.permanent, status.deletable) {
+        (true, true) => "permanent and deletable",
+        (true, false) => "permanent",
+        (false, true) => "deletable",
+        (false, false) => "no live registration",
+    };
+    let state = if status.invalid {
+        format!(
+            "INVALID (since epoch {}): its data is not served",
+            i.invalidated_epoch.unwrap_or_default()
+        )
+    } else if status.certified {
+        format!("certified ({kind})")
+    } else {
+        format!("registered, not certified ({kind})")
+    };
+    let mut h = format!("Blob {blob_id}\nStatus:    {state}\n");
+    if let Some(end) = i.max_certified_end_epoch {
+        let expired = if system.epoch >= end {
+            " — expired"
+        } else {
+            ""
+        };
+        let _ = writeln!(h, "Available: {}{expired}", until(&system, end));
+    }
+    if let Some(e) = i.initial_certified_epoch {
+        let _ = writeln!(h, "Certified: first in epoch {e}");
+    }
+    let _ = writeln!(
+        h,
+        "Objects:   {} permanent ({} certified), {} deletable ({} certified)",
+        i.registered_permanent,
+        i.certified_permanent,
+        i.registered_deletable,
+        i.certified_deletable
+    );
+    for o in &i.objects {
+        let _ = writeln!(h, "  {o}");
+    }
+    Ok(Report::new(&status, h))
+}
+
+pub async fn list_blobs(env: &Env) -> Result<Report, CliError> {
+    let (floe, ctx) = env.connect_wallet().await?;
+    let fail = |e: FloeError| from_floe(&e, &ctx);
+    let address = floe.address().map_err(fail)?;
+    let blobs = floe.list_blobs().await.map_err(fail)?;
+    let system = floe.system().await.map_err(fail)?;
+    let human = if blobs.is_empty() {
+        format!("No blob objects owned by {address}.\n")
+    } else {
+        let rows: Vec<Vec<String>> = blobs
+            .iter()
+            .map(|b| {
+                let state = if b.blob.invalid {
+                    "invalid"
+                } else if system.epoch >= b.blob.end_epoch {
+                    "expired"
+                } else if b.blob.is_certified() {
+                    "certified"
+                } else {
+                    "registered"
+                };
+                vec![
+                    b.object_id.to_string(),
+                    b.blob.blob_id.to_string(),
+                    bytes(b.blob.unencoded_length),
+                    state.to_owned(),
+                    b.blob.end_epoch.to_string(),
+                    if b.blob.deletable { "yes" } else { "no" }.to_owned(),
+                ]
+            })
+            .collect();
+        let mut h = format!(
+            "{} blob object(s) owned by {address} (current epoch {}):\n",
+            blobs.len(),
+            system.epoch
+        );
+        h.push_str(&table(
+            &[
+                "OBJECT ID",
+                "BLOB ID",
+                "SIZE",
+                "STATE",
+                "END EPOCH",
+                "DELETABLE",
+            ],
+            &rows,
+        ));
+        h
+    };
+    Ok(Report::new(
+        json!({ "address": address, "epoch": system.epoch, "blobs": blobs }),
+        human,
+    ))
+}
+
+pub async fn extend(env: &Env, object: ObjectId, epochs: u32) -> Result<Report, CliError> {
+    let (floe, ctx) = env.connect_wallet().await?;
+    let fail = |e: FloeError| from_floe(&e, &ctx);
+    let receipt = floe.extend_blob(object, epochs).await.map_err(fail)?;
+    let extended = receipt.effects.events.iter().find_map(|e| match e {
+        Event::BlobExtended {
+            blob_id, end_epoch, ..
+        } => Some((*blob_id, *end_epoch)),
+        _ => None,
+    });
+    let system = floe.system().await.map_err(fail)?;
+    let human = match extended {
+        Some((blob_id, end)) => format!(
+            "Extended blob {blob_id} (object {object}) by {epochs} epoch(s): stored {} \
+             (block {}).\n",
+            until(&system, end),
+            receipt.height
+        ),
+        None => format!("Extended object {object} (block {}).\n", receipt.height),
+    };
+    Ok(Report::new(
+        json!({
+            "object_id": object,
+            "blob_id": extended.map(|e| e.0),
+            "epochs": epochs,
+            "end_epoch": extended.map(|e| e.1),
+            "digest": receipt.digest,
+            "height": receipt.height,
+            "fee": receipt.effects.fee_charged,
+        }),
+        human,
+    ))
+}
+
+pub async fn delete(env: &Env, object: ObjectId) -> Result<Report, CliError> {
+    let (floe, ctx) = env.connect_wallet().await?;
+    let receipt = floe
+        .delete_blob(object)
+        .await
+        .map_err(|e| from_floe(&e, &ctx))?;
+    let blob_id = receipt.effects.events.iter().find_map(|e| match e {
+        Event::BlobDeleted { blob_id, .. } => Some(*blob_id),
+        _ => None,
+    });
+    let storage = receipt.effects.created.first().copied();
+    let mut human = format!("Deleted blob object {object}");
+    if let Some(b) = blob_id {
+        let _ = write!(human, " (blob {b})");
+    }
+    let _ = writeln!(human, " in block {}.", receipt.height);
+    if let Some(s) = storage {
+        let _ = writeln!(
+            human,
+            "Its remaining storage is yours again as storage object {s}."
+        );
+    }
+    Ok(Report::new(
+        json!({
+            "object_id": object,
+            "blob_id": blob_id,
+            "storage_object": storage,
+            "digest": receipt.digest,
+            "height": receipt.height,
+            "fee": receipt.effects.fee_charged,
+        }),
+        human,
+    ))
+}

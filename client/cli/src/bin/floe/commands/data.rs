@@ -1,0 +1,402 @@
+//! Blob data: store, read, bench, daemon.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use floe_cli::bench;
+use floe_cli::daemon::{self, DaemonOptions};
+use floe_client::blobs::{BlobClient, BlobOptions, Persistence, StoreOptions, StoreOutcome};
+use floe_client::files::{self, DryRun, Epochs, StoredFile};
+use floe_client::{ClientConfig, Wallet};
+use floe_common::{BlobId, ConsistencyCheck, KeyPair};
+use floe_ledger_types::LedgerClient;
+use floe_ledger_types::rpc::SystemInfo;
+use serde_json::json;
+
+use super::Env;
+use super::blobs::{bytes, until};
+use crate::fail::{CliError, Context, from_connect, from_files, from_read, from_store};
+use crate::progress::{self, Bar};
+use crate::render::{Report, duration};
+use crate::{BenchCommand, DaemonArgs, ReadArgs, StoreArgs};
+
+/// A blob client paying from the configuration's wallet.
+async fn paying_client(env: &Env) -> Result<(ClientConfig, BlobClient, Context), CliError> {
+    let config = env.config()?;
+    let wallet = Wallet::load(&config.wallet).map_err(|e| CliError::wallet(&e))?;
+    let ctx = env.context(Some(&wallet));
+    let ledger = LedgerClient::new(config.ledger_rpc.clone());
+    let client = BlobClient::connect(ledger, wallet.key().clone(), BlobOptions::default())
+        .await
+        .map_err(|e| from_connect(&e, &ctx))?;
+    Ok((config, client, ctx))
+}
+
+/// A blob client for reading (no wallet needed: a throwaway key).
+async fn reading_client(env: &Env) -> Result<(BlobClient, Context), CliError> {
+    let config = env.config()?;
+    let ctx = env.context(None);
+    let ledger = LedgerClient::new(config.ledger_rpc.clone());
+    let key = KeyPair::generate(&mut rand::rngs::OsRng);
+    let client = BlobClient::connect(ledger, key, BlobOptions::default())
+        .await
+        .map_err(|e| from_connect(&e, &ctx))?;
+    Ok((client, ctx))
+}
+
+/// Refuses missing or unreadable inputs before anything is paid.
+fn check_inputs(paths: &[PathBuf]) -> Result<(), CliError> {
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(CliError::local(
+                    "read",
+                    format!("{} is not a file", p.display()),
+                ));
+            }
+            Err(e) => {
+                return Err(CliError::local(
+                    "read",
+                    format!("cannot read {}: {e}", p.display()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn name(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// `floe store FILE… [--epochs N|max] [--permanent|--deletable] [--dry-run] [--force]`.
+pub async fn store(env: &Env, args: StoreArgs) -> Result<Report, CliError> {
+    check_inputs(&args.files)?;
+    if args.dry_run {
+        return dry_run(env, &args).await;
+    }
+    let (config, client, ctx) = paying_client(env).await?;
+    let system = client
+        .ledger()
+        .system()
+        .await
+        .map_err(|e| from_files(&e.into(), &ctx))?;
+    let epochs = args
+        .epochs
+        .unwrap_or(Epochs::Count(config.default_epochs.max(1)))
+        .resolve(&system)
+        .map_err(|e| from_files(&e, &ctx))?;
+    let persistence = if args.permanent {
+        Persistence::Permanent
+    } else {
+        Persistence::Deletable
+    };
+    let show = progress::wanted(env.json);
+    let mut done: Vec<StoredFile> = Vec::new();
+    for path in &args.files {
+        let bar = Bar::start(show, name(path));
+        let opts = StoreOptions {
+            epochs,
+            persistence,
+            force: args.force,
+            progress: Bar::hook(bar.as_ref()),
+            ..StoreOptions::default()
+        };
+        let result = files::store_file(&client, path, &opts).await;
+        if let Some(b) = &bar {
+            b.finish();
+        }
+        match result {
+            Ok(stored) => done.push(stored),
+            Err(e) => {
+                let mut err = from_files(&e, &ctx);
+                err.message = format!("storing {}: {}", path.display(), err.message);
+                if !done.is_empty() {
+                    let ids: Vec<String> = done
+                        .iter()
+                        .map(|d| format!("{} ({})", d.path.display(), d.outcome.blob_id()))
+                        .collect();
+                    err.message = format!(
+                        "{} (stored before the failure: {})",
+                        err.message,
+                        ids.join(", ")
+                    );
+                }
+                return Err(err);
+            }
+        }
+    }
+    let mut human = String::new();
+    for d in &done {
+        human.push_str(&describe_store(d, &system));
+    }
+    Ok(Report::new(
+        json!({ "epoch": system.epoch, "blobs": done }),
+        human,
+    ))
+}
+
+fn describe_store(d: &StoredFile, system: &SystemInfo) -> String {
+    let mut h = String::new();
+    match &d.outcome {
+        StoreOutcome::NewlyCreated {
+            blob_id,
+            blob_object,
+            size,
+            encoded_size,
+            cost,
+            end_epoch,
+            persistence,
+            confirmed_shards,
+            phases,
+        } => {
+            let kind = match persistence {
+                Persistence::Permanent => "permanent",
+                Persistence::Deletable => "deletable",
+            };
+            let _ = writeln!(
+                h,
+                "Stored {} ({}) as a new {kind} blob.",
+                d.path.display(),
+                bytes(*size)
+            );
+            let _ = writeln!(h, "  Blob id:     {blob_id}");
+            let _ = writeln!(h, "  Blob object: {blob_object}");
+            let _ = writeln!(h, "  Available:   {}", until(system, *end_epoch));
+            let _ = writeln!(
+                h,
+                "  Cost:        {cost} for {} encoded, plus transaction fees",
+                bytes(*encoded_size)
+            );
+            let _ = writeln!(
+                h,
+                "  Confirmed by nodes holding {confirmed_shards} of {} shards; encode {}, \
+                 register {}, upload {}, certify {}",
+                system.n_shards,
+                duration(phases.encode),
+                duration(phases.register),
+                duration(phases.upload),
+                duration(phases.certify)
+            );
+        }
+        StoreOutcome::AlreadyCertified { blob_id, end_epoch } => {
+            let _ = writeln!(
+                h,
+                "{} is already stored as blob {blob_id}, available {}; nothing was paid \
+                 (--force stores a new copy).",
+                d.path.display(),
+                until(system, *end_epoch)
+            );
+        }
+    }
+    h
+}
+
+async fn dry_run(env: &Env, args: &StoreArgs) -> Result<Report, CliError> {
+    let config = env.config()?;
+    let ctx = env.context(None);
+    let ledger = LedgerClient::new(config.ledger_rpc.clone());
+    let epochs = args
+        .epochs
+        .unwrap_or(Epochs::Count(config.default_epochs.max(1)));
+    let mut runs: Vec<(PathBuf, DryRun)> = Vec::new();
+    for path in &args.files {
+        let run = files::dry_run_file(&ledger, path, epochs)
+            .await
+            .map_err(|e| from_files(&e, &ctx))?;
+        runs.push((path.clone(), run));
+    }
+    let system = ledger
+        .system()
+        .await
+        .map_err(|e| from_files(&e.into(), &ctx))?;
+    let mut human = String::new();
+    for (path, r) in &runs {
+        let _ = writeln!(
+            human,
+            "{} ({}): blob id {}",
+            path.display(),
+            bytes(r.size),
+            r.blob_id
+        );
+        let _ = writeln!(
+            human,
+            "  Encoded size: {} over {} shards",
+            bytes(r.encoded_size),
+            system.n_shards
+        );
+        let _ = writeln!(
+            human,
+            "  Price:        {} for {} epoch(s): storage {} + write {}, plus transaction fees",
+            r.price.total, r.epochs, r.price.storage, r.price.write
+        );
+        let _ = writeln!(human, "  Available:    {}", until(&system, r.end_epoch));
+        if r.invalid {
+            let _ = writeln!(
+                human,
+                "  This blob id is marked invalid: a store would be refused."
+            );
+        } else if r.already_certified {
+            let _ = writeln!(
+                human,
+                "  Already certified until epoch {}: a store would pay nothing (unless --force).",
+                r.certified_until.unwrap_or_default()
+            );
+        }
+    }
+    human.push_str("Dry run: nothing was paid or uploaded.\n");
+    let json_runs: Vec<_> = runs
+        .iter()
+        .map(|(path, r)| {
+            let mut v = serde_json::to_value(r).expect("serializes");
+            v["path"] = json!(path);
+            v
+        })
+        .collect();
+    Ok(Report::new(
+        json!({ "dry_run": true, "epoch": system.epoch, "blobs": json_runs }),
+        human,
+    ))
+}
+
+fn consistency(strict: bool, skip: bool) -> ConsistencyCheck {
+    match (strict, skip) {
+        (true, _) => ConsistencyCheck::Strict,
+        (false, true) => ConsistencyCheck::Skip,
+        (false, false) => ConsistencyCheck::Default,
+    }
+}
+
+/// `floe read BLOB_ID [-o FILE] [--strict-consistency-check|--skip-consistency-check]`.
+pub async fn read(env: &Env, args: ReadArgs) -> Result<Report, CliError> {
+    let (client, ctx) = reading_client(env).await?;
+    let check = consistency(args.strict_consistency_check, args.skip_consistency_check);
+    let blob_id: BlobId = args.blob_id;
+    let show = progress::wanted(env.json);
+    let fail = |e: files::FilesError| from_files(&e, &ctx);
+    match &args.out {
+        Some(path) => {
+            let bar = Bar::start(show, blob_id.to_string());
+            let hook = Bar::hook(bar.as_ref());
+            let r = files::read_to_file(&client, blob_id, check, path, hook.as_ref()).await;
+            drop(hook);
+            drop(bar);
+            let summary = r.map_err(fail)?;
+            let p = summary.phases;
+            Ok(Report::new(
+                json!({ "path": path, "blob": summary }),
+                format!(
+                    "Read blob {blob_id} ({}) into {} (metadata {}, slivers {}, decode {}).\n",
+                    bytes(summary.size),
+                    path.display(),
+                    duration(p.metadata),
+                    duration(p.slivers),
+                    duration(p.decode)
+                ),
+            ))
+        }
+        None if env.json => {
+            let (summary, data) = files::read_blob(&client, blob_id, check, None)
+                .await
+                .map_err(fail)?;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+            Ok(Report::new(
+                json!({ "blob": summary, "data_base64": b64 }),
+                String::new(),
+            ))
+        }
+        None => {
+            // Bytes to stdout; a bar (if any) on stderr.
+            let bar = Bar::start(show, blob_id.to_string());
+            let hook = Bar::hook(bar.as_ref());
+            let (summary, data) = files::read_blob(&client, blob_id, check, hook.as_ref())
+                .await
+                .map_err(fail)?;
+            drop(hook);
+            drop(bar);
+            let mut out = std::io::stdout().lock();
+            std::io::Write::write_all(&mut out, &data)
+                .and_then(|()| std::io::Write::flush(&mut out))
+                .map_err(|e| CliError::local("write", format!("cannot write to stdout: {e}")))?;
+            tracing::debug!(size = summary.size, "blob written to stdout");
+            Ok(Report::silent())
+        }
+    }
+}
+
+/// `floe bench …`: one JSON line.
+pub async fn bench(env: &Env, cmd: BenchCommand) -> Result<Report, CliError> {
+    match cmd {
+        BenchCommand::Encode { size, shards } => {
+            let size = usize::try_from(size)
+                .map_err(|_| CliError::local("usage", "--size is too large"))?;
+            let b = tokio::task::spawn_blocking(move || bench::bench_encode(size, shards))
+                .await
+                .map_err(|e| CliError::local("bench", e.to_string()))?
+                .map_err(|e| CliError::local("encoding", e))?;
+            Ok(Report::line(b))
+        }
+        BenchCommand::Store { size, epochs } => {
+            let size = usize::try_from(size)
+                .map_err(|_| CliError::local("usage", "--size is too large"))?;
+            let (config, client, ctx) = paying_client(env).await?;
+            let epochs = epochs.unwrap_or(config.default_epochs.max(1));
+            let b = bench::bench_store(&client, size, epochs)
+                .await
+                .map_err(|e| from_store(&e, &ctx))?;
+            Ok(Report::line(b))
+        }
+        BenchCommand::Read { blob_id } => {
+            let (client, ctx) = reading_client(env).await?;
+            let b = bench::bench_read(&client, blob_id)
+                .await
+                .map_err(|e| from_read(&e, &ctx))?;
+            Ok(Report::line(b))
+        }
+    }
+}
+
+/// `floe daemon`: serves until Ctrl-C.
+pub async fn daemon(env: &Env, args: DaemonArgs) -> Result<Report, CliError> {
+    let (_config, client, ctx) = paying_client(env).await?;
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .map_err(|e| {
+            CliError::local("bind", format!("cannot listen on {}: {e}", args.bind))
+                .hint("pick another address with --bind HOST:PORT")
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::local("bind", e.to_string()))?;
+    let options = DaemonOptions {
+        max_body: args.max_body,
+        max_concurrent: args.max_concurrent,
+        max_concurrent_reads: args.max_concurrent_reads,
+        ..DaemonOptions::default()
+    };
+    eprintln!(
+        "floe daemon: publisher and aggregator on http://{addr} (stores paid by {}; body limit \
+         {} bytes, {} stores and {} reads at once). API: http://{addr}/v1/api. Ctrl-C stops.",
+        ctx.address.as_deref().unwrap_or("the wallet"),
+        options.max_body,
+        options.max_concurrent,
+        options.max_concurrent_reads
+    );
+    let app = daemon::router(Arc::new(client), &options);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_signal.cancel();
+    });
+    daemon::serve(listener, app, stop)
+        .await
+        .map_err(|e| CliError::new(crate::fail::Exit::Network, "serve", e.to_string()))?;
+    Ok(Report::new(
+        json!({ "stopped": true, "address": addr.to_string() }),
+        "floe daemon stopped.\n".to_owned(),
+    ))
+}

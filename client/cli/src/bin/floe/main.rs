@@ -1,0 +1,383 @@
+//! `floe`: the Floe command line.
+//!
+//! ```text
+//! floe [--config PATH] [--json] <command>
+//!   wallet new [--path P]             create a wallet (never overwrites)
+//!   wallet address                    the wallet's address
+//!   wallet balance [--address A]      balance and stakes
+//!   wallet transfer --to A --amount X pay X WAL
+//!   wallet faucet [--amount X]        mint WAL on a devnet
+//!   info                              epoch, prices, shards, committee
+//!   stake --node NODE --amount X      stake with a node (id or name)
+//!   withdraw --node NODE              request, or complete, the withdrawal of your stake
+//!   proposals                         governance proposals
+//!   propose (--epoch-secs N|--max-epochs-ahead N|--min-fee X|--active-set-size N|
+//!            --max-shards-per-node N|--slash-commission NODE) [--deadline-epoch E]
+//!                                     propose a change (committee node owners/keys)
+//!   vote --proposal ID --approve|--reject
+//!                                     vote with the committee nodes you control
+//!   vote-prices --node NODE [--storage-price X] [--write-price X] [--capacity BYTES]
+//!                                     set a node's price and capacity votes
+//!   collect-commission --node NODE    pay a node's collectable commission to its owner
+//!   blob-id FILE [--shards N]         a file's blob id, offline
+//!   blob-status BLOB_ID               the ledger's status of a blob id
+//!   list-blobs                        your blob objects
+//!   extend --object ID --epochs N     extend a certified blob object
+//!   delete --object ID                delete a deletable blob object
+//!   store FILE… [--epochs N|max] [--permanent|--deletable] [--dry-run] [--force]
+//!                                     store files (pay, upload, certify)
+//!   read BLOB_ID [-o FILE] [--strict-consistency-check|--skip-consistency-check]
+//!                                     read a blob (to stdout without -o)
+//!   bench encode --size B --shards N  single-thread encode throughput (one JSON line)
+//!   bench store --size B              a timed store of random bytes (one JSON line)
+//!   bench read BLOB_ID                a timed read (one JSON line)
+//!   daemon [--bind A] [--max-body B] [--max-concurrent N]
+//!                                     HTTP publisher and aggregator (Walrus routes)
+//! ```
+//!
+//! The configuration is `--config PATH`, else `$XDG_CONFIG_HOME/floe/client.yaml` or
+//! `~/.config/floe/client.yaml` (see `client.example.yaml`). Amounts are WAL with up to nine
+//! decimals (`1.5`, `1.5 WAL`) or FROST with a suffix (`1500 FROST`); 1 WAL = 10^9 FROST.
+//!
+//! Output: human text on stdout, or with `--json` exactly one JSON document on stdout (amounts
+//! as integer FROST, ids in their text forms, like the ledger's RPC). Errors go to stderr as
+//! text, or with `--json` to stdout as `{"error": {"code", "message", "hint", "exit_code"}}`.
+//! Logs go to stderr (`RUST_LOG=debug` for more).
+//!
+//! Exit codes (stable, for scripts) are [`EXIT_CODES`]: 0 success; 1 usage or local error;
+//! 2 the ledger said no (rejected transaction, nothing charged; or not found); 3 network
+//! (unreachable, timed out, or an unexpected answer; retrying later may help).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use floe_client::files::Epochs;
+use floe_common::{BlobId, Frost, ObjectId};
+use floe_ledger_types::Address;
+
+mod commands;
+mod fail;
+mod progress;
+mod render;
+
+use fail::{CliError, Exit};
+
+/// The exit codes, as `--help` shows them.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  usage or local error: bad arguments, unreadable config, wallet or file
+  2  the ledger said no: transaction rejected (nothing charged), or not found
+  3  network: no validator reachable, timed out (a submitted transaction may
+     still commit), or an unexpected answer; retrying later may help";
+
+#[derive(Parser)]
+#[command(
+    name = "floe",
+    version,
+    about = "Floe decentralized blob storage: wallet, staking, storing and reading blobs, and an HTTP daemon",
+    after_help = EXIT_CODES,
+)]
+struct Cli {
+    /// Client configuration (default: ~/.config/floe/client.yaml).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Print exactly one JSON document on stdout (amounts in FROST).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, inspect and use the wallet.
+    #[command(subcommand)]
+    Wallet(WalletCommand),
+    /// Network parameters, prices, epoch timing and the storage committee.
+    Info,
+    /// Stake WAL with a storage node.
+    Stake {
+        /// The node's id (hex) or name.
+        #[arg(long)]
+        node: String,
+        /// WAL to stake (e.g. 2.5).
+        #[arg(long, value_name = "WAL")]
+        amount: Frost,
+    },
+    /// Withdraw your stake with a storage node. The first run requests the withdrawal; run it
+    /// again in a later epoch to get the WAL back.
+    Withdraw {
+        /// The node's id (hex) or name.
+        #[arg(long)]
+        node: String,
+    },
+    /// List governance proposals (open and closed).
+    Proposals,
+    /// Propose a parameter change or a commission slash (owner or key of a committee node).
+    Propose(ProposeArgs),
+    /// Vote on a proposal with the shard weight of every committee node the wallet controls.
+    Vote {
+        /// The proposal id (from `floe proposals`).
+        #[arg(long, value_name = "ID")]
+        proposal: u64,
+        /// Approve the proposal.
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        approve: bool,
+        /// Reject the proposal.
+        #[arg(long)]
+        reject: bool,
+    },
+    /// Set a storage node's price and capacity votes (owner or node key); omitted votes keep
+    /// their value. Prices follow the 2/3 shard-weighted quantile of the committee's votes.
+    VotePrices {
+        /// The node's id (hex) or name.
+        #[arg(long)]
+        node: String,
+        /// Storage price vote per MiB per epoch (e.g. `100000 FROST`).
+        #[arg(long, value_name = "WAL")]
+        storage_price: Option<Frost>,
+        /// Write price vote per MiB (e.g. `20000 FROST`).
+        #[arg(long, value_name = "WAL")]
+        write_price: Option<Frost>,
+        /// Capacity vote: bytes this node can store.
+        #[arg(long, value_name = "BYTES")]
+        capacity: Option<u64>,
+    },
+    /// Pay a node's collectable commission to its owner (the wallet).
+    CollectCommission {
+        /// The node's id (hex) or name.
+        #[arg(long)]
+        node: String,
+    },
+    /// Compute a file's blob id without storing it.
+    BlobId(BlobIdArgs),
+    /// The ledger's status of a blob id.
+    BlobStatus {
+        /// The blob id (URL-safe base64; it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        blob_id: BlobId,
+    },
+    /// List the wallet's blob objects.
+    ListBlobs,
+    /// Extend a certified blob object's lifetime, paying the current storage price.
+    Extend {
+        /// The blob object id (from `floe list-blobs`).
+        #[arg(long, value_name = "ID")]
+        object: ObjectId,
+        /// Epochs to add.
+        #[arg(long, value_name = "N")]
+        epochs: u32,
+    },
+    /// Delete a deletable blob object; its remaining storage comes back to the wallet.
+    Delete {
+        /// The blob object id (from `floe list-blobs`).
+        #[arg(long, value_name = "ID")]
+        object: ObjectId,
+    },
+    /// Store files: encode, pay and register, upload to the storage nodes, certify.
+    Store(StoreArgs),
+    /// Read a blob: to stdout (binary safe), or to a file with -o.
+    Read(ReadArgs),
+    /// Measure encoding, storing and reading; each prints one JSON line.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Run the HTTP publisher and aggregator (Walrus's routes) until Ctrl-C.
+    Daemon(DaemonArgs),
+}
+
+/// `floe propose`: exactly one change.
+#[derive(Args)]
+#[group(id = "change", required = true, multiple = false)]
+struct ProposeArgs {
+    /// New epoch length in seconds (applies from the epoch after the one it passes in).
+    #[arg(long, value_name = "N", group = "change")]
+    epoch_secs: Option<u64>,
+    /// New `max_epochs_ahead`.
+    #[arg(long, value_name = "N", group = "change")]
+    max_epochs_ahead: Option<u32>,
+    /// New minimum transaction fee.
+    #[arg(long, value_name = "WAL", group = "change")]
+    min_fee: Option<Frost>,
+    /// New committee size cap.
+    #[arg(long, value_name = "N", group = "change")]
+    active_set_size: Option<u16>,
+    /// New per-node shard cap.
+    #[arg(long, value_name = "N", group = "change")]
+    max_shards_per_node: Option<u16>,
+    /// Burn the uncollected commission of this node (id or name).
+    #[arg(long, value_name = "NODE", group = "change")]
+    slash_commission: Option<String>,
+    /// Last epoch in which votes count (default: the next epoch).
+    #[arg(long, value_name = "E")]
+    deadline_epoch: Option<u32>,
+}
+
+/// `floe store`.
+#[derive(Args)]
+struct StoreArgs {
+    /// The files.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Epochs ahead to store for, or `max` (default: the config's `default_epochs`).
+    #[arg(long, value_name = "N|max")]
+    epochs: Option<Epochs>,
+    /// Store permanent blobs (they cannot be deleted before they expire).
+    #[arg(long, conflicts_with = "deletable")]
+    permanent: bool,
+    /// Store deletable blobs (the default).
+    #[arg(long)]
+    deletable: bool,
+    /// Only encode and price: print the blob id, encoded size and price; pay nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Store even if the blob is already certified for long enough.
+    #[arg(long)]
+    force: bool,
+}
+
+/// `floe read`.
+#[derive(Args)]
+struct ReadArgs {
+    /// The blob id (URL-safe base64; it may start with `-`).
+    #[arg(allow_hyphen_values = true)]
+    blob_id: BlobId,
+    /// Write the blob to this file (default: stdout).
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Re-encode the whole blob to check its consistency (slower).
+    #[arg(long, conflicts_with = "skip_consistency_check")]
+    strict_consistency_check: bool,
+    /// Skip the consistency check (only for blobs from a trusted writer).
+    #[arg(long)]
+    skip_consistency_check: bool,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Encode random bytes on one thread: {"size","shards","mib_s","encode_ms"}.
+    Encode {
+        /// Blob size in bytes.
+        #[arg(long, value_name = "BYTES")]
+        size: u64,
+        /// Shard count.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        shards: u16,
+    },
+    /// Store random bytes on the configured network (pays): size, blob_id, mib_s, phases_ms,
+    /// peak_rss_bytes.
+    Store {
+        /// Blob size in bytes.
+        #[arg(long, value_name = "BYTES")]
+        size: u64,
+        /// Epochs (default: the config's `default_epochs`).
+        #[arg(long, value_name = "N")]
+        epochs: Option<u32>,
+    },
+    /// Read a blob from the configured network: size, blob_id, mib_s, phases_ms,
+    /// peak_rss_bytes.
+    Read {
+        /// The blob id.
+        #[arg(allow_hyphen_values = true)]
+        blob_id: BlobId,
+    },
+}
+
+/// `floe daemon`.
+#[derive(Args)]
+struct DaemonArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = floe_cli::daemon::DEFAULT_BIND)]
+    bind: String,
+    /// Largest blob a PUT may upload, in bytes (larger bodies get 413).
+    #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
+    max_body: u64,
+    /// Stores served at once (more get 429).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    max_concurrent: usize,
+    /// Reads served at once (more get 429).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_concurrent_reads: usize,
+}
+
+#[derive(Subcommand)]
+enum WalletCommand {
+    /// Create a new wallet (a random key, file mode 0600; never overwrites).
+    New {
+        /// Where to write it (default: the config's `wallet`).
+        #[arg(long, value_name = "PATH")]
+        path: Option<PathBuf>,
+    },
+    /// Print the wallet's address.
+    Address,
+    /// Show the balance and stakes.
+    Balance {
+        /// Another account's address (default: the wallet's).
+        #[arg(long)]
+        address: Option<Address>,
+    },
+    /// Send WAL to another address.
+    Transfer {
+        /// The recipient's address (hex).
+        #[arg(long)]
+        to: Address,
+        /// WAL to send (e.g. 1.5).
+        #[arg(long, value_name = "WAL")]
+        amount: Frost,
+    },
+    /// Get WAL from the faucet (devnets only).
+    Faucet {
+        /// WAL to ask for (default: the most the faucet gives per call).
+        #[arg(long, value_name = "WAL")]
+        amount: Option<Frost>,
+    },
+}
+
+/// `floe blob-id`.
+#[derive(Args)]
+struct BlobIdArgs {
+    /// The file.
+    file: PathBuf,
+    /// The network's shard count. Default: the ledger's, else the config's `n_shards`; the
+    /// blob id depends on it.
+    #[arg(long, value_name = "N")]
+    shards: Option<u16>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            let _ = e.print();
+            return match e.kind() {
+                K::DisplayHelp | K::DisplayVersion => ExitCode::SUCCESS,
+                _ => Exit::Usage.into(),
+            };
+        }
+    };
+    floe_runtime::init_tracing("warn");
+    let json = cli.json;
+    // Data commands encode, verify and serve in parallel; the others need one thread.
+    let mut builder = match cli.command {
+        Command::Store(_) | Command::Read(_) | Command::Bench(_) | Command::Daemon(_) => {
+            tokio::runtime::Builder::new_multi_thread()
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let result = match builder.enable_all().build() {
+        Ok(runtime) => runtime.block_on(commands::run(cli)),
+        Err(e) => Err(CliError::local("runtime", format!("cannot start: {e}"))),
+    };
+    match result {
+        Ok(report) => {
+            report.print(json);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            e.print(json);
+            e.exit.into()
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `floe daemon`: an HTTP publisher and aggregator with Walrus's routes and JSON shapes, so that
+//! HTTP clients and scripts written for a Walrus daemon work against Floe.
+//!
+//! | Route | What |
+//! |---|---|
+//! | `PUT /v1/blobs?epochs=N&deletable=true\|permanent=true&force=true` | store the raw body; JSON `newlyCreated` / `alreadyCertified` / `markedInvalid` / `error` |
+//! | `GET /v1/blobs/{blobId}` | the blob's bytes; `Range: bytes=…` → 206; `?strict_consistency_check` / `?skip_consistency_check` |
+//! | `GET /v1/blobs/{blobId}/byte-range?start=S&length=L` | a byte range of the blob |
+//! | `GET /v1/blobs/by-object-id/{objectId}` | the blob of a blob object, with its attributes (`content-type`, …) as headers |
+//! | `GET /v1/api` | the OpenAPI document (`client/cli/openapi.yaml`), verbatim |
+//!
+//! Limits: a publisher body larger than [`DaemonOptions::max_body`] is refused with 413 before it
+//! is read; more than [`DaemonOptions::max_concurrent`] stores (or
+//! [`DaemonOptions::max_concurrent_reads`] reads) at once are refused with 429 and `Retry-After`
+//! before the body is read, so memory stays bounded by `max_concurrent × max_body` plus the
+//! reads. Errors are Walrus's `Status` JSON (`{"error": {"status", "code", "message",
+//! "details"}}`); a failed store's document is at the same time the publisher's `error` result
+//! (`blobId`, `failurePhase`, `errorMsg`).
+//!
+//! The deviations from the reference contract are listed in `client/cli/README.md` and in
+//! `client/cli/openapi.yaml`.
+//!
+//! ```no_run
+//! # async fn demo(client: floe_client::BlobClient) -> std::io::Result<()> {
+//! use floe_cli::daemon::{self, DaemonOptions};
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:31415").await?;
+//! let app = daemon::router(std::sync::Arc::new(client), &DaemonOptions::default());
+//! daemon::serve(listener, app, tokio_util::sync::CancellationToken::new()).await
+//! # }
+//! ```
+
+mod aggregator;
+mod error;
+mod publisher;
+pub mod range;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use floe_client::blobs::BlobClient;
+
+pub use error::ApiError;
+
+/// The daemon's OpenAPI document, served at `GET /v1/api`.
+pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
+
+/// The default bind address (Walrus's).
+pub const DEFAULT_BIND: &str = "127.0.0.1:31415";
+
+/// Attribute keys served as response headers by `GET /v1/blobs/by-object-id/…` by default
+/// (Walrus's default `allowed_headers`).
+pub const DEFAULT_ALLOWED_HEADERS: [&str; 7] = [
+    "content-type",
+    "authorization",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "link",
+];
+
+/// Limits and defaults of the daemon.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// Largest publisher body, in bytes (Walrus's default: 10,240 KiB).
+    pub max_body: u64,
+    /// Stores at once; more are refused with 429 (Walrus's default: 8).
+    pub max_concurrent: usize,
+    /// Reads at once; more are refused with 429.
+    pub max_concurrent_reads: usize,
+    /// Blob attributes returned as headers by `by-object-id` (lower case).
+    pub allowed_headers: Vec<String>,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> Self {
+        DaemonOptions {
+            max_body: 10 * 1024 * 1024,
+            max_concurrent: 8,
+            max_concurrent_reads: 64,
+            allowed_headers: DEFAULT_ALLOWED_HEADERS.map(str::to_owned).to_vec(),
+        }
+    }
+}
+
+/// What the handlers share.
+pub(crate) struct State {
+    pub(crate) client: Arc<BlobClient>,
+    pub(crate) options: DaemonOptions,
+    pub(crate) stores: Arc<Semaphore>,
+    pub(crate) reads: Arc<Semaphore>,
+}
+
+/// The daemon's routes over `client` (which pays for stores from its wallet).
+pub fn router(client: Arc<BlobClient>, options: &DaemonOptions) -> Router {
+    let state = Arc::new(State {
+        client,
+        stores: Arc::new(Semaphore::new(options.max_concurrent.max(1))),
+        reads: Arc::new(Semaphore::new(options.max_concurrent_reads.max(1))),
+        options: options.clone(),
+    });
+    Router::new()
+        .route("/v1/blobs", axum::routing::put(publisher::put_blob))
+        .route("/v1/blobs/{blob_id}", get(aggregator::get_blob))
+        .route(
+            "/v1/blobs/{blob_id}/byte-range",
+            get(aggregator::get_byte_range),
+        )
+        .route(
+            "/v1/blobs/by-object-id/{object_id}",
+            get(aggregator::get_by_object_id),
+        )
+        .route("/v1/api", get(openapi))
+        .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `stop` is cancelled (then finishes the requests in flight).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/yaml"),
+        )],
+        OPENAPI_YAML,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_document_parses_and_lists_the_routes() {
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(OPENAPI_YAML).expect("YAML");
+        let paths = doc.get("paths").expect("paths");
+        for p in [
+            "/v1/blobs",
+            "/v1/blobs/{blob_id}",
+            "/v1/blobs/{blob_id}/byte-range",
+            "/v1/blobs/by-object-id/{blob_object_id}",
+            "/v1/api",
+        ] {
+            assert!(paths.get(p).is_some(), "{p} is documented");
+        }
+    }
+}

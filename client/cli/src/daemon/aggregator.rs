@@ -1,0 +1,289 @@
+//! The aggregator: `GET /v1/blobs/{blobId}` (with `Range`), `…/byte-range`, and
+//! `GET /v1/blobs/by-object-id/{objectId}` (attributes as headers).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use floe_common::{BlobId, ConsistencyCheck, ObjectId};
+use floe_ledger_types::Object;
+use serde::Deserialize;
+
+use super::range::{ByteRange, RangeError};
+use super::{ApiError, State};
+use floe_client::blobs::ReadError;
+
+/// Consistency options of a read.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ReadParams {
+    strict_consistency_check: Option<bool>,
+    skip_consistency_check: Option<bool>,
+}
+
+impl ReadParams {
+    fn check(&self) -> Result<ConsistencyCheck, ApiError> {
+        match (
+            self.strict_consistency_check.unwrap_or(false),
+            self.skip_consistency_check.unwrap_or(false),
+        ) {
+            (true, true) => Err(ApiError::bad_request(
+                "INVALID_CONSISTENCY_OPTIONS",
+                "strict_consistency_check and skip_consistency_check exclude each other",
+            )),
+            (true, false) => Ok(ConsistencyCheck::Strict),
+            (false, true) => Ok(ConsistencyCheck::Skip),
+            (false, false) => Ok(ConsistencyCheck::Default),
+        }
+    }
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("bad query: {e}")))
+}
+
+fn parse_blob_id(s: &str) -> Result<BlobId, ApiError> {
+    s.parse().map_err(|e| {
+        ApiError::bad_request(
+            "INVALID_BLOB_ID",
+            format!("{s:?} is not a blob id (43 characters of URL-safe base64): {e}"),
+        )
+    })
+}
+
+/// The `Range` header, parsed (malformed → 416 before any work).
+fn range_of(headers: &HeaderMap) -> Result<Option<(ByteRange, String)>, ApiError> {
+    let Some(value) = headers.get(header::RANGE) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("<not text>").to_owned();
+    match ByteRange::parse(&text) {
+        Ok(r) => Ok(Some((r, text))),
+        Err(e) => Err(ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "INVALID_RANGE",
+            e.to_string(),
+        )),
+    }
+}
+
+/// Reads a blob (holding a read slot), mapping failures to HTTP errors.
+async fn read(state: &State, blob_id: BlobId, check: ConsistencyCheck) -> Result<Bytes, ApiError> {
+    let _slot = state
+        .reads
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy("reads", state.options.max_concurrent_reads))?;
+    match state.client.read(blob_id, check).await {
+        Ok(outcome) => Ok(Bytes::from(outcome.data)),
+        Err(e) => {
+            tracing::debug!(%blob_id, error = %e, "read failed");
+            Err(read_error(&e))
+        }
+    }
+}
+
+/// A failed read as an HTTP error.
+pub(crate) fn read_error(e: &ReadError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        ReadError::NotFound(id) => ApiError::not_found(
+            "BLOB_NOT_FOUND",
+            format!(
+                "blob {id} is not stored on Floe: it was never registered, or all its blob \
+                 objects were deleted"
+            ),
+        ),
+        ReadError::NotCertified(id) => ApiError::not_found(
+            "BLOB_NOT_CERTIFIED",
+            format!(
+                "blob {id} is registered but not certified: its upload has not finished (retry \
+                 later) or was abandoned"
+            ),
+        ),
+        ReadError::Invalid(id) => ApiError::not_found(
+            "BLOB_INVALID",
+            format!(
+                "blob {id} is invalid: its writer encoded it inconsistently, so it has no \
+                 content and is never served"
+            ),
+        ),
+        ReadError::NoMetadata(_) | ReadError::NotEnoughSlivers { .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "BLOB_UNAVAILABLE",
+            format!("{message}; too few storage nodes answered, retry later"),
+        )
+        .header(header::RETRY_AFTER, HeaderValue::from_static("5")),
+        ReadError::Connect(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NETWORK_UNAVAILABLE",
+            message,
+        ),
+        ReadError::Decode(_) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "DECODE_FAILED", message)
+        }
+    }
+}
+
+/// The blob's bytes: 200, or 206 / 416 for a `Range`. `extra` headers (attributes) come first;
+/// `Content-Type` defaults to `application/octet-stream`.
+fn respond(
+    blob_id: BlobId,
+    data: Bytes,
+    range: Option<(ByteRange, String)>,
+    extra: HeaderMap,
+) -> Result<Response, ApiError> {
+    let len = data.len() as u64;
+    let mut headers = extra;
+    headers
+        .entry(header::CONTENT_TYPE)
+        .or_insert(HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{blob_id}\"")) {
+        headers.insert(header::ETAG, etag);
+    }
+    let Some((range, text)) = range else {
+        return Ok((StatusCode::OK, headers, Body::from(data)).into_response());
+    };
+    match range.resolve(len, &text) {
+        Ok(r) => {
+            let value = format!("bytes {}-{}/{len}", r.start, r.end - 1);
+            headers.insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&value).expect("ASCII"),
+            );
+            let part = data.slice(r.start as usize..r.end as usize);
+            Ok((StatusCode::PARTIAL_CONTENT, headers, Body::from(part)).into_response())
+        }
+        Err(e @ RangeError::Unsatisfiable { .. }) => Err(ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "RANGE_NOT_SATISFIABLE",
+            e.to_string(),
+        )
+        .header(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes */{len}")).expect("ASCII"),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "INVALID_RANGE",
+            e.to_string(),
+        )),
+    }
+}
+
+pub(crate) async fn get_blob(
+    AxState(state): AxState<Arc<State>>,
+    Path(blob_id): Path<String>,
+    params: Result<Query<ReadParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let check = query(params)?.check()?;
+    let blob_id = parse_blob_id(&blob_id)?;
+    let range = range_of(&headers)?;
+    let data = read(&state, blob_id, check).await?;
+    respond(blob_id, data, range, HeaderMap::new())
+}
+
+/// `?start=S&length=L`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ByteRangeParams {
+    start: u64,
+    length: u64,
+}
+
+pub(crate) async fn get_byte_range(
+    AxState(state): AxState<Arc<State>>,
+    Path(blob_id): Path<String>,
+    params: Result<Query<ByteRangeParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let p = query(params)?;
+    let blob_id = parse_blob_id(&blob_id)?;
+    let bad = |m: String| ApiError::bad_request("INVALID_BYTE_RANGE", m);
+    if p.length == 0 {
+        return Err(bad("length must be greater than 0".into()));
+    }
+    let end = p
+        .start
+        .checked_add(p.length)
+        .ok_or_else(|| bad("start + length overflows".into()))?;
+    let data = read(&state, blob_id, ConsistencyCheck::Default).await?;
+    if end > data.len() as u64 {
+        return Err(bad(format!(
+            "bytes {}..{end} are outside the blob of {} bytes",
+            p.start,
+            data.len()
+        )));
+    }
+    let part = data.slice(p.start as usize..end as usize);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        )],
+        Body::from(part),
+    )
+        .into_response())
+}
+
+pub(crate) async fn get_by_object_id(
+    AxState(state): AxState<Arc<State>>,
+    Path(object_id): Path<String>,
+    params: Result<Query<ReadParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let check = query(params)?.check()?;
+    let id: ObjectId = object_id.parse().map_err(|e| {
+        ApiError::bad_request(
+            "INVALID_OBJECT_ID",
+            format!("{object_id:?} is not an object id (0x and 64 hex digits): {e}"),
+        )
+    })?;
+    let range = range_of(&headers)?;
+    let object = state
+        .client
+        .ledger()
+        .object(&id)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "LEDGER_UNAVAILABLE",
+                format!("cannot look up object {id}: {e}"),
+            )
+        })?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "OBJECT_NOT_FOUND",
+                format!("object {id} does not exist (never created, or deleted)"),
+            )
+        })?;
+    let Object::Blob(blob) = object.object else {
+        return Err(ApiError::not_found(
+            "NOT_A_BLOB_OBJECT",
+            format!(
+                "object {id} is a {} object, not a blob object",
+                object.type_name
+            ),
+        ));
+    };
+    let mut extra = HeaderMap::new();
+    for (key, value) in &blob.attributes {
+        let key = key.to_ascii_lowercase();
+        if !state.options.allowed_headers.contains(&key) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            extra.insert(name, value);
+        }
+    }
+    let data = read(&state, blob.blob_id, check).await?;
+    respond(blob.blob_id, data, range, extra)
+}

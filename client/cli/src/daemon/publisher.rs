@@ -1,0 +1,399 @@
+//! `PUT /v1/blobs`: store the body, answer with Walrus's `BlobStoreResult` (camelCase).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State as AxState};
+use axum::http::{HeaderMap, StatusCode, header};
+use bytes::{Bytes, BytesMut};
+use floe_common::{BlobId, Epoch, ObjectId};
+use floe_ledger_types::Object;
+use futures::StreamExt as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, State};
+use floe_client::blobs::{Persistence, StoreError, StoreOptions, StoreOutcome, UploadError};
+
+/// The publisher's query parameters (unknown ones are ignored, like Walrus's).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PutParams {
+    epochs: Option<u32>,
+    deletable: Option<bool>,
+    permanent: Option<bool>,
+    force: Option<bool>,
+    encoding_type: Option<String>,
+    send_object_to: Option<String>,
+    share: Option<bool>,
+}
+
+/// What a valid request asks for.
+#[derive(Debug)]
+struct Wanted {
+    epochs: u32,
+    persistence: Persistence,
+    force: bool,
+}
+
+fn validate(p: PutParams) -> Result<Wanted, ApiError> {
+    let bad = ApiError::bad_request;
+    if p.deletable == Some(true) && p.permanent == Some(true) {
+        return Err(bad(
+            "CONFLICTING_PERSISTENCE",
+            "a blob cannot be both deletable and permanent: pass at most one of deletable=true \
+             and permanent=true",
+        ));
+    }
+    let epochs = p.epochs.unwrap_or(1);
+    if epochs == 0 {
+        return Err(bad("INVALID_EPOCHS", "epochs must be at least 1"));
+    }
+    if let Some(e) = p.encoding_type
+        && !e.eq_ignore_ascii_case("RS2")
+    {
+        return Err(ApiError::bad_request(
+            "UNSUPPORTED_ENCODING_TYPE",
+            format!("unsupported encoding_type {e:?}: Floe supports RS2 only"),
+        ));
+    }
+    if p.send_object_to.is_some() {
+        return Err(bad(
+            "UNSUPPORTED_SEND_OBJECT_TO",
+            "send_object_to is not supported: Floe's ledger has no transaction that transfers \
+             a blob object, so the blob object stays with the publisher's wallet",
+        ));
+    }
+    if p.share == Some(true) {
+        return Err(bad(
+            "UNSUPPORTED_SHARE",
+            "share is not supported: Floe has no shared blob objects",
+        ));
+    }
+    Ok(Wanted {
+        epochs,
+        persistence: if p.permanent == Some(true) {
+            Persistence::Permanent
+        } else {
+            Persistence::Deletable
+        },
+        force: p.force.unwrap_or(false),
+    })
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "BLOB_TOO_LARGE",
+        format!("the body is larger than this publisher's limit of {limit} bytes"),
+    )
+}
+
+/// Reads the body into one buffer (sized from `Content-Length` when given), refusing more than
+/// `limit` bytes.
+async fn read_body(body: Body, size_hint: Option<u64>, limit: u64) -> Result<Bytes, ApiError> {
+    let capacity = size_hint.unwrap_or(0).min(limit);
+    let mut buf = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("BODY_READ_FAILED", format!("cannot read the body: {e}"))
+        })?;
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(too_large(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+pub(crate) async fn put_blob(
+    AxState(state): AxState<Arc<State>>,
+    params: Result<Query<PutParams>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) =
+        params.map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("bad query: {e}")))?;
+    let wanted = validate(params)?;
+    let limit = state.options.max_body;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    // Take a slot before reading the body, so at most `max_concurrent` bodies are in memory.
+    let _slot = state
+        .stores
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy("stores", state.options.max_concurrent))?;
+    let data = read_body(body, declared, limit).await?;
+    let opts = StoreOptions {
+        epochs: wanted.epochs,
+        persistence: wanted.persistence,
+        force: wanted.force,
+        ..StoreOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let outcome = state.client.store(&data, &opts).await;
+    let size = data.len();
+    drop(data);
+    match outcome {
+        Ok(outcome) => {
+            tracing::info!(blob_id = %outcome.blob_id(), size, ms = started.elapsed().as_millis() as u64, "stored");
+            Ok(Json(stored(&state, &outcome, wanted.epochs).await))
+        }
+        Err(StoreError::Invalid(blob_id)) => Ok(Json(marked_invalid(&state, blob_id).await)),
+        Err(e) => {
+            tracing::warn!(size, error = %e, "store failed");
+            Err(store_error(e))
+        }
+    }
+}
+
+/// The `newlyCreated` or `alreadyCertified` document.
+async fn stored(state: &State, outcome: &StoreOutcome, epochs: u32) -> Value {
+    match outcome {
+        StoreOutcome::NewlyCreated {
+            blob_id,
+            blob_object,
+            size,
+            encoded_size,
+            cost,
+            end_epoch,
+            persistence,
+            ..
+        } => {
+            let object = match state.client.ledger().object(blob_object).await {
+                Ok(Some(o)) => match o.object {
+                    Object::Blob(b) => Some(b),
+                    _ => None,
+                },
+                _ => None,
+            };
+            // Fall back to what the store reported if the object cannot be read back.
+            let (registered, certified, start, end, storage_size, deletable) = match &object {
+                Some(b) => (
+                    b.registered_epoch,
+                    b.certified_epoch,
+                    b.start_epoch,
+                    b.end_epoch,
+                    b.size,
+                    b.deletable,
+                ),
+                None => {
+                    let start = Epoch(end_epoch.0.saturating_sub(epochs));
+                    (
+                        start,
+                        None,
+                        start,
+                        *end_epoch,
+                        *encoded_size,
+                        *persistence == Persistence::Deletable,
+                    )
+                }
+            };
+            json!({
+                "newlyCreated": {
+                    "blobObject": {
+                        "id": blob_object,
+                        "registeredEpoch": registered.0,
+                        "blobId": blob_id,
+                        "size": size,
+                        "encodingType": "RS2",
+                        "certifiedEpoch": certified.map(|e| e.0),
+                        "storage": {
+                            "id": blob_object,
+                            "startEpoch": start.0,
+                            "endEpoch": end.0,
+                            "storageSize": storage_size,
+                        },
+                        "deletable": deletable,
+                    },
+                    "resourceOperation": {
+                        "registerFromScratch": {
+                            "encodedLength": encoded_size,
+                            "epochsAhead": epochs,
+                        }
+                    },
+                    "cost": cost.0,
+                }
+            })
+        }
+        StoreOutcome::AlreadyCertified { blob_id, end_epoch } => {
+            let mut doc = json!({
+                "blobId": blob_id,
+                "endEpoch": end_epoch.0,
+            });
+            if let Some(object) = certified_object(state, blob_id, *end_epoch).await {
+                doc["object"] = json!(object);
+            }
+            json!({ "alreadyCertified": doc })
+        }
+    }
+}
+
+/// Blob objects looked at to name the certified object of an `alreadyCertified` answer.
+const MAX_OBJECTS_LOOKED_UP: usize = 16;
+
+/// A certified blob object of `blob_id` ending at `end` (Walrus names the certifying event or
+/// the object; Floe's ledger has no event ids, so the object it is).
+async fn certified_object(state: &State, blob_id: &BlobId, end: Epoch) -> Option<ObjectId> {
+    let ledger = state.client.ledger();
+    let status = ledger.blob_status(blob_id).await.ok()??;
+    let mut fallback = None;
+    for id in status.info.objects.iter().take(MAX_OBJECTS_LOOKED_UP) {
+        if let Ok(Some(o)) = ledger.object(id).await
+            && let Object::Blob(b) = o.object
+            && b.is_certified()
+        {
+            if b.end_epoch == end {
+                return Some(*id);
+            }
+            fallback.get_or_insert(*id);
+        }
+    }
+    fallback
+}
+
+/// The `markedInvalid` document. Floe's ledger has no event ids: `event` is omitted and
+/// `invalidatedEpoch` says when.
+async fn marked_invalid(state: &State, blob_id: BlobId) -> Value {
+    let epoch = match state.client.ledger().blob_status(&blob_id).await {
+        Ok(Some(s)) => s.info.invalidated_epoch.map(|e| e.0),
+        _ => None,
+    };
+    json!({ "markedInvalid": { "blobId": blob_id, "invalidatedEpoch": epoch } })
+}
+
+/// A failed store as an HTTP error that is also the publisher's `error` result.
+fn store_error(e: StoreError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        StoreError::Encode(_) => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "BLOB_TOO_LARGE", message)
+                .in_store(None, "encode")
+        }
+        StoreError::Connect(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NETWORK_UNAVAILABLE",
+            message,
+        )
+        .in_store(None, "connect"),
+        StoreError::Rejected { step, code, .. } => {
+            let (status, reason) = match code.as_str() {
+                "epochs_out_of_range" => (StatusCode::BAD_REQUEST, "EPOCHS_OUT_OF_RANGE"),
+                "too_large" => (StatusCode::PAYLOAD_TOO_LARGE, "BLOB_TOO_LARGE"),
+                "insufficient_balance" => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "PUBLISHER_INSUFFICIENT_FUNDS",
+                ),
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "LEDGER_REJECTED"),
+            };
+            ApiError::new(status, reason, message).in_store(None, step)
+        }
+        StoreError::Ledger { step, .. }
+        | StoreError::NotFinal { step }
+        | StoreError::MissingEvent { step, .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "LEDGER_UNAVAILABLE",
+            message,
+        )
+        .in_store(None, step),
+        StoreError::Upload(UploadError::NotEnoughConfirmations { .. }) => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "NOT_ENOUGH_CONFIRMATIONS",
+            message,
+        )
+        .in_store(None, "upload"),
+        StoreError::Invalid(blob_id) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "BLOB_INVALID", message)
+                .in_store(Some(blob_id), "status")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use floe_client::blobs::{NodeFailure, NodeFailures, NodeUploadError};
+    use floe_node_protocol::p2p::CallError;
+
+    use super::*;
+
+    #[test]
+    fn query_validation() {
+        let w = validate(PutParams::default()).unwrap();
+        assert_eq!(
+            (w.epochs, w.persistence, w.force),
+            (1, Persistence::Deletable, false)
+        );
+        let w = validate(PutParams {
+            epochs: Some(5),
+            permanent: Some(true),
+            force: Some(true),
+            encoding_type: Some("rs2".into()),
+            ..PutParams::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (w.epochs, w.persistence, w.force),
+            (5, Persistence::Permanent, true)
+        );
+        for p in [
+            PutParams {
+                deletable: Some(true),
+                permanent: Some(true),
+                ..PutParams::default()
+            },
+            PutParams {
+                epochs: Some(0),
+                ..PutParams::default()
+            },
+            PutParams {
+                encoding_type: Some("RS1".into()),
+                ..PutParams::default()
+            },
+            PutParams {
+                send_object_to: Some("0x01".into()),
+                ..PutParams::default()
+            },
+            PutParams {
+                share: Some(true),
+                ..PutParams::default()
+            },
+        ] {
+            let e = validate(p).unwrap_err();
+            assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        }
+    }
+
+    #[test]
+    fn store_errors_are_status_and_error_results() {
+        let e = store_error(StoreError::Upload(UploadError::NotEnoughConfirmations {
+            weight: 3,
+            quorum: 9,
+            failures: NodeFailures(vec![NodeFailure {
+                node: "node-1".into(),
+                error: NodeUploadError::Call(CallError::Stopped),
+            }]),
+        }));
+        assert_eq!(e.status, StatusCode::GATEWAY_TIMEOUT);
+        let body = e.body();
+        assert_eq!(body["error"]["code"], 504);
+        assert_eq!(body["error"]["failurePhase"], "upload");
+        assert!(
+            body["error"]["errorMsg"]
+                .as_str()
+                .unwrap()
+                .contains("node-1")
+        );
+        assert_eq!(
+            body["error"]["details"][0]["reason"],
+            "NOT_ENOUGH_CONFIRMATIONS"
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! floe-cli integration tests against a real in-process validator (Malachite consensus,
+//! RocksDB, HTTP RPC) and, for the data commands, real storage nodes: the SDK and the built
+//! `floe` binary.
+
+mod cli;
+mod data;
+mod sdk;
+mod support;

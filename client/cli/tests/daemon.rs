@@ -1,0 +1,351 @@
+//! `floe daemon` (the HTTP publisher and aggregator) against a real cluster, over real sockets:
+//! PUT then GET byte-exact, reuse of a certified blob, `Range` (206 / 416), unknown and malformed
+//! ids, the body limit (413), the concurrency limit (429), blob attributes as headers
+//! (`by-object-id`), unsupported options, and the OpenAPI document.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use floe_cli::daemon::{self, DaemonOptions, OPENAPI_YAML};
+use floe_client::{Floe, Wallet};
+use floe_common::ObjectId;
+use floe_tests::{ClusterOptions, TestCluster, data};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_util::sync::CancellationToken;
+
+const MAX_BODY: u64 = 256 * 1024;
+
+struct Daemon {
+    url: String,
+    addr: std::net::SocketAddr,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start_daemon(cluster: &TestCluster) -> Daemon {
+    let client = Arc::new(cluster.client().await);
+    let options = DaemonOptions {
+        max_body: MAX_BODY,
+        max_concurrent: 1,
+        ..DaemonOptions::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(daemon::serve(
+        listener,
+        daemon::router(client, &options),
+        stop.clone(),
+    ));
+    Daemon {
+        url: format!("http://{addr}"),
+        addr,
+        stop,
+        task,
+    }
+}
+
+async fn json_of(resp: reqwest::Response) -> Value {
+    let text = resp.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The `details[0].reason` of an error document.
+fn reason(doc: &Value) -> &str {
+    doc["error"]["details"][0]["reason"].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn n4_daemon_publisher_and_aggregator() {
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    let d = start_daemon(&cluster).await;
+    let http = reqwest::Client::new();
+    let n_shards = cluster.genesis.n_shards;
+
+    // PUT a blob: newlyCreated with the blob object's fields in camelCase.
+    let bytes = data(100_000, 7);
+    let expected_id = floe_client::blob_id_of(&bytes, n_shards).unwrap().blob_id;
+    let resp = http
+        .put(format!("{}/v1/blobs?epochs=2&deletable=true", d.url))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let doc = json_of(resp).await;
+    let created = &doc["newlyCreated"];
+    let object = &created["blobObject"];
+    assert_eq!(object["blobId"], expected_id.to_string(), "{doc}");
+    assert_eq!(object["size"], 100_000);
+    assert_eq!(object["encodingType"], "RS2");
+    assert_eq!(object["deletable"], true);
+    assert!(object["certifiedEpoch"].is_u64(), "certified: {doc}");
+    let registered = object["registeredEpoch"].as_u64().unwrap();
+    assert_eq!(object["storage"]["startEpoch"].as_u64(), Some(registered));
+    assert_eq!(object["storage"]["endEpoch"].as_u64(), Some(registered + 2));
+    let encoded = created["resourceOperation"]["registerFromScratch"]["encodedLength"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(object["storage"]["storageSize"].as_u64(), Some(encoded));
+    assert_eq!(
+        created["resourceOperation"]["registerFromScratch"]["epochsAhead"],
+        2
+    );
+    assert!(created["cost"].as_u64().unwrap() > 0);
+    let object_id: ObjectId = object["id"].as_str().unwrap().parse().unwrap();
+    let blob_url = format!("{}/v1/blobs/{expected_id}", d.url);
+
+    // GET: byte-exact, with an ETag and Accept-Ranges.
+    let resp = http.get(&blob_url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/octet-stream");
+    assert_eq!(resp.headers()["accept-ranges"], "bytes");
+    assert_eq!(
+        resp.headers()["etag"].to_str().unwrap(),
+        format!("\"{expected_id}\"")
+    );
+    assert_eq!(resp.bytes().await.unwrap(), bytes);
+
+    // The same bytes again: alreadyCertified, naming the certified object; nothing is paid.
+    let resp = http
+        .put(format!("{}/v1/blobs?epochs=1", d.url))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let doc = json_of(resp).await;
+    let already = &doc["alreadyCertified"];
+    assert_eq!(already["blobId"], expected_id.to_string(), "{doc}");
+    assert_eq!(already["endEpoch"].as_u64(), Some(registered + 2));
+    assert_eq!(already["object"], object_id.to_string());
+
+    // Range: 206 with the right bytes and Content-Range; suffix ranges too.
+    for (range, want, content_range) in [
+        ("bytes=10-109", 10..110, "bytes 10-109/100000"),
+        ("bytes=99990-", 99_990..100_000, "bytes 99990-99999/100000"),
+        ("bytes=-5", 99_995..100_000, "bytes 99995-99999/100000"),
+        ("bytes=0-0", 0..1, "bytes 0-0/100000"),
+    ] {
+        let resp = http
+            .get(&blob_url)
+            .header("Range", range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(resp.headers()["content-range"], content_range);
+        assert_eq!(resp.bytes().await.unwrap(), bytes[want], "{range}");
+    }
+    // Outside the blob: 416 with `bytes */LEN`; malformed: 416.
+    let resp = http
+        .get(&blob_url)
+        .header("Range", "bytes=100000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(resp.headers()["content-range"], "bytes */100000");
+    assert_eq!(reason(&json_of(resp).await), "RANGE_NOT_SATISFIABLE");
+    for bad in ["bytes=5-1", "bytes=0-1,5-6", "lines=1-2"] {
+        let resp = http
+            .get(&blob_url)
+            .header("Range", bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{bad}");
+    }
+    // The byte-range route.
+    let resp = http
+        .get(format!("{blob_url}/byte-range?start=5&length=10"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap(), bytes[5..15]);
+    let resp = http
+        .get(format!("{blob_url}/byte-range?start=99999&length=2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+    // Unknown and malformed ids, conflicting options.
+    let unknown = floe_common::BlobId([9; 32]);
+    let resp = http
+        .get(format!("{}/v1/blobs/{unknown}", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let doc = json_of(resp).await;
+    assert_eq!(doc["error"]["code"], 404);
+    assert_eq!(doc["error"]["status"], "NOT_FOUND");
+    assert_eq!(reason(&doc), "BLOB_NOT_FOUND");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&unknown.to_string())
+    );
+    let resp = http
+        .get(format!("{}/v1/blobs/not-a-blob-id", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = http
+        .get(format!(
+            "{blob_url}?strict_consistency_check=true&skip_consistency_check=true"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = http
+        .get(format!("{blob_url}?strict_consistency_check=true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.bytes().await.unwrap(), bytes);
+
+    // Publisher options Floe cannot honour, or that contradict each other: 400.
+    for query in [
+        "send_object_to=0x0000000000000000000000000000000000000000000000000000000000000001",
+        "share=true",
+        "deletable=true&permanent=true",
+        "epochs=0",
+        "encoding_type=RS1",
+    ] {
+        let resp = http
+            .put(format!("{}/v1/blobs?{query}", d.url))
+            .body(vec![1u8; 10])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{query}");
+        let doc = json_of(resp).await;
+        assert!(!reason(&doc).is_empty(), "{query}: {doc}");
+    }
+
+    // Over the body limit: 413 before anything is stored.
+    let resp = http
+        .put(format!("{}/v1/blobs", d.url))
+        .body(vec![0u8; MAX_BODY as usize + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reason(&json_of(resp).await), "BLOB_TOO_LARGE");
+
+    // by-object-id: the blob object's allowed attributes become headers.
+    let floe = Floe::connect(vec![cluster.rpc_url.clone()])
+        .await
+        .unwrap()
+        .with_wallet(Wallet::from_key(cluster.user.clone()));
+    floe.set_blob_attribute(object_id, "content-type", "text/plain; charset=utf-8")
+        .await
+        .unwrap();
+    floe.set_blob_attribute(object_id, "x-not-allowed", "secret")
+        .await
+        .unwrap();
+    let by_object = format!("{}/v1/blobs/by-object-id/{object_id}", d.url);
+    let resp = http.get(&by_object).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+    assert!(resp.headers().get("x-not-allowed").is_none());
+    assert_eq!(resp.bytes().await.unwrap(), bytes);
+    let resp = http
+        .get(&by_object)
+        .header("Range", "bytes=0-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resp.bytes().await.unwrap(), bytes[0..4]);
+    let resp = http
+        .get(format!(
+            "{}/v1/blobs/by-object-id/{}",
+            d.url,
+            ObjectId([7; 32])
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(reason(&json_of(resp).await), "OBJECT_NOT_FOUND");
+
+    // An empty blob, permanent.
+    let resp = http
+        .put(format!("{}/v1/blobs?permanent=true", d.url))
+        .body(Vec::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let doc = json_of(resp).await;
+    assert_eq!(doc["newlyCreated"]["blobObject"]["size"], 0, "{doc}");
+    assert_eq!(doc["newlyCreated"]["blobObject"]["deletable"], false);
+    let empty_id = doc["newlyCreated"]["blobObject"]["blobId"]
+        .as_str()
+        .unwrap();
+    let resp = http
+        .get(format!("{}/v1/blobs/{empty_id}", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.bytes().await.unwrap().is_empty());
+
+    // The concurrency limit (1 store): a PUT whose body is still arriving holds the only slot,
+    // so another PUT gets 429 with Retry-After, before its body is read.
+    // The slow PUT must be the one holding the slot: if it was answered at once (the slot was
+    // busy with an earlier store), open it again.
+    let slow = loop {
+        let mut slow = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+        slow.write_all(
+            b"PUT /v1/blobs HTTP/1.1\r\nHost: floe\r\nContent-Length: 1000\r\n\r\n0123456789",
+        )
+        .await
+        .unwrap();
+        let mut buf = [0u8; 64];
+        match tokio::time::timeout(Duration::from_millis(300), slow.read(&mut buf)).await {
+            Err(_) => break slow, // no answer: it holds the slot, waiting for its body
+            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let resp = http
+            .put(format!("{}/v1/blobs", d.url))
+            .body(vec![3u8; 100])
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(resp.headers()["retry-after"], "1");
+            assert_eq!(reason(&json_of(resp).await), "TOO_MANY_REQUESTS");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 429 while the slot is held (got {})",
+            resp.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(slow);
+
+    // The OpenAPI document, verbatim.
+    let resp = http.get(format!("{}/v1/api", d.url)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.unwrap(), OPENAPI_YAML);
+
+    drop(http);
+    d.stop.cancel();
+    d.task.await.unwrap().unwrap();
+    cluster.shutdown().await;
+}

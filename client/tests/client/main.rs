@@ -1,8 +1,0 @@
-//! floe-client integration tests against a real in-process validator (Malachite consensus,
-//! RocksDB, HTTP RPC) and, for the data commands, real storage nodes: the SDK and the built
-//! `floe` binary.
-
-mod cli;
-mod data;
-mod sdk;
-mod support;

@@ -1,0 +1,484 @@
+//! The typed client of a validator's RPC ([`crate::rpc`]), used by storage nodes, the CLI and
+//! tests.
+//!
+//! It holds one or more validator base URLs and fails over to the next one on connection
+//! errors (sticking to the last one that answered). Server errors come back as
+//! [`ClientError::Http`] with the server's stable code. Blocks are fetched as BCS so their hash
+//! is recomputed exactly; [`LedgerClient::verified_block`] checks the commit certificate against
+//! a validator set the caller trusts, so following a single validator does not mean trusting it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use floe_common::{BlobId, NodeId, ObjectId};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::cert::{CertError, ValidatorSet};
+use crate::genesis::Genesis;
+use crate::record::CommittedTx;
+use crate::record::{BlockRecord, EventCursor};
+use crate::rpc::{
+    AccountResponse, BatchItem, BatchResponse, BlobStatus, CommitteeResponse, ErrorBody,
+    EventsResponse, HealthResponse, NodeInfo, NodesResponse, ObjectResponse, SubmitResponse,
+    SystemInfo, TxResponse,
+};
+use crate::tx::{Address, SignedTransaction, TxDigest};
+
+/// Timeout of a request that does not wait (a waiting one gets its wait on top).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connection timeout (then the next URL is tried).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest BCS block record accepted.
+const MAX_RECORD_BYTES: usize = 4 * crate::block::MAX_BLOCK_BYTES;
+
+/// A client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error.
+    #[error("http {status}: {code}: {message}")]
+    Http {
+        /// HTTP status.
+        status: u16,
+        /// The server's stable error code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// No validator could be reached (the last error).
+    #[error("transport: {0}")]
+    Transport(String),
+    /// A response did not decode.
+    #[error("decode: {0}")]
+    Decode(String),
+    /// A block's commit certificate does not verify.
+    #[error("block verification failed: {0}")]
+    Verification(#[from] CertError),
+    /// A wait ran out (the server's 504, or the request timed out).
+    #[error("timed out")]
+    Timeout,
+}
+
+impl ClientError {
+    /// The server's error code, for [`ClientError::Http`].
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Http { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, for [`ClientError::Http`].
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+/// A client of one or more validators.
+#[derive(Debug)]
+pub struct LedgerClient {
+    urls: Vec<String>,
+    http: reqwest::Client,
+    current: AtomicUsize,
+}
+
+impl Clone for LedgerClient {
+    /// Shares the connection pool; the clone starts on the same validator.
+    fn clone(&self) -> Self {
+        LedgerClient {
+            urls: self.urls.clone(),
+            http: self.http.clone(),
+            current: AtomicUsize::new(self.current.load(std::sync::atomic::Ordering::Relaxed)),
+        }
+    }
+}
+
+/// A request's body and accepted response format.
+enum Body {
+    None,
+    Bcs(Vec<u8>),
+}
+
+impl LedgerClient {
+    /// A client of the validators at `urls` (base URLs such as `http://127.0.0.1:7000`).
+    pub fn new(urls: Vec<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        LedgerClient {
+            urls: urls
+                .into_iter()
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .collect(),
+            http,
+            current: AtomicUsize::new(0),
+        }
+    }
+
+    /// The validator URLs.
+    pub fn urls(&self) -> &[String] {
+        &self.urls
+    }
+
+    /// Sends a request to the current URL, failing over on connection errors.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Body,
+        bcs_response: bool,
+        wait: Duration,
+    ) -> Result<reqwest::Response, ClientError> {
+        if self.urls.is_empty() {
+            return Err(ClientError::Transport("no validator URLs".into()));
+        }
+        let n = self.urls.len();
+        let start = self.current.load(Ordering::Relaxed) % n;
+        let mut last = String::new();
+        for i in 0..n {
+            let idx = (start + i) % n;
+            let mut req: RequestBuilder = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.urls[idx]))
+                .timeout(REQUEST_TIMEOUT + wait)
+                .query(query);
+            if bcs_response {
+                req = req.header(reqwest::header::ACCEPT, "application/octet-stream");
+            }
+            if let Body::Bcs(bytes) = &body {
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(bytes.clone());
+            }
+            match req.send().await {
+                Ok(resp) => {
+                    self.current.store(idx, Ordering::Relaxed);
+                    return Ok(resp);
+                }
+                Err(e) if e.is_timeout() => return Err(ClientError::Timeout),
+                Err(e) if e.is_connect() => {
+                    tracing::debug!(url = %self.urls[idx], error = %e, "validator unreachable, trying the next");
+                    last = format!("{}: {e}", self.urls[idx]);
+                }
+                Err(e) => return Err(ClientError::Transport(e.to_string())),
+            }
+        }
+        Err(ClientError::Transport(last))
+    }
+
+    async fn error_of(resp: reqwest::Response) -> ClientError {
+        let status = resp.status();
+        if status == StatusCode::GATEWAY_TIMEOUT {
+            return ClientError::Timeout;
+        }
+        let bytes = resp.bytes().await.unwrap_or_default();
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(e) => ClientError::Http {
+                status: status.as_u16(),
+                code: e.code,
+                message: e.message,
+            },
+            Err(_) => ClientError::Http {
+                status: status.as_u16(),
+                code: "unknown".into(),
+                message: String::from_utf8_lossy(&bytes).into_owned(),
+            },
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Body,
+        wait: Duration,
+    ) -> Result<T, ClientError> {
+        let resp = self.send(method, path, query, body, false, wait).await?;
+        if !resp.status().is_success() {
+            return Err(Self::error_of(resp).await);
+        }
+        let bytes = resp.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                ClientError::Timeout
+            } else {
+                ClientError::Transport(e.to_string())
+            }
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.json(Method::GET, path, &[], Body::None, Duration::ZERO)
+            .await
+    }
+
+    /// `Ok(None)` for a 404.
+    fn optional<T>(r: Result<T, ClientError>) -> Result<Option<T>, ClientError> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Submits a transaction (BCS) to the mempool.
+    pub async fn submit(&self, tx: &SignedTransaction) -> Result<TxDigest, ClientError> {
+        let r: SubmitResponse = self
+            .json(
+                Method::POST,
+                "/v1/transactions",
+                &[],
+                Body::Bcs(tx.encode()),
+                Duration::ZERO,
+            )
+            .await?;
+        Ok(r.digest)
+    }
+
+    /// Submits a transaction and waits up to `timeout` (at most 120 s) for it to be committed.
+    pub async fn submit_and_wait(
+        &self,
+        tx: &SignedTransaction,
+        timeout: Duration,
+    ) -> Result<CommittedTx, ClientError> {
+        let r: TxResponse = self
+            .json(
+                Method::POST,
+                "/v1/transactions",
+                &[
+                    ("wait", "true".into()),
+                    ("timeout_ms", timeout.as_millis().to_string()),
+                ],
+                Body::Bcs(tx.encode()),
+                timeout,
+            )
+            .await?;
+        Ok(r.into())
+    }
+
+    /// Submits many transactions; one result per transaction.
+    pub async fn submit_batch(
+        &self,
+        txs: &[SignedTransaction],
+    ) -> Result<Vec<BatchItem>, ClientError> {
+        let r: BatchResponse = self
+            .json(
+                Method::POST,
+                "/v1/transactions/batch",
+                &[],
+                Body::Bcs(floe_common::codec::encode(txs)),
+                Duration::ZERO,
+            )
+            .await?;
+        Ok(r.results)
+    }
+
+    /// A committed transaction (`None` if not committed), long-polling up to `wait`.
+    pub async fn transaction(
+        &self,
+        digest: &TxDigest,
+        wait: Option<Duration>,
+    ) -> Result<Option<CommittedTx>, ClientError> {
+        let wait = wait.unwrap_or(Duration::ZERO);
+        let r: Result<TxResponse, _> = self
+            .json(
+                Method::GET,
+                &format!("/v1/transactions/{digest}"),
+                &[("wait_ms", wait.as_millis().to_string())],
+                Body::None,
+                wait,
+            )
+            .await;
+        Ok(Self::optional(r)?.map(Into::into))
+    }
+
+    /// An account (zero balance and nonce if unknown).
+    pub async fn account(&self, address: &Address) -> Result<AccountResponse, ClientError> {
+        self.get(&format!("/v1/accounts/{address}")).await
+    }
+
+    /// An object.
+    pub async fn object(&self, id: &ObjectId) -> Result<Option<ObjectResponse>, ClientError> {
+        Self::optional(self.get(&format!("/v1/objects/{id}")).await)
+    }
+
+    /// The status of a blob id (`None` if never registered).
+    pub async fn blob_status(&self, id: &BlobId) -> Result<Option<BlobStatus>, ClientError> {
+        Self::optional(self.get(&format!("/v1/blobs/{id}")).await)
+    }
+
+    /// All storage nodes.
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, ClientError> {
+        let r: NodesResponse = self.get("/v1/nodes").await?;
+        Ok(r.nodes)
+    }
+
+    /// One storage node.
+    pub async fn node(&self, id: &NodeId) -> Result<Option<NodeInfo>, ClientError> {
+        Self::optional(self.get(&format!("/v1/nodes/{id}")).await)
+    }
+
+    /// The current storage committee.
+    pub async fn committee(&self) -> Result<CommitteeResponse, ClientError> {
+        self.get("/v1/committee").await
+    }
+
+    /// The committee serving epoch `epoch`: the current one, the previous one (reads during a
+    /// sync) or the next one (selected at mid-epoch); `None` if none has that epoch.
+    pub async fn committee_at(
+        &self,
+        epoch: floe_common::Epoch,
+    ) -> Result<Option<CommitteeResponse>, ClientError> {
+        Self::optional(self.get(&format!("/v1/committee?epoch={}", epoch.0)).await)
+    }
+
+    /// Every governance proposal, by id.
+    pub async fn proposals(&self) -> Result<Vec<crate::objects::Proposal>, ClientError> {
+        let r: crate::rpc::ProposalsResponse = self.get("/v1/proposals").await?;
+        Ok(r.proposals)
+    }
+
+    /// One governance proposal.
+    pub async fn proposal(&self, id: u64) -> Result<Option<crate::objects::Proposal>, ClientError> {
+        Self::optional(self.get(&format!("/v1/proposals/{id}")).await)
+    }
+
+    /// System parameters, prices, epoch and tip.
+    pub async fn system(&self) -> Result<SystemInfo, ClientError> {
+        self.get("/v1/system").await
+    }
+
+    /// Up to `limit` events strictly after `after` (from the start if `None`), long-polling up
+    /// to `wait` when there are none.
+    pub async fn events(
+        &self,
+        after: Option<EventCursor>,
+        limit: usize,
+        wait: Option<Duration>,
+    ) -> Result<EventsResponse, ClientError> {
+        let wait = wait.unwrap_or(Duration::ZERO);
+        let mut query = vec![
+            ("limit", limit.to_string()),
+            ("wait_ms", wait.as_millis().to_string()),
+        ];
+        if let Some(after) = after {
+            query.push(("after", after.to_string()));
+        }
+        self.json(Method::GET, "/v1/events", &query, Body::None, wait)
+            .await
+    }
+
+    async fn block_at(
+        &self,
+        which: &str,
+        wait: Duration,
+    ) -> Result<Option<BlockRecord>, ClientError> {
+        let path = format!("/v1/blocks/{which}");
+        let query = [("wait_ms", wait.as_millis().to_string())];
+        let query = if wait.is_zero() { &[][..] } else { &query[..] };
+        let resp = self
+            .send(Method::GET, &path, query, Body::None, true, wait)
+            .await?;
+        if !resp.status().is_success() {
+            return Self::optional(Err(Self::error_of(resp).await));
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        floe_common::codec::decode(&bytes, MAX_RECORD_BYTES)
+            .map(Some)
+            .map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// The committed block at `height` (unverified; see [`LedgerClient::verified_block`]).
+    pub async fn block(&self, height: u64) -> Result<Option<BlockRecord>, ClientError> {
+        self.block_at(&height.to_string(), Duration::ZERO).await
+    }
+
+    /// The latest committed block (unverified).
+    pub async fn latest_block(&self) -> Result<Option<BlockRecord>, ClientError> {
+        self.block_at("latest", Duration::ZERO).await
+    }
+
+    /// Like [`LedgerClient::verified_block`], but if `height` is the next one to commit, the
+    /// server holds the request up to `wait` and answers as soon as it commits.
+    pub async fn verified_block_wait(
+        &self,
+        height: u64,
+        chain_id: &str,
+        validators: &ValidatorSet,
+        wait: Duration,
+    ) -> Result<Option<BlockRecord>, ClientError> {
+        let Some(record) = self.block_at(&height.to_string(), wait).await? else {
+            return Ok(None);
+        };
+        verify_record(&record, height, chain_id, validators)?;
+        Ok(Some(record))
+    }
+
+    /// The committed block at `height`, checked to be of chain `chain_id`, at that height, and
+    /// committed by more than two thirds of `validators` (the block hash is recomputed). The
+    /// record's outcomes and `app_hash` are the server's word until the next block's header
+    /// (which carries that `app_hash`) is verified in turn.
+    pub async fn verified_block(
+        &self,
+        height: u64,
+        chain_id: &str,
+        validators: &ValidatorSet,
+    ) -> Result<Option<BlockRecord>, ClientError> {
+        self.verified_block_wait(height, chain_id, validators, Duration::ZERO)
+            .await
+    }
+
+    /// The validator set.
+    pub async fn validators(&self) -> Result<ValidatorSet, ClientError> {
+        self.get("/v1/validators").await
+    }
+
+    /// The genesis.
+    pub async fn genesis(&self) -> Result<Genesis, ClientError> {
+        self.get("/v1/genesis").await
+    }
+
+    /// Chain id, tip, mempool size and validator count.
+    pub async fn health(&self) -> Result<HealthResponse, ClientError> {
+        self.get("/v1/health").await
+    }
+}
+
+/// Checks that `record` is block `height` of chain `chain_id`, committed by `validators`, with
+/// the transactions its header commits to.
+pub fn verify_record(
+    record: &BlockRecord,
+    height: u64,
+    chain_id: &str,
+    validators: &ValidatorSet,
+) -> Result<(), CertError> {
+    if record.block.height() != height {
+        return Err(CertError::WrongHeight {
+            got: record.block.height(),
+            expected: height,
+        });
+    }
+    if record.block.header.chain_id != chain_id {
+        return Err(CertError::WrongChain(record.block.header.chain_id.clone()));
+    }
+    // The certificate signs the header; the header binds the transactions.
+    if crate::block::tx_root(&record.block.txs) != record.block.header.tx_root {
+        return Err(CertError::TxRoot);
+    }
+    record
+        .certificate
+        .verify(chain_id, &record.block, validators)
+}

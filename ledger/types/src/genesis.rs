@@ -1,0 +1,300 @@
+//! The genesis file: chain id, parameters, validators, initial balances and storage nodes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use floe_common::{
+    Committee, CommitteeMember, EncodingConfig, Epoch, Frost, NodeId, PublicKey, codec,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::cert::{CertError, ValidatorInfo, ValidatorSet};
+use crate::committee::{ApportionError, active_set, apportion, assign_shards};
+use crate::objects::CommitteeState;
+use crate::tx::{Address, MAX_ADDRESS_LEN, MAX_COMMISSION_BPS, MAX_NAME_LEN, node_id_of};
+
+/// Longest chain id, in bytes.
+pub const MAX_CHAIN_ID_LEN: usize = 64;
+
+/// Protocol parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Length of an epoch in block time (ms). Changeable by governance; a change applies from
+    /// the epoch after the one in which it is executed.
+    pub epoch_duration_ms: u64,
+    /// The furthest ahead storage can be bought or extended, in epochs.
+    pub max_epochs_ahead: u32,
+    /// Initial storage price: FROST per MiB (of encoded size, rounded up) per epoch.
+    pub storage_price_per_mib_epoch: Frost,
+    /// Initial write price: FROST per MiB (of encoded size, rounded up), paid at registration.
+    pub write_price_per_mib: Frost,
+    /// Smallest transaction fee accepted.
+    pub min_fee: Frost,
+    /// Most shards one node may hold (apportionment cap).
+    pub max_shards_per_node: u16,
+    /// Most nodes in a committee (the largest by stake); default [`DEFAULT_ACTIVE_SET_SIZE`].
+    #[serde(default = "default_active_set_size")]
+    pub active_set_size: u16,
+}
+
+/// Default committee size cap (Walrus mainnet uses 111).
+pub const DEFAULT_ACTIVE_SET_SIZE: u16 = 100;
+
+fn default_active_set_size() -> u16 {
+    DEFAULT_ACTIVE_SET_SIZE
+}
+
+/// The devnet faucet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaucetParams {
+    /// Most FROST minted per faucet transaction.
+    pub max_per_call: Frost,
+}
+
+/// A consensus validator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// Unique name.
+    pub name: String,
+    /// ed25519 consensus key.
+    pub public_key: PublicKey,
+    /// Voting power (> 0).
+    pub voting_power: u64,
+}
+
+/// A storage node present at genesis, with its operator's initial stake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisNode {
+    /// Unique name.
+    pub name: String,
+    /// ed25519 protocol key.
+    pub public_key: PublicKey,
+    /// libp2p multiaddr.
+    pub network_address: String,
+    /// HTTP address.
+    pub http_address: String,
+    /// Commission in basis points (≤ 10000).
+    pub commission_bps: u16,
+    /// Initial stake, owned by `owner` as a `StakedWal` object (adds to the total supply).
+    pub stake: Frost,
+    /// The operator account (owns the node and the initial stake).
+    pub owner: Address,
+    /// Storage price vote.
+    pub storage_price_vote: Frost,
+    /// Write price vote.
+    pub write_price_vote: Frost,
+    /// Capacity vote (bytes).
+    pub capacity_vote: u64,
+}
+
+impl GenesisNode {
+    /// The node id.
+    pub fn node_id(&self) -> NodeId {
+        node_id_of(&self.public_key)
+    }
+}
+
+/// Everything the chain starts from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// Chain id, signed into every transaction (1..=64 bytes).
+    pub chain_id: String,
+    /// Block time at which epoch 0 starts.
+    pub genesis_time_ms: u64,
+    /// Parameters.
+    pub params: Params,
+    /// Consensus validators.
+    pub validators: Vec<GenesisValidator>,
+    /// Initial balances (distinct addresses).
+    pub accounts: Vec<(Address, Frost)>,
+    /// Initial storage nodes; they form the epoch-0 committee.
+    pub storage_nodes: Vec<GenesisNode>,
+    /// Number of shards.
+    pub n_shards: u16,
+    /// Faucet, if enabled.
+    pub faucet: Option<FaucetParams>,
+}
+
+/// An invalid genesis.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    /// No validators.
+    #[error("genesis has no validators")]
+    NoValidators,
+    /// A validator with zero voting power.
+    #[error("validator {0:?} has zero voting power")]
+    ZeroVotingPower(String),
+    /// Two validators or nodes share a name or key, or two accounts an address.
+    #[error("duplicate {0}")]
+    Duplicate(String),
+    /// An invalid ed25519 key.
+    #[error("invalid public key of {0:?}")]
+    InvalidKey(String),
+    /// A field out of range.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// Field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The shard count is not supported by the encoding.
+    #[error("unsupported shard count {0}")]
+    ShardCount(u16),
+    /// No storage nodes, zero total stake, or a cap too low for the shards.
+    #[error(transparent)]
+    Apportion(#[from] ApportionError),
+    /// Total supply overflows.
+    #[error("total supply overflows u64")]
+    Overflow,
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> GenesisError {
+    GenesisError::Invalid {
+        field: field.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn check_text(field: &str, s: &str, max: usize) -> Result<(), GenesisError> {
+    if s.is_empty() || s.len() > max {
+        return Err(invalid(
+            field,
+            format!("length {} not in 1..={max}", s.len()),
+        ));
+    }
+    Ok(())
+}
+
+impl Genesis {
+    /// Checks the genesis (see [`GenesisError`]).
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        check_text("chain_id", &self.chain_id, MAX_CHAIN_ID_LEN)?;
+        let p = &self.params;
+        if p.epoch_duration_ms == 0 {
+            return Err(invalid("epoch_duration_ms", "must be positive"));
+        }
+        if p.max_epochs_ahead == 0 {
+            return Err(invalid("max_epochs_ahead", "must be positive"));
+        }
+        if p.max_shards_per_node == 0 {
+            return Err(invalid("max_shards_per_node", "must be positive"));
+        }
+        if p.active_set_size == 0 {
+            return Err(invalid("active_set_size", "must be positive"));
+        }
+        EncodingConfig::new(self.n_shards).map_err(|_| GenesisError::ShardCount(self.n_shards))?;
+        if self.validators.is_empty() {
+            return Err(GenesisError::NoValidators);
+        }
+        let mut names = BTreeSet::new();
+        let mut keys = BTreeSet::new();
+        for v in &self.validators {
+            check_text("validator name", &v.name, MAX_NAME_LEN)?;
+            if v.voting_power == 0 {
+                return Err(GenesisError::ZeroVotingPower(v.name.clone()));
+            }
+            if !v.public_key.is_valid() {
+                return Err(GenesisError::InvalidKey(v.name.clone()));
+            }
+            if !names.insert(&v.name) || !keys.insert(v.public_key) {
+                return Err(GenesisError::Duplicate(format!("validator {:?}", v.name)));
+            }
+        }
+        let mut addrs = BTreeSet::new();
+        for (a, _) in &self.accounts {
+            if !addrs.insert(a) {
+                return Err(GenesisError::Duplicate(format!("account {a}")));
+            }
+        }
+        let (mut names, mut keys) = (BTreeSet::new(), BTreeSet::new());
+        for n in &self.storage_nodes {
+            check_text("node name", &n.name, MAX_NAME_LEN)?;
+            check_text("network_address", &n.network_address, MAX_ADDRESS_LEN)?;
+            check_text("http_address", &n.http_address, MAX_ADDRESS_LEN)?;
+            if n.commission_bps > MAX_COMMISSION_BPS {
+                return Err(invalid(
+                    "commission_bps",
+                    format!("{} > 10000", n.commission_bps),
+                ));
+            }
+            if !n.public_key.is_valid() {
+                return Err(GenesisError::InvalidKey(n.name.clone()));
+            }
+            if !names.insert(&n.name) || !keys.insert(n.public_key) {
+                return Err(GenesisError::Duplicate(format!(
+                    "storage node {:?}",
+                    n.name
+                )));
+            }
+        }
+        self.total_supply()?;
+        self.committee()?;
+        Ok(())
+    }
+
+    /// Balances plus initial stake.
+    pub fn total_supply(&self) -> Result<Frost, GenesisError> {
+        self.accounts
+            .iter()
+            .map(|(_, f)| *f)
+            .chain(self.storage_nodes.iter().map(|n| n.stake))
+            .try_fold(Frost::ZERO, Frost::checked_add)
+            .ok_or(GenesisError::Overflow)
+    }
+
+    /// The epoch-0 committee: the active set (`active_set_size` largest stakes), shards
+    /// apportioned by stake (D'Hondt, capped at `max_shards_per_node`), assigned consecutively in node-id order. Does not run the other
+    /// checks of [`Genesis::validate`].
+    pub fn committee(&self) -> Result<CommitteeState, GenesisError> {
+        let mut stakes: BTreeMap<NodeId, u64> = BTreeMap::new();
+        let mut keys: BTreeMap<NodeId, PublicKey> = BTreeMap::new();
+        for n in &self.storage_nodes {
+            let id = n.node_id();
+            let s = stakes.entry(id).or_default();
+            *s = s.checked_add(n.stake.0).ok_or(GenesisError::Overflow)?;
+            keys.insert(id, n.public_key);
+        }
+        let list: Vec<(NodeId, u64)> = stakes.into_iter().collect();
+        let list = active_set(&list, self.params.active_set_size);
+        let counts = apportion(&list, self.n_shards, self.params.max_shards_per_node)?;
+        let members = counts
+            .iter()
+            .map(|(id, &weight)| CommitteeMember {
+                node_id: *id,
+                public_key: keys[id],
+                weight,
+            })
+            .collect();
+        let committee = Committee::new(Epoch(0), self.n_shards, members)
+            .map_err(|e| invalid("storage_nodes", e.to_string()))?;
+        Ok(CommitteeState {
+            committee,
+            shards: assign_shards(&counts),
+        })
+    }
+
+    /// `BLAKE3(BCS(genesis))`.
+    pub fn digest(&self) -> [u8; 32] {
+        *blake3::hash(&codec::encode(self)).as_bytes()
+    }
+
+    /// The validator set that commits blocks: the genesis validators with their voting power.
+    /// Nodes and clients check every block's commit certificate against it.
+    pub fn validator_set(&self) -> Result<ValidatorSet, CertError> {
+        ValidatorSet::new(
+            self.validators
+                .iter()
+                .map(|v| ValidatorInfo {
+                    name: v.name.clone(),
+                    public_key: v.public_key,
+                    power: v.voting_power,
+                })
+                .collect(),
+        )
+    }
+}

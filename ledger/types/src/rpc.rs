@@ -1,0 +1,405 @@
+//! The JSON shapes of a validator's HTTP RPC, shared by the server (`floe-ledger`) and the typed
+//! client ([`crate::client`]).
+//!
+//! Amounts ([`Frost`]) are JSON numbers everywhere. Ids are their text forms (addresses, digests
+//! and block hashes lowercase hex; blob ids URL-safe base64). Event cursors are `height:index`.
+
+use floe_common::hash::Digest;
+use floe_common::{BlobId, Epoch, Frost, NodeId, ObjectId, PublicKey, ShardIndex};
+use serde::{Deserialize, Serialize};
+
+use crate::block::BlockHash;
+use crate::error::TxError;
+use crate::events::Effects;
+use crate::genesis::FaucetParams;
+use crate::objects::{BlobIdInfo, Object, Proposal, StorageNode};
+use crate::record::{CommittedTx, EventCursor, EventRecord, TxOutcome, TxStatus};
+use crate::tx::{Address, TxDigest};
+
+/// Header marking a batch as forwarded by another validator (not forwarded again).
+pub const FORWARDED_HEADER: &str = "x-floe-forwarded";
+
+/// Every error response: a stable machine code and a human message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable snake-case code (`unknown_blob`, `bad_signature`, …).
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// For `unknown_transaction`: whether the transaction waits in the mempool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<bool>,
+}
+
+/// Whether a submitted transaction was new to the mempool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdmissionStatus {
+    /// Newly added.
+    Added,
+    /// Already pending.
+    Duplicate,
+}
+
+/// `POST /v1/transactions` (without `wait`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitResponse {
+    /// The transaction digest.
+    pub digest: TxDigest,
+    /// Whether it was new.
+    pub admission: AdmissionStatus,
+}
+
+/// One transaction's result in `POST /v1/transactions/batch`: either `admission` or `error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchItem {
+    /// The transaction digest.
+    pub digest: TxDigest,
+    /// Set when admitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<AdmissionStatus>,
+    /// Set when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// `POST /v1/transactions/batch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResponse {
+    /// One result per transaction, in order.
+    pub results: Vec<BatchItem>,
+}
+
+/// What a committed transaction did, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxStatusView {
+    /// Applied.
+    Success {
+        /// Its effects.
+        effects: Effects,
+    },
+    /// Rejected at execution, with no effect on state.
+    Failure {
+        /// The rejection's stable code.
+        code: String,
+        /// Human message.
+        message: String,
+        /// The typed rejection.
+        error: TxError,
+    },
+}
+
+impl From<TxStatus> for TxStatusView {
+    fn from(s: TxStatus) -> Self {
+        match s {
+            TxStatus::Success(effects) => TxStatusView::Success { effects },
+            TxStatus::Failure(error) => TxStatusView::Failure {
+                code: error.code().to_owned(),
+                message: error.to_string(),
+                error,
+            },
+        }
+    }
+}
+
+impl From<TxStatusView> for TxStatus {
+    fn from(s: TxStatusView) -> Self {
+        match s {
+            TxStatusView::Success { effects } => TxStatus::Success(effects),
+            TxStatusView::Failure { error, .. } => TxStatus::Failure(error),
+        }
+    }
+}
+
+/// `GET /v1/transactions/{digest}` and `POST /v1/transactions?wait=true`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxResponse {
+    /// The transaction digest.
+    pub digest: TxDigest,
+    /// Block height.
+    pub height: u64,
+    /// Index in the block.
+    pub index: u32,
+    /// Outcome.
+    pub status: TxStatusView,
+}
+
+impl From<CommittedTx> for TxResponse {
+    fn from(c: CommittedTx) -> Self {
+        TxResponse {
+            digest: c.outcome.digest,
+            height: c.height,
+            index: c.index,
+            status: c.outcome.status.into(),
+        }
+    }
+}
+
+impl From<TxResponse> for CommittedTx {
+    fn from(r: TxResponse) -> Self {
+        CommittedTx {
+            height: r.height,
+            index: r.index,
+            outcome: TxOutcome {
+                digest: r.digest,
+                status: r.status.into(),
+            },
+        }
+    }
+}
+
+/// An object with its id and type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectResponse {
+    /// The object id.
+    pub object_id: ObjectId,
+    /// `storage`, `blob` or `staked_wal`.
+    pub type_name: String,
+    /// The object.
+    pub object: Object,
+}
+
+/// `GET /v1/accounts/{address}` (an unknown address has zero balance, nonce 0, no objects).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountResponse {
+    /// The address.
+    pub address: Address,
+    /// Balance in FROST.
+    pub balance: Frost,
+    /// The nonce the next transaction must carry.
+    pub nonce: u64,
+    /// Objects owned, in id order.
+    pub objects: Vec<ObjectResponse>,
+}
+
+/// `GET /v1/blobs/{blob_id}`: the ledger's status of a blob id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobStatus {
+    /// The blob id.
+    pub blob_id: BlobId,
+    /// Whether a not-deleted permanent registration exists.
+    pub permanent: bool,
+    /// Whether a not-deleted deletable registration exists.
+    pub deletable: bool,
+    /// Whether any registration is certified.
+    pub certified: bool,
+    /// Whether the blob id was invalidated.
+    pub invalid: bool,
+    /// Counts, epochs and objects.
+    #[serde(flatten)]
+    pub info: BlobIdInfo,
+}
+
+impl BlobStatus {
+    /// The status of `blob_id` from its index entry.
+    pub fn new(blob_id: BlobId, info: BlobIdInfo) -> Self {
+        BlobStatus {
+            blob_id,
+            permanent: info.registered_permanent > 0,
+            deletable: info.registered_deletable > 0,
+            certified: info.certified_permanent + info.certified_deletable > 0,
+            invalid: info.is_invalid(),
+            info,
+        }
+    }
+}
+
+/// A storage node with its current shards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// The node.
+    #[serde(flatten)]
+    pub node: StorageNode,
+    /// Shards held in the current committee (empty if not a member).
+    pub shards: Vec<ShardIndex>,
+}
+
+/// `GET /v1/nodes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodesResponse {
+    /// All registered nodes, in id order.
+    pub nodes: Vec<NodeInfo>,
+}
+
+/// One committee member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitteeMemberInfo {
+    /// Node id.
+    pub node_id: NodeId,
+    /// Node name.
+    pub name: String,
+    /// Weight (number of shards).
+    pub weight: u16,
+    /// The shards.
+    pub shards: Vec<ShardIndex>,
+    /// Protocol key.
+    pub public_key: PublicKey,
+    /// libp2p multiaddr.
+    pub network_address: String,
+    /// HTTP address.
+    pub http_address: String,
+    /// The node's stake for the next selection (`total_stake`; 0 if unknown).
+    #[serde(default)]
+    pub stake: Frost,
+    /// The node's commission (basis points).
+    #[serde(default)]
+    pub commission_bps: u16,
+}
+
+/// Which committee a [`CommitteeResponse`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitteeRole {
+    /// The committee of the current epoch (writes, certificates).
+    Current,
+    /// The committee that serves reads of older blobs while a sync runs.
+    Previous,
+    /// The committee selected for the next epoch.
+    Next,
+}
+
+/// `GET /v1/committee` (current) or `GET /v1/committee?epoch=E` (current, previous or next
+/// committee, whichever serves epoch `E`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitteeResponse {
+    /// Epoch.
+    pub epoch: Epoch,
+    /// Which committee this is.
+    #[serde(default = "current_role")]
+    pub role: CommitteeRole,
+    /// Total shards.
+    pub n_shards: u16,
+    /// Members in certificate order.
+    pub members: Vec<CommitteeMemberInfo>,
+}
+
+fn current_role() -> CommitteeRole {
+    CommitteeRole::Current
+}
+
+/// `GET /v1/proposals`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalsResponse {
+    /// Every proposal, by id (open and closed).
+    pub proposals: Vec<Proposal>,
+}
+
+/// `GET /v1/system`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemInfo {
+    /// Chain id.
+    pub chain_id: String,
+    /// Current epoch.
+    pub epoch: Epoch,
+    /// Total shards.
+    pub n_shards: u16,
+    /// FROST per MiB per epoch.
+    pub storage_price: Frost,
+    /// FROST per MiB written.
+    pub write_price: Frost,
+    /// Smallest fee accepted.
+    pub min_fee: Frost,
+    /// Furthest storage can be bought ahead, in epochs.
+    pub max_epochs_ahead: u32,
+    /// Length of the current epoch (ms).
+    pub epoch_duration_ms: u64,
+    /// Length of epochs from the next one on (`params.epoch_duration_ms`; differs from
+    /// `epoch_duration_ms` after a governance change).
+    #[serde(default)]
+    pub next_epoch_duration_ms: u64,
+    /// Block time at which epoch 0 starts.
+    pub genesis_time_ms: u64,
+    /// `normal`, `next_committee_selected` or `sync`.
+    #[serde(default)]
+    pub epoch_state: String,
+    /// During `sync`: shard weight of the members counted as synced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_weight: Option<u16>,
+    /// During `sync`: the epoch of the previous committee, which still serves reads of blobs
+    /// certified before the change (`GET /v1/committee?epoch=…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_epoch: Option<Epoch>,
+    /// Block time at which the current epoch started.
+    #[serde(default)]
+    pub epoch_start_ms: u64,
+    /// Block time of the current epoch's midpoint (next committee selection).
+    #[serde(default)]
+    pub mid_epoch_ms: u64,
+    /// Block time at which the next epoch starts.
+    #[serde(default)]
+    pub next_epoch_at_ms: u64,
+    /// Total capacity voted (encoded bytes per epoch).
+    #[serde(default)]
+    pub capacity: u64,
+    /// Encoded bytes reserved for the current epoch.
+    #[serde(default)]
+    pub capacity_used: u64,
+    /// Most nodes in a committee.
+    #[serde(default)]
+    pub active_set_size: u16,
+    /// Most shards per node.
+    #[serde(default)]
+    pub max_shards_per_node: u16,
+    /// WAL escrowed for current and future epochs' committees.
+    #[serde(default)]
+    pub escrow: Frost,
+    /// WAL staked (pools and withdrawable stake).
+    #[serde(default)]
+    pub total_staked: Frost,
+    /// WAL burned by slashing.
+    #[serde(default)]
+    pub total_burned: Frost,
+    /// Faucet, if enabled.
+    pub faucet: Option<FaucetParams>,
+    /// All WAL in existence.
+    pub total_supply: Frost,
+    /// Height of the last committed block.
+    pub tip_height: u64,
+    /// Its hash.
+    pub tip_hash: BlockHash,
+    /// Its timestamp.
+    pub tip_timestamp_ms: u64,
+    /// State digest after it.
+    pub app_hash: Digest,
+}
+
+/// `GET /v1/events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsResponse {
+    /// Events in cursor order.
+    pub events: Vec<EventRecord>,
+    /// Pass as `after` next time (`height:index`).
+    #[serde(with = "cursor_text")]
+    pub next: EventCursor,
+}
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthResponse {
+    /// Chain id.
+    pub chain_id: String,
+    /// Tip height.
+    pub height: u64,
+    /// Tip hash.
+    pub block_hash: BlockHash,
+    /// Pending transactions.
+    pub mempool: usize,
+    /// Number of validators.
+    pub validators: usize,
+}
+
+mod cursor_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::record::EventCursor;
+
+    pub(super) fn serialize<S: Serializer>(c: &EventCursor, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(c)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<EventCursor, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
