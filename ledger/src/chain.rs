@@ -2,11 +2,13 @@
 //!
 //! Block validity (checked before voting; a block that breaks one is voted `Invalid`):
 //! right chain id and height, parent hash = our tip, timestamp after the parent's and at most
-//! [`MAX_CLOCK_DRIFT_MS`] ahead of our clock, proposer = the round's proposer, `tx_root` over the
-//! transactions, `app_hash` = our state digest, at most [`MAX_BLOCK_TXS`] transactions and
-//! [`MAX_BLOCK_BYTES`], and every transaction signature valid. A transaction that is well signed
-//! but fails *execution* (nonce, balance, …) does not make the block invalid: it is recorded as
-//! failed, with no effect on state, by the same deterministic [`apply`].
+//! [`MAX_CLOCK_DRIFT_MS`] ahead of our clock, proposer a validator (that the signed proposal
+//! comes from the round's proposer is the engine's check; a block built in one round can be
+//! decided in a later one), `tx_root` over the transactions, `app_hash` = our state digest, at
+//! most [`MAX_BLOCK_TXS`] transactions and [`MAX_BLOCK_BYTES`], and every transaction signature
+//! valid. A transaction that is well signed but fails *execution* (nonce, balance, …) does not
+//! make the block invalid: it is recorded as failed, with no effect on state, by the same
+//! deterministic [`apply`].
 //!
 //! The state digest chains: `app_hash(h) = BLAKE3(app_hash(h−1) ‖ h ‖ BLAKE3(state changes of h)
 //! ‖ BLAKE3(outcomes of h) ‖ BLAKE3(block events of h))`, starting from a digest of the genesis state. Two validators with

@@ -5,9 +5,9 @@
 //! (default 100) serves all its slivers to one client over one connection, `IN_FLIGHT` requests
 //! at a time; then the same two swarms' transport moves 4× the blob's bytes as plain byte
 //! payloads of the same size as the slivers, with the same concurrency (`transport_*`), and as
-//! one response on one stream (`one_stream_*`). The target (issue 4): serving all of a blob's
-//! slivers (≈4.4× its size at 100 shards) takes no longer than the connection needs to move 4×
-//! its bytes: `serve_ms <= one_stream_4x_ms` (and, stricter, `<= transport_4x_ms`).
+//! one response on one stream (`one_stream_*`). The target: serving all of a blob's slivers
+//! (≈4.4× its size at 100 shards) takes no longer than the connection needs to move 4× its
+//! bytes: `serve_ms <= one_stream_4x_ms` (and, stricter, `<= transport_4x_ms`).
 //!
 //! `cargo bench -p floe-node --bench serve` (release profile).
 

@@ -104,8 +104,8 @@ struct UpArgs {
     /// Shards [default: 100].
     #[arg(long)]
     shards: Option<u16>,
-    /// Epoch length in seconds of block time [default: 3600]. Epoch changes (committee
-    /// reconfiguration) arrive with issue 7; an hour keeps a demo session in one epoch.
+    /// Epoch length in seconds of block time [default: 3600]. An hour keeps a demo within one
+    /// epoch; a short epoch (e.g. 20) shows committee changes and shard migration.
     #[arg(long)]
     epoch_secs: Option<u64>,
     /// Target time between blocks in milliseconds [default: 200].
