@@ -9,6 +9,10 @@
 //! * `no_links_outside_the_repository` reads every tracked text file (`*.md`, `*.rs`, `*.toml`,
 //!   `*.yaml`, `*.yml`, and `.ci/run`) and fails on a reference to the sibling `shared` folder of
 //!   a development checkout, or on a link whose target resolves outside the repository root.
+//! * `architecture_crate_graph_matches_the_manifests` reads the crate table of
+//!   `ARCHITECTURE.md` (crate, folder, the Floe crates it depends on) and checks it against each
+//!   crate's `Cargo.toml` (`[dependencies]`, not dev-dependencies), that every workspace member
+//!   has a row, and that the graph has no cycle.
 //!
 //! The root is the parent of this crate's manifest directory, read from `CARGO_MANIFEST_DIR` at
 //! run time (the build directory may be shared between several clones), falling back to the
@@ -334,4 +338,91 @@ fn no_links_outside_the_repository() {
         outside.len(),
         outside.join("\n")
     );
+}
+
+/// The Floe crates a manifest's `[dependencies]` (and target-specific dependencies) name;
+/// dev-dependencies are left out, as `cargo tree -e normal` leaves them out.
+fn manifest_floe_deps(manifest: &str) -> Vec<String> {
+    let mut deps = Vec::new();
+    let mut in_deps = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]"
+                || (line.starts_with("[target.") && line.ends_with(".dependencies]"));
+            continue;
+        }
+        if in_deps && line.starts_with("floe-") {
+            let name = line.split(['.', ' ', '=']).next().unwrap_or_default();
+            deps.push(name.to_owned());
+        }
+    }
+    deps.sort();
+    deps.dedup();
+    deps
+}
+
+/// ARCHITECTURE.md's crate table says, per crate, its folder and the Floe crates it depends on.
+/// It must match every manifest, list every workspace crate, and the graph must be one-way.
+#[test]
+fn architecture_crate_graph_matches_the_manifests() {
+    let root = repo_root();
+    let doc = fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let mut graph: Vec<(String, Vec<String>)> = Vec::new();
+    let mut mismatches = Vec::new();
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // | `floe-x` | `folder/` | deps | what |
+        if cells.len() < 5 || !cells[1].starts_with("`floe-") || !cells[2].starts_with('`') {
+            continue;
+        }
+        let name = cells[1].trim_matches('`').to_owned();
+        let folder = cells[2].trim_matches('`');
+        let listed: Vec<String> = {
+            let mut v: Vec<String> = cells[3]
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty() && *d != "—")
+                .map(|d| format!("floe-{d}"))
+                .collect();
+            v.sort();
+            v
+        };
+        let manifest = fs::read_to_string(root.join(folder).join("Cargo.toml"))
+            .unwrap_or_else(|e| panic!("{name}: no manifest in {folder}: {e}"));
+        assert!(
+            manifest.contains(&format!("name = \"{name}\"")),
+            "{folder}/Cargo.toml is not {name}"
+        );
+        let actual = manifest_floe_deps(&manifest);
+        if actual != listed {
+            mismatches.push(format!(
+                "{name}: ARCHITECTURE.md says {listed:?}, Cargo.toml has {actual:?}"
+            ));
+        }
+        graph.push((name, actual));
+    }
+    assert!(
+        mismatches.is_empty(),
+        "crate graph out of date:\n{}",
+        mismatches.join("\n")
+    );
+
+    // Every workspace member is in the table.
+    let workspace = fs::read_to_string(root.join("Cargo.toml")).expect("workspace manifest");
+    let members = workspace
+        .lines()
+        .find(|l| l.trim_start().starts_with("members"))
+        .expect("workspace members");
+    let count = members.matches('"').count() / 2;
+    assert_eq!(graph.len(), count, "every workspace crate has a row");
+
+    // One-way: repeatedly remove crates whose dependencies are all removed.
+    let mut left = graph.clone();
+    while !left.is_empty() {
+        let names: Vec<String> = left.iter().map(|(n, _)| n.clone()).collect();
+        let before = left.len();
+        left.retain(|(_, deps)| deps.iter().any(|d| names.contains(d)));
+        assert!(left.len() < before, "dependency cycle among {names:?}");
+    }
 }
