@@ -22,12 +22,13 @@ pub enum BlobIdError {
         source: std::io::Error,
     },
     /// The shard count is invalid or the blob too large for it.
-    #[error("cannot encode for {n_shards} shards: {reason}")]
+    #[error("cannot encode for {n_shards} shards: {source}")]
     Encoding {
         /// The shard count.
         n_shards: u16,
         /// Why.
-        reason: String,
+        #[source]
+        source: floe_common::EncodingConfigError,
     },
 }
 
@@ -47,10 +48,7 @@ pub struct ComputedBlobId {
 /// The blob id of `data` on a network of `n_shards` shards. Encodes on up to
 /// `available_parallelism` threads.
 pub fn blob_id_of(data: &[u8], n_shards: u16) -> Result<ComputedBlobId, BlobIdError> {
-    let encoding = |e: floe_common::EncodingConfigError| BlobIdError::Encoding {
-        n_shards,
-        reason: e.to_string(),
-    };
+    let encoding = |source| BlobIdError::Encoding { n_shards, source };
     let config = EncodingConfig::new(n_shards).map_err(encoding)?;
     let len = data.len() as u64;
     let encoded_length = config.encoded_length(len).map_err(encoding)?;

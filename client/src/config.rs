@@ -46,14 +46,15 @@ pub enum ClientConfigError {
         /// The file.
         path: PathBuf,
         /// What is wrong.
-        reason: String,
+        #[source]
+        reason: serde_yaml_ng::Error,
     },
 }
 
 impl ClientConfig {
     /// Parses YAML text.
-    pub fn from_yaml(text: &str) -> Result<Self, String> {
-        serde_yaml_ng::from_str(text).map_err(|e| e.to_string())
+    pub fn from_yaml(text: &str) -> Result<Self, serde_yaml_ng::Error> {
+        serde_yaml_ng::from_str(text)
     }
 
     /// YAML text of this configuration.

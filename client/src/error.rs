@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use floe_ledger_types::client::ClientError;
+use floe_ledger_types::client::{ClientError, TransportError};
 use floe_ledger_types::{TxDigest, TxError};
 
 use crate::wallet::WalletError;
@@ -39,14 +39,15 @@ pub enum FloeError {
         error: Option<Box<TxError>>,
     },
     /// No validator answered.
-    #[error("{step}: cannot reach the ledger at {}: {message}", urls.join(", "))]
+    #[error("{step}: cannot reach the ledger at {}: {source}", urls.join(", "))]
     Unreachable {
         /// The operation.
         step: &'static str,
         /// The validator URLs tried.
         urls: Vec<String>,
         /// The last connection error.
-        message: String,
+        #[source]
+        source: TransportError,
     },
     /// A request or a transaction's finality wait timed out. A submitted transaction may still
     /// be committed later.
@@ -67,6 +68,17 @@ pub enum FloeError {
         /// The client error.
         source: ClientError,
     },
+    /// A successful transaction's effects lack what the operation relies on.
+    #[error("{step}: the ledger's effects lack {what}")]
+    MissingEffect {
+        /// The operation.
+        step: &'static str,
+        /// What is missing.
+        what: &'static str,
+    },
+    /// The ledger's committee does not form a valid certificate committee.
+    #[error("invalid committee: {0}")]
+    InvalidCommittee(#[source] floe_common::CertificateError),
     /// No registered storage node has this id or name.
     #[error("unknown storage node {node:?}")]
     UnknownNode {
@@ -101,7 +113,9 @@ impl FloeError {
             | FloeError::NoStake { .. } => ErrorKind::Rejected,
             FloeError::Unreachable { .. }
             | FloeError::Timeout { .. }
-            | FloeError::Ledger { .. } => ErrorKind::Network,
+            | FloeError::Ledger { .. }
+            | FloeError::MissingEffect { .. }
+            | FloeError::InvalidCommittee(_) => ErrorKind::Network,
             FloeError::NoWallet { .. } | FloeError::Wallet(_) => ErrorKind::Local,
         }
     }
@@ -114,7 +128,9 @@ impl FloeError {
             FloeError::LedgerRejected { code, .. } => code,
             FloeError::Unreachable { .. } => "unreachable",
             FloeError::Timeout { .. } => "timeout",
-            FloeError::Ledger { .. } => "ledger_error",
+            FloeError::Ledger { .. }
+            | FloeError::MissingEffect { .. }
+            | FloeError::InvalidCommittee(_) => "ledger_error",
             FloeError::UnknownNode { .. } => "unknown_node",
             FloeError::NoStake { .. } => "no_stake",
             FloeError::NoWallet { .. } => "no_wallet",
@@ -143,10 +159,10 @@ impl FloeError {
     /// Maps a client error of `step` against the validators at `urls`.
     pub(crate) fn from_client(step: &'static str, urls: &[String], e: ClientError) -> Self {
         match e {
-            ClientError::Transport(message) => FloeError::Unreachable {
+            ClientError::Transport(source) => FloeError::Unreachable {
                 step,
                 urls: urls.to_vec(),
-                message,
+                source,
             },
             ClientError::Timeout => FloeError::Timeout {
                 step,
@@ -189,7 +205,11 @@ mod tests {
                 .starts_with("transfer: rejected by the ledger")
         );
         let urls = vec!["http://a".to_owned()];
-        let e = FloeError::from_client("info", &urls, ClientError::Transport("refused".into()));
+        let e = FloeError::from_client(
+            "info",
+            &urls,
+            ClientError::Transport(TransportError::NoUrls),
+        );
         assert_eq!(e.kind(), ErrorKind::Network);
         assert_eq!(e.code(), "unreachable");
         assert!(e.to_string().contains("http://a"), "{e}");

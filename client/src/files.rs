@@ -110,7 +110,10 @@ pub enum FilesError {
     },
     /// The data cannot be encoded for this network (too large).
     #[error("cannot encode: {0}")]
-    Encode(String),
+    Encode(#[from] floe_common::EncodingConfigError),
+    /// The encoding task stopped before it finished.
+    #[error("encoding task: {0}")]
+    EncodeTask(#[from] tokio::task::JoinError),
     /// A ledger query failed.
     #[error("ledger: {0}")]
     Ledger(#[from] floe_ledger_types::ClientError),
@@ -153,18 +156,13 @@ pub async fn dry_run(
 ) -> Result<DryRun, FilesError> {
     let system = ledger.system().await?;
     let epochs = epochs.resolve(&system)?;
-    let config =
-        EncodingConfig::new(system.n_shards).map_err(|e| FilesError::Encode(e.to_string()))?;
+    let config = EncodingConfig::new(system.n_shards)?;
     let size = data.len() as u64;
-    let encoded_size = config
-        .encoded_length(size)
-        .map_err(|e| FilesError::Encode(e.to_string()))?;
+    let encoded_size = config.encoded_length(size)?;
     let blob_id = tokio::task::spawn_blocking(move || {
         floe_common::encode_blob(&config, &data).map(|e| e.blob_id())
     })
-    .await
-    .map_err(|e| FilesError::Encode(e.to_string()))?
-    .map_err(|e| FilesError::Encode(e.to_string()))?;
+    .await??;
     let status = ledger.blob_status(&blob_id).await?;
     let end_epoch = Epoch(system.epoch.0.saturating_add(epochs));
     let certified_until = status.as_ref().and_then(|s| s.info.max_certified_end_epoch);

@@ -25,6 +25,7 @@ use floe_ledger_types::rpc::{
 };
 use floe_ledger_types::{Address, Effects, LedgerClient, SignedTransaction, Transaction, TxDigest};
 use floe_ledger_types::{TxError, TxKind};
+use floe_runtime::Backoff;
 use serde::Serialize;
 
 use crate::config::ClientConfig;
@@ -50,8 +51,9 @@ pub use staking::{
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(60);
 /// Most submissions of one transaction when its nonce or fee turns out stale.
 pub const MAX_ATTEMPTS: u32 = 5;
-/// Pause before resubmitting after a nonce conflict (times the attempt number).
-const RETRY_BACKOFF: Duration = Duration::from_millis(200);
+/// Pauses before resubmitting after a nonce conflict: from 200 ms, doubling, jittered.
+const SUBMIT_RETRY: Backoff =
+    Backoff::new(Duration::from_millis(200), Duration::from_secs(2)).times(MAX_ATTEMPTS as usize);
 
 /// A committed, successful transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -170,9 +172,11 @@ impl Floe {
         let sender = wallet.address();
         let _guard = self.submit_lock.lock().await;
         let mut last = None;
+        let mut delays = SUBMIT_RETRY.delays();
         for attempt in 1..=MAX_ATTEMPTS {
             if attempt > 1 {
-                tokio::time::sleep(RETRY_BACKOFF * (attempt - 1)).await;
+                let wait = delays.next_delay().unwrap_or(Duration::from_secs(2));
+                tokio::time::sleep(wait).await;
             }
             let nonce = self
                 .ledger

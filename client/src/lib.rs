@@ -1,5 +1,6 @@
 //! Floe's client SDK: store and read blobs, and use the ledger. It depends on the protocol
-//! crates only (`floe-common`, `floe-ledger-types`, `floe-node-protocol`), never on a server,
+//! crates only (`floe-common`, `floe-ledger-types`, `floe-node-protocol`, and `floe-runtime`
+//! for retries), never on a server,
 //! so an application that stores a blob builds no storage engine and no consensus. The `floe`
 //! command line and `floe daemon` are built on it in `floe-cli`.
 //!

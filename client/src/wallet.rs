@@ -41,8 +41,20 @@ pub enum WalletError {
         /// The path.
         path: PathBuf,
         /// What is wrong.
-        reason: String,
+        #[source]
+        reason: InvalidKeyFile,
     },
+}
+
+/// Why a wallet file is not a key file.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidKeyFile {
+    /// It is not the key file's JSON.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// It holds no valid ed25519 key.
+    #[error(transparent)]
+    Key(#[from] floe_common::ids::IdParseError),
 }
 
 /// An account key and where it is stored.
@@ -108,12 +120,12 @@ impl Wallet {
                 }
             }
         })?;
-        let invalid = |reason: String| WalletError::Invalid {
+        let invalid = |reason: InvalidKeyFile| WalletError::Invalid {
             path: path.to_owned(),
             reason,
         };
-        let file: KeyFile = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
-        let key = file.key().map_err(|e| invalid(e.to_string()))?;
+        let file: KeyFile = serde_json::from_slice(&bytes).map_err(|e| invalid(e.into()))?;
+        let key = file.key().map_err(|e| invalid(e.into()))?;
         warn_if_shared(path);
         Ok(Wallet {
             key,

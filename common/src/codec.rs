@@ -19,7 +19,7 @@ pub enum CodecError {
     },
     /// The bytes are not a valid BCS encoding of the expected type.
     #[error("malformed message: {0}")]
-    Malformed(String),
+    Malformed(#[from] bcs::Error),
 }
 
 /// Encodes a value as BCS.
@@ -38,7 +38,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, Code
             limit,
         });
     }
-    bcs::from_bytes(bytes).map_err(|e| CodecError::Malformed(e.to_string()))
+    Ok(bcs::from_bytes(bytes)?)
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use crate::ids::SliverIndex;
 mod decoder;
 mod encoder;
 mod expand;
+#[cfg(any(test, feature = "test-utils"))]
 pub mod faulty;
 mod jobs;
 mod metadata;

@@ -57,8 +57,7 @@ fn sample(dir: &Path) -> Result<(PathBuf, Vec<u8>), DevnetError> {
             "line {i}: the quick brown fox jumps over the lazy dog\n"
         ));
     }
-    std::fs::write(&path, &text)
-        .map_err(|e| DevnetError::Demo(format!("writing {}: {e}", path.display())))?;
+    std::fs::write(&path, &text).map_err(DevnetError::io(&path))?;
     Ok((path, text.into_bytes()))
 }
 
@@ -69,9 +68,7 @@ pub async fn demo(config_path: &Path) -> Result<DemoReport, DevnetError> {
     let key = crate::manifest::read_key(&config.wallet)?;
     let wallet = Address::of(&key.public());
     let ledger = LedgerClient::new(config.ledger_rpc.clone());
-    let client = BlobClient::connect(ledger.clone(), key, BlobOptions::default())
-        .await
-        .map_err(|e| DevnetError::Demo(format!("connecting: {e}")))?;
+    let client = BlobClient::connect(ledger.clone(), key, BlobOptions::default()).await?;
     let dir = config_path.parent().unwrap_or_else(|| Path::new("."));
     let (file, bytes) = sample(dir)?;
     let t = std::time::Instant::now();
@@ -83,20 +80,14 @@ pub async fn demo(config_path: &Path) -> Result<DemoReport, DevnetError> {
                 ..StoreOptions::default()
             },
         )
-        .await
-        .map_err(|e| DevnetError::Demo(format!("store: {e}")))?;
+        .await?;
     let store_ms = t.elapsed().as_millis() as u64;
     let blob_id = stored.blob_id();
     let t = std::time::Instant::now();
-    let read = client
-        .read(blob_id, ConsistencyCheck::Default)
-        .await
-        .map_err(|e| DevnetError::Demo(format!("read: {e}")))?;
+    let read = client.read(blob_id, ConsistencyCheck::Default).await?;
     let read_ms = t.elapsed().as_millis() as u64;
     if read.data != bytes {
-        return Err(DevnetError::Demo(format!(
-            "blob {blob_id} read back different bytes"
-        )));
+        return Err(DevnetError::DemoMismatch(blob_id));
     }
     let account = ledger.account(&wallet).await?;
     Ok(DemoReport {

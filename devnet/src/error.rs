@@ -105,9 +105,18 @@ pub enum DevnetError {
     /// A ledger call failed.
     #[error("ledger: {0}")]
     Ledger(#[from] floe_ledger::ClientError),
-    /// The demo store or read failed.
-    #[error("demo: {0}")]
-    Demo(String),
+    /// The demo could not connect to the network.
+    #[error("demo: connecting: {0}")]
+    DemoConnect(#[from] floe_client::blobs::ConnectError),
+    /// The demo store failed.
+    #[error("demo: store: {0}")]
+    DemoStore(#[from] floe_client::blobs::StoreError),
+    /// The demo read failed.
+    #[error("demo: read: {0}")]
+    DemoRead(#[from] floe_client::blobs::ReadError),
+    /// The demo read back other bytes than it stored.
+    #[error("demo: blob {0} read back different bytes")]
+    DemoMismatch(floe_common::BlobId),
 }
 
 impl DevnetError {

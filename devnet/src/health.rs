@@ -84,12 +84,14 @@ impl NetworkStatus {
 async fn get_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: String,
-) -> Result<T, String> {
-    let resp = http.get(&url).send().await.map_err(|e| e.to_string())?;
-    if !resp.status().is_success() {
-        return Err(format!("{url}: http {}", resp.status()));
-    }
-    resp.json().await.map_err(|e| format!("{url}: {e}"))
+) -> Result<T, reqwest::Error> {
+    // The errors name the URL.
+    http.get(&url)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await
 }
 
 async fn probe(http: &reqwest::Client, spec: &ProcessSpec, pid: Option<u32>) -> ProcessStatus {
@@ -121,7 +123,7 @@ async fn probe(http: &reqwest::Client, spec: &ProcessSpec, pid: Option<u32>) -> 
                     status.healthy = true;
                     status.height = Some(h.height);
                 }
-                Err(e) => status.error = Some(e),
+                Err(e) => status.error = Some(e.to_string()),
             }
         }
         ProcessKind::Node => {
@@ -134,7 +136,7 @@ async fn probe(http: &reqwest::Client, spec: &ProcessSpec, pid: Option<u32>) -> 
                     status.stored_bytes = Some(h.health.stored_bytes);
                 }
                 Ok(h) => status.error = Some(format!("status {:?}", h.status)),
-                Err(e) => status.error = Some(e),
+                Err(e) => status.error = Some(e.to_string()),
             }
         }
     }

@@ -21,9 +21,7 @@ use std::path::{Path, PathBuf};
 use floe_common::crypto::KeyFile;
 use floe_common::{Frost, KeyPair};
 use floe_ledger::localnet::{self, LocalValidator};
-use floe_ledger::{
-    Address, FaucetParams, Genesis, GenesisNode, GenesisValidator, Params, validator,
-};
+use floe_ledger::{Address, Genesis, GenesisNode, GenesisValidator, validator};
 use floe_node::NodeConfig;
 use floe_node::config::{InboundConfig, RecoveryConfig};
 use serde::{Deserialize, Serialize};
@@ -325,47 +323,33 @@ fn genesis(
     let owner = Address::of(&wallet.public());
     let storage_price = Frost(100_000);
     let write_price = Frost(20_000);
-    let mut accounts = vec![(owner, wal(WALLET_WAL))];
-    accounts.extend(
-        nodes
-            .iter()
-            .map(|(k, _, _)| (Address::of(&k.public()), wal(NODE_ACCOUNT_WAL))),
-    );
-    Genesis {
-        chain_id,
-        genesis_time_ms: created_ms,
-        params: Params {
-            epoch_duration_ms: opts.epoch_secs * 1000,
-            max_epochs_ahead: 100,
-            storage_price_per_mib_epoch: storage_price,
-            write_price_per_mib: write_price,
-            min_fee: Frost(1_000),
-            max_shards_per_node: opts.shards,
-            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
-        },
-        validators: Vec::new(),
-        accounts,
-        storage_nodes: nodes
-            .iter()
-            .enumerate()
-            .map(|(i, (k, p2p, http))| GenesisNode {
-                name: format!("node-{}", i + 1),
-                public_key: k.public(),
-                network_address: format!("/ip4/127.0.0.1/tcp/{p2p}"),
-                http_address: format!("http://127.0.0.1:{http}"),
-                commission_bps: 1_000,
-                stake: wal(NODE_STAKE_WAL),
-                owner,
-                storage_price_vote: storage_price,
-                write_price_vote: write_price,
-                capacity_vote: 1 << 40,
-            })
-            .collect(),
-        n_shards: opts.shards,
-        faucet: Some(FaucetParams {
-            max_per_call: wal(FAUCET_MAX_WAL),
-        }),
+    let mut g = Genesis::builder(chain_id, opts.shards)
+        .time_ms(created_ms)
+        .params(|p| {
+            p.epoch_duration_ms = opts.epoch_secs * 1000;
+            p.storage_price_per_mib_epoch = storage_price;
+            p.write_price_per_mib = write_price;
+        })
+        .account(owner, wal(WALLET_WAL))
+        .faucet(wal(FAUCET_MAX_WAL));
+    for (k, _, _) in nodes {
+        g = g.account(Address::of(&k.public()), wal(NODE_ACCOUNT_WAL));
     }
+    for (i, (k, p2p, http)) in nodes.iter().enumerate() {
+        g = g.node(GenesisNode {
+            storage_price_vote: storage_price,
+            write_price_vote: write_price,
+            ..GenesisNode::new(
+                format!("node-{}", i + 1),
+                k.public(),
+                owner,
+                wal(NODE_STAKE_WAL),
+                format!("/ip4/127.0.0.1/tcp/{p2p}"),
+                format!("http://127.0.0.1:{http}"),
+            )
+        });
+    }
+    g.build()
 }
 
 /// Generates a devnet in the absolute folder `root`: keys, genesis, validator and node

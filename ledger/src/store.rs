@@ -68,6 +68,14 @@ pub enum LedgerStoreError {
         /// Decoding error.
         source: CodecError,
     },
+    /// A stored key or index entry has the wrong shape.
+    #[error("corrupt entry in {family}: {len} bytes")]
+    BadEntry {
+        /// Column family.
+        family: &'static str,
+        /// Its length.
+        len: usize,
+    },
     /// The stored state does not rebuild.
     #[error("corrupt state: {0}")]
     State(#[from] StateError),
@@ -259,9 +267,9 @@ impl LedgerStore {
         let Some(v) = self.db.get_pinned_cf(self.cf(CF_TXS), digest.0)? else {
             return Ok(None);
         };
-        let cursor = cursor_from_key(&v).ok_or(LedgerStoreError::Corrupt {
+        let cursor = cursor_from_key(&v).ok_or(LedgerStoreError::BadEntry {
             family: CF_TXS,
-            source: CodecError::Malformed("bad transaction index entry".into()),
+            len: v.len(),
         })?;
         Ok(Some((cursor.height, cursor.index)))
     }

@@ -62,8 +62,17 @@ fn default_block_time_ms() -> u64 {
 #[derive(Debug, thiserror::Error)]
 pub enum ValidatorError {
     /// Bad configuration, genesis or key.
-    #[error("configuration: {0}")]
-    Config(String),
+    #[error("configuration: {what}: {source}")]
+    Config {
+        /// What was being loaded or checked.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The key is not one of the genesis validators'.
+    #[error("key {0} is not a validator in the genesis")]
+    NotAValidator(ValidatorAddress),
     /// Store or chain failure.
     #[error(transparent)]
     Chain(#[from] crate::chain::ChainError),
@@ -72,7 +81,7 @@ pub enum ValidatorError {
     Store(#[from] crate::store::LedgerStoreError),
     /// The engine failed to start.
     #[error("consensus engine: {0}")]
-    Engine(String),
+    Engine(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The application loop stopped.
     #[error(transparent)]
     App(#[from] AppError),
@@ -105,9 +114,20 @@ impl NodeConfig for EngineConfig {
     }
 }
 
+/// A configuration error about `what`.
+fn config_error(
+    what: impl Into<String>,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> ValidatorError {
+    ValidatorError::Config {
+        what: what.into(),
+        source: source.into(),
+    }
+}
+
 fn parse_addr(s: &str) -> Result<malachitebft_app_channel::app::net::Multiaddr, ValidatorError> {
     s.parse()
-        .map_err(|e| ValidatorError::Config(format!("bad multiaddr {s:?}: {e}")))
+        .map_err(|e| config_error(format!("multiaddr {s:?}"), e))
 }
 
 fn engine_config(config: &ValidatorConfig) -> Result<EngineConfig, ValidatorError> {
@@ -158,9 +178,7 @@ fn bytesize_mib(n: u64) -> bytesize::ByteSize {
 pub fn load(config: &ValidatorConfig) -> Result<(Genesis, KeyPair), ValidatorError> {
     let genesis: Genesis = read_json(&config.genesis)?;
     let key_file: floe_common::crypto::KeyFile = read_json(&config.key_file)?;
-    let key = key_file
-        .key()
-        .map_err(|e| ValidatorError::Config(format!("key file: {e}")))?;
+    let key = key_file.key().map_err(|e| config_error("key file", e))?;
     Ok((genesis, key))
 }
 
@@ -168,30 +186,27 @@ pub fn load(config: &ValidatorConfig) -> Result<(Genesis, KeyPair), ValidatorErr
 pub fn read_json<T: serde::de::DeserializeOwned>(
     path: &std::path::Path,
 ) -> Result<T, ValidatorError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| ValidatorError::Config(format!("reading {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| config_error(format!("reading {}", path.display()), e))?;
     serde_json::from_slice(&bytes)
-        .map_err(|e| ValidatorError::Config(format!("parsing {}: {e}", path.display())))
+        .map_err(|e| config_error(format!("parsing {}", path.display()), e))
 }
 
 /// Runs a validator until `cancel` fires or a part of it fails.
 pub async fn run(config: ValidatorConfig, cancel: CancellationToken) -> Result<(), ValidatorError> {
     let (genesis, key) = load(&config)?;
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| ValidatorError::Config(format!("creating data dir: {e}")))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| config_error("creating data dir", e))?;
     let store = LedgerStore::open(&config.data_dir.join("db"), genesis.digest())?;
     let ledger = Arc::new(Ledger::open(store, genesis)?);
     let address = ValidatorAddress::of(&key.public());
     if ledger.validators().get(&address).is_none() {
-        return Err(ValidatorError::Config(format!(
-            "key {address} is not a validator in the genesis"
-        )));
+        return Err(ValidatorError::NotAValidator(address));
     }
     tracing::info!(name = %config.name, %address, height = ledger.tip().height, "starting validator");
 
     let ctx = FloeContext::new(ledger.chain_id());
-    let keypair = Keypair::ed25519_from_bytes(key.seed())
-        .map_err(|e| ValidatorError::Config(format!("network key: {e}")))?;
+    let keypair =
+        Keypair::ed25519_from_bytes(key.seed()).map_err(|e| config_error("network key", e))?;
     let identity = NetworkIdentity::new(config.name.clone(), keypair, Some(address.to_string()));
     let (channels, engine) = start_engine(
         ctx,
@@ -207,7 +222,7 @@ pub async fn run(config: ValidatorConfig, cancel: CancellationToken) -> Result<(
         RequestContext::new(100),
     )
     .await
-    .map_err(|e| ValidatorError::Engine(format!("{e:#}")))?;
+    .map_err(|e| ValidatorError::Engine(e.into()))?;
 
     let pacing = Pacing {
         block_time: Duration::from_millis(config.block_time_ms),

@@ -35,6 +35,7 @@ use std::time::Duration;
 use floe_common::BlobId;
 use floe_ledger_types::{BlockRecord, TxStatus};
 use floe_ledger_types::{CertError, ClientError, EpochEvent, Event, LedgerClient, ValidatorSet};
+use floe_runtime::Backoff;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +50,8 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Largest retry delay.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Retries of the ledger RPC: from [`MIN_BACKOFF`], doubling, jittered, up to [`MAX_BACKOFF`].
+const RPC_RETRY: Backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
 /// Most blocks one [`Follower::step`] applies.
 pub const MAX_BLOCKS_PER_STEP: u64 = 256;
 
@@ -248,7 +251,7 @@ impl Follower {
     /// Follows the ledger until `cancel` fires (`Ok`) or a block fails verification or the
     /// store fails (`Err`). RPC errors are retried with capped backoff.
     pub async fn run(self, cancel: CancellationToken) -> Result<(), FollowerError> {
-        let mut backoff = MIN_BACKOFF;
+        let mut delays = RPC_RETRY.delays();
         loop {
             let started = tokio::time::Instant::now();
             let result = tokio::select! {
@@ -257,7 +260,7 @@ impl Follower {
             };
             let wait = match result {
                 Ok(n) => {
-                    backoff = MIN_BACKOFF;
+                    delays.reset();
                     // Nothing new after a full long poll: ask again at once.
                     if n > 0 || started.elapsed() >= LONG_POLL / 2 {
                         continue;
@@ -265,9 +268,8 @@ impl Follower {
                     POLL_INTERVAL
                 }
                 Err(FollowerError::Rpc(e)) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "ledger rpc failed");
-                    let wait = backoff;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    let wait = delays.next_delay().unwrap_or(MAX_BACKOFF);
+                    tracing::warn!(error = %e, retry_in = ?wait, "ledger rpc failed");
                     wait
                 }
                 Err(e) => {

@@ -21,7 +21,6 @@ use floe_common::{BlobId, Epoch};
 use tokio_util::sync::CancellationToken;
 
 use crate::core::NodeCore;
-use crate::metrics::Metrics;
 use crate::storage::{StorageError, next_blob_id};
 
 /// Time between passes.
@@ -79,8 +78,8 @@ impl Collector {
                     let freed = storage.delete_blob(id)?;
                     deleted += 1;
                     let m = self.core.metrics();
-                    Metrics::add(&m.gc_blobs_deleted, 1);
-                    Metrics::add(&m.gc_bytes_deleted, freed);
+                    m.gc_blobs_deleted.inc();
+                    m.gc_bytes_deleted.inc_by(freed);
                     tracing::info!(blob_id = %id, reason = ?why, freed, "blob data collected");
                 }
             }
@@ -122,8 +121,8 @@ impl Collector {
         }
         if slivers > 0 {
             let m = self.core.metrics();
-            Metrics::add(&m.handed_over_slivers_deleted, slivers);
-            Metrics::add(&m.gc_bytes_deleted, bytes);
+            m.handed_over_slivers_deleted.inc_by(slivers);
+            m.gc_bytes_deleted.inc_by(bytes);
             tracing::info!(epoch = %tip.epoch, slivers, freed = bytes, "slivers of handed-over shards deleted");
         }
         Ok(Some(tip.epoch))

@@ -1,4 +1,5 @@
-//! The node's HTTP endpoint: `GET /health` (JSON) and `GET /metrics` (Prometheus text).
+//! The node's HTTP endpoint: `GET /health` (JSON) and `GET /metrics` (OpenMetrics text, which
+//! Prometheus scrapes).
 
 use std::sync::Arc;
 
@@ -43,7 +44,7 @@ async fn metrics(State(ctx): State<Arc<Ctx>>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         text,
     )

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use floe_common::KeyPair;
 use floe_ledger_types::TxStatus;
-use floe_ledger_types::{Address, LedgerClient, SignedTransaction, Transaction, TxError, TxKind};
+use floe_ledger_types::{
+    Address, ClientError, LedgerClient, SignedTransaction, Transaction, TxError, TxKind,
+};
 
 /// Longest wait for the ledger to finalise a node transaction.
 pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -15,7 +17,7 @@ pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum LedgerTxError {
     /// The ledger RPC failed or timed out (retry later).
     #[error("ledger rpc: {0}")]
-    Rpc(String),
+    Rpc(#[from] ClientError),
     /// The ledger executed and rejected the transaction.
     #[error("ledger rejected the transaction: {0}")]
     Rejected(TxError),
@@ -29,10 +31,9 @@ pub async fn submit(
     chain_id: &str,
     kind: TxKind,
 ) -> Result<u64, LedgerTxError> {
-    let rpc = |e: floe_ledger_types::ClientError| LedgerTxError::Rpc(e.to_string());
     let sender = Address::of(&key.public());
-    let account = ledger.account(&sender).await.map_err(rpc)?;
-    let system = ledger.system().await.map_err(rpc)?;
+    let account = ledger.account(&sender).await?;
+    let system = ledger.system().await?;
     let tx = SignedTransaction::sign(
         key,
         Transaction {
@@ -43,10 +44,7 @@ pub async fn submit(
         },
         chain_id,
     );
-    let committed = ledger
-        .submit_and_wait(&tx, SUBMIT_TIMEOUT)
-        .await
-        .map_err(rpc)?;
+    let committed = ledger.submit_and_wait(&tx, SUBMIT_TIMEOUT).await?;
     match committed.outcome.status {
         TxStatus::Success(_) => Ok(committed.height),
         TxStatus::Failure(e) => Err(LedgerTxError::Rejected(e)),

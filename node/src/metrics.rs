@@ -1,44 +1,86 @@
-//! The node's counters, rendered in the Prometheus text format on `GET /metrics`.
+//! The node's metrics, in a `prometheus-client` registry rendered in the OpenMetrics text format
+//! on `GET /metrics`.
 //!
 //! Counters only go up and are kept in memory (they restart at zero with the process, as
-//! Prometheus expects); the stored-data gauges come from the store's exact, persisted
-//! statistics.
+//! Prometheus expects); the stored-data gauges are set from the store's exact, persisted
+//! statistics when the registry is rendered. Latencies are histograms: inbound requests by
+//! protocol (handler time, queueing excluded), and blob syncs from start to outcome.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
 
 use crate::storage::StorageStats;
 
-/// The node's counters.
-#[derive(Debug, Default)]
+/// An inbound request's protocol and result.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The protocol (`/floe/get-sliver/1`, …).
+    pub protocol: String,
+    /// `ok`, or the refusal's label (`busy`, `not_registered`, …).
+    pub result: String,
+}
+
+/// An inbound request's protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ProtocolLabels {
+    /// The protocol.
+    pub protocol: String,
+}
+
+/// Latency buckets from 1 ms to about 16 s.
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// The node's metrics.
+#[derive(Debug)]
 pub struct Metrics {
+    registry: Registry,
     /// Bytes of recovery responses (symbols, proofs) and metadata received while recovering.
-    pub recovery_bytes_received: AtomicU64,
+    pub recovery_bytes_received: Counter,
     /// Slivers rebuilt from peers' symbols.
-    pub slivers_recovered: AtomicU64,
+    pub slivers_recovered: Counter,
     /// Blobs whose slivers were all recovered.
-    pub blobs_recovered: AtomicU64,
+    pub blobs_recovered: Counter,
     /// Recovery attempts that failed (retried later).
-    pub recovery_failures: AtomicU64,
+    pub recovery_failures: Counter,
     /// Blobs found inconsistent by this node.
-    pub inconsistencies_found: AtomicU64,
+    pub inconsistencies_found: Counter,
     /// Blob data deleted by garbage collection.
-    pub gc_blobs_deleted: AtomicU64,
+    pub gc_blobs_deleted: Counter,
     /// Bytes freed by garbage collection.
-    pub gc_bytes_deleted: AtomicU64,
+    pub gc_bytes_deleted: Counter,
     /// Slivers received from a shard's previous holder (shard sync).
-    pub shard_slivers_received: AtomicU64,
+    pub shard_slivers_received: Counter,
     /// Bytes of slivers received by shard sync.
-    pub shard_bytes_received: AtomicU64,
+    pub shard_bytes_received: Counter,
     /// Shard pulls that failed and fell back to recovery.
-    pub shard_sync_fallbacks: AtomicU64,
+    pub shard_sync_fallbacks: Counter,
     /// Epoch changes whose gained shards this node synced and reported.
-    pub epoch_syncs_reported: AtomicU64,
+    pub epoch_syncs_reported: Counter,
     /// Slivers of handed-over shards deleted after the sync was done.
-    pub handed_over_slivers_deleted: AtomicU64,
-    requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    pub handed_over_slivers_deleted: Counter,
+    /// How long a blob sync took, from its start to its outcome (seconds).
+    pub blob_sync_seconds: Histogram,
+    requests: Family<RequestLabels, Counter>,
+    request_seconds: Family<ProtocolLabels, Histogram, fn() -> Histogram>,
+    stored_bytes: Gauge,
+    slivers_stored: Gauge,
+    blobs_stored: Gauge,
+    ledger_height: Gauge,
+    epoch: Gauge,
+    shards: Gauge,
+    blobs_recovering: Gauge,
+    /// Serialises rendering (gauges are set, then the registry encoded).
+    render: Mutex<()>,
 }
 
 /// Gauges read at render time.
@@ -56,166 +98,195 @@ pub struct Gauges {
     pub recovering: u64,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("floe_node"),
+            recovery_bytes_received: Counter::default(),
+            slivers_recovered: Counter::default(),
+            blobs_recovered: Counter::default(),
+            recovery_failures: Counter::default(),
+            inconsistencies_found: Counter::default(),
+            gc_blobs_deleted: Counter::default(),
+            gc_bytes_deleted: Counter::default(),
+            shard_slivers_received: Counter::default(),
+            shard_bytes_received: Counter::default(),
+            shard_sync_fallbacks: Counter::default(),
+            epoch_syncs_reported: Counter::default(),
+            handed_over_slivers_deleted: Counter::default(),
+            blob_sync_seconds: latency(),
+            requests: Family::default(),
+            request_seconds: Family::new_with_constructor(latency),
+            stored_bytes: Gauge::default(),
+            slivers_stored: Gauge::default(),
+            blobs_stored: Gauge::default(),
+            ledger_height: Gauge::default(),
+            epoch: Gauge::default(),
+            shards: Gauge::default(),
+            blobs_recovering: Gauge::default(),
+            render: Mutex::new(()),
+        };
+        m.register();
+        m
+    }
+}
+
 impl Metrics {
-    /// Counts an answered inbound request.
-    pub fn request(&self, protocol: &'static str, result: &'static str) {
-        let mut m = self
-            .requests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *m.entry((protocol, result)).or_default() += 1;
+    fn register(&mut self) {
+        let r = &mut self.registry;
+        for (name, help, gauge) in [
+            (
+                "stored_bytes",
+                "Bytes of slivers and metadata stored",
+                &self.stored_bytes,
+            ),
+            (
+                "slivers_stored",
+                "Slivers stored (both axes)",
+                &self.slivers_stored,
+            ),
+            (
+                "blobs_stored",
+                "Blobs whose metadata is stored",
+                &self.blobs_stored,
+            ),
+            (
+                "ledger_height",
+                "Last ledger block applied",
+                &self.ledger_height,
+            ),
+            ("epoch", "Current epoch", &self.epoch),
+            ("shards", "Shards held", &self.shards),
+            (
+                "blobs_recovering",
+                "Certified blobs queued for sliver recovery",
+                &self.blobs_recovering,
+            ),
+        ] {
+            r.register(name, help, gauge.clone());
+        }
+        for (name, help, counter) in [
+            (
+                "shard_slivers_received",
+                "Slivers received from a shard's previous holder",
+                &self.shard_slivers_received,
+            ),
+            (
+                "shard_bytes_received",
+                "Sliver bytes received from a shard's previous holder",
+                &self.shard_bytes_received,
+            ),
+            (
+                "shard_sync_fallbacks",
+                "Shard pulls that failed and fell back to recovery from the committee",
+                &self.shard_sync_fallbacks,
+            ),
+            (
+                "epoch_syncs_reported",
+                "Epoch changes whose gained shards were synced and reported to the ledger",
+                &self.epoch_syncs_reported,
+            ),
+            (
+                "handed_over_slivers_deleted",
+                "Slivers of shards handed to other nodes, deleted after the sync was done",
+                &self.handed_over_slivers_deleted,
+            ),
+            (
+                "recovery_bytes_received",
+                "Bytes received from peers while recovering slivers (symbols, proofs, metadata)",
+                &self.recovery_bytes_received,
+            ),
+            (
+                "slivers_recovered",
+                "Slivers rebuilt from peers' recovery symbols",
+                &self.slivers_recovered,
+            ),
+            (
+                "blobs_recovered",
+                "Blobs whose missing slivers were all recovered",
+                &self.blobs_recovered,
+            ),
+            (
+                "recovery_failures",
+                "Recovery attempts that failed and were rescheduled",
+                &self.recovery_failures,
+            ),
+            (
+                "inconsistencies_found",
+                "Blobs this node proved inconsistently encoded",
+                &self.inconsistencies_found,
+            ),
+            (
+                "gc_blobs_deleted",
+                "Blobs whose data garbage collection deleted",
+                &self.gc_blobs_deleted,
+            ),
+            (
+                "gc_bytes_deleted",
+                "Bytes freed by garbage collection",
+                &self.gc_bytes_deleted,
+            ),
+        ] {
+            r.register(name, help, counter.clone());
+        }
+        r.register(
+            "requests",
+            "Inbound requests answered, by protocol and result",
+            self.requests.clone(),
+        );
+        r.register(
+            "request_seconds",
+            "Time to answer an inbound request, by protocol",
+            self.request_seconds.clone(),
+        );
+        r.register(
+            "blob_sync_seconds",
+            "Time from the start of a blob sync to its outcome",
+            self.blob_sync_seconds.clone(),
+        );
     }
 
-    /// Adds `n` to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    /// Counts an answered inbound request and its handling time.
+    pub fn request(&self, protocol: &'static str, result: &'static str, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                protocol: protocol.into(),
+                result: result.into(),
+            })
+            .inc();
+        self.request_seconds
+            .get_or_create(&ProtocolLabels {
+                protocol: protocol.into(),
+            })
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The requests answered with `(protocol, result)`.
     pub fn requests(&self, protocol: &str, result: &str) -> u64 {
-        let m = self
-            .requests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        m.iter()
-            .filter(|((p, r), _)| *p == protocol && *r == result)
-            .map(|(_, v)| *v)
-            .sum()
+        self.requests
+            .get_or_create(&RequestLabels {
+                protocol: protocol.into(),
+                result: result.into(),
+            })
+            .get()
     }
 
-    /// The Prometheus text exposition.
+    /// The OpenMetrics text of every metric, with the gauges set from `g`.
     pub fn render(&self, g: &Gauges) -> String {
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        metric(
-            "floe_node_stored_bytes",
-            "gauge",
-            "Bytes of slivers and metadata stored.",
-            g.stored.bytes,
-        );
-        metric(
-            "floe_node_slivers_stored",
-            "gauge",
-            "Slivers stored (both axes).",
-            g.stored.slivers,
-        );
-        metric(
-            "floe_node_blobs_stored",
-            "gauge",
-            "Blobs whose metadata is stored.",
-            g.stored.blobs,
-        );
-        metric(
-            "floe_node_ledger_height",
-            "gauge",
-            "Last ledger block applied.",
-            g.ledger_height,
-        );
-        metric(
-            "floe_node_epoch",
-            "gauge",
-            "Current epoch.",
-            u64::from(g.epoch),
-        );
-        metric("floe_node_shards", "gauge", "Shards held.", g.shards);
-        metric(
-            "floe_node_blobs_recovering",
-            "gauge",
-            "Certified blobs queued for sliver recovery.",
-            g.recovering,
-        );
-        for (name, help, c) in [
-            (
-                "floe_node_shard_slivers_received_total",
-                "Slivers received from a shard's previous holder.",
-                &self.shard_slivers_received,
-            ),
-            (
-                "floe_node_shard_bytes_received_total",
-                "Sliver bytes received from a shard's previous holder.",
-                &self.shard_bytes_received,
-            ),
-            (
-                "floe_node_shard_sync_fallbacks_total",
-                "Shard pulls that failed and fell back to recovery from the committee.",
-                &self.shard_sync_fallbacks,
-            ),
-            (
-                "floe_node_epoch_syncs_reported_total",
-                "Epoch changes whose gained shards were synced and reported to the ledger.",
-                &self.epoch_syncs_reported,
-            ),
-            (
-                "floe_node_handed_over_slivers_deleted_total",
-                "Slivers of shards handed to other nodes, deleted after the sync was done.",
-                &self.handed_over_slivers_deleted,
-            ),
-        ] {
-            metric(name, "counter", help, load(c));
-        }
-        metric(
-            "floe_node_recovery_bytes_received_total",
-            "counter",
-            "Bytes received from peers while recovering slivers (symbols, proofs, metadata).",
-            load(&self.recovery_bytes_received),
-        );
-        metric(
-            "floe_node_slivers_recovered_total",
-            "counter",
-            "Slivers rebuilt from peers' recovery symbols.",
-            load(&self.slivers_recovered),
-        );
-        metric(
-            "floe_node_blobs_recovered_total",
-            "counter",
-            "Blobs whose missing slivers were all recovered.",
-            load(&self.blobs_recovered),
-        );
-        metric(
-            "floe_node_recovery_failures_total",
-            "counter",
-            "Recovery attempts that failed and were rescheduled.",
-            load(&self.recovery_failures),
-        );
-        metric(
-            "floe_node_inconsistencies_found_total",
-            "counter",
-            "Blobs this node proved inconsistently encoded.",
-            load(&self.inconsistencies_found),
-        );
-        metric(
-            "floe_node_gc_blobs_deleted_total",
-            "counter",
-            "Blobs whose data garbage collection deleted.",
-            load(&self.gc_blobs_deleted),
-        );
-        metric(
-            "floe_node_gc_bytes_deleted_total",
-            "counter",
-            "Bytes freed by garbage collection.",
-            load(&self.gc_bytes_deleted),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP floe_node_requests_total Inbound requests answered, by protocol and result.\n\
-             # TYPE floe_node_requests_total counter"
-        );
-        let m = self
-            .requests
+        let _one_at_a_time = self
+            .render
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for ((protocol, result), v) in m.iter() {
-            let _ = writeln!(
-                out,
-                "floe_node_requests_total{{protocol=\"{protocol}\",result=\"{result}\"}} {v}"
-            );
-        }
+        let set = |gauge: &Gauge, v: u64| gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
+        set(&self.stored_bytes, g.stored.bytes);
+        set(&self.slivers_stored, g.stored.slivers);
+        set(&self.blobs_stored, g.stored.blobs);
+        set(&self.ledger_height, g.ledger_height);
+        set(&self.epoch, u64::from(g.epoch));
+        set(&self.shards, g.shards);
+        set(&self.blobs_recovering, g.recovering);
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
 }
@@ -225,12 +296,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_prometheus_text() {
+    fn renders_openmetrics_text() {
         let m = Metrics::default();
-        m.request("/floe/get-sliver/1", "ok");
-        m.request("/floe/get-sliver/1", "ok");
-        m.request("/floe/put-sliver/1", "bad_sliver");
-        Metrics::add(&m.recovery_bytes_received, 1234);
+        m.request("/floe/get-sliver/1", "ok", Duration::from_millis(3));
+        m.request("/floe/get-sliver/1", "ok", Duration::from_millis(40));
+        m.request("/floe/put-sliver/1", "bad_sliver", Duration::from_millis(1));
+        m.recovery_bytes_received.inc_by(1234);
+        m.blob_sync_seconds.observe(0.5);
         let text = m.render(&Gauges {
             stored: StorageStats {
                 slivers: 7,
@@ -239,7 +311,7 @@ mod tests {
             },
             ..Gauges::default()
         });
-        assert!(text.contains("floe_node_stored_bytes 99\n"));
+        assert!(text.contains("floe_node_stored_bytes 99\n"), "{text}");
         assert!(text.contains("floe_node_slivers_stored 7\n"));
         assert!(text.contains("floe_node_recovery_bytes_received_total 1234\n"));
         assert!(text.contains("floe_node_slivers_recovered_total 0\n"));
@@ -249,10 +321,22 @@ mod tests {
         assert!(text.contains(
             "floe_node_requests_total{protocol=\"/floe/put-sliver/1\",result=\"bad_sliver\"} 1\n"
         ));
+        // The latency histogram: two observations, one at or under 4 ms.
+        assert!(
+            text.contains("floe_node_request_seconds_count{protocol=\"/floe/get-sliver/1\"} 2\n")
+        );
+        assert!(
+            text.contains(
+                "floe_node_request_seconds_bucket{le=\"0.004\",protocol=\"/floe/get-sliver/1\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("floe_node_blob_sync_seconds_count 1\n"));
+        assert!(text.ends_with("# EOF\n"));
         // Every sample line is `name{labels} value` or `name value`.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, v) = line.rsplit_once(' ').unwrap();
-            v.parse::<u64>().unwrap();
+            v.parse::<f64>().unwrap();
         }
         assert_eq!(m.requests("/floe/get-sliver/1", "ok"), 2);
     }

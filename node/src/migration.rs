@@ -44,17 +44,17 @@ use std::time::Duration;
 use floe_common::messages::{ProtocolMessage, SignedMessage, SyncShardRequest};
 use floe_common::{BlobId, NodeId, ShardIndex, SliverAxis, VerifiedBlobMetadata};
 use floe_ledger_types::{LedgerClient, TxError, TxKind};
+use floe_runtime::retry::{Backoff, Retryable as _};
 use libp2p::PeerId;
 use tokio_util::sync::CancellationToken;
 
 use crate::committee::{CommitteeView, Member};
 use crate::core::NodeCore;
 use crate::ledger_tx::{self, LedgerTxError};
-use crate::metrics::Metrics;
 use crate::p2p::{CallError, P2p};
 use crate::protocol::{
     MAX_SYNC_SHARD_BLOBS, NodeError, NodeResult, SYNC_SHARD_PAGE_BYTES, ShardSliver,
-    SignedSyncShard, SyncShardResponse,
+    SignedSyncShard, SyncRefusal, SyncShardResponse,
 };
 use crate::storage::{EpochRecord, Storage, StorageError, next_blob_id};
 
@@ -64,8 +64,16 @@ const PAGE_BLOBS: u64 = 64;
 pub const PULL_ATTEMPTS: u32 = 4;
 /// First wait between tries of a page.
 const PULL_BACKOFF: Duration = Duration::from_millis(250);
+/// Retries of one page: [`PULL_ATTEMPTS`] tries in all, from [`PULL_BACKOFF`], jittered.
+const PULL_RETRY: Backoff =
+    Backoff::new(PULL_BACKOFF, Duration::from_secs(4)).times(PULL_ATTEMPTS as usize - 1);
 /// How often progress is rechecked while waiting for recovery or for the committee views.
 const RECHECK: Duration = Duration::from_millis(500);
+/// Longest wait before a failed migration is tried again.
+const MIGRATION_RETRY_MAX: Duration = Duration::from_secs(10);
+/// Retries of a failed migration: from [`RECHECK`], doubling, jittered, up to
+/// [`MIGRATION_RETRY_MAX`].
+const MIGRATION_RETRY: Backoff = Backoff::new(RECHECK, MIGRATION_RETRY_MAX);
 /// Blob states scanned per step of a serve or a completeness check.
 const SCAN: usize = 1024;
 /// Most blob states one served page scans (bounds a request's work).
@@ -94,13 +102,38 @@ enum PullError {
     #[error("holder unreachable or refusing: {0}")]
     Call(#[from] CallError),
     #[error("holder served a bad page: {0}")]
-    Lied(String),
+    Lied(#[from] BadPage),
+    #[error("sliver verification task: {0}")]
+    Task(#[from] tokio::task::JoinError),
     #[error("holder {0} is not in the previous committee")]
     UnknownHolder(NodeId),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
     Migration(#[from] MigrationError),
+}
+
+/// What was wrong with a page a previous holder served.
+#[derive(Debug, thiserror::Error)]
+enum BadPage {
+    #[error("cursor {next} does not advance past {cursor}")]
+    CursorStuck { next: BlobId, cursor: BlobId },
+    #[error("slivers out of order")]
+    OutOfOrder,
+    #[error("a sliver past the next cursor")]
+    PastCursor,
+    #[error("{axis} sliver {index} is not shard {shard}'s of blob {blob_id}")]
+    WrongSliver {
+        axis: SliverAxis,
+        index: floe_common::SliverIndex,
+        shard: ShardIndex,
+        blob_id: BlobId,
+    },
+    #[error("sliver of blob {blob_id} does not verify: {source}")]
+    Unverified {
+        blob_id: BlobId,
+        source: floe_common::encoding::SliverError,
+    },
 }
 
 /// The migration worker of one node.
@@ -126,7 +159,7 @@ impl ShardMigration {
     /// follows.
     pub async fn run(self, cancel: CancellationToken) {
         let mut tip = self.core.tip_watch();
-        let mut backoff = RECHECK;
+        let mut delays = MIGRATION_RETRY.delays();
         loop {
             let t = *tip.borrow_and_update();
             // Not only while the ledger syncs: its `SyncDone` needs just a quorum (members that
@@ -146,13 +179,12 @@ impl ShardMigration {
                     r = self.migrate(&record) => r,
                 };
                 match result {
-                    Ok(()) => backoff = RECHECK,
+                    Ok(()) => delays.reset(),
                     Err(MigrationError::Superseded(_)) => continue,
                     Err(MigrationError::Cancelled) => return,
                     Err(e) => {
-                        tracing::warn!(epoch = %record.epoch, error = %e, retry_in = ?backoff, "shard migration failed");
-                        wait = backoff;
-                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                        wait = delays.next_delay().unwrap_or(MIGRATION_RETRY_MAX);
+                        tracing::warn!(epoch = %record.epoch, error = %e, retry_in = ?wait, "shard migration failed");
                     }
                 }
             }
@@ -192,7 +224,7 @@ impl ShardMigration {
                     continue;
                 }
                 if unreachable.contains(from) {
-                    Metrics::add(&self.core.metrics().shard_sync_fallbacks, 1);
+                    self.core.metrics().shard_sync_fallbacks.inc();
                     continue;
                 }
                 match self.pull_shard(record, &previous, *shard, *from).await {
@@ -201,7 +233,7 @@ impl ShardMigration {
                     }
                     Err(PullError::Migration(e)) => return Err(e),
                     Err(e) => {
-                        Metrics::add(&self.core.metrics().shard_sync_fallbacks, 1);
+                        self.core.metrics().shard_sync_fallbacks.inc();
                         tracing::warn!(shard = %shard, from = %from, error = %e, "shard pull failed; recovering from the committee");
                         unreachable.insert(*from);
                     }
@@ -257,7 +289,7 @@ impl ShardMigration {
         };
         match ledger_tx::submit(&self.ledger, self.core.key(), &self.chain_id, kind).await {
             Ok(height) => {
-                Metrics::add(&self.core.metrics().epoch_syncs_reported, 1);
+                self.core.metrics().epoch_syncs_reported.inc();
                 tracing::info!(epoch = %record.epoch, height, "gained shards synced; reported");
             }
             Err(LedgerTxError::Rejected(
@@ -339,9 +371,7 @@ impl ShardMigration {
                             .set_pull_cursor(shard, axis, record.epoch, cursor)?;
                     }
                     Some(next) => {
-                        return Err(PullError::Lied(format!(
-                            "cursor {next} does not advance past {cursor}"
-                        )));
+                        return Err(BadPage::CursorStuck { next, cursor }.into());
                     }
                 }
             }
@@ -367,24 +397,17 @@ impl ShardMigration {
             self.core.key(),
             &ProtocolMessage::new(record.epoch, request),
         );
-        let mut wait = PULL_BACKOFF;
-        let mut attempt = 1;
-        loop {
-            match self
-                .p2p
+        let page = (|| {
+            self.p2p
                 .sync_shard(holder.peer_id, holder.addrs.clone(), signed.clone())
-                .await
-            {
-                Ok(page) => return Ok(page),
-                Err(e) if attempt >= PULL_ATTEMPTS => return Err(e.into()),
-                Err(e) => {
-                    tracing::debug!(peer = %holder.name, shard = %shard, attempt, error = %e, "shard page failed; retrying");
-                }
-            }
-            attempt += 1;
-            tokio::time::sleep(wait).await;
-            wait *= 2;
-        }
+        })
+        .retry(PULL_RETRY.builder())
+        .sleep(tokio::time::sleep)
+        .notify(|e, wait| {
+            tracing::debug!(peer = %holder.name, shard = %shard, error = %e, retry_in = ?wait, "shard page failed; retrying");
+        })
+        .await?;
+        Ok(page)
     }
 
     /// Verifies and stores one page; returns the slivers newly stored.
@@ -402,18 +425,21 @@ impl ShardMigration {
         let mut stored = 0;
         for ShardSliver { blob_id, sliver } in &page.slivers {
             if *blob_id < start || last.is_some_and(|l| l >= *blob_id) {
-                return Err(PullError::Lied("slivers out of order".into()));
+                return Err(BadPage::OutOfOrder.into());
             }
             if page.next.is_some_and(|next| next <= *blob_id) {
-                return Err(PullError::Lied("a sliver past the next cursor".into()));
+                return Err(BadPage::PastCursor.into());
             }
             last = Some(*blob_id);
             let pair = shard.to_pair(blob_id.rotation(n), n);
             if sliver.axis != axis || sliver.index != pair.sliver_index(axis, n) {
-                return Err(PullError::Lied(format!(
-                    "{} sliver {} is not shard {shard}'s of blob {blob_id}",
-                    sliver.axis, sliver.index
-                )));
+                return Err(BadPage::WrongSliver {
+                    axis: sliver.axis,
+                    index: sliver.index,
+                    shard,
+                    blob_id: *blob_id,
+                }
+                .into());
             }
             // Only blobs this node's ledger view says are alive; a blob it does not know yet
             // comes through blob sync once certified.
@@ -429,16 +455,16 @@ impl ShardMigration {
             let checked = tokio::task::spawn_blocking(move || {
                 sliver.verify(&config, &metadata).map(|()| sliver)
             })
-            .await
-            .map_err(|e| PullError::Lied(e.to_string()))?;
-            let sliver = checked.map_err(|e| {
-                PullError::Lied(format!("sliver of blob {blob_id} does not verify: {e}"))
+            .await?;
+            let sliver = checked.map_err(|source| BadPage::Unverified {
+                blob_id: *blob_id,
+                source,
             })?;
             self.core.storage().put_sliver(blob_id, pair, &sliver)?;
             stored += 1;
             let m = self.core.metrics();
-            Metrics::add(&m.shard_slivers_received, 1);
-            Metrics::add(&m.shard_bytes_received, sliver.data.len() as u64);
+            m.shard_slivers_received.inc();
+            m.shard_bytes_received.inc_by(sliver.data.len() as u64);
         }
         if stored > 0 {
             self.core.notify_stored();
@@ -519,20 +545,21 @@ pub async fn serve(
     peer: PeerId,
     signed: SignedSyncShard,
 ) -> NodeResult<SyncShardResponse> {
-    let refuse = |m: String| Err(NodeError::NotSyncing(m));
+    let refuse = |r: SyncRefusal| Err(NodeError::NotSyncing(r));
     let committees = core.committees();
     let Some(requester) = committees.current.member_by_peer(&peer) else {
-        return refuse("the requester is not a member of the current committee".into());
+        return refuse(SyncRefusal::NotAMember);
     };
-    let msg = signed
-        .verify(&requester.public_key)
-        .map_err(|e| NodeError::NotSyncing(format!("request signature: {e}")))?;
+    let msg = match signed.verify(&requester.public_key) {
+        Ok(msg) => msg,
+        Err(e) => return refuse(SyncRefusal::BadSignature(e.to_string())),
+    };
     let epoch = core.epoch();
     if msg.epoch != epoch {
-        return refuse(format!(
-            "request for epoch {}, this node is at epoch {epoch}",
-            msg.epoch
-        ));
+        return refuse(SyncRefusal::WrongEpoch {
+            requested: msg.epoch,
+            current: epoch,
+        });
     }
     let req = msg.body;
     if usize::from(req.shard.0) >= core.config().n() {
@@ -542,17 +569,14 @@ pub async fn serve(
         )));
     }
     if !committees.current.holds(&requester.node_id, req.shard) {
-        return refuse(format!("the requester does not hold shard {}", req.shard));
+        return refuse(SyncRefusal::RequesterLacksShard(req.shard));
     }
     let held = committees
         .previous
         .as_ref()
         .is_some_and(|p| p.holds(&core.node_id(), req.shard));
     if !held {
-        return refuse(format!(
-            "this node did not hold shard {} before a change that is syncing",
-            req.shard
-        ));
+        return refuse(SyncRefusal::NotPreviousHolder(req.shard));
     }
     let count = req.count.clamp(1, MAX_SYNC_SHARD_BLOBS) as usize;
     let storage = core.storage().clone();

@@ -22,7 +22,7 @@ use crate::config::NodeConfig;
 use crate::core::NodeCore;
 use crate::follower::Follower;
 use crate::metrics::Metrics;
-use crate::p2p::{Handler, InboundLimits, P2p, Server};
+use crate::p2p::{Handler, InboundLimits, P2p, Served, Server};
 use crate::service::Service;
 use crate::storage::{EpochRecord, Storage, StorageOptions};
 use crate::{gc, http, migration, protocol, sync};
@@ -31,8 +31,25 @@ use crate::{gc, http, migration, protocol, sync};
 #[derive(Debug, thiserror::Error)]
 pub enum NodeRunError {
     /// Bad configuration, genesis or key.
-    #[error("configuration: {0}")]
-    Config(String),
+    #[error("configuration: {what}: {source}")]
+    Config {
+        /// What was being loaded or checked.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The ledger's committee and the genesis disagree on the shard count (wrong genesis file).
+    #[error("the ledger's committee has {ledger} shards, the genesis {genesis}")]
+    ShardCountMismatch {
+        /// The ledger's.
+        ledger: u16,
+        /// The genesis file's.
+        genesis: u16,
+    },
+    /// Cancelled before the ledger answered.
+    #[error("cancelled before the ledger answered")]
+    CancelledAtStart,
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
@@ -45,25 +62,37 @@ pub enum NodeRunError {
     /// The HTTP endpoint failed.
     #[error("http: {0}")]
     Http(#[from] std::io::Error),
-    /// A task failed.
+    /// A task stopped before the node was cancelled.
+    #[error("task {0} stopped")]
+    TaskStopped(&'static str),
+    /// A task panicked or was aborted.
     #[error("task {0} failed: {1}")]
-    Task(&'static str, String),
+    Task(&'static str, #[source] tokio::task::JoinError),
+}
+
+/// A configuration error about `what`.
+fn config_error(
+    what: impl Into<String>,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> NodeRunError {
+    NodeRunError::Config {
+        what: what.into(),
+        source: source.into(),
+    }
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, NodeRunError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| NodeRunError::Config(format!("reading {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| config_error(format!("reading {}", path.display()), e))?;
     serde_json::from_slice(&bytes)
-        .map_err(|e| NodeRunError::Config(format!("parsing {}: {e}", path.display())))
+        .map_err(|e| config_error(format!("parsing {}", path.display()), e))
 }
 
 /// Loads the genesis and the node key named by `config`.
 pub fn load(config: &NodeConfig) -> Result<(Genesis, KeyPair), NodeRunError> {
     let genesis: Genesis = read_json(&config.genesis)?;
     let key_file: KeyFile = read_json(&config.key_file)?;
-    let key = key_file
-        .key()
-        .map_err(|e| NodeRunError::Config(format!("key file: {e}")))?;
+    let key = key_file.key().map_err(|e| config_error("key file", e))?;
     Ok((genesis, key))
 }
 
@@ -203,7 +232,7 @@ impl RunningNode {
             let failure = match done {
                 Ok((_, Ok(()))) => None,
                 Ok((name, Err(e))) => Some((name, e)),
-                Err(e) => Some(("task", NodeRunError::Task("task", e.to_string()))),
+                Err(e) => Some(("task", NodeRunError::Task("task", e))),
             };
             if let Some((name, e)) = failure {
                 tracing::error!(task = name, error = %e, "node task failed; stopping");
@@ -240,10 +269,9 @@ pub async fn start_with(
 ) -> Result<RunningNode, NodeRunError> {
     let (genesis, key) = load(&config)?;
     let encoding = EncodingConfig::new(genesis.n_shards)
-        .map_err(|e| NodeRunError::Config(format!("genesis shard count: {e}")))?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        NodeRunError::Config(format!("creating {}: {e}", config.data_dir.display()))
-    })?;
+        .map_err(|e| config_error("genesis shard count", e))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| config_error(format!("creating {}", config.data_dir.display()), e))?;
     let storage = Arc::new(Storage::open(
         &config.data_dir.join("db"),
         encoding,
@@ -253,7 +281,7 @@ pub async fn start_with(
     )?);
     let validators = genesis
         .validator_set()
-        .map_err(|e| NodeRunError::Config(format!("genesis validators: {e}")))?;
+        .map_err(|e| config_error("genesis validators", e))?;
     let client = LedgerClient::new(config.ledger_rpc.clone());
     let follower = Follower::new(
         client.clone(),
@@ -263,13 +291,12 @@ pub async fn start_with(
     );
     let committee = fetch_committee(&client, &cancel)
         .await
-        .ok_or_else(|| NodeRunError::Config("cancelled before the ledger answered".into()))?;
+        .ok_or(NodeRunError::CancelledAtStart)?;
     if committee.n_shards() != genesis.n_shards {
-        return Err(NodeRunError::Config(format!(
-            "the ledger's committee has {} shards, the genesis {}",
-            committee.n_shards(),
-            genesis.n_shards
-        )));
+        return Err(NodeRunError::ShardCountMismatch {
+            ledger: committee.n_shards(),
+            genesis: genesis.n_shards,
+        });
     }
     let (committee_tx, committee_rx) = watch::channel(Arc::new(Committees::new(committee)));
     let metrics = Arc::new(Metrics::default());
@@ -284,7 +311,7 @@ pub async fn start_with(
     let listen: Multiaddr = config
         .p2p_listen
         .parse()
-        .map_err(|e| NodeRunError::Config(format!("p2p_listen {:?}: {e}", config.p2p_listen)))?;
+        .map_err(|e| config_error(format!("p2p_listen {:?}", config.p2p_listen), e))?;
     let observer_metrics = metrics.clone();
     let mut handler: Arc<dyn Handler> = Arc::new(Service::new(core.clone()));
     if let Some(hook) = hook {
@@ -300,7 +327,9 @@ pub async fn start_with(
                 max_concurrent: config.inbound.max_concurrent,
                 max_concurrent_per_peer: config.inbound.max_concurrent_per_peer,
             },
-            observer: Some(Arc::new(move |p, r| observer_metrics.request(p, r))),
+            observer: Some(Arc::new(move |s: Served| {
+                observer_metrics.request(s.protocol, s.result, s.elapsed)
+            })),
         }),
         cancel.clone(),
     )
@@ -325,12 +354,9 @@ pub async fn start_with(
     tasks.spawn(async move {
         let r = p2p_task.await;
         if !c.is_cancelled() {
-            return ("p2p", Err(NodeRunError::Task("p2p", "stopped".into())));
+            return ("p2p", Err(NodeRunError::TaskStopped("p2p")));
         }
-        (
-            "p2p",
-            r.map_err(|e| NodeRunError::Task("p2p", e.to_string())),
-        )
+        ("p2p", r.map_err(|e| NodeRunError::Task("p2p", e)))
     });
     let c = cancel.clone();
     let h = http::serve(listener, core.clone(), config.name.clone(), c);

@@ -43,7 +43,9 @@ mod tuning;
 use std::path::Path;
 use std::sync::Mutex;
 
-use floe_common::{EncodingConfig, SliverAxis, SliverPairIndex};
+use floe_common::codec::CodecError;
+use floe_common::encoding::MetadataError;
+use floe_common::{EncodingConfig, SliverAxis, SliverIndex, SliverPairIndex};
 use rocksdb::{DB, WriteBatch, WriteOptions};
 
 pub use ledger_view::{EpochRecord, LedgerTip};
@@ -66,7 +68,8 @@ pub enum StorageError {
         /// Hex of the key.
         key: String,
         /// What is wrong.
-        reason: String,
+        #[source]
+        reason: Corruption,
     },
     /// A sliver whose index does not belong to the pair it is stored under.
     #[error("{axis} sliver {index} does not belong to pair {pair}")]
@@ -78,6 +81,45 @@ pub enum StorageError {
         /// Pair it was offered for.
         pair: SliverPairIndex,
     },
+}
+
+/// What is wrong with a corrupt record.
+#[derive(Debug, thiserror::Error)]
+pub enum Corruption {
+    /// The value does not decode.
+    #[error(transparent)]
+    Decode(#[from] CodecError),
+    /// The value is not a stored sliver.
+    #[error(transparent)]
+    Sliver(#[from] SliverFormatError),
+    /// Stored metadata that does not hash to its blob id.
+    #[error("metadata does not match its blob id: {0}")]
+    Metadata(#[from] MetadataError),
+    /// A value larger than any valid one.
+    #[error("{len} bytes exceeds {limit}")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The largest valid length.
+        limit: usize,
+    },
+    /// A sliver stored under another sliver's key.
+    #[error("holds {axis} sliver {index}")]
+    WrongSliver {
+        /// Its axis.
+        axis: SliverAxis,
+        /// Its index.
+        index: SliverIndex,
+    },
+    /// A key that is not a blob id.
+    #[error("not a blob id")]
+    NotABlobId,
+    /// An index entry with an unknown axis byte.
+    #[error("bad axis")]
+    BadAxis,
+    /// An index entry whose value is not a length.
+    #[error("bad length")]
+    BadLength,
 }
 
 /// Options of the store.

@@ -40,6 +40,7 @@ use floe_common::{
     VerifiedBlobMetadata,
 };
 use floe_ledger_types::{LedgerClient, TxKind};
+use floe_runtime::{Backoff, Delays};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use rand::seq::SliceRandom as _;
@@ -50,10 +51,12 @@ use tokio_util::sync::CancellationToken;
 use crate::committee::{CommitteeView, Member};
 use crate::config::RecoveryConfig;
 use crate::core::NodeCore;
-use crate::ledger_tx;
+use crate::ledger_tx::{self, LedgerTxError};
 use crate::metrics::Metrics;
 use crate::p2p::{CallError, P2p};
-use crate::protocol::{InconsistencyRequest, MAX_RECOVERY_SYMBOLS_PER_N, RecoveryRequest};
+use crate::protocol::{
+    InconsistencyRequest, MAX_RECOVERY_SYMBOLS_PER_N, NodeError, RecoveryRequest,
+};
 use crate::storage::StorageError;
 
 /// Most queued blobs looked at per scan.
@@ -83,14 +86,40 @@ pub enum SyncError {
     /// Decoding failed.
     #[error("recovery: {0}")]
     Recovery(#[from] floe_common::RecoveryError),
+    /// A decoding task panicked or was cancelled.
+    #[error("recovery task: {0}")]
+    Task(#[from] tokio::task::JoinError),
     /// The blob is inconsistent, but the invalidation could not be completed yet.
     #[error("invalidation of blob {blob_id}: {reason}")]
     Invalidation {
         /// The blob.
         blob_id: BlobId,
         /// Why.
-        reason: String,
+        #[source]
+        reason: InvalidationError,
     },
+}
+
+/// Why an invalidation could not be completed (it is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidationError {
+    /// This node would not attest the proof it built.
+    #[error("own attestation: {0}")]
+    OwnAttestation(#[source] NodeError),
+    /// An attestation does not fit the committee.
+    #[error("attestation: {0}")]
+    Attestation(#[from] floe_common::CertificateError),
+    /// Too few shards attested.
+    #[error("only {weight} of {n_shards} shards attested")]
+    TooFewAttestations {
+        /// Shards that attested.
+        weight: u32,
+        /// Shards in all.
+        n_shards: u16,
+    },
+    /// The invalidation transaction did not commit.
+    #[error(transparent)]
+    Ledger(#[from] LedgerTxError),
 }
 
 /// What became of a queued blob.
@@ -149,8 +178,9 @@ impl BlobSync {
         let mut tip = core.tip_watch();
         let grace = Duration::from_millis(self.config.grace_ms);
         let mut first_seen: HashMap<BlobId, Instant> = HashMap::new();
-        let mut retry: HashMap<BlobId, (Instant, Duration)> = HashMap::new();
-        let mut in_flight: HashSet<BlobId> = HashSet::new();
+        let mut retry: HashMap<BlobId, Retry> = HashMap::new();
+        // The blob of each running task, so a task that panics still leaves `in_flight`.
+        let mut in_flight: HashMap<tokio::task::Id, BlobId> = HashMap::new();
         let mut tasks: JoinSet<(BlobId, Result<SyncOutcome, SyncError>)> = JoinSet::new();
         loop {
             let queued = match core.storage().pending_blobs(&BlobId([0; 32]), SCAN_PAGE) {
@@ -163,33 +193,35 @@ impl BlobSync {
             core.recovering
                 .store(queued.len() as u64, Ordering::Relaxed);
             let now = Instant::now();
-            first_seen.retain(|id, _| queued.binary_search(id).is_ok() || in_flight.contains(id));
+            let running: HashSet<BlobId> = in_flight.values().copied().collect();
+            first_seen.retain(|id, _| queued.binary_search(id).is_ok() || running.contains(id));
             for id in queued {
                 if tasks.len() >= self.config.max_concurrent_blobs.max(1) {
                     break;
                 }
                 let seen = *first_seen.entry(id).or_insert(now);
-                let due = retry.get(&id).is_none_or(|(at, _)| *at <= now);
-                if in_flight.contains(&id) || !due {
+                let due = retry.get(&id).is_none_or(|r| r.at <= now);
+                if running.contains(&id) || !due {
                     continue;
                 }
                 let wait_grace = now < seen + grace;
-                in_flight.insert(id);
                 let inner = self.inner.clone();
-                tasks.spawn(async move { (id, inner.sync_blob(id, wait_grace).await) });
+                let task = tasks.spawn(async move { (id, inner.sync_blob(id, wait_grace).await) });
+                in_flight.insert(task.id(), id);
             }
             tokio::select! {
                 _ = cancel.cancelled() => {
                     tasks.shutdown().await;
                     return;
                 }
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    let Ok((id, result)) = done else {
-                        tracing::error!("blob sync task failed");
-                        continue;
+                Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    let (task, result) = match done {
+                        Ok((task, (_, result))) => (task, result),
+                        Err(e) => (e.id(), Err(SyncError::Task(e))),
                     };
-                    in_flight.remove(&id);
-                    self.finished(id, result, &mut retry);
+                    if let Some(id) = in_flight.remove(&task) {
+                        self.finished(id, result, &mut retry);
+                    }
                 }
                 r = tip.changed() => if r.is_err() { return },
                 _ = tokio::time::sleep(RESCAN) => {}
@@ -201,10 +233,10 @@ impl BlobSync {
         &self,
         id: BlobId,
         result: Result<SyncOutcome, SyncError>,
-        retry: &mut HashMap<BlobId, (Instant, Duration)>,
+        retry: &mut HashMap<BlobId, Retry>,
     ) {
-        let initial = Duration::from_millis(self.config.initial_backoff_ms);
         let max = Duration::from_millis(self.config.max_backoff_ms);
+        let policy = Backoff::new(Duration::from_millis(self.config.initial_backoff_ms), max);
         match result {
             Ok(SyncOutcome::Waiting) => {}
             Ok(SyncOutcome::Complete { recovered }) => {
@@ -217,16 +249,39 @@ impl BlobSync {
                 retry.remove(&id);
             }
             Ok(SyncOutcome::Invalidated) => {
-                retry.insert(id, (Instant::now() + max, max));
+                retry.insert(
+                    id,
+                    Retry {
+                        at: Instant::now() + max,
+                        delays: policy.delays(),
+                    },
+                );
             }
             Err(e) => {
-                Metrics::add(&self.inner.core.metrics().recovery_failures, 1);
-                let backoff = retry.get(&id).map_or(initial, |(_, b)| (*b * 2).min(max));
-                tracing::warn!(blob_id = %id, error = %e, retry_in = ?backoff, "blob recovery failed");
-                retry.insert(id, (Instant::now() + backoff, backoff));
+                self.inner.core.metrics().recovery_failures.inc();
+                let r = retry.entry(id).or_insert_with(|| Retry {
+                    at: Instant::now(),
+                    delays: policy.delays(),
+                });
+                let wait = r.delays.next_delay().unwrap_or(max);
+                r.at = Instant::now() + wait;
+                tracing::warn!(blob_id = %id, error = %e, retry_in = ?wait, "blob recovery failed");
             }
         }
     }
+}
+
+/// The sources of a recovery: own slivers, and per member position its source indices.
+#[derive(Default)]
+struct Sources {
+    local: Vec<Sliver>,
+    remote: BTreeMap<usize, Vec<SliverIndex>>,
+}
+
+/// When a queued blob is tried again, and the delays of its failures so far.
+struct Retry {
+    at: Instant,
+    delays: Delays,
 }
 
 /// Symbols collected for a set of targets: per source, one symbol per target (target order).
@@ -256,6 +311,7 @@ impl Inner {
             return Ok(SyncOutcome::Waiting);
         }
         tracing::debug!(blob_id = %id, missing = missing.len(), "recovering slivers");
+        let started = Instant::now();
         let metadata = self.metadata(&id).await?;
         let n = self.core.config().n_shards();
         let mut recovered = 0;
@@ -274,7 +330,7 @@ impl Inner {
                         let pair = sliver.index.to_pair(axis, n);
                         storage.put_sliver(&id, pair, &sliver)?;
                         recovered += 1;
-                        Metrics::add(&self.metrics().slivers_recovered, 1);
+                        self.metrics().slivers_recovered.inc();
                     }
                     self.core.notify_stored();
                 }
@@ -285,7 +341,10 @@ impl Inner {
             }
         }
         storage.remove_pending(&id)?;
-        Metrics::add(&self.metrics().blobs_recovered, 1);
+        self.metrics().blobs_recovered.inc();
+        self.metrics()
+            .blob_sync_seconds
+            .observe(started.elapsed().as_secs_f64());
         Ok(SyncOutcome::Complete { recovered })
     }
 
@@ -304,7 +363,7 @@ impl Inner {
             match self.p2p.get_metadata(m.peer_id, m.addrs.clone(), *id).await {
                 Ok(md) => {
                     let size = bcs::serialized_size(&md).unwrap_or(0) as u64;
-                    Metrics::add(&self.metrics().recovery_bytes_received, size);
+                    self.metrics().recovery_bytes_received.inc_by(size);
                     match md.clone().verify(*id, &config) {
                         Ok(v) => {
                             self.core.storage().put_metadata(id, &md)?;
@@ -337,13 +396,36 @@ impl Inner {
         targets: &[SliverIndex],
     ) -> Result<Recovered, SyncError> {
         let config = *self.core.config();
-        let needed = config.recovery_symbols_needed(axis);
         let committee = self.core.committee();
+        let sources = self.sources(&committee, id, axis)?;
+        let collected = self
+            .collect_unproven(&committee, id, axis, targets, &sources)
+            .await?;
+        let metadata_c = metadata.clone();
+        let targets_c = targets.to_vec();
+        let (done, failed) = tokio::task::spawn_blocking(move || {
+            decode_unproven(&config, &metadata_c, axis, &targets_c, &collected)
+        })
+        .await?;
+        if failed.is_empty() {
+            return Ok(Recovered::Slivers(done));
+        }
+        tracing::warn!(blob_id = %id, %axis, failed = failed.len(), "optimistic recovery did not match the metadata; retrying with proofs");
+        self.recover_proven(&committee, id, metadata, axis, &failed, &sources, done)
+            .await
+    }
+
+    /// Where the symbols for `axis` come from: this node's own slivers of the other axis, and
+    /// per committee member (by position) the source slivers it holds.
+    fn sources(
+        &self,
+        committee: &CommitteeView,
+        id: &BlobId,
+        axis: SliverAxis,
+    ) -> Result<Sources, SyncError> {
         let source_axis = axis.other();
-        let n = config.n_shards();
-        // Sources by holder; this node's own slivers on the other axis are used locally.
-        let mut local = Vec::new();
-        let mut remote: BTreeMap<usize, Vec<SliverIndex>> = BTreeMap::new();
+        let n = self.core.config().n_shards();
+        let mut sources = Sources::default();
         for j in 0..n {
             let source = SliverIndex(j);
             let pair = source.to_pair(source_axis, n);
@@ -352,35 +434,52 @@ impl Inner {
             };
             if holder.node_id == self.core.node_id() {
                 if let Some(s) = self.core.storage().sliver(id, pair, source_axis)? {
-                    local.push(s);
+                    sources.local.push(s);
                 }
             } else if let Some(i) = committee
                 .members()
                 .iter()
                 .position(|m| m.node_id == holder.node_id)
             {
-                remote.entry(i).or_default().push(source);
+                sources.remote.entry(i).or_default().push(source);
             }
         }
+        // More own slivers than decoding needs are never used.
+        sources
+            .local
+            .truncate(self.core.config().recovery_symbols_needed(axis));
+        Ok(sources)
+    }
+
+    /// The optimistic path: symbols without proofs from exactly as many sources as decoding
+    /// needs (own slivers first, then holders in random order, more only if some fail).
+    async fn collect_unproven(
+        &self,
+        committee: &CommitteeView,
+        id: &BlobId,
+        axis: SliverAxis,
+        targets: &[SliverIndex],
+        sources: &Sources,
+    ) -> Result<Collected, SyncError> {
+        let config = *self.core.config();
+        let needed = config.recovery_symbols_needed(axis);
         let mut collected: Collected = Collected::new();
-        local.truncate(needed);
-        for sliver in &local {
+        for sliver in &sources.local {
             if let Some(symbols) = expand_targets(&config, sliver, targets) {
                 collected.insert(sliver.index, symbols);
             }
         }
-        let mut holders: Vec<usize> = remote.keys().copied().collect();
-        holders.shuffle(&mut rand::thread_rng());
-        let mut unused = holders.clone();
+        let mut unused: Vec<usize> = sources.remote.keys().copied().collect();
+        unused.shuffle(&mut rand::thread_rng());
         while collected.len() < needed {
             let mut plan = Vec::new();
             let mut planned = 0;
             while collected.len() + planned < needed {
                 let Some(h) = unused.pop() else { break };
-                let mut sources = remote[&h].clone();
-                sources.truncate(needed - collected.len() - planned);
-                planned += sources.len();
-                plan.push((h, sources));
+                let mut from = sources.remote[&h].clone();
+                from.truncate(needed - collected.len() - planned);
+                planned += from.len();
+                plan.push((h, from));
             }
             if plan.is_empty() {
                 return Err(SyncError::NotEnoughSymbols {
@@ -389,9 +488,9 @@ impl Inner {
                     have: collected.len(),
                 });
             }
-            let answers = plan.into_iter().map(|(h, sources)| {
+            let answers = plan.into_iter().map(|(h, from)| {
                 let m = &committee.members()[h];
-                self.fetch_symbols(id, m, axis, targets, sources)
+                self.fetch_symbols(id, m, axis, targets, from)
             });
             for answer in futures::future::join_all(answers).await {
                 for (source, symbols) in answer {
@@ -399,33 +498,36 @@ impl Inner {
                 }
             }
         }
-        let metadata_c = metadata.clone();
-        let targets_c = targets.to_vec();
-        let (mut done, failed) = tokio::task::spawn_blocking(move || {
-            decode_unproven(&config, &metadata_c, axis, &targets_c, &collected)
-        })
-        .await
-        .map_err(|e| SyncError::Invalidation {
-            blob_id: *id,
-            reason: e.to_string(),
-        })?;
-        if failed.is_empty() {
-            return Ok(Recovered::Slivers(done));
-        }
-        tracing::warn!(blob_id = %id, %axis, failed = failed.len(), "optimistic recovery did not match the metadata; retrying with proofs");
-        // Proven path: every holder, every source, with proofs.
+        Ok(collected)
+    }
+
+    /// The proven path for the targets the optimistic path could not rebuild: every holder,
+    /// every source, with proofs; bad symbols fall out, and a target that still decodes to the
+    /// wrong sliver proves the blob inconsistent.
+    #[allow(clippy::too_many_arguments)]
+    async fn recover_proven(
+        &self,
+        committee: &CommitteeView,
+        id: &BlobId,
+        metadata: &VerifiedBlobMetadata,
+        axis: SliverAxis,
+        failed: &[SliverIndex],
+        sources: &Sources,
+        mut done: Vec<Sliver>,
+    ) -> Result<Recovered, SyncError> {
+        let config = *self.core.config();
         let mut proven: Vec<Vec<RecoverySymbol>> = vec![Vec::new(); failed.len()];
-        for sliver in &local {
+        for sliver in &sources.local {
             let mut e = SliverExpander::new(config, sliver.symbol_size);
-            if let Ok(syms) = floe_common::encoding::recovery_symbols(&mut e, sliver, &failed) {
+            if let Ok(syms) = floe_common::encoding::recovery_symbols(&mut e, sliver, failed) {
                 for (pos, sym) in syms.into_iter().enumerate() {
                     proven[pos].push(sym);
                 }
             }
         }
-        let answers = remote.iter().map(|(h, sources)| {
+        let answers = sources.remote.iter().map(|(h, from)| {
             let m = &committee.members()[*h];
-            self.fetch_proven(id, m, axis, &failed, sources.clone())
+            self.fetch_proven(id, m, axis, failed, from.clone())
         });
         for answer in futures::future::join_all(answers).await {
             for (pos, syms) in answer.into_iter().enumerate() {
@@ -532,7 +634,7 @@ impl Inner {
             let reply = match self.p2p.recovery(m.peer_id, m.addrs.clone(), req).await {
                 Ok(resp) => {
                     let size = bcs::serialized_size(&resp).unwrap_or(0) as u64;
-                    Metrics::add(&self.metrics().recovery_bytes_received, size);
+                    self.metrics().recovery_bytes_received.inc_by(size);
                     Some(resp.symbols)
                 }
                 Err(e) => {
@@ -548,11 +650,11 @@ impl Inner {
     /// Attests the inconsistency, gathers attestations to validity weight and submits the
     /// invalidation.
     async fn invalidate(&self, id: &BlobId, proof: InconsistencyProof) -> Result<(), SyncError> {
-        let fail = |reason: String| SyncError::Invalidation {
+        let fail = |reason: InvalidationError| SyncError::Invalidation {
             blob_id: *id,
             reason,
         };
-        Metrics::add(&self.metrics().inconsistencies_found, 1);
+        self.metrics().inconsistencies_found.inc();
         tracing::warn!(blob_id = %id, target = %proof.target_index, axis = %proof.target_axis, "blob is inconsistently encoded; invalidating");
         let committee = self.core.committee();
         let mut builder = CertificateBuilder::<InvalidBlobIdMsg>::new(committee.committee());
@@ -564,9 +666,9 @@ impl Inner {
             .core
             .inconsistency(req.clone())
             .await
-            .map_err(|e| fail(format!("own attestation: {e}")))?;
+            .map_err(|e| fail(InvalidationError::OwnAttestation(e)))?;
         if let Some(i) = committee.committee().index_of(&self.core.node_id()) {
-            builder.add(i, &own).map_err(|e| fail(e.to_string()))?;
+            builder.add(i, &own).map_err(|e| fail(e.into()))?;
         }
         let mut asks: FuturesUnordered<_> = committee
             .members()
@@ -600,23 +702,21 @@ impl Inner {
             }
         }
         drop(asks);
+        let too_few = InvalidationError::TooFewAttestations {
+            weight: builder.weight(),
+            n_shards: committee.n_shards(),
+        };
         if !builder.reached(Threshold::Validity) {
-            return Err(fail(format!(
-                "only {} of {} shards attested",
-                builder.weight(),
-                committee.n_shards()
-            )));
+            return Err(fail(too_few));
         }
-        let certificate = builder
-            .finish()
-            .ok_or_else(|| fail("no attestations".into()))?;
+        let certificate = builder.finish().ok_or_else(|| fail(too_few))?;
         let kind = TxKind::InvalidateBlob {
             blob_id: *id,
             certificate,
         };
         let height = ledger_tx::submit(&self.ledger, self.core.key(), &self.chain_id, kind)
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(e.into()))?;
         tracing::info!(blob_id = %id, height, "invalidation committed");
         Ok(())
     }

@@ -11,8 +11,8 @@ use floe_ledger::rpc::{RpcConfig, serve};
 use floe_ledger::service::Ledger;
 use floe_ledger::store::LedgerStore;
 use floe_ledger::{
-    Address, Genesis, GenesisNode, GenesisValidator, LedgerClient, Params, SignedTransaction,
-    Transaction, TxKind, ValidatorInfo, ValidatorSet,
+    Address, Genesis, GenesisNode, LedgerClient, SignedTransaction, Transaction, TxKind,
+    ValidatorInfo, ValidatorSet,
 };
 use floe_node::{BlobState, Follower, FollowerError, Storage, StorageOptions};
 use tokio_util::sync::CancellationToken;
@@ -38,43 +38,32 @@ fn addr(k: &KeyPair) -> Address {
 }
 
 fn genesis() -> Genesis {
-    Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: 1_000_000,
-        params: Params {
-            epoch_duration_ms: 60_000,
-            max_epochs_ahead: 10,
-            storage_price_per_mib_epoch: Frost(1_000),
-            write_price_per_mib: Frost(500),
-            min_fee: MIN_FEE,
-            max_shards_per_node: 100,
-            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
-        },
-        validators: (0..4)
-            .map(|i| GenesisValidator {
-                name: format!("validator-{i}"),
-                public_key: validator_key(i).public(),
-                voting_power: 1,
-            })
-            .collect(),
-        accounts: vec![(addr(&user_key()), Frost(1_000_000_000_000))],
-        storage_nodes: (0..2)
-            .map(|i| GenesisNode {
-                name: format!("node-{i}"),
-                public_key: node_key(i).public(),
-                network_address: format!("/ip4/127.0.0.1/tcp/{}", 9000 + i),
-                http_address: format!("http://127.0.0.1:{}", 8000 + i),
-                commission_bps: 500,
-                stake: Frost(1_000_000_000),
-                owner: addr(&user_key()),
-                storage_price_vote: Frost(1_000),
-                write_price_vote: Frost(500),
-                capacity_vote: 1 << 40,
-            })
-            .collect(),
-        n_shards: N_SHARDS,
-        faucet: None,
+    let mut g = Genesis::builder(CHAIN, N_SHARDS)
+        .time_ms(1_000_000)
+        .params(|p| {
+            p.epoch_duration_ms = 60_000;
+            p.max_epochs_ahead = 10;
+            p.min_fee = MIN_FEE;
+            p.max_shards_per_node = 100;
+        })
+        .account(addr(&user_key()), Frost(1_000_000_000_000));
+    for i in 0..4 {
+        g = g.validator(format!("validator-{i}"), validator_key(i).public(), 1);
     }
+    for i in 0..2 {
+        g = g.node(GenesisNode {
+            commission_bps: 500,
+            ..GenesisNode::new(
+                format!("node-{i}"),
+                node_key(i).public(),
+                addr(&user_key()),
+                Frost(1_000_000_000),
+                format!("/ip4/127.0.0.1/tcp/{}", 9000 + i),
+                format!("http://127.0.0.1:{}", 8000 + i),
+            )
+        });
+    }
+    g.build()
 }
 
 fn signed(nonce: u64, kind: TxKind) -> SignedTransaction {

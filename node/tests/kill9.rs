@@ -10,9 +10,7 @@ use floe_common::crypto::KeyFile;
 use floe_common::{BlobPersistence, EncodingConfig, Frost, KeyPair, SliverAxis, encode_blob};
 use floe_ledger::localnet::{self, free_port};
 use floe_ledger::testkit::reserve_and_register;
-use floe_ledger::{
-    Address, Genesis, GenesisNode, LedgerClient, Params, SignedTransaction, Transaction,
-};
+use floe_ledger::{Address, Genesis, GenesisNode, LedgerClient, SignedTransaction, Transaction};
 use floe_node::NodeConfig;
 use floe_node_protocol::committee::CommitteeView;
 use floe_node_protocol::p2p::P2p;
@@ -59,35 +57,30 @@ async fn kill9_during_uploads_loses_nothing_confirmed() {
     let user = KeyPair::from_seed([3; 32]);
     let node_key = KeyPair::from_seed([4; 32]);
     let (p2p_port, http_port) = (free_port().unwrap(), free_port().unwrap());
-    let genesis = Genesis {
-        chain_id: "floe-kill9".into(),
-        genesis_time_ms: now_ms(),
-        params: Params {
-            epoch_duration_ms: 3_600_000,
-            max_epochs_ahead: 10,
-            storage_price_per_mib_epoch: Frost(1),
-            write_price_per_mib: Frost(1),
-            min_fee: Frost(1),
-            max_shards_per_node: SHARDS,
-            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
-        },
-        validators: Vec::new(),
-        accounts: vec![(Address::of(&user.public()), Frost(1 << 50))],
-        storage_nodes: vec![GenesisNode {
-            name: "node-1".into(),
-            public_key: node_key.public(),
-            network_address: format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
-            http_address: format!("127.0.0.1:{http_port}"),
+    let owner = Address::of(&user.public());
+    let genesis = Genesis::builder("floe-kill9", SHARDS)
+        .time_ms(now_ms())
+        .params(|p| {
+            p.max_epochs_ahead = 10;
+            p.storage_price_per_mib_epoch = Frost(1);
+            p.write_price_per_mib = Frost(1);
+            p.min_fee = Frost(1);
+        })
+        .account(owner, Frost(1 << 50))
+        .node(GenesisNode {
             commission_bps: 0,
-            stake: Frost(1 << 30),
-            owner: Address::of(&user.public()),
             storage_price_vote: Frost(1),
             write_price_vote: Frost(1),
-            capacity_vote: 1 << 40,
-        }],
-        n_shards: SHARDS,
-        faucet: None,
-    };
+            ..GenesisNode::new(
+                "node-1",
+                node_key.public(),
+                owner,
+                Frost(1 << 30),
+                format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+                format!("127.0.0.1:{http_port}"),
+            )
+        })
+        .build();
     let (genesis, validators) = localnet::write(dir.path(), genesis, 1, Some(9), 100).unwrap();
     let vcancel = CancellationToken::new();
     let vtask = tokio::spawn(floe_ledger::validator::run(

@@ -14,7 +14,7 @@ use floe_common::crypto::KeyFile;
 use floe_common::{Frost, KeyPair, NodeId};
 use floe_ledger::localnet::{self, free_port};
 use floe_ledger::validator::ValidatorConfig;
-use floe_ledger::{Address, FaucetParams, Genesis, GenesisNode, LedgerClient, Params};
+use floe_ledger::{Address, Genesis, GenesisNode, LedgerClient};
 use floe_node::config::{InboundConfig, RecoveryConfig};
 use floe_node::core::NodeCore;
 use floe_node::server::{HandlerHook, RunningNode};
@@ -125,48 +125,26 @@ impl TestCluster {
         let ports: Vec<(u16, u16)> = (0..all)
             .map(|_| (free_port().expect("port"), free_port().expect("port")))
             .collect();
-        let mut accounts = vec![(Address::of(&user.public()), Frost(10_000_000 * WAL))];
-        accounts.extend(
-            node_keys
-                .iter()
-                .map(|k| (Address::of(&k.public()), Frost(1_000 * WAL))),
-        );
-        let genesis = Genesis {
-            chain_id: "floe-test".into(),
-            genesis_time_ms: now_ms(),
-            params: Params {
-                epoch_duration_ms: opts.epoch_ms,
-                max_epochs_ahead: 100,
-                storage_price_per_mib_epoch: Frost(1_000),
-                write_price_per_mib: Frost(500),
-                min_fee: Frost(1_000),
-                max_shards_per_node: opts.shards,
-                active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
-            },
-            validators: Vec::new(),
-            accounts,
-            storage_nodes: node_keys
-                .iter()
-                .take(opts.nodes)
-                .enumerate()
-                .map(|(i, k)| GenesisNode {
-                    name: format!("node-{}", i + 1),
-                    public_key: k.public(),
-                    network_address: format!("/ip4/127.0.0.1/tcp/{}", ports[i].0),
-                    http_address: format!("127.0.0.1:{}", ports[i].1),
-                    commission_bps: 1_000,
-                    stake: Frost(1_000 * WAL),
-                    owner: Address::of(&user.public()),
-                    storage_price_vote: Frost(1_000),
-                    write_price_vote: Frost(500),
-                    capacity_vote: 1 << 40,
-                })
-                .collect(),
-            n_shards: opts.shards,
-            faucet: Some(FaucetParams {
-                max_per_call: Frost(1_000 * WAL),
-            }),
-        };
+        let owner = Address::of(&user.public());
+        let mut genesis = Genesis::builder("floe-test", opts.shards)
+            .time_ms(now_ms())
+            .params(|p| p.epoch_duration_ms = opts.epoch_ms)
+            .account(owner, Frost(10_000_000 * WAL))
+            .faucet(Frost(1_000 * WAL));
+        for k in &node_keys {
+            genesis = genesis.account(Address::of(&k.public()), Frost(1_000 * WAL));
+        }
+        for (i, k) in node_keys.iter().take(opts.nodes).enumerate() {
+            genesis = genesis.node(GenesisNode::new(
+                format!("node-{}", i + 1),
+                k.public(),
+                owner,
+                Frost(1_000 * WAL),
+                format!("/ip4/127.0.0.1/tcp/{}", ports[i].0),
+                format!("127.0.0.1:{}", ports[i].1),
+            ));
+        }
+        let genesis = genesis.build();
         let (genesis, validators) =
             localnet::write(dir.path(), genesis, 1, Some(7), opts.block_time_ms).expect("localnet");
         let v: ValidatorConfig = validators[0].config.clone();
@@ -380,27 +358,29 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
 /// Fault injection: wrappers around a node's protocol handler.
 pub mod faults {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     use floe_node::server::HandlerHook;
     use floe_node_protocol::p2p::{Handler, Request, Response};
     use libp2p::PeerId;
 
     /// A Byzantine node: serves every sliver and recovery symbol with a flipped byte, and
-    /// otherwise behaves (it stores, confirms and answers metadata honestly).
-    pub struct Liar(pub Arc<dyn Handler>);
+    /// otherwise behaves (it stores, confirms and answers metadata honestly). It counts the
+    /// answers it corrupted, so a test can show the lies were told.
+    pub struct Liar {
+        inner: Arc<dyn Handler>,
+        lies: Arc<AtomicU64>,
+    }
 
     #[async_trait::async_trait]
     impl Handler for Liar {
         async fn handle(&self, peer: PeerId, request: Request) -> Response {
-            match self.0.handle(peer, request).await {
-                Response::GetSliver(Ok(mut s)) => {
-                    if let Some(b) = s.data.first_mut() {
-                        *b ^= 0xff;
-                    }
+            let response = match self.inner.handle(peer, request).await {
+                Response::GetSliver(Ok(mut s)) if !s.data.is_empty() => {
+                    s.data[0] ^= 0xff;
                     Response::GetSliver(Ok(s))
                 }
-                Response::Recovery(Ok(mut r)) => {
+                Response::Recovery(Ok(mut r)) if r.symbols.iter().any(|s| !s.data.is_empty()) => {
                     for sym in &mut r.symbols {
                         if let Some(b) = sym.data.first_mut() {
                             *b ^= 0xff;
@@ -408,40 +388,88 @@ pub mod faults {
                     }
                     Response::Recovery(Ok(r))
                 }
-                other => other,
-            }
+                honest => return honest,
+            };
+            self.lies.fetch_add(1, Ordering::Relaxed);
+            response
         }
     }
 
-    /// The hook that makes a node a [`Liar`].
-    pub fn liar() -> HandlerHook {
-        Box::new(|h| Arc::new(Liar(h)) as Arc<dyn Handler>)
+    /// The hook that makes a node a [`Liar`], and the count of answers it corrupted.
+    pub fn liar() -> (HandlerHook, Arc<AtomicU64>) {
+        let lies = Arc::new(AtomicU64::new(0));
+        let count = lies.clone();
+        let hook: HandlerHook =
+            Box::new(move |inner| Arc::new(Liar { inner, lies }) as Arc<dyn Handler>);
+        (hook, count)
     }
 
-    /// A node that can be paused: while paused it accepts requests and never answers (a hung
-    /// process), so callers see timeouts, not refusals.
+    /// The switch of a [`Pausable`] node and what it held back.
+    #[derive(Debug, Default)]
+    pub struct Pause {
+        /// While set, matching requests are held (never answered until it is cleared).
+        pub paused: AtomicBool,
+        /// Requests that arrived while paused and were held.
+        pub stalled: AtomicU64,
+    }
+
+    impl Pause {
+        /// Holds matching requests from now on.
+        pub fn pause(&self) {
+            self.paused.store(true, Ordering::Relaxed);
+        }
+
+        /// Answers held and new requests again.
+        pub fn resume(&self) {
+            self.paused.store(false, Ordering::Relaxed);
+        }
+
+        /// Requests held so far.
+        pub fn stalled(&self) -> u64 {
+            self.stalled.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Which requests a [`Pausable`] node holds while paused.
+    pub type PauseFilter = Box<dyn Fn(&PeerId, &Request) -> bool + Send + Sync>;
+
+    /// A node that can be paused: while paused it accepts the requests its filter selects and
+    /// never answers them (a hung process), so callers see timeouts, not refusals.
     pub struct Pausable {
         inner: Arc<dyn Handler>,
-        paused: Arc<AtomicBool>,
+        pause: Arc<Pause>,
+        filter: PauseFilter,
     }
 
     #[async_trait::async_trait]
     impl Handler for Pausable {
         async fn handle(&self, peer: PeerId, request: Request) -> Response {
-            while self.paused.load(Ordering::Relaxed) {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if self.pause.paused.load(Ordering::Relaxed) && (self.filter)(&peer, &request) {
+                self.pause.stalled.fetch_add(1, Ordering::Relaxed);
+                while self.pause.paused.load(Ordering::Relaxed) {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
             }
             self.inner.handle(peer, request).await
         }
     }
 
-    /// A hook making a node [`Pausable`], and its switch.
-    pub fn pausable() -> (HandlerHook, Arc<AtomicBool>) {
-        let paused = Arc::new(AtomicBool::new(false));
-        let p = paused.clone();
-        (
-            Box::new(move |inner| Arc::new(Pausable { inner, paused: p }) as Arc<dyn Handler>),
-            paused,
-        )
+    /// A hook making a node [`Pausable`] for every request, and its switch.
+    pub fn pausable() -> (HandlerHook, Arc<Pause>) {
+        pausable_for(Box::new(|_, _| true))
+    }
+
+    /// A hook making a node [`Pausable`] for the requests `filter` selects, and its switch.
+    pub fn pausable_for(filter: PauseFilter) -> (HandlerHook, Arc<Pause>) {
+        let pause = Arc::new(Pause::default());
+        let p = pause.clone();
+        let hook: HandlerHook = Box::new(move |inner| {
+            Arc::new(Pausable {
+                inner,
+                pause: p,
+                filter,
+            }) as Arc<dyn Handler>
+        });
+        (hook, pause)
     }
 }

@@ -268,7 +268,7 @@ async fn n4_stake_moves_shards_under_load_across_three_epoch_changes() {
     let cores = node_cores(&cluster);
     let pulled: u64 = cores
         .iter()
-        .map(|c| c.metrics().shard_slivers_received.load(Ordering::Relaxed))
+        .map(|c| c.metrics().shard_slivers_received.get())
         .sum();
     assert!(pulled > 0, "no sliver was pulled from a previous holder");
     let all = ids(&blobs);
@@ -351,13 +351,7 @@ async fn n4_plus1_a_node_joins_and_another_leaves() {
         || async { holds_assigned(&joined, &after, &all) && holds_exactly_own(&joined, &all) },
     )
     .await;
-    assert!(
-        joined
-            .metrics()
-            .shard_slivers_received
-            .load(Ordering::Relaxed)
-            > 0
-    );
+    assert!(joined.metrics().shard_slivers_received.get() > 0);
     read_all(&client, &blobs).await;
     // The leaver drops everything once the sync is done.
     let left = cluster.nodes[0].core().expect("running").clone();
@@ -407,12 +401,26 @@ async fn change_with_hung_previous_holder(
 ) -> (
     TestCluster,
     Vec<(BlobId, Vec<u8>)>,
-    Arc<AtomicBool>,
+    Arc<faults::Pause>,
+    (NodeId, NodeId),
+) {
+    change_with_previous_holder_holding(epoch_ms, sizes, seed, faults::pausable()).await
+}
+
+/// Like [`change_with_hung_previous_holder`], with node 1 holding what `pausable` selects.
+async fn change_with_previous_holder_holding(
+    epoch_ms: u64,
+    sizes: &[usize],
+    seed: u64,
+    (hook, pause): (floe_node::server::HandlerHook, Arc<faults::Pause>),
+) -> (
+    TestCluster,
+    Vec<(BlobId, Vec<u8>)>,
+    Arc<faults::Pause>,
     (NodeId, NodeId),
 ) {
     let mut cluster = cluster_with_standby(epoch_ms).await;
     cluster.stop_node(0).await;
-    let (hook, paused) = faults::pausable();
     cluster.start_node_with(0, Some(hook)).await;
     let ledger = cluster.ledger();
     let floe = cluster.floe().await;
@@ -429,20 +437,20 @@ async fn change_with_hung_previous_holder(
         },
     )
     .await;
-    paused.store(true, Ordering::Relaxed);
+    pause.pause();
     eventually(Duration::from_secs(30), "the epoch changes", || async {
         shard_map(&ledger).await != before
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    (cluster, blobs, paused, nodes)
+    (cluster, blobs, pause, nodes)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn n4_plus1_previous_holder_killed_mid_migration() {
     // Node 1 hangs across the change and is then killed: its shards' new holder finds the
     // previous holder gone mid-migration.
-    let (mut cluster, blobs, _paused, (joiner, leaver)) =
+    let (mut cluster, blobs, _pause, (joiner, leaver)) =
         change_with_hung_previous_holder(4_000, &[10, 30_000, 70_000], 70).await;
     let ledger = cluster.ledger();
     let client = cluster.client().await;
@@ -462,13 +470,10 @@ async fn n4_plus1_previous_holder_killed_mid_migration() {
     .await;
     let m = joined.metrics();
     assert!(
-        m.shard_sync_fallbacks.load(Ordering::Relaxed) > 0,
+        m.shard_sync_fallbacks.get() > 0,
         "the pull did not fail over"
     );
-    assert!(
-        m.slivers_recovered.load(Ordering::Relaxed) > 0,
-        "nothing was recovered"
-    );
+    assert!(m.slivers_recovered.get() > 0, "nothing was recovered");
     drop(joined);
     read_all(&client, &blobs).await;
     cluster.shutdown().await;
@@ -479,13 +484,13 @@ async fn n4_plus1_gainer_restarts_mid_migration_and_resumes_the_pull() {
     // Node 1 hangs across the change, so node 5's pull is in flight when node 5 stops; node 1
     // then recovers and node 5 restarts. Longer epochs: all of it within the epoch of the
     // change.
-    let (mut cluster, blobs, paused, (joiner, _)) =
+    let (mut cluster, blobs, pause, (joiner, _)) =
         change_with_hung_previous_holder(10_000, &[20, 25_000, 60_000], 90).await;
     let ledger = cluster.ledger();
     let client = cluster.client().await;
     let epoch = ledger.system().await.expect("system").epoch;
     cluster.stop_node(4).await;
-    paused.store(false, Ordering::Relaxed);
+    pause.resume();
     cluster.start_node(4).await;
     let joined = cluster.nodes[4].core().expect("running").clone();
     let all = ids(&blobs);
@@ -502,14 +507,14 @@ async fn n4_plus1_gainer_restarts_mid_migration_and_resumes_the_pull() {
     );
     let m = joined.metrics();
     assert!(
-        m.shard_slivers_received.load(Ordering::Relaxed) > 0,
+        m.shard_slivers_received.get() > 0,
         "the restarted node pulled its shards"
     );
-    assert_eq!(m.shard_sync_fallbacks.load(Ordering::Relaxed), 0);
+    assert_eq!(m.shard_sync_fallbacks.get(), 0);
     eventually(
         Duration::from_secs(10),
         "the restarted node reports",
-        || async { m.epoch_syncs_reported.load(Ordering::Relaxed) == 1 },
+        || async { m.epoch_syncs_reported.get() == 1 },
     )
     .await;
     assert!(
@@ -523,5 +528,114 @@ async fn n4_plus1_gainer_restarts_mid_migration_and_resumes_the_pull() {
     let after = shard_map(&ledger).await;
     assert_eq!(after.get(&joiner).map(Vec::len), Some(3), "{after:?}");
     read_all(&client, &blobs).await;
+    cluster.shutdown().await;
+}
+
+/// `/floe/sync-shard/1` during a real change: node 5 takes node 1's shards, and node 1 holds
+/// node 5's own pull so the change stays syncing. Node 1 then refuses an outsider, a forged
+/// signature, another epoch, a shard the requester does not hold, and a shard it did not hold
+/// before the change, each with its own reason; the new holder asking for its gained shard is
+/// served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn n4_shard_sync_is_served_only_to_a_new_holder() {
+    use floe_common::messages::{ProtocolMessage, SignedMessage, SyncShardRequest};
+    use floe_common::{Epoch, KeyPair, SliverAxis};
+    use floe_node_protocol::p2p::{CallError, P2p, Request};
+    use floe_node_protocol::protocol::{self, NodeError, SyncRefusal};
+
+    /// Pages the test asks for (node 5's own pull asks for more).
+    const TEST_PAGE: u64 = 10;
+    let holds_pull = faults::pausable_for(Box::new(|_, request| match request {
+        Request::SyncShard(signed) => {
+            ProtocolMessage::<SyncShardRequest>::from_bytes(&signed.serialized)
+                .is_ok_and(|m| m.body.count != TEST_PAGE)
+        }
+        _ => false,
+    }));
+    let (cluster, _blobs, pause, (joiner, leaver)) =
+        change_with_previous_holder_holding(10_000, &[20_000, 40_000], 110, holds_pull).await;
+    let ledger = cluster.ledger();
+    let committee = shard_map(&ledger).await;
+    assert!(committee.contains_key(&joiner) && !committee.contains_key(&leaver));
+    let gained = committee[&joiner][0];
+    let stayer = cluster.nodes[1].node_id();
+    let others_shard = committee[&stayer][0];
+    let server = cluster.nodes[0].core().expect("running").clone();
+    let epoch = ledger.system().await.expect("system").epoch;
+    eventually(Duration::from_secs(10), "node 1 applies the change", || {
+        let server = server.clone();
+        async move { server.epoch() == epoch }
+    })
+    .await;
+    let config = *server.config();
+    let addr: libp2p::Multiaddr = cluster.nodes[0].config.p2p_listen.parse().expect("addr");
+    let peer = floe_node_protocol::network::peer_id_of(server.key());
+    drop(server);
+    let ask = |key: KeyPair, signer: KeyPair, shard, epoch: Epoch| {
+        let addr = addr.clone();
+        let request = ProtocolMessage::new(
+            epoch,
+            SyncShardRequest {
+                shard,
+                axis: SliverAxis::Primary,
+                start: BlobId([0; 32]),
+                count: TEST_PAGE,
+            },
+        );
+        async move {
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let (p2p, _, _task) =
+                P2p::start(&key, &protocol::limits(&config), None, cancel.clone())
+                    .await
+                    .expect("swarm");
+            let signed = SignedMessage::sign(&signer, &request);
+            let answer = p2p.sync_shard(peer, vec![addr], signed).await;
+            cancel.cancel();
+            answer
+        }
+    };
+    let new_holder = cluster.nodes[4].key.clone();
+    let member = cluster.nodes[1].key.clone();
+    let outsider = KeyPair::generate(&mut rand::rngs::OsRng);
+    let refused = |answer: Result<_, CallError>| match answer {
+        Err(CallError::Node(NodeError::NotSyncing(reason))) => Some(reason),
+        _ => None,
+    };
+
+    let r = refused(ask(outsider.clone(), outsider, gained, epoch).await);
+    assert_eq!(r, Some(SyncRefusal::NotAMember), "outsider");
+    let r = refused(ask(new_holder.clone(), member.clone(), gained, epoch).await);
+    assert!(
+        matches!(r, Some(SyncRefusal::BadSignature(_))),
+        "forged signature: {r:?}"
+    );
+    let next = Epoch(epoch.0 + 1);
+    let r = refused(ask(new_holder.clone(), new_holder.clone(), gained, next).await);
+    assert_eq!(
+        r,
+        Some(SyncRefusal::WrongEpoch {
+            requested: next,
+            current: epoch
+        }),
+        "another epoch"
+    );
+    let r = refused(ask(new_holder.clone(), new_holder.clone(), others_shard, epoch).await);
+    assert_eq!(
+        r,
+        Some(SyncRefusal::RequesterLacksShard(others_shard)),
+        "shard not held by the requester"
+    );
+    let r = refused(ask(member.clone(), member, others_shard, epoch).await);
+    assert_eq!(
+        r,
+        Some(SyncRefusal::NotPreviousHolder(others_shard)),
+        "shard the server did not hold before the change"
+    );
+    let served = ask(new_holder.clone(), new_holder, gained, epoch)
+        .await
+        .expect("the new holder is served");
+    assert!(!served.slivers.is_empty(), "the gained shard's slivers");
+    assert!(pause.stalled() > 0, "node 5's pull was held");
+    pause.resume();
     cluster.shutdown().await;
 }

@@ -235,7 +235,7 @@ async fn n4f1_restart_recovery_with_byzantine_helper() {
     let mut cluster = TestCluster::start(ClusterOptions::default()).await;
     cluster.stop_node(0).await;
     cluster.stop_node(1).await;
-    cluster.start_node_with(1, Some(faults::liar())).await;
+    cluster.start_node_with(1, Some(faults::liar().0)).await;
     let client = cluster.client().await;
     let mut blobs = Vec::new();
     for seed in 0..2u64 {
@@ -262,9 +262,7 @@ async fn n4f1_restart_recovery_with_byzantine_helper() {
         .expect("node-1 recovers every sliver");
     let config = *core.config();
     let metrics = core.metrics();
-    let recovered = metrics
-        .slivers_recovered
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let recovered = metrics.slivers_recovered.get();
     let pairs = recovered / 2;
     assert_eq!(
         recovered,
@@ -273,9 +271,7 @@ async fn n4f1_restart_recovery_with_byzantine_helper() {
     );
     let pair_bytes = (config.sliver_size(SliverAxis::Primary, 1 << 20).unwrap()
         + config.sliver_size(SliverAxis::Secondary, 1 << 20).unwrap()) as u64;
-    let received = metrics
-        .recovery_bytes_received
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let received = metrics.recovery_bytes_received.get();
     let per_pair = received as f64 / (pairs * pair_bytes) as f64;
     eprintln!(
         "recovery traffic: {received} bytes for {pairs} pairs of {pair_bytes} bytes = {per_pair:.3}× per pair"
@@ -304,7 +300,7 @@ async fn n4f1_restart_recovery_with_byzantine_helper() {
     cluster.stop_node(0).await;
     std::fs::remove_dir_all(cluster.node_dir(0)).unwrap();
     cluster.stop_node(1).await;
-    cluster.start_node_with(1, Some(faults::liar())).await;
+    cluster.start_node_with(1, Some(faults::liar().0)).await;
     cluster.start_node(0).await;
     let core = cluster.nodes[0].core().unwrap().clone();
     let ids: Vec<_> = blobs.iter().map(|(id, _)| *id).collect();
@@ -377,13 +373,7 @@ async fn n4_inconsistent_writer_is_invalidated() {
     let found = cluster
         .nodes
         .iter()
-        .map(|n| {
-            n.core()
-                .unwrap()
-                .metrics()
-                .inconsistencies_found
-                .load(std::sync::atomic::Ordering::Relaxed)
-        })
+        .map(|n| n.core().unwrap().metrics().inconsistencies_found.get())
         .sum::<u64>();
     assert!(found >= 1);
     cluster.shutdown().await;
@@ -510,10 +500,7 @@ async fn n10f1_recovery_traffic_at_100_shards() {
     let pairs = core.own_pairs(&id).len() as u64;
     let pair_bytes = (config.sliver_size(SliverAxis::Primary, 1 << 20).unwrap()
         + config.sliver_size(SliverAxis::Secondary, 1 << 20).unwrap()) as u64;
-    let received = core
-        .metrics()
-        .recovery_bytes_received
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let received = core.metrics().recovery_bytes_received.get();
     let per_pair = received as f64 / (pairs * pair_bytes) as f64;
     eprintln!(
         "100 shards: {received} bytes for {pairs} pairs of {pair_bytes} bytes = {per_pair:.3}× per pair"

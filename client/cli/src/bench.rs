@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use floe_common::{BlobId, ConsistencyCheck, EncodingConfig};
+use floe_common::{BlobId, ConsistencyCheck, EncodingConfig, EncodingConfigError};
 use rand::{RngCore, SeedableRng};
 use serde::Serialize;
 
@@ -74,14 +74,12 @@ fn mib_s(bytes: u64, secs: f64) -> f64 {
 }
 
 /// Encodes `size` random bytes for `shards` shards on the calling thread.
-pub fn bench_encode(size: usize, shards: u16) -> Result<EncodeBench, String> {
-    let config = EncodingConfig::new(shards).map_err(|e| e.to_string())?;
-    config
-        .encoded_length(size as u64)
-        .map_err(|e| e.to_string())?;
+pub fn bench_encode(size: usize, shards: u16) -> Result<EncodeBench, EncodingConfigError> {
+    let config = EncodingConfig::new(shards)?;
+    config.encoded_length(size as u64)?;
     let data = random_data(size);
     let t = Instant::now();
-    let encoded = floe_common::encode_blob(&config, &data).map_err(|e| e.to_string())?;
+    let encoded = floe_common::encode_blob(&config, &data)?;
     let secs = t.elapsed().as_secs_f64();
     drop(encoded);
     Ok(EncodeBench {
@@ -177,9 +175,12 @@ mod tests {
 
     #[test]
     fn encode_bench_small() {
-        let b = bench_encode(100_000, 10).unwrap();
-        assert_eq!((b.size, b.shards), (100_000, 10));
-        assert!(b.mib_s > 0.0 && b.encode_ms >= 0.0);
+        let b = bench_encode(1 << 20, 10).unwrap();
+        assert_eq!((b.size, b.shards), (1 << 20, 10));
+        assert!(b.encode_ms > 0.0, "{b:?}");
+        // The throughput is the size over the time measured (both rounded).
+        let implied = 1000.0 / b.encode_ms;
+        assert!((b.mib_s - implied).abs() <= 0.05 * implied, "{b:?}");
         assert!(bench_encode(10, 1).is_err());
     }
 }

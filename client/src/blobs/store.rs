@@ -8,6 +8,7 @@ use floe_common::{
     BlobId, BlobMetadata, BlobPersistence, EncodedBlob, EncodingType, Epoch, Frost, NodeId,
     ObjectId,
 };
+use floe_ledger_types::rpc::SystemInfo;
 use floe_ledger_types::{ClientError, SignedTransaction, Transaction, TxKind, TxStatus};
 use floe_node_protocol::committee::CommitteeView;
 use serde::Serialize;
@@ -152,6 +153,14 @@ pub enum StoreError {
     Upload(#[from] UploadError),
 }
 
+/// What an upload is for: the registered blob.
+struct UploadTarget<'m> {
+    blob_id: BlobId,
+    blob_object: ObjectId,
+    metadata: &'m BlobMetadata,
+    persistence: BlobPersistence,
+}
+
 /// Runs blocking work in place: on a multi-threaded runtime the worker hands its other tasks
 /// away for the duration; on a current-thread runtime the caller is the only task anyway.
 pub(super) fn in_place<T>(f: impl FnOnce() -> T) -> T {
@@ -249,25 +258,11 @@ impl BlobClient {
         let blob_id = verified.blob_id();
         let epochs = opts.epochs.max(1);
         let system = self.ledger.system().await.map_err(ledger_err("status"))?;
-        if let Some(status) = self
-            .ledger
-            .blob_status(&blob_id)
-            .await
-            .map_err(ledger_err("status"))?
+        if let Some(end_epoch) = self
+            .certified_until(&blob_id, &system, epochs, opts)
+            .await?
         {
-            if status.invalid {
-                return Err(StoreError::Invalid(blob_id));
-            }
-            let wanted_end = Epoch(system.epoch.0.saturating_add(epochs));
-            if let Some(end) = status.info.max_certified_end_epoch
-                && end >= wanted_end
-                && !opts.force
-            {
-                return Ok(StoreOutcome::AlreadyCertified {
-                    blob_id,
-                    end_epoch: end,
-                });
-            }
+            return Ok(StoreOutcome::AlreadyCertified { blob_id, end_epoch });
         }
 
         // Pay and register in one batch: the storage object id is derived from the reserve
@@ -276,8 +271,7 @@ impl BlobClient {
         report(opts.progress.as_ref(), |p| p.phase("register"));
         let metadata = verified.metadata().clone();
         let size = metadata.unencoded_length;
-        let config = *committee.encoding();
-        let encoded_size = config.encoded_length(size)?;
+        let encoded_size = committee.encoding().encoded_length(size)?;
         let (blob_object, end_epoch, storage_cost) = self
             .register(&metadata, encoded_size, epochs, opts.persistence)
             .await?;
@@ -295,66 +289,15 @@ impl BlobClient {
             Persistence::Permanent => BlobPersistence::Permanent,
             Persistence::Deletable => BlobPersistence::Deletable(blob_object),
         };
-        let mut committee = committee;
-        let mut source = Some(source);
-        let mut attempt = 0;
-        let (weight, upload_ms, certify_ms) = loop {
-            let source = match (source.take(), again) {
-                (Some(s), _) => s,
-                (None, Some(again)) => again()?,
-                (None, None) => unreachable!("a retry needs a source"),
-            };
-            let t = Instant::now();
-            report(opts.progress.as_ref(), |p| p.phase("upload"));
-            let uploaded = upload(
-                &self.p2p,
-                &committee,
-                blob_id,
-                source,
-                &metadata,
-                persistence,
-                UploadOptions {
-                    slivers_in_flight: self.options.upload_slivers_in_flight,
-                    extra_time: self.options.extra_upload_time,
-                    confirmation_wait: self.options.confirmation_wait,
-                    skip_nodes: &opts.skip_nodes,
-                    progress: opts.progress.as_ref(),
-                },
-            )
-            .await
-            .map_err(StoreError::from);
-            let upload_ms = t.elapsed().as_millis() as u64;
-            let t = Instant::now();
-            let failure = match uploaded {
-                Ok((certificate, weight)) => {
-                    report(opts.progress.as_ref(), |p| p.phase("certify"));
-                    let certified = self
-                        .submit(
-                            "certify",
-                            vec![TxKind::CertifyBlob {
-                                blob_object,
-                                certificate,
-                            }],
-                        )
-                        .await;
-                    match certified {
-                        Ok(_) => break (weight, upload_ms, t.elapsed().as_millis() as u64),
-                        Err(e) => e,
-                    }
-                }
-                Err(e) => e,
-            };
-            attempt += 1;
-            if again.is_none() || attempt > EPOCH_RETRIES {
-                return Err(failure);
-            }
-            let now = self.ledger.system().await.map_err(ledger_err("status"))?;
-            if now.epoch == committee.epoch() {
-                return Err(failure);
-            }
-            tracing::info!(blob_id = %blob_id, from = %committee.epoch(), to = %now.epoch, error = %failure, "the epoch changed during the store; uploading to the new committee");
-            committee = self.committee().await?;
+        let target = UploadTarget {
+            blob_id,
+            blob_object,
+            metadata: &metadata,
+            persistence,
         };
+        let (weight, upload_ms, certify_ms) = self
+            .upload_and_certify(&target, source, again, opts, committee)
+            .await?;
         Ok(StoreOutcome::NewlyCreated {
             blob_id,
             blob_object,
@@ -371,6 +314,99 @@ impl BlobClient {
                 certify: certify_ms,
             },
         })
+    }
+
+    /// The end epoch of a certified copy that already lasts `epochs` from now (so nothing needs
+    /// storing), unless `opts.force`; an invalidated blob id is an error.
+    async fn certified_until(
+        &self,
+        blob_id: &BlobId,
+        system: &SystemInfo,
+        epochs: u32,
+        opts: &StoreOptions,
+    ) -> Result<Option<Epoch>, StoreError> {
+        let Some(status) = self
+            .ledger
+            .blob_status(blob_id)
+            .await
+            .map_err(ledger_err("status"))?
+        else {
+            return Ok(None);
+        };
+        if status.invalid {
+            return Err(StoreError::Invalid(*blob_id));
+        }
+        let wanted_end = Epoch(system.epoch.0.saturating_add(epochs));
+        Ok(status
+            .info
+            .max_certified_end_epoch
+            .filter(|end| *end >= wanted_end && !opts.force))
+    }
+
+    /// Uploads and certifies; returns (confirmed shards, upload ms, certify ms). If the upload
+    /// or the certification fails because the epoch changed meanwhile, uploads again to the new
+    /// committee with a source from `again`, at most [`EPOCH_RETRIES`] times.
+    async fn upload_and_certify<'a>(
+        &self,
+        target: &UploadTarget<'_>,
+        source: SliverSource<'a>,
+        again: Option<&(dyn Fn() -> Result<SliverSource<'a>, StoreError> + Sync)>,
+        opts: &StoreOptions,
+        mut committee: CommitteeView,
+    ) -> Result<(u32, u64, u64), StoreError> {
+        let mut source = Some(source);
+        let mut attempt = 0;
+        loop {
+            let source = match (source.take(), again) {
+                (Some(s), _) => s,
+                (None, Some(again)) => again()?,
+                (None, None) => unreachable!("a retry needs a source"),
+            };
+            let t = Instant::now();
+            report(opts.progress.as_ref(), |p| p.phase("upload"));
+            let uploaded = upload(
+                &self.p2p,
+                &committee,
+                target.blob_id,
+                source,
+                target.metadata,
+                target.persistence,
+                UploadOptions {
+                    slivers_in_flight: self.options.upload_slivers_in_flight,
+                    extra_time: self.options.extra_upload_time,
+                    confirmation_wait: self.options.confirmation_wait,
+                    skip_nodes: &opts.skip_nodes,
+                    progress: opts.progress.as_ref(),
+                },
+            )
+            .await;
+            let upload_ms = t.elapsed().as_millis() as u64;
+            let t = Instant::now();
+            let failure = match uploaded {
+                Ok((certificate, weight)) => {
+                    report(opts.progress.as_ref(), |p| p.phase("certify"));
+                    let certify = TxKind::CertifyBlob {
+                        blob_object: target.blob_object,
+                        certificate,
+                    };
+                    match self.submit("certify", vec![certify]).await {
+                        Ok(_) => return Ok((weight, upload_ms, t.elapsed().as_millis() as u64)),
+                        Err(e) => e,
+                    }
+                }
+                Err(e) => e.into(),
+            };
+            attempt += 1;
+            if again.is_none() || attempt > EPOCH_RETRIES {
+                return Err(failure);
+            }
+            let now = self.ledger.system().await.map_err(ledger_err("status"))?;
+            if now.epoch == committee.epoch() {
+                return Err(failure);
+            }
+            tracing::info!(blob_id = %target.blob_id, from = %committee.epoch(), to = %now.epoch, error = %failure, "the epoch changed during the store; uploading to the new committee");
+            committee = self.committee().await?;
+        }
     }
 
     /// Reserves storage and registers the blob; returns the blob object, its end epoch and the

@@ -29,7 +29,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable as _};
 use floe_common::encoding::PreparedBlob;
 use floe_common::messages::{ProtocolMessage, StorageConfirmation};
 use floe_common::{
@@ -41,6 +40,7 @@ use floe_node_protocol::p2p::{CallError, P2p};
 use floe_node_protocol::protocol::{
     ConfirmationRequest, NodeError, PutSliverRequest, SignedConfirmation,
 };
+use floe_runtime::retry::{Backoff, Retryable as _};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{Notify, Semaphore, watch};
@@ -56,6 +56,9 @@ const GROUPS: usize = 5;
 const GROUP_STALL: Duration = Duration::from_secs(2);
 /// How often a phase's progress is checked.
 const STALL_CHECK: Duration = Duration::from_millis(250);
+/// Retries of one call to a node: 100 ms doubling, jittered, four retries.
+const CALL_RETRY: Backoff =
+    Backoff::new(Duration::from_millis(100), Duration::from_secs(2)).times(4);
 /// Times a confirmation signed for an earlier epoch is asked again.
 const LAGGING_RETRIES: u32 = 10;
 /// Wait before asking a lagging node again.
@@ -492,20 +495,14 @@ struct UploadCtx<'a, 's> {
     progress: Option<&'a ProgressHook>,
 }
 
-/// Retries a call a few times on `busy` and transport failures, and on `shard not held` (a
-/// node that has not applied the latest epoch change yet): 100 ms doubling, jittered, four
-/// retries.
+/// Retries a call ([`CALL_RETRY`]) on `busy` and transport failures, and on `shard not held` (a
+/// node that has not applied the latest epoch change yet).
 async fn retry<T, F, Fut>(call: F) -> Result<T, CallError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, CallError>>,
 {
-    let backoff = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(2))
-        .with_max_times(4)
-        .with_jitter();
-    call.retry(backoff)
+    call.retry(CALL_RETRY.builder())
         .sleep(tokio::time::sleep)
         .when(|e| {
             matches!(

@@ -100,9 +100,9 @@ impl Floe {
                 Event::ProposalCreated { id, .. } => Some(*id),
                 _ => None,
             })
-            .ok_or_else(|| FloeError::Ledger {
+            .ok_or(FloeError::MissingEffect {
                 step: "propose",
-                source: floe_ledger_types::ClientError::Decode("no ProposalCreated event".into()),
+                what: "a ProposalCreated event",
             })?;
         Ok(ProposalReceipt {
             proposal,

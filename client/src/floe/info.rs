@@ -2,7 +2,7 @@
 
 use floe_common::{Committee, CommitteeMember, Epoch, Frost, NodeId, ShardIndex};
 use floe_ledger_types::rpc::{CommitteeResponse, SystemInfo};
-use floe_ledger_types::{ClientError, Proposal, ProposalStatus};
+use floe_ledger_types::{Proposal, ProposalStatus};
 use serde::Serialize;
 
 use super::Floe;
@@ -63,10 +63,7 @@ impl Floe {
     /// a certificate the ledger will accept.
     pub async fn certificate_committee(&self) -> Result<Committee, FloeError> {
         let response = self.committee().await?;
-        certificate_committee_of(&response).map_err(|e| FloeError::Ledger {
-            step: "committee",
-            source: ClientError::Decode(format!("invalid committee: {e}")),
-        })
+        certificate_committee_of(&response).map_err(FloeError::InvalidCommittee)
     }
 
     /// System parameters, epoch timing and the committee with stakes.

@@ -161,11 +161,9 @@ impl Floe {
             .effects
             .created
             .first()
-            .ok_or_else(|| FloeError::Ledger {
+            .ok_or(FloeError::MissingEffect {
                 step: "stake",
-                source: floe_ledger_types::ClientError::Decode(
-                    "a successful stake created no object".into(),
-                ),
+                what: "the staked object",
             })?;
         let activation_epoch = match self.object(&staked_object).await? {
             Some(o) => match o.object {

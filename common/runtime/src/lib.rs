@@ -1,8 +1,14 @@
 //! Async helpers shared by Floe's services, clients and binaries. No protocol logic lives here.
 //!
-//! * [`process`]: logging to stderr with `tracing` and a cancellation token tied to SIGINT,
-//!   SIGTERM and SIGHUP ([`init_tracing`], [`cancel_on_signal`]).
+//! * [`retry`]: the one retry policy ([`Backoff`]): capped, jittered exponential backoff.
+//! * [`process`] (feature `process`, for binaries): logging to stderr with `tracing` and a
+//!   cancellation token tied to SIGINT, SIGTERM and SIGHUP ([`init_tracing`],
+//!   [`cancel_on_signal`]).
 
+#[cfg(feature = "process")]
 pub mod process;
+pub mod retry;
 
+#[cfg(feature = "process")]
 pub use process::{cancel_on_signal, init_tracing};
+pub use retry::{Backoff, Delays};

@@ -196,29 +196,8 @@ impl State {
         self.dirty.insert(Key::PreviousCommittee);
         self.dirty.insert(Key::NextCommittee);
         let before: BTreeMap<NodeId, StorageNode> = self.nodes.clone();
-        for n in self.nodes.values_mut() {
-            n.pool.commission = sat(n.pool.commission, n.pool.commission_locked);
-            n.pool.commission_locked = Frost::ZERO;
-        }
-        let due: Vec<Epoch> = self
-            .system
-            .epoch_accounts
-            .range(..new)
-            .map(|(e, _)| *e)
-            .collect();
-        for e in due {
-            self.pay_rewards(e, new);
-        }
-
-        let continuing_sync = matches!(self.system.epoch_state, EpochState::Sync { .. });
-        let next = match self.next_committee.take() {
-            Some(c) => c.with_epoch(new),
-            None => self.committee.with_epoch(new),
-        };
-        let prev = std::mem::replace(&mut self.committee, next);
-        if !continuing_sync || self.previous_committee.is_none() {
-            self.previous_committee = Some(prev);
-        }
+        self.settle_rewards(new);
+        let continuing_sync = self.rotate_committee(new);
         let start = self
             .system
             .next_epoch_at_ms()
@@ -236,6 +215,45 @@ impl State {
         }
         self.system.epoch_accounts = self.system.epoch_accounts.split_off(&new);
         self.update_prices();
+        self.expire_proposals(new);
+        self.start_shard_sync(new, start, continuing_sync);
+    }
+
+    /// Unlocks last epoch's commission and pays the rewards of every epoch before `new`.
+    fn settle_rewards(&mut self, new: Epoch) {
+        for n in self.nodes.values_mut() {
+            n.pool.commission = sat(n.pool.commission, n.pool.commission_locked);
+            n.pool.commission_locked = Frost::ZERO;
+        }
+        let due: Vec<Epoch> = self
+            .system
+            .epoch_accounts
+            .range(..new)
+            .map(|(e, _)| *e)
+            .collect();
+        for e in due {
+            self.pay_rewards(e, new);
+        }
+    }
+
+    /// The selected committee (or the current one) takes over for `new`; the committee it
+    /// replaces becomes the previous one, unless a sync still running keeps the older reads.
+    /// Returns whether that sync continues.
+    fn rotate_committee(&mut self, new: Epoch) -> bool {
+        let continuing_sync = matches!(self.system.epoch_state, EpochState::Sync { .. });
+        let next = match self.next_committee.take() {
+            Some(c) => c.with_epoch(new),
+            None => self.committee.with_epoch(new),
+        };
+        let prev = std::mem::replace(&mut self.committee, next);
+        if !continuing_sync || self.previous_committee.is_none() {
+            self.previous_committee = Some(prev);
+        }
+        continuing_sync
+    }
+
+    /// Open proposals whose deadline passed expire.
+    fn expire_proposals(&mut self, new: Epoch) {
         let expired: Vec<u64> = self
             .proposals
             .values()
@@ -249,7 +267,12 @@ impl State {
                 self.block_events.push(Event::ProposalExpired { id });
             }
         }
+    }
 
+    /// Emits `EpochChanged` with the shard moves, and enters the sync phase unless the members
+    /// that already count as synced (those gaining nothing, or those a continuing sync counted)
+    /// hold a quorum of shards.
+    fn start_shard_sync(&mut self, new: Epoch, start: u64, continuing_sync: bool) {
         let reads = self
             .previous_committee
             .clone()

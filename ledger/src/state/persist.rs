@@ -16,7 +16,8 @@
 
 use std::collections::BTreeMap;
 
-use floe_common::{BlobId, NodeId, ObjectId, codec};
+use floe_common::codec::{self, CodecError};
+use floe_common::{BlobId, NodeId, ObjectId};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::State;
@@ -35,12 +36,13 @@ pub enum StateError {
     #[error("bad state key {0}")]
     BadKey(String),
     /// A value that does not decode.
-    #[error("bad value for key {key}: {reason}")]
+    #[error("bad value for key {key}: {source}")]
     BadValue {
         /// Hex key.
         key: String,
-        /// Decoder message.
-        reason: String,
+        /// The decoder's error.
+        #[source]
+        source: CodecError,
     },
     /// The system or committee record is missing.
     #[error("missing {0} record")]
@@ -119,9 +121,9 @@ fn enc<T: Serialize>(v: Option<&T>) -> Option<Vec<u8>> {
 }
 
 fn dec<T: DeserializeOwned>(key: &[u8], v: &[u8]) -> Result<T, StateError> {
-    codec::decode(v, MAX_VALUE_BYTES).map_err(|e| StateError::BadValue {
+    codec::decode(v, MAX_VALUE_BYTES).map_err(|source| StateError::BadValue {
         key: hex::encode(key),
-        reason: e.to_string(),
+        source,
     })
 }
 

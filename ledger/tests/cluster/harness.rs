@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 use floe_common::{Frost, KeyPair};
 use floe_ledger::localnet::{self, LocalValidator};
 use floe_ledger::{
-    Address, FaucetParams, Genesis, LedgerClient, Params, SignedTransaction, Transaction, TxKind,
-    ValidatorSet,
+    Address, Genesis, LedgerClient, SignedTransaction, Transaction, TxKind, ValidatorSet,
 };
 
 pub const CHAIN: &str = "floe-cluster-test";
@@ -30,41 +29,33 @@ pub struct Cluster {
 }
 
 fn genesis() -> Genesis {
-    Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: 0,
-        params: Params {
-            epoch_duration_ms: 3_600_000,
-            max_epochs_ahead: 100,
-            storage_price_per_mib_epoch: Frost(1),
-            write_price_per_mib: Frost(1),
-            min_fee: Frost(1),
-            max_shards_per_node: 100,
-            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
-        },
-        validators: Vec::new(),
-        accounts: (0..4)
-            .map(|i| (Address::of(&user(i).public()), Frost(FUNDS)))
-            .collect(),
-        storage_nodes: (0..4u8)
-            .map(|i| floe_ledger::GenesisNode {
-                name: format!("node-{}", i + 1),
-                public_key: KeyPair::from_seed([i + 100; 32]).public(),
-                network_address: "/ip4/127.0.0.1/tcp/1".into(),
-                http_address: "http://127.0.0.1:1".into(),
-                commission_bps: 0,
-                stake: Frost(1_000),
-                owner: Address::of(&user(0).public()),
-                storage_price_vote: Frost(1),
-                write_price_vote: Frost(1),
-                capacity_vote: 1 << 40,
-            })
-            .collect(),
-        n_shards: 10,
-        faucet: Some(FaucetParams {
-            max_per_call: Frost(1_000),
-        }),
+    let mut g = Genesis::builder(CHAIN, 10)
+        .params(|p| {
+            p.storage_price_per_mib_epoch = Frost(1);
+            p.write_price_per_mib = Frost(1);
+            p.min_fee = Frost(1);
+            p.max_shards_per_node = 100;
+        })
+        .faucet(Frost(1_000));
+    for i in 0..4 {
+        g = g.account(Address::of(&user(i).public()), Frost(FUNDS));
     }
+    for i in 0..4u8 {
+        g = g.node(floe_ledger::GenesisNode {
+            commission_bps: 0,
+            storage_price_vote: Frost(1),
+            write_price_vote: Frost(1),
+            ..floe_ledger::GenesisNode::new(
+                format!("node-{}", i + 1),
+                KeyPair::from_seed([i + 100; 32]).public(),
+                Address::of(&user(0).public()),
+                Frost(1_000),
+                "/ip4/127.0.0.1/tcp/1",
+                "http://127.0.0.1:1",
+            )
+        });
+    }
+    g.build()
 }
 
 impl Cluster {

@@ -7,8 +7,8 @@ use floe_common::{
     Epoch, Frost, KeyPair, ObjectId, ProtocolMessage, SignedMessage, StorageConfirmation,
 };
 use floe_ledger::{
-    Address, BlockContext, Effects, FaucetParams, Genesis, GenesisNode, GenesisValidator, Object,
-    Params, SignedTransaction, State, Transaction, TxError, TxKind, apply,
+    Address, BlockContext, Effects, Genesis, GenesisNode, Object, Params, SignedTransaction, State,
+    Transaction, TxError, TxKind, apply,
 };
 
 pub const CHAIN: &str = "floe-test";
@@ -42,45 +42,44 @@ pub fn params() -> Params {
         storage_price_per_mib_epoch: STORAGE_PRICE,
         write_price_per_mib: WRITE_PRICE,
         min_fee: MIN_FEE,
-        max_shards_per_node: 100,
-        active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
+        ..Params::for_shards(100)
     }
 }
 
 pub fn genesis_node(i: usize, stake: Frost) -> GenesisNode {
     GenesisNode {
-        name: format!("node-{i}"),
-        public_key: node_key(i).public(),
-        network_address: format!("/ip4/127.0.0.1/tcp/{}", 9000 + i),
-        http_address: format!("http://127.0.0.1:{}", 8000 + i),
         commission_bps: 500,
-        stake,
-        owner: addr(&user_key(i % 4)),
         storage_price_vote: STORAGE_PRICE,
         write_price_vote: WRITE_PRICE,
-        capacity_vote: 1 << 40,
+        ..GenesisNode::new(
+            format!("node-{i}"),
+            node_key(i).public(),
+            addr(&user_key(i % 4)),
+            stake,
+            format!("/ip4/127.0.0.1/tcp/{}", 9000 + i),
+            format!("http://127.0.0.1:{}", 8000 + i),
+        )
     }
 }
 
 pub fn genesis() -> Genesis {
-    Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: GENESIS_MS,
-        params: params(),
-        validators: (0..4)
-            .map(|i| GenesisValidator {
-                name: format!("validator-{i}"),
-                public_key: KeyPair::from_seed([i as u8 + 200; 32]).public(),
-                voting_power: 1,
-            })
-            .collect(),
-        accounts: (0..4).map(|i| (addr(&user_key(i)), USER_FUNDS)).collect(),
-        storage_nodes: (0..10).map(|i| genesis_node(i, NODE_STAKE)).collect(),
-        n_shards: 100,
-        faucet: Some(FaucetParams {
-            max_per_call: FAUCET_MAX,
-        }),
+    let mut g = Genesis::builder(CHAIN, 100)
+        .time_ms(GENESIS_MS)
+        .params(|p| *p = params())
+        .faucet(FAUCET_MAX);
+    for i in 0..4 {
+        g = g
+            .validator(
+                format!("validator-{i}"),
+                KeyPair::from_seed([i as u8 + 200; 32]).public(),
+                1,
+            )
+            .account(addr(&user_key(i)), USER_FUNDS);
     }
+    for i in 0..10 {
+        g = g.node(genesis_node(i, NODE_STAKE));
+    }
+    g.build()
 }
 
 /// A blob id with a made-up root hash.

@@ -9,8 +9,8 @@ use floe_ledger::rpc::{RpcConfig, serve};
 use floe_ledger::service::Ledger;
 use floe_ledger::store::{BlockRecord, LedgerStore};
 use floe_ledger::{
-    Address, CommitCertificate, FaucetParams, Genesis, GenesisNode, GenesisValidator, LedgerClient,
-    Params, SignedTransaction, Transaction, TxKind,
+    Address, CommitCertificate, Genesis, GenesisNode, LedgerClient, SignedTransaction, Transaction,
+    TxKind,
 };
 use floe_ledger_types::block::Block;
 use tokio_util::sync::CancellationToken;
@@ -36,45 +36,33 @@ pub fn addr(k: &KeyPair) -> Address {
 }
 
 pub fn genesis() -> Genesis {
-    Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: 1_000_000,
-        params: Params {
-            epoch_duration_ms: 60_000,
-            max_epochs_ahead: 10,
-            storage_price_per_mib_epoch: Frost(1_000),
-            write_price_per_mib: Frost(500),
-            min_fee: MIN_FEE,
-            max_shards_per_node: 100,
-            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
-        },
-        validators: (0..4)
-            .map(|i| GenesisValidator {
-                name: format!("validator-{i}"),
-                public_key: validator_key(i).public(),
-                voting_power: 1,
-            })
-            .collect(),
-        accounts: vec![(addr(&user_key(0)), FUNDS)],
-        storage_nodes: (0..2)
-            .map(|i| GenesisNode {
-                name: format!("node-{i}"),
-                public_key: node_key(i).public(),
-                network_address: format!("/ip4/127.0.0.1/tcp/{}", 9000 + i),
-                http_address: format!("http://127.0.0.1:{}", 8000 + i),
-                commission_bps: 500,
-                stake: Frost(1_000_000_000),
-                owner: addr(&user_key(0)),
-                storage_price_vote: Frost(1_000),
-                write_price_vote: Frost(500),
-                capacity_vote: 1 << 40,
-            })
-            .collect(),
-        n_shards: 10,
-        faucet: Some(FaucetParams {
-            max_per_call: Frost(5_000_000_000),
-        }),
+    let mut g = Genesis::builder(CHAIN, 10)
+        .time_ms(1_000_000)
+        .params(|p| {
+            p.epoch_duration_ms = 60_000;
+            p.max_epochs_ahead = 10;
+            p.min_fee = MIN_FEE;
+            p.max_shards_per_node = 100;
+        })
+        .account(addr(&user_key(0)), FUNDS)
+        .faucet(Frost(5_000_000_000));
+    for i in 0..4 {
+        g = g.validator(format!("validator-{i}"), validator_key(i).public(), 1);
     }
+    for i in 0..2 {
+        g = g.node(GenesisNode {
+            commission_bps: 500,
+            ..GenesisNode::new(
+                format!("node-{i}"),
+                node_key(i).public(),
+                addr(&user_key(0)),
+                Frost(1_000_000_000),
+                format!("/ip4/127.0.0.1/tcp/{}", 9000 + i),
+                format!("http://127.0.0.1:{}", 8000 + i),
+            )
+        });
+    }
+    g.build()
 }
 
 /// A signed transaction from `key`.

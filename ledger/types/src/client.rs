@@ -47,10 +47,10 @@ pub enum ClientError {
     },
     /// No validator could be reached (the last error).
     #[error("transport: {0}")]
-    Transport(String),
+    Transport(#[from] TransportError),
     /// A response did not decode.
     #[error("decode: {0}")]
-    Decode(String),
+    Decode(#[from] BodyError),
     /// A block's commit certificate does not verify.
     #[error("block verification failed: {0}")]
     Verification(#[from] CertError),
@@ -79,6 +79,34 @@ impl ClientError {
     fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
+}
+
+/// Why no validator answered.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The client was given no validator URL.
+    #[error("no validator URLs")]
+    NoUrls,
+    /// The request to `url` failed (the last validator tried).
+    #[error("{url}: {source}")]
+    Request {
+        /// The validator's base URL.
+        url: String,
+        /// The HTTP client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+/// A response body that is not what the API promises.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// A JSON body that does not decode.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A BCS body that does not decode.
+    #[error(transparent)]
+    Bcs(#[from] floe_common::codec::CodecError),
 }
 
 /// A client of one or more validators.
@@ -139,11 +167,11 @@ impl LedgerClient {
         wait: Duration,
     ) -> Result<reqwest::Response, ClientError> {
         if self.urls.is_empty() {
-            return Err(ClientError::Transport("no validator URLs".into()));
+            return Err(TransportError::NoUrls.into());
         }
         let n = self.urls.len();
         let start = self.current.load(Ordering::Relaxed) % n;
-        let mut last = String::new();
+        let mut last = TransportError::NoUrls;
         for i in 0..n {
             let idx = (start + i) % n;
             let mut req: RequestBuilder = self
@@ -167,12 +195,33 @@ impl LedgerClient {
                 Err(e) if e.is_timeout() => return Err(ClientError::Timeout),
                 Err(e) if e.is_connect() => {
                     tracing::debug!(url = %self.urls[idx], error = %e, "validator unreachable, trying the next");
-                    last = format!("{}: {e}", self.urls[idx]);
+                    last = TransportError::Request {
+                        url: self.urls[idx].clone(),
+                        source: e,
+                    };
                 }
-                Err(e) => return Err(ClientError::Transport(e.to_string())),
+                Err(source) => {
+                    return Err(TransportError::Request {
+                        url: self.urls[idx].clone(),
+                        source,
+                    }
+                    .into());
+                }
             }
         }
-        Err(ClientError::Transport(last))
+        Err(last.into())
+    }
+
+    /// A successful response's body.
+    async fn body(resp: reqwest::Response) -> Result<bytes::Bytes, ClientError> {
+        let url = resp.url().origin().ascii_serialization();
+        resp.bytes().await.map_err(|source| {
+            if source.is_timeout() {
+                ClientError::Timeout
+            } else {
+                TransportError::Request { url, source }.into()
+            }
+        })
     }
 
     async fn error_of(resp: reqwest::Response) -> ClientError {
@@ -207,14 +256,8 @@ impl LedgerClient {
         if !resp.status().is_success() {
             return Err(Self::error_of(resp).await);
         }
-        let bytes = resp.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                ClientError::Timeout
-            } else {
-                ClientError::Transport(e.to_string())
-            }
-        })?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+        let bytes = Self::body(resp).await?;
+        Ok(serde_json::from_slice(&bytes).map_err(BodyError::from)?)
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
@@ -392,13 +435,10 @@ impl LedgerClient {
         if !resp.status().is_success() {
             return Self::optional(Err(Self::error_of(resp).await));
         }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
-        floe_common::codec::decode(&bytes, MAX_RECORD_BYTES)
-            .map(Some)
-            .map_err(|e| ClientError::Decode(e.to_string()))
+        let bytes = Self::body(resp).await?;
+        Ok(Some(
+            floe_common::codec::decode(&bytes, MAX_RECORD_BYTES).map_err(BodyError::from)?,
+        ))
     }
 
     /// The committed block at `height` (unverified; see [`LedgerClient::verified_block`]).

@@ -39,6 +39,28 @@ pub struct Params {
 
 /// Default committee size cap (Walrus mainnet uses 111).
 pub const DEFAULT_ACTIVE_SET_SIZE: u16 = 100;
+/// Default initial storage price (FROST per MiB-epoch) and node vote.
+pub const DEFAULT_STORAGE_PRICE: Frost = Frost(1_000);
+/// Default initial write price (FROST per MiB) and node vote.
+pub const DEFAULT_WRITE_PRICE: Frost = Frost(500);
+
+impl Params {
+    /// Parameters for a network of `n_shards` shards: one-hour epochs, storage bought up to 100
+    /// epochs ahead, the default prices ([`DEFAULT_STORAGE_PRICE`], [`DEFAULT_WRITE_PRICE`]), a
+    /// 1,000 FROST minimum fee, no per-node cap below the shard count, and the default active
+    /// set.
+    pub fn for_shards(n_shards: u16) -> Params {
+        Params {
+            epoch_duration_ms: 3_600_000,
+            max_epochs_ahead: 100,
+            storage_price_per_mib_epoch: DEFAULT_STORAGE_PRICE,
+            write_price_per_mib: DEFAULT_WRITE_PRICE,
+            min_fee: Frost(1_000),
+            max_shards_per_node: n_shards,
+            active_set_size: DEFAULT_ACTIVE_SET_SIZE,
+        }
+    }
+}
 
 fn default_active_set_size() -> u16 {
     DEFAULT_ACTIVE_SET_SIZE
@@ -91,6 +113,30 @@ pub struct GenesisNode {
 }
 
 impl GenesisNode {
+    /// A node with `stake` from `owner`, 10 % commission, price votes equal to
+    /// [`Params::for_shards`]'s prices and a 1 TiB capacity vote.
+    pub fn new(
+        name: impl Into<String>,
+        public_key: PublicKey,
+        owner: Address,
+        stake: Frost,
+        network_address: impl Into<String>,
+        http_address: impl Into<String>,
+    ) -> GenesisNode {
+        GenesisNode {
+            name: name.into(),
+            public_key,
+            network_address: network_address.into(),
+            http_address: http_address.into(),
+            commission_bps: 1_000,
+            stake,
+            owner,
+            storage_price_vote: DEFAULT_STORAGE_PRICE,
+            write_price_vote: DEFAULT_WRITE_PRICE,
+            capacity_vote: 1 << 40,
+        }
+    }
+
     /// The node id.
     pub fn node_id(&self) -> NodeId {
         node_id_of(&self.public_key)
@@ -117,6 +163,58 @@ pub struct Genesis {
     pub n_shards: u16,
     /// Faucet, if enabled.
     pub faucet: Option<FaucetParams>,
+}
+
+/// Builds a [`Genesis`] one part at a time (tests, tools, local networks). Unset parts are empty
+/// (no validators, accounts or nodes, no faucet) or [`Params::for_shards`].
+#[derive(Debug, Clone)]
+pub struct GenesisBuilder(Genesis);
+
+impl GenesisBuilder {
+    /// Block time at which epoch 0 starts.
+    pub fn time_ms(mut self, genesis_time_ms: u64) -> Self {
+        self.0.genesis_time_ms = genesis_time_ms;
+        self
+    }
+
+    /// Changes the parameters.
+    pub fn params(mut self, change: impl FnOnce(&mut Params)) -> Self {
+        change(&mut self.0.params);
+        self
+    }
+
+    /// Adds a consensus validator.
+    pub fn validator(mut self, name: impl Into<String>, key: PublicKey, voting_power: u64) -> Self {
+        self.0.validators.push(GenesisValidator {
+            name: name.into(),
+            public_key: key,
+            voting_power,
+        });
+        self
+    }
+
+    /// Adds an account with a balance.
+    pub fn account(mut self, address: Address, balance: Frost) -> Self {
+        self.0.accounts.push((address, balance));
+        self
+    }
+
+    /// Adds a storage node.
+    pub fn node(mut self, node: GenesisNode) -> Self {
+        self.0.storage_nodes.push(node);
+        self
+    }
+
+    /// Enables the faucet.
+    pub fn faucet(mut self, max_per_call: Frost) -> Self {
+        self.0.faucet = Some(FaucetParams { max_per_call });
+        self
+    }
+
+    /// The genesis (not validated: see [`Genesis::validate`]).
+    pub fn build(self) -> Genesis {
+        self.0
+    }
 }
 
 /// An invalid genesis.
@@ -171,6 +269,20 @@ fn check_text(field: &str, s: &str, max: usize) -> Result<(), GenesisError> {
 }
 
 impl Genesis {
+    /// A builder for chain `chain_id` with `n_shards` shards, starting at time 0.
+    pub fn builder(chain_id: impl Into<String>, n_shards: u16) -> GenesisBuilder {
+        GenesisBuilder(Genesis {
+            chain_id: chain_id.into(),
+            genesis_time_ms: 0,
+            params: Params::for_shards(n_shards),
+            validators: Vec::new(),
+            accounts: Vec::new(),
+            storage_nodes: Vec::new(),
+            n_shards,
+            faucet: None,
+        })
+    }
+
     /// Checks the genesis (see [`GenesisError`]).
     pub fn validate(&self) -> Result<(), GenesisError> {
         check_text("chain_id", &self.chain_id, MAX_CHAIN_ID_LEN)?;

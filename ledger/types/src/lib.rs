@@ -30,11 +30,13 @@ pub mod tx;
 
 pub use block::{Block, BlockHash, BlockHeader};
 pub use cert::{CertError, CommitCertificate, ValidatorAddress, ValidatorInfo, ValidatorSet};
-pub use client::{ClientError, LedgerClient};
+pub use client::{BodyError, ClientError, LedgerClient, TransportError};
 pub use committee::{ApportionError, active_set, apportion, assign_shards, transition};
 pub use error::TxError;
 pub use events::{Effects, EpochEvent, Event, MemberShards, NodeReward, ShardMove};
-pub use genesis::{FaucetParams, Genesis, GenesisError, GenesisNode, GenesisValidator, Params};
+pub use genesis::{
+    FaucetParams, Genesis, GenesisBuilder, GenesisError, GenesisNode, GenesisValidator, Params,
+};
 pub use objects::{
     Account, BlobIdInfo, BlobObject, CommitteeState, EpochAccount, EpochState, NodeVotes, Object,
     Proposal, ProposalChange, ProposalStatus, StakeStatus, StakedWal, StakingPool, StorageNode,

@@ -345,7 +345,9 @@ impl SignedTransaction {
             CodecError::TooLarge { size, limit } => {
                 TxError::too_large("transaction", size as u64, limit as u64)
             }
-            CodecError::Malformed(reason) => TxError::Malformed { reason },
+            CodecError::Malformed(e) => TxError::Malformed {
+                reason: e.to_string(),
+            },
         })
     }
 

@@ -211,8 +211,19 @@ enum Command {
     },
 }
 
-/// Called with `(protocol, result label)` for every inbound request answered.
-pub type RequestObserver = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
+/// Called for every inbound request answered.
+pub type RequestObserver = Arc<dyn Fn(Served) + Send + Sync>;
+
+/// One answered inbound request, as an observer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Served {
+    /// The protocol.
+    pub protocol: &'static str,
+    /// `ok`, or the refusal's label.
+    pub result: &'static str,
+    /// How long the handler took (zero for a request refused as busy).
+    pub elapsed: Duration,
+}
 
 /// A handle to the swarm task. Cheap to clone.
 #[derive(Clone)]
@@ -315,7 +326,7 @@ struct Inbound {
     server: Server,
     global: Arc<Semaphore>,
     per_peer: HashMap<PeerId, usize>,
-    tasks: JoinSet<(PeerId, Responder, &'static str, Response)>,
+    tasks: JoinSet<(PeerId, Responder, &'static str, Response, Duration)>,
 }
 
 impl Inbound {
@@ -336,7 +347,7 @@ impl Inbound {
         let Some(permit) = permit else {
             tracing::debug!(%peer, protocol, "inbound request refused: busy");
             let response = request.refuse(NodeError::Busy);
-            self.observe(protocol, &response);
+            self.observe(protocol, &response, Duration::ZERO);
             respond(swarm.behaviour_mut(), to, response);
             return;
         };
@@ -344,6 +355,7 @@ impl Inbound {
         let handler = self.server.handler.clone();
         let refusal = request.refuse(NodeError::Internal("handler panicked".into()));
         self.tasks.spawn(async move {
+            let started = tokio::time::Instant::now();
             let response = std::panic::AssertUnwindSafe(handler.handle(peer, request))
                 .catch_unwind()
                 .await
@@ -352,7 +364,7 @@ impl Inbound {
                     refusal
                 });
             drop(permit);
-            (peer, to, protocol, response)
+            (peer, to, protocol, response, started.elapsed())
         });
     }
 
@@ -363,6 +375,7 @@ impl Inbound {
         to: Responder,
         protocol: &'static str,
         response: Response,
+        elapsed: Duration,
     ) {
         if let Some(n) = self.per_peer.get_mut(&peer) {
             *n = n.saturating_sub(1);
@@ -370,13 +383,17 @@ impl Inbound {
                 self.per_peer.remove(&peer);
             }
         }
-        self.observe(protocol, &response);
+        self.observe(protocol, &response, elapsed);
         respond(swarm.behaviour_mut(), to, response);
     }
 
-    fn observe(&self, protocol: &'static str, response: &Response) {
+    fn observe(&self, protocol: &'static str, response: &Response, elapsed: Duration) {
         if let Some(o) = &self.server.observer {
-            o(protocol, response.error().map_or("ok", NodeError::label));
+            o(Served {
+                protocol,
+                result: response.error().map_or("ok", NodeError::label),
+                elapsed,
+            });
         }
     }
 }
@@ -411,7 +428,7 @@ async fn run(
             done = async { inbound.as_mut().expect("has tasks").tasks.join_next().await }, if has_tasks => {
                 let inbound = inbound.as_mut().expect("has tasks");
                 match done {
-                    Some(Ok((peer, to, protocol, response))) => inbound.finish(&mut swarm, peer, to, protocol, response),
+                    Some(Ok((peer, to, protocol, response, elapsed))) => inbound.finish(&mut swarm, peer, to, protocol, response, elapsed),
                     Some(Err(e)) => tracing::error!(error = %e, "inbound handler task failed"),
                     None => {}
                 }
@@ -489,7 +506,9 @@ mod tests {
                     max_concurrent: 100,
                     max_concurrent_per_peer: 2,
                 },
-                observer: Some(Arc::new(move |p, r| log.lock().unwrap().push((p, r)))),
+                observer: Some(Arc::new(move |s: Served| {
+                    log.lock().unwrap().push((s.protocol, s.result))
+                })),
             }),
             cancel.clone(),
         )

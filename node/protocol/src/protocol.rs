@@ -323,10 +323,37 @@ pub enum NodeError {
     /// The node failed internally.
     #[error("internal error: {0}")]
     Internal(String),
-    /// A shard-sync request this node does not serve (wrong signer, epoch, shard, or the node
-    /// did not hold the shard).
+    /// A shard-sync request this node does not serve, and which check refused it.
     #[error("shard sync refused: {0}")]
-    NotSyncing(String),
+    NotSyncing(SyncRefusal),
+}
+
+/// Why a node refused to serve a shard's slivers (`/floe/sync-shard/1`). The checks run in
+/// this order; a shard's slivers go only to its current holder, signed for the current epoch,
+/// from a node that held the shard before the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum SyncRefusal {
+    /// The requesting peer is not a member of the current committee.
+    #[error("the requester is not a member of the current committee")]
+    NotAMember,
+    /// The request is not signed by the member's key.
+    #[error("request signature: {0}")]
+    BadSignature(String),
+    /// The request is signed for another epoch than the serving node's.
+    #[error("request for epoch {requested}, this node is at epoch {current}")]
+    WrongEpoch {
+        /// The request's epoch.
+        requested: Epoch,
+        /// The serving node's epoch.
+        current: Epoch,
+    },
+    /// The requester does not hold the shard in the current committee.
+    #[error("the requester does not hold shard {0}")]
+    RequesterLacksShard(ShardIndex),
+    /// The serving node did not hold the shard before a change that is still syncing (or no
+    /// change is syncing).
+    #[error("this node did not hold shard {0} before a change that is syncing")]
+    NotPreviousHolder(ShardIndex),
 }
 
 impl NodeError {
@@ -526,7 +553,7 @@ mod tests {
             NodeError::BadProof(String::new()),
             NodeError::BadRequest(String::new()),
             NodeError::Busy,
-            NodeError::NotSyncing(String::new()),
+            NodeError::NotSyncing(SyncRefusal::NotAMember),
             NodeError::Internal(String::new()),
         ];
         let labels: std::collections::BTreeSet<_> = errors.iter().map(|e| e.label()).collect();

@@ -13,7 +13,7 @@ use rocksdb::{Direction, IteratorMode, WriteBatch};
 
 use super::schema::{CF_HELD, METADATA, PENDING, held_key, sliver_family, sliver_key};
 use super::sliver_format::{SLIVER_TRAILER, decode_stored_sliver, encode_stored_sliver};
-use super::{Storage, StorageError};
+use super::{Corruption, Storage, StorageError};
 
 /// One entry of `held`: a stored sliver's axis, pair and stored bytes.
 type Held = (SliverAxis, SliverPairIndex, u64);
@@ -52,7 +52,7 @@ impl Storage {
             .map_err(|e| StorageError::Corrupt {
                 family: METADATA.name,
                 key: blob_id.to_string(),
-                reason: e.to_string(),
+                reason: e.into(),
             })?;
         Ok(Some(md))
     }
@@ -108,20 +108,23 @@ impl Storage {
         let Some(value) = self.db.get_cf_opt(self.cf(family), key, &self.read)? else {
             return Ok(None);
         };
-        let corrupt = |reason: String| StorageError::Corrupt {
+        let corrupt = |reason: Corruption| StorageError::Corrupt {
             family,
             key: hex::encode(key),
             reason,
         };
         if value.len() > limit {
-            return Err(corrupt(format!("{} bytes exceeds {limit}", value.len())));
+            return Err(corrupt(Corruption::TooLarge {
+                len: value.len(),
+                limit,
+            }));
         }
-        let sliver = decode_stored_sliver(value).map_err(|e| corrupt(e.to_string()))?;
+        let sliver = decode_stored_sliver(value).map_err(|e| corrupt(e.into()))?;
         if sliver.axis != axis || pair.sliver_index(axis, self.config.n_shards()) != sliver.index {
-            return Err(corrupt(format!(
-                "holds {} sliver {}",
-                sliver.axis, sliver.index
-            )));
+            return Err(corrupt(Corruption::WrongSliver {
+                axis: sliver.axis,
+                index: sliver.index,
+            }));
         }
         Ok(Some(sliver))
     }
@@ -151,20 +154,20 @@ impl Storage {
             if key.len() != 35 || key[..32] != blob_id.0 {
                 break;
             }
-            let corrupt = |reason: &str| StorageError::Corrupt {
+            let corrupt = |reason: Corruption| StorageError::Corrupt {
                 family: CF_HELD,
                 key: hex::encode(&key),
-                reason: reason.into(),
+                reason,
             };
             let axis = match key[32] {
                 0 => SliverAxis::Primary,
                 1 => SliverAxis::Secondary,
-                _ => return Err(corrupt("bad axis")),
+                _ => return Err(corrupt(Corruption::BadAxis)),
             };
             let len: [u8; 4] = value
                 .as_ref()
                 .try_into()
-                .map_err(|_| corrupt("bad length"))?;
+                .map_err(|_| corrupt(Corruption::BadLength))?;
             out.push((
                 axis,
                 SliverPairIndex(u16::from_be_bytes([key[33], key[34]])),

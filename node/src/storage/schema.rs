@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use super::ledger_view::{EpochRecord, LedgerTip};
 use super::stats::StorageStats;
-use super::{Storage, StorageError};
+use super::{Corruption, Storage, StorageError};
 use crate::blob_state::BlobState;
 
 pub(super) const CF_METADATA: &str = "metadata";
@@ -92,7 +92,7 @@ pub(super) fn decode<V: DeserializeOwned>(
     codec::decode(bytes, limit).map_err(|e| StorageError::Corrupt {
         family,
         key: hex::encode(key),
-        reason: e.to_string(),
+        reason: e.into(),
     })
 }
 
@@ -196,7 +196,7 @@ impl<V: Serialize + DeserializeOwned> Column<V> {
                 let id: [u8; 32] = key.as_ref().try_into().map_err(|_| StorageError::Corrupt {
                     family: self.name,
                     key: hex::encode(&key),
-                    reason: "not a blob id".into(),
+                    reason: Corruption::NotABlobId,
                 })?;
                 Ok((BlobId(id), value(&key, &bytes)?))
             })

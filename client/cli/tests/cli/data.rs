@@ -3,123 +3,10 @@
 //! `bench read`, and the exit code of an unknown blob.
 
 use std::path::Path;
-use std::time::Duration;
 
 use floe_common::crypto::KeyFile;
-use floe_common::{Frost, KeyPair};
-use floe_ledger::localnet::{self, free_port};
-use floe_ledger::{Address, Genesis, GenesisNode, Params};
-use floe_node::NodeConfig;
-use floe_node::config::{InboundConfig, RecoveryConfig};
+use floe_tests::{ClusterOptions, TestCluster};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
-
-use crate::support::{addr, wal};
-
-const SHARDS: u16 = 12;
-
-/// A validator and four storage nodes; everything stops when `cancel` fires.
-struct DataNet {
-    url: String,
-    user: KeyPair,
-    cancel: CancellationToken,
-    _dir: tempfile::TempDir,
-}
-
-impl DataNet {
-    async fn start() -> DataNet {
-        let dir = tempfile::tempdir().unwrap();
-        let user = KeyPair::from_seed([77; 32]);
-        let keys: Vec<KeyPair> = (0..4u8)
-            .map(|i| KeyPair::from_seed([150 + i; 32]))
-            .collect();
-        let ports: Vec<(u16, u16)> = (0..4)
-            .map(|_| (free_port().unwrap(), free_port().unwrap()))
-            .collect();
-        let genesis = Genesis {
-            chain_id: "floe-client-data-test".into(),
-            genesis_time_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as u64,
-            params: Params {
-                epoch_duration_ms: 3_600_000,
-                max_epochs_ahead: 100,
-                storage_price_per_mib_epoch: Frost(1_000),
-                write_price_per_mib: Frost(500),
-                min_fee: Frost(1_000),
-                max_shards_per_node: SHARDS,
-                active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
-            },
-            validators: Vec::new(),
-            accounts: vec![(addr(&user), wal(1_000))],
-            storage_nodes: keys
-                .iter()
-                .enumerate()
-                .map(|(i, k)| GenesisNode {
-                    name: format!("node-{}", i + 1),
-                    public_key: k.public(),
-                    network_address: format!("/ip4/127.0.0.1/tcp/{}", ports[i].0),
-                    http_address: format!("127.0.0.1:{}", ports[i].1),
-                    commission_bps: 1_000,
-                    stake: wal(1_000),
-                    owner: Address::of(&user.public()),
-                    storage_price_vote: Frost(1_000),
-                    write_price_vote: Frost(500),
-                    capacity_vote: 1 << 40,
-                })
-                .collect(),
-            n_shards: SHARDS,
-            faucet: None,
-        };
-        let (_genesis, validators) = localnet::write(dir.path(), genesis, 1, Some(7), 100).unwrap();
-        let v = validators.into_iter().next().unwrap();
-        let url = v.rpc_url.clone();
-        let cancel = CancellationToken::new();
-        let token = cancel.clone();
-        tokio::spawn(async move {
-            if let Err(e) = floe_ledger::validator::run(v.config, token).await {
-                eprintln!("validator stopped: {e}");
-            }
-        });
-        for (i, key) in keys.iter().enumerate() {
-            let ndir = dir.path().join(format!("node-{}", i + 1));
-            std::fs::create_dir_all(&ndir).unwrap();
-            let key_file = ndir.join("key.json");
-            std::fs::write(&key_file, serde_json::to_vec(&KeyFile::of(key)).unwrap()).unwrap();
-            let config = NodeConfig {
-                name: format!("node-{}", i + 1),
-                data_dir: ndir.join("data"),
-                genesis: dir.path().join("genesis.json"),
-                key_file,
-                p2p_listen: format!("/ip4/127.0.0.1/tcp/{}", ports[i].0),
-                http_listen: format!("127.0.0.1:{}", ports[i].1).parse().unwrap(),
-                ledger_rpc: vec![url.clone()],
-                sync_writes: false,
-                recovery: RecoveryConfig::default(),
-                inbound: InboundConfig::default(),
-            };
-            let running = floe_node::server::start_with(config, cancel.clone(), None)
-                .await
-                .unwrap();
-            tokio::spawn(async move {
-                let _ = running.wait().await;
-            });
-        }
-        DataNet {
-            url,
-            user,
-            cancel,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for DataNet {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
-}
 
 struct Out {
     code: i32,
@@ -161,7 +48,8 @@ fn ok_json(out: &Out, what: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cli_store_and_read_with_the_binary() {
-    let net = DataNet::start().await;
+    // A validator and four storage nodes of 12 shards.
+    let net = TestCluster::start(ClusterOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let wallet = dir.path().join("wallet.json");
     std::fs::write(
@@ -174,7 +62,7 @@ async fn cli_store_and_read_with_the_binary() {
         &config,
         format!(
             "ledger_rpc:\n  - {}\nwallet: wallet.json\ndefault_epochs: 2\n",
-            net.url
+            net.rpc_url
         ),
     )
     .unwrap();
@@ -184,8 +72,8 @@ async fn cli_store_and_read_with_the_binary() {
     std::fs::write(&file, &bytes).unwrap();
     let file_arg = file.to_str().unwrap();
 
-    // Nodes follow the ledger from its first blocks; give them a moment to connect.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Nodes follow the ledger from its first blocks.
+    net.wait_nodes_synced().await;
 
     let dry = ok_json(
         &floe(&config, &["--json", "store", file_arg, "--dry-run"]).await,
@@ -257,4 +145,5 @@ async fn cli_store_and_read_with_the_binary() {
         "{}",
         nothing.stderr
     );
+    net.shutdown().await;
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use floe_common::{Frost, KeyPair};
 use floe_ledger::localnet;
-use floe_ledger::{Address, FaucetParams, Genesis, GenesisNode, LedgerClient, Params};
+use floe_ledger::{Address, Genesis, GenesisNode, LedgerClient};
 use tokio_util::sync::CancellationToken;
 
 pub const CHAIN: &str = "floe-client-test";
@@ -43,39 +43,32 @@ fn now_ms() -> u64 {
 fn genesis(epoch_ms: u64) -> Genesis {
     // The operator owns the genesis stakes, so users' accounts hold only their own objects.
     let operator = addr(&KeyPair::from_seed([99; 32]));
-    Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: now_ms(),
-        params: Params {
-            epoch_duration_ms: epoch_ms,
-            max_epochs_ahead: 1000,
-            storage_price_per_mib_epoch: Frost(1_000),
-            write_price_per_mib: Frost(500),
-            min_fee: MIN_FEE,
-            max_shards_per_node: 100,
-            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
-        },
-        validators: Vec::new(),
-        accounts: (0..8).map(|i| (addr(&user(i)), wal(FUNDS))).collect(),
-        storage_nodes: (0..4u8)
-            .map(|i| GenesisNode {
-                name: format!("node-{}", i + 1),
-                public_key: node_key(i).public(),
-                network_address: format!("/ip4/127.0.0.1/tcp/{}", 9000 + u16::from(i)),
-                http_address: format!("http://127.0.0.1:{}", 8000 + u16::from(i)),
-                commission_bps: 500,
-                stake: wal(1_000),
-                owner: operator,
-                storage_price_vote: Frost(1_000),
-                write_price_vote: Frost(500),
-                capacity_vote: 1 << 40,
-            })
-            .collect(),
-        n_shards: N_SHARDS,
-        faucet: Some(FaucetParams {
-            max_per_call: wal(100),
-        }),
+    let mut g = Genesis::builder(CHAIN, N_SHARDS)
+        .time_ms(now_ms())
+        .params(|p| {
+            p.epoch_duration_ms = epoch_ms;
+            p.max_epochs_ahead = 1000;
+            p.min_fee = MIN_FEE;
+            p.max_shards_per_node = 100;
+        })
+        .faucet(wal(100));
+    for i in 0..8 {
+        g = g.account(addr(&user(i)), wal(FUNDS));
     }
+    for i in 0..4u8 {
+        g = g.node(GenesisNode {
+            commission_bps: 500,
+            ..GenesisNode::new(
+                format!("node-{}", i + 1),
+                node_key(i).public(),
+                operator,
+                wal(1_000),
+                format!("/ip4/127.0.0.1/tcp/{}", 9000 + u16::from(i)),
+                format!("http://127.0.0.1:{}", 8000 + u16::from(i)),
+            )
+        });
+    }
+    g.build()
 }
 
 /// A running validator; stopped by [`Net::stop`] (or, less cleanly, on drop).

@@ -459,23 +459,30 @@ fn print_status(status: &NetworkStatus) {
         Some(pid) => println!("supervised by floe-devnet up (pid {pid})"),
         None => println!("no floe-devnet up is supervising it"),
     }
-    println!(
-        "{:<14} {:<10} {:>8}  {:<5} {:<24} DETAILS",
-        "NAME", "KIND", "PID", "STATE", "ADDRESS"
-    );
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(["NAME", "KIND", "PID", "STATE", "ADDRESS", "DETAILS"]);
     for p in &status.processes {
-        println!(
-            "{:<14} {:<10} {:>8}  {:<5} {:<24} {}",
-            p.name,
+        table.add_row([
+            p.name.clone(),
             p.kind.to_string(),
             p.pid.map_or_else(|| "-".to_owned(), |p| p.to_string()),
             match p.state {
                 State::Up => "up",
                 State::Down => "down",
-            },
-            p.address,
-            details(p)
-        );
+            }
+            .to_owned(),
+            p.address.clone(),
+            details(p),
+        ]);
+    }
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    for line in table.lines() {
+        println!("{}", line.trim_end());
     }
 }
 
@@ -493,22 +500,7 @@ fn details(p: &ProcessStatus) -> String {
             p.epoch.unwrap_or(0),
             p.ledger_height.unwrap_or(0),
             p.shards.unwrap_or(0),
-            human_bytes(p.stored_bytes.unwrap_or(0))
+            bytesize::ByteSize::b(p.stored_bytes.unwrap_or(0))
         ),
-    }
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
     }
 }

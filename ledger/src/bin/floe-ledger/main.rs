@@ -1,11 +1,9 @@
-//! `floe-ledger`: run a validator, write a local network, or benchmark one.
+//! `floe-ledger`: run a validator. (The throughput benchmark is `floe-ledger-bench`.)
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-
-mod bench;
 
 #[derive(Parser)]
 #[command(name = "floe-ledger", version, about = "Floe ledger validator")]
@@ -22,8 +20,6 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Start a local cluster of validator processes, drive it, and print one JSON line.
-    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,7 +42,6 @@ fn main() -> anyhow::Result<()> {
                 floe_ledger::validator::run(config, cancel).await?;
                 Ok(())
             }
-            Command::Bench(args) => bench::run(args).await,
         }
     })
 }

@@ -144,14 +144,14 @@ pub fn from_floe(e: &FloeError, ctx: &Context) -> CliError {
             e.to_string(),
             Some("create one with `floe wallet new`".to_owned()),
         ),
-        FloeError::Unreachable { urls, message, .. } => (
+        FloeError::Unreachable { urls, source, .. } => (
             if urls.len() > 1 {
                 format!(
-                    "cannot reach any of the validators {}; last error: {message}",
+                    "cannot reach any of the validators {}; last error: {source}",
                     urls.join(", ")
                 )
             } else {
-                format!("cannot reach the ledger: {message}")
+                format!("cannot reach the ledger: {source}")
             },
             Some(format!(
                 "is the network running? check `ledger_rpc` in {config}"
@@ -166,9 +166,10 @@ pub fn from_floe(e: &FloeError, ctx: &Context) -> CliError {
                  `floe list-blobs` before retrying"
             )),
         ),
-        FloeError::Timeout { .. } | FloeError::Ledger { .. } => {
-            (e.to_string(), Some("retry in a moment".to_owned()))
-        }
+        FloeError::Timeout { .. }
+        | FloeError::Ledger { .. }
+        | FloeError::MissingEffect { .. }
+        | FloeError::InvalidCommittee(_) => (e.to_string(), Some("retry in a moment".to_owned())),
         FloeError::UnknownNode { node, known } => (
             format!("unknown storage node {node:?}"),
             Some(if known.is_empty() {
@@ -393,6 +394,7 @@ pub fn from_files(e: &FilesError, ctx: &Context) -> CliError {
         ),
         FilesError::Encode(m) => CliError::local("encoding", format!("cannot encode: {m}"))
             .hint("the blob is larger than this network can store; split it"),
+        FilesError::EncodeTask(_) => CliError::local("encoding", e.to_string()),
         FilesError::Ledger(c) => {
             let config = ctx.config.as_deref().unwrap_or("the config");
             let code = match c {
@@ -450,11 +452,11 @@ mod tests {
         let e = FloeError::Unreachable {
             step: "info",
             urls: vec!["http://127.0.0.1:1".into()],
-            message: "refused".into(),
+            source: floe_ledger_types::TransportError::NoUrls,
         };
         let c = from_floe(&e, &Context::default());
         assert_eq!(c.exit, Exit::Network);
-        assert_eq!(c.message, "cannot reach the ledger: refused");
+        assert_eq!(c.message, "cannot reach the ledger: no validator URLs");
         assert!(c.hint.unwrap().contains("ledger_rpc"));
     }
 }

@@ -2,7 +2,7 @@
 
 #![allow(clippy::print_stdout)] // The command's output goes to stdout.
 
-use std::fmt::Write as _;
+use std::time::{Duration, UNIX_EPOCH};
 
 use floe_common::ShardIndex;
 use serde::Serialize;
@@ -82,44 +82,28 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// `2026-11-24 10:20:00 UTC`.
+/// `2026-11-24T10:20:00Z`.
 pub fn time_utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
-/// A duration: `250ms`, `42s`, `10m`, `1h 30m`, `2d 3h`.
+/// A duration to its two largest units: `250ms`, `42s`, `10m`, `1h 30m`, `2days 3h`.
 pub fn duration(ms: u64) -> String {
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let s = ms / 1000;
-    let (d, h, m, s) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
-    let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "m"), (s, "s")]
-        .into_iter()
-        .skip_while(|(v, _)| *v == 0)
-        .take(2)
-        .filter(|(v, _)| *v > 0)
-        .map(|(v, u)| format!("{v}{u}"))
-        .collect();
-    parts.join(" ")
+    const UNITS: [u64; 4] = [86_400, 3600, 60, 1];
+    let rounded = if ms < 1000 {
+        Duration::from_millis(ms)
+    } else {
+        let s = ms / 1000;
+        let top = UNITS.iter().position(|u| s >= *u).unwrap_or(3);
+        let next = UNITS.get(top + 1).copied().unwrap_or(1);
+        Duration::from_secs(s - s % next)
+    };
+    humantime::format_duration(rounded).to_string()
+}
+
+/// A byte count in binary units: `42 B`, `1.5 KiB`, `64.0 MiB`.
+pub fn bytes(n: u64) -> String {
+    bytesize::ByteSize::b(n).to_string()
 }
 
 /// `in 4m 12s` or `4m 12s ago` relative to now.
@@ -155,30 +139,20 @@ pub fn shard_ranges(shards: &[ShardIndex]) -> String {
     out.join(", ")
 }
 
-/// A left-aligned text table with a header row, columns two spaces apart.
+/// A left-aligned text table with a header row, columns two spaces apart, no borders.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(headers.iter().copied())
+        .add_rows(rows.iter().cloned());
+    for column in t.column_iter_mut() {
+        column.set_padding((0, 2));
     }
     let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let mut l = String::new();
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(cell);
-            } else {
-                let _ = write!(l, "{cell:<w$}  ");
-            }
-        }
-        out.push_str(l.trim_end());
+    for line in t.lines() {
+        out.push_str(line.trim_end());
         out.push('\n');
-    };
-    line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
     }
     out
 }
@@ -189,15 +163,19 @@ mod tests {
 
     #[test]
     fn times_and_durations() {
-        assert_eq!(time_utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(time_utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
-        assert_eq!(time_utc(1_700_000_000_123), "2023-11-14 22:13:20 UTC");
+        assert_eq!(time_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(time_utc(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(time_utc(1_700_000_000_123), "2023-11-14T22:13:20Z");
         assert_eq!(duration(250), "250ms");
         assert_eq!(duration(42_000), "42s");
         assert_eq!(duration(600_000), "10m");
         assert_eq!(duration(5_400_000), "1h 30m");
         assert_eq!(duration(3_600_000), "1h");
-        assert_eq!(duration(183_600_000), "2d 3h");
+        assert_eq!(duration(183_600_000), "2days 3h");
+        assert_eq!(duration(183_661_000), "2days 3h", "two units");
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(64 << 20), "64.0 MiB");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::Env;
 use crate::fail::{CliError, from_floe, not_found};
-use crate::render::{Report, relative, table, time_utc};
+use crate::render::{Report, bytes, relative, table, time_utc};
 
 /// `until epoch E starts (2026-… UTC, in 3h)`.
 pub(super) fn until(system: &SystemInfo, end: Epoch) -> String {
@@ -21,22 +21,6 @@ pub(super) fn until(system: &SystemInfo, end: Epoch) -> String {
         time_utc(at),
         relative(at)
     )
-}
-
-/// `1.5 KiB`.
-pub(super) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 /// `floe blob-id FILE [--shards N]`: the shard count comes from `--shards`, else the ledger

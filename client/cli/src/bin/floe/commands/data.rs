@@ -16,10 +16,10 @@ use floe_ledger_types::rpc::SystemInfo;
 use serde_json::json;
 
 use super::Env;
-use super::blobs::{bytes, until};
+use super::blobs::until;
 use crate::fail::{CliError, Context, from_connect, from_files, from_read, from_store};
 use crate::progress::{self, Bar};
-use crate::render::{Report, duration};
+use crate::render::{Report, bytes, duration};
 use crate::{BenchCommand, DaemonArgs, ReadArgs, StoreArgs};
 
 /// A blob client paying from the configuration's wallet.
@@ -336,7 +336,7 @@ pub async fn bench(env: &Env, cmd: BenchCommand) -> Result<Report, CliError> {
             let b = tokio::task::spawn_blocking(move || bench::bench_encode(size, shards))
                 .await
                 .map_err(|e| CliError::local("bench", e.to_string()))?
-                .map_err(|e| CliError::local("encoding", e))?;
+                .map_err(|e| CliError::local("encoding", e.to_string()))?;
             Ok(Report::line(b))
         }
         BenchCommand::Store { size, epochs } => {

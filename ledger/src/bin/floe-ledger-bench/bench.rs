@@ -1,5 +1,5 @@
-//! `floe-ledger bench`: starts a local cluster of validator processes, drives it with signed
-//! transactions over the RPC, and prints one JSON line:
+//! Starts a local cluster of validator processes (the `floe-ledger` binary next to this one),
+//! drives it with signed transactions over the RPC, and prints one JSON line:
 //! `{"validators":4,"transfers_per_s":…,"certifications_per_s":…,"finality_p50_ms":…,"finality_p99_ms":…}`.
 //!
 //! Two workloads, each for `--seconds`: transfers (many senders, sequential nonces), then blob
@@ -14,19 +14,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use clap::Args;
+use clap::Parser;
 use floe_common::hash::Digest;
 use floe_common::messages::BlobPersistence;
 use floe_common::{Epoch, Frost, KeyPair};
 use floe_ledger::localnet;
 use floe_ledger::{
-    Address, FaucetParams, Genesis, GenesisNode, LedgerClient, Params, SignedTransaction,
-    Transaction, TxDigest, TxKind,
+    Address, Genesis, GenesisNode, LedgerClient, SignedTransaction, Transaction, TxDigest, TxKind,
 };
 use tokio::sync::Mutex;
 
 /// Benchmark options.
-#[derive(Args)]
+#[derive(Parser)]
+#[command(
+    name = "floe-ledger-bench",
+    version,
+    about = "Start a local cluster of validator processes, drive it, and print one JSON line"
+)]
 pub struct BenchArgs {
     /// Validators to start.
     #[arg(long, default_value_t = 4)]
@@ -58,41 +62,34 @@ fn key(tag: u8, i: usize) -> KeyPair {
 
 fn genesis() -> Genesis {
     let funds = Frost(1_000_000 * 1_000_000_000);
-    Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: 0,
-        params: Params {
-            epoch_duration_ms: u64::MAX / 4,
-            max_epochs_ahead: 100,
-            storage_price_per_mib_epoch: Frost(1),
-            write_price_per_mib: Frost(1),
-            min_fee: Frost(1),
-            max_shards_per_node: 100,
-            active_set_size: floe_ledger_types::genesis::DEFAULT_ACTIVE_SET_SIZE,
-        },
-        validators: Vec::new(),
-        accounts: (0..SENDERS)
-            .map(|i| (Address::of(&key(1, i).public()), funds))
-            .collect(),
-        storage_nodes: (0..NODES)
-            .map(|i| GenesisNode {
-                name: format!("node-{}", i + 1),
-                public_key: key(2, i).public(),
-                network_address: "/ip4/127.0.0.1/tcp/1".into(),
-                http_address: "http://127.0.0.1:1".into(),
-                commission_bps: 0,
-                stake: Frost(1_000_000_000),
-                owner: Address::of(&key(1, 0).public()),
-                storage_price_vote: Frost(1),
-                write_price_vote: Frost(1),
-                capacity_vote: 1 << 50,
-            })
-            .collect(),
-        n_shards: 100,
-        faucet: Some(FaucetParams {
-            max_per_call: Frost(1),
-        }),
+    let mut g = Genesis::builder(CHAIN, 100)
+        .params(|p| {
+            p.epoch_duration_ms = u64::MAX / 4;
+            p.storage_price_per_mib_epoch = Frost(1);
+            p.write_price_per_mib = Frost(1);
+            p.min_fee = Frost(1);
+        })
+        .faucet(Frost(1));
+    for i in 0..SENDERS {
+        g = g.account(Address::of(&key(1, i).public()), funds);
     }
+    for i in 0..NODES {
+        g = g.node(GenesisNode {
+            commission_bps: 0,
+            storage_price_vote: Frost(1),
+            write_price_vote: Frost(1),
+            capacity_vote: 1 << 50,
+            ..GenesisNode::new(
+                format!("node-{}", i + 1),
+                key(2, i).public(),
+                Address::of(&key(1, 0).public()),
+                Frost(1_000_000_000),
+                "/ip4/127.0.0.1/tcp/1",
+                "http://127.0.0.1:1",
+            )
+        });
+    }
+    g.build()
 }
 
 fn sign(k: &KeyPair, nonce: u64, kind: TxKind) -> SignedTransaction {
@@ -139,7 +136,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         None,
         args.block_time_ms,
     )?;
-    let exe = std::env::current_exe()?;
+    // The validator binary is built next to this one.
+    let exe = std::env::current_exe()?.with_file_name("floe-ledger");
+    if !exe.exists() {
+        bail!(
+            "{} not found: build it first (cargo build --release -p floe-ledger)",
+            exe.display()
+        );
+    }
     let mut procs = Procs(Vec::new());
     for n in &nodes {
         let log = std::fs::File::create(n.config.data_dir.with_extension("log"))?;
