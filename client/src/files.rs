@@ -7,15 +7,12 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use floe_common::{BlobId, ConsistencyCheck, EncodingConfig, Epoch, Frost};
-use floe_ledger_types::LedgerClient;
 use floe_ledger_types::rpc::SystemInfo;
+use floe_ledger_types::{LedgerClient, objects};
 use serde::Serialize;
 
 use crate::blobs::{BlobClient, ProgressHook, ReadError, ReadPhases, StoreError, StoreOptions};
 use crate::blobs::{StoreOutcome, StorePhases};
-
-/// Bytes per pricing unit.
-const MIB: u64 = 1 << 20;
 
 /// How long to store: a number of epochs ahead, or the most the network allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,14 +63,10 @@ pub struct Price {
 
 /// The price of a store at the network's current prices.
 pub fn price(system: &SystemInfo, encoded_size: u64, epochs: u32) -> Price {
-    let units = encoded_size.div_ceil(MIB);
     let max = Frost(u64::MAX);
-    let storage = system
-        .storage_price
-        .checked_mul(units)
-        .and_then(|p| p.checked_mul(u64::from(epochs)))
-        .unwrap_or(max);
-    let write = system.write_price.checked_mul(units).unwrap_or(max);
+    let storage =
+        objects::price(system.storage_price, encoded_size, u64::from(epochs)).unwrap_or(max);
+    let write = objects::price(system.write_price, encoded_size, 1).unwrap_or(max);
     Price {
         storage,
         write,

@@ -308,32 +308,8 @@ pub async fn start_with(
         metrics.clone(),
         Duration::from_millis(config.inbound.max_confirmation_wait_ms),
     ));
-    let listen: Multiaddr = config
-        .p2p_listen
-        .parse()
-        .map_err(|e| config_error(format!("p2p_listen {:?}", config.p2p_listen), e))?;
-    let observer_metrics = metrics.clone();
-    let mut handler: Arc<dyn Handler> = Arc::new(Service::new(core.clone()));
-    if let Some(hook) = hook {
-        handler = hook(handler);
-    }
-    let (p2p, p2p_addr, p2p_task) = P2p::start(
-        &key,
-        &protocol::limits(&encoding),
-        Some(Server {
-            listen,
-            handler,
-            limits: InboundLimits {
-                max_concurrent: config.inbound.max_concurrent,
-                max_concurrent_per_peer: config.inbound.max_concurrent_per_peer,
-            },
-            observer: Some(Arc::new(move |s: Served| {
-                observer_metrics.request(s.protocol, s.result, s.elapsed)
-            })),
-        }),
-        cancel.clone(),
-    )
-    .await?;
+    let (p2p, p2p_addr, p2p_task) =
+        start_p2p(&config, &key, &encoding, &core, hook, cancel.clone()).await?;
     let p2p_addr = p2p_addr.expect("a server listens");
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
     let http_addr = listener.local_addr()?;
@@ -347,55 +323,15 @@ pub async fn start_with(
         "storage node started"
     );
 
-    let mut tasks = JoinSet::new();
-    let c = cancel.clone();
-    tasks.spawn(async move { ("follower", follower.run(c).await.map_err(Into::into)) });
-    let c = cancel.clone();
-    tasks.spawn(async move {
-        let r = p2p_task.await;
-        if !c.is_cancelled() {
-            return ("p2p", Err(NodeRunError::TaskStopped("p2p")));
-        }
-        ("p2p", r.map_err(|e| NodeRunError::Task("p2p", e)))
-    });
-    let c = cancel.clone();
-    let h = http::serve(listener, core.clone(), config.name.clone(), c);
-    tasks.spawn(async move { ("http", h.await.map_err(Into::into)) });
-    let c = cancel.clone();
-    let (cc, cl) = (core.clone(), client.clone());
-    tasks.spawn(async move {
-        track_committee(cc, cl, committee_tx, c).await;
-        ("committee", Ok(()))
-    });
-    let c = cancel.clone();
-    let migrator = migration::ShardMigration::new(
-        core.clone(),
-        p2p.clone(),
-        client.clone(),
-        genesis.chain_id.clone(),
-    );
-    tasks.spawn(async move {
-        migrator.run(c).await;
-        ("migration", Ok(()))
-    });
-    let c = cancel.clone();
-    let syncer = sync::BlobSync::new(
-        core.clone(),
+    let services = Services {
+        follower,
         p2p,
+        p2p_task,
+        http: listener,
         client,
-        genesis.chain_id.clone(),
-        config.recovery.clone(),
-    );
-    tasks.spawn(async move {
-        syncer.run(c).await;
-        ("sync", Ok(()))
-    });
-    let c = cancel.clone();
-    let collector = gc::Collector::new(core.clone());
-    tasks.spawn(async move {
-        collector.run(c).await;
-        ("gc", Ok(()))
-    });
+        committee_tx,
+    };
+    let tasks = services.spawn(&config, &genesis.chain_id, &core, &cancel);
     Ok(RunningNode {
         p2p_addr,
         http_addr,
@@ -403,6 +339,126 @@ pub async fn start_with(
         tasks,
         cancel,
     })
+}
+
+/// Starts the swarm serving the node protocols on `config.p2p_listen`, with the handler
+/// wrapped by `hook` (fault injection in tests) and every answer counted in the metrics.
+async fn start_p2p(
+    config: &NodeConfig,
+    key: &KeyPair,
+    encoding: &EncodingConfig,
+    core: &Arc<NodeCore>,
+    hook: Option<HandlerHook>,
+    cancel: CancellationToken,
+) -> Result<(P2p, Option<Multiaddr>, tokio::task::JoinHandle<()>), NodeRunError> {
+    let listen: Multiaddr = config
+        .p2p_listen
+        .parse()
+        .map_err(|e| config_error(format!("p2p_listen {:?}", config.p2p_listen), e))?;
+    let observer_metrics = core.metrics().clone();
+    let mut handler: Arc<dyn Handler> = Arc::new(Service::new(core.clone()));
+    if let Some(hook) = hook {
+        handler = hook(handler);
+    }
+    let started = P2p::start(
+        key,
+        &protocol::limits(encoding),
+        Some(Server {
+            listen,
+            handler,
+            limits: InboundLimits {
+                max_concurrent: config.inbound.max_concurrent,
+                max_concurrent_per_peer: config.inbound.max_concurrent_per_peer,
+            },
+            observer: Some(Arc::new(move |s: Served| {
+                observer_metrics.request(s.protocol, s.result, s.elapsed)
+            })),
+        }),
+        cancel,
+    )
+    .await?;
+    Ok(started)
+}
+
+/// What the node's long-lived tasks need, before they are spawned.
+struct Services {
+    follower: Follower,
+    p2p: P2p,
+    p2p_task: tokio::task::JoinHandle<()>,
+    http: tokio::net::TcpListener,
+    client: LedgerClient,
+    committee_tx: watch::Sender<Arc<Committees>>,
+}
+
+impl Services {
+    /// Spawns the follower, the swarm's watcher, the HTTP endpoint, committee tracking, shard
+    /// migration, blob sync and GC, each under `cancel`, each reporting how it ended.
+    fn spawn(
+        self,
+        config: &NodeConfig,
+        chain_id: &str,
+        core: &Arc<NodeCore>,
+        cancel: &CancellationToken,
+    ) -> JoinSet<(&'static str, Result<(), NodeRunError>)> {
+        let Services {
+            follower,
+            p2p,
+            p2p_task,
+            http: listener,
+            client,
+            committee_tx,
+        } = self;
+        let mut tasks = JoinSet::new();
+        let c = cancel.clone();
+        tasks.spawn(async move { ("follower", follower.run(c).await.map_err(Into::into)) });
+        let c = cancel.clone();
+        tasks.spawn(async move {
+            let r = p2p_task.await;
+            if !c.is_cancelled() {
+                return ("p2p", Err(NodeRunError::TaskStopped("p2p")));
+            }
+            ("p2p", r.map_err(|e| NodeRunError::Task("p2p", e)))
+        });
+        let c = cancel.clone();
+        let h = http::serve(listener, core.clone(), config.name.clone(), c);
+        tasks.spawn(async move { ("http", h.await.map_err(Into::into)) });
+        let c = cancel.clone();
+        let (cc, cl) = (core.clone(), client.clone());
+        tasks.spawn(async move {
+            track_committee(cc, cl, committee_tx, c).await;
+            ("committee", Ok(()))
+        });
+        let c = cancel.clone();
+        let migrator = migration::ShardMigration::new(
+            core.clone(),
+            p2p.clone(),
+            client.clone(),
+            chain_id.to_owned(),
+        );
+        tasks.spawn(async move {
+            migrator.run(c).await;
+            ("migration", Ok(()))
+        });
+        let c = cancel.clone();
+        let syncer = sync::BlobSync::new(
+            core.clone(),
+            p2p,
+            client,
+            chain_id.to_owned(),
+            config.recovery.clone(),
+        );
+        tasks.spawn(async move {
+            syncer.run(c).await;
+            ("sync", Ok(()))
+        });
+        let c = cancel.clone();
+        let collector = gc::Collector::new(core.clone());
+        tasks.spawn(async move {
+            collector.run(c).await;
+            ("gc", Ok(()))
+        });
+        tasks
+    }
 }
 
 /// Runs a node until `cancel` fires or a task fails.

@@ -333,6 +333,26 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// Polls the async `cond` every 100 ms until it holds; panics naming `what` if `timeout`
+/// passes first.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Polls `cond` every 50 ms until it holds or `timeout` passes.
 pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> Result<(), String> {
     let deadline = std::time::Instant::now() + timeout;

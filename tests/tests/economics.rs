@@ -8,7 +8,7 @@ use std::time::Duration;
 use floe_client::blobs::{Persistence, StoreOptions, StoreOutcome};
 use floe_common::{EncodingConfig, Epoch, Frost};
 use floe_ledger::{EpochEvent, Event, LedgerClient, ProposalChange, ProposalStatus};
-use floe_tests::{ClusterOptions, TestCluster, data, wait_for};
+use floe_tests::{ClusterOptions, TestCluster, data, eventually, wait_for};
 
 const MIB: u64 = 1 << 20;
 
@@ -123,15 +123,15 @@ async fn n4_prices_rewards_and_governance_on_a_live_chain() {
         .into_iter()
         .map(|m| (m.node_id, u64::from(m.weight)))
         .collect();
-    let mut paid = None;
-    for _ in 0..100 {
-        paid = rewards_of(&ledger, paid_in).await;
-        if paid.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let (total, nodes, leftover) = paid.expect("rewards paid for the epoch");
+    eventually(
+        Duration::from_secs(20),
+        "rewards paid for the epoch",
+        || async { rewards_of(&ledger, paid_in).await.is_some() },
+    )
+    .await;
+    let (total, nodes, leftover) = rewards_of(&ledger, paid_in)
+        .await
+        .expect("rewards paid for the epoch");
     let carried = match paid_in.0.checked_sub(1) {
         Some(prev) => rewards_of(&ledger, Epoch(prev)).await.map_or(0, |r| r.2.0),
         None => 0,
@@ -169,11 +169,13 @@ async fn n4_prices_rewards_and_governance_on_a_live_chain() {
     };
     let sys = ledger.system().await.expect("system");
     assert_eq!(sys.next_epoch_duration_ms, 6_000);
-    let mut sys = sys;
-    while sys.epoch.0 <= executed_in.0 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        sys = ledger.system().await.expect("system");
-    }
+    eventually(
+        Duration::from_secs(30),
+        "the epoch after the vote",
+        || async { ledger.system().await.expect("system").epoch.0 > executed_in.0 },
+    )
+    .await;
+    let sys = ledger.system().await.expect("system");
     assert_eq!(sys.epoch_duration_ms, 6_000);
     assert_eq!(sys.next_epoch_at_ms - sys.epoch_start_ms, 6_000);
     let epoch = sys.epoch;

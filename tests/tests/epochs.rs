@@ -18,7 +18,7 @@ use floe_client::blobs::{Persistence, StoreOptions, StoreOutcome};
 use floe_common::{BlobId, ConsistencyCheck, Frost, NodeId, ShardIndex};
 use floe_ledger::LedgerClient;
 use floe_node::core::NodeCore;
-use floe_tests::{ClusterOptions, TestCluster, WAL, data, faults, holds_every_sliver};
+use floe_tests::{ClusterOptions, TestCluster, WAL, data, eventually, faults, holds_every_sliver};
 use rand::{Rng as _, SeedableRng as _};
 use tokio::task::JoinHandle;
 
@@ -32,25 +32,6 @@ async fn shard_map(ledger: &LedgerClient) -> BTreeMap<NodeId, Vec<ShardIndex>> {
         .into_iter()
         .map(|m| (m.node_id, m.shards))
         .collect()
-}
-
-/// Polls `cond` every 200 ms until it holds or `timeout` passes.
-async fn eventually<F, Fut>(timeout: Duration, what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if cond().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// Waits until the committee satisfies `pred` and its shard sync is done.

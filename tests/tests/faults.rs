@@ -9,7 +9,9 @@ use floe_client::blobs::{ReadError, StoreOptions};
 use floe_common::encoding::faulty::inconsistent_blob;
 use floe_common::{BlobId, ConsistencyCheck, SliverPairIndex};
 use floe_node_protocol::committee::CommitteeView;
-use floe_tests::{ClusterOptions, TestCluster, data, faults, holds_every_sliver, wait_for};
+use floe_tests::{
+    ClusterOptions, TestCluster, data, eventually, faults, holds_every_sliver, wait_for,
+};
 
 fn n10() -> ClusterOptions {
     ClusterOptions {
@@ -182,11 +184,12 @@ async fn n10f3_inconsistent_writer() {
         .await
         .expect("certified");
     let ledger = cluster.ledger();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !ledger.blob_status(&id).await.unwrap().unwrap().invalid {
-        assert!(std::time::Instant::now() < deadline, "never invalidated");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        Duration::from_secs(60),
+        "the blob is invalidated",
+        || async { ledger.blob_status(&id).await.unwrap().unwrap().invalid },
+    )
+    .await;
     assert!(matches!(
         client.read(id, ConsistencyCheck::Default).await,
         Err(ReadError::Invalid(_))

@@ -16,7 +16,9 @@ use floe_ledger::{Address, SignedTransaction, Transaction, TxKind};
 use floe_node_protocol::committee::CommitteeView;
 use floe_node_protocol::p2p::{CallError, P2p, Request};
 use floe_node_protocol::protocol::{self, ConfirmationRequest, NodeError, PutSliverRequest};
-use floe_tests::{ClusterOptions, TestCluster, data, faults, holds_every_sliver, wait_for};
+use floe_tests::{
+    ClusterOptions, TestCluster, data, eventually, faults, holds_every_sliver, wait_for,
+};
 use tokio_util::sync::CancellationToken;
 
 fn opts() -> StoreOptions {
@@ -345,18 +347,12 @@ async fn n4_inconsistent_writer_is_invalidated() {
         .expect("the cheating writer gets its blob certified");
     assert_eq!(outcome.blob_id(), blob_id);
     let ledger = cluster.ledger();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = ledger.blob_status(&blob_id).await.unwrap().unwrap();
-        if s.invalid {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "blob never invalidated"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        Duration::from_secs(60),
+        "the blob is invalidated",
+        || async { ledger.blob_status(&blob_id).await.unwrap().unwrap().invalid },
+    )
+    .await;
     wait_for(Duration::from_secs(30), || {
         cluster.nodes.iter().all(|n| {
             let core = n.core().unwrap();

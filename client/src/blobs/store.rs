@@ -276,9 +276,7 @@ impl BlobClient {
             .register(&metadata, encoded_size, epochs, opts.persistence)
             .await?;
         // The registration pays the write price on top of the storage reservation.
-        let write_cost = system
-            .write_price
-            .checked_mul(encoded_size.div_ceil(1 << 20))
+        let write_cost = floe_ledger_types::objects::price(system.write_price, encoded_size, 1)
             .unwrap_or(Frost(u64::MAX));
         let cost = storage_cost
             .checked_add(write_cost)

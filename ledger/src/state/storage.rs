@@ -16,14 +16,9 @@ use super::overlay::Overlay;
 use crate::error::TxError;
 use crate::tx::Address;
 
-/// Bytes per pricing unit (1 MiB).
-pub const MIB: u64 = 1 << 20;
-
-/// `price × ceil(size / 1 MiB) × epochs`.
+/// `price × ceil(size / 1 MiB) × epochs` ([`floe_ledger_types::objects::price`]).
 pub(super) fn price(unit_price: Frost, size: u64, epochs: u64) -> Result<Frost, TxError> {
-    unit_price
-        .checked_mul(size.div_ceil(MIB))
-        .and_then(|p| p.checked_mul(epochs))
+    floe_ledger_types::objects::price(unit_price, size, epochs)
         .ok_or_else(|| TxError::overflow("price"))
 }
 

@@ -246,6 +246,9 @@ pub enum GenesisError {
     /// No storage nodes, zero total stake, or a cap too low for the shards.
     #[error(transparent)]
     Apportion(#[from] ApportionError),
+    /// The storage nodes do not form a valid committee.
+    #[error("invalid storage_nodes: {0}")]
+    Committee(#[from] floe_common::CertificateError),
     /// Total supply overflows.
     #[error("total supply overflows u64")]
     Overflow,
@@ -382,8 +385,7 @@ impl Genesis {
                 weight,
             })
             .collect();
-        let committee = Committee::new(Epoch(0), self.n_shards, members)
-            .map_err(|e| invalid("storage_nodes", e.to_string()))?;
+        let committee = Committee::new(Epoch(0), self.n_shards, members)?;
         Ok(CommitteeState {
             committee,
             shards: assign_shards(&counts),

@@ -11,6 +11,18 @@ use serde::{Deserialize, Serialize};
 use crate::genesis::{FaucetParams, Params};
 use crate::tx::{Address, TxDigest};
 
+/// Bytes per pricing unit (1 MiB).
+pub const MIB: u64 = 1 << 20;
+
+/// What storing `size` encoded bytes costs at `unit_price` per MiB (rounded up) for `epochs`
+/// epochs (a write price is the same with one epoch); `None` on overflow. The ledger charges
+/// exactly this, and clients price their stores with it.
+pub fn price(unit_price: Frost, size: u64, epochs: u64) -> Option<Frost> {
+    unit_price
+        .checked_mul(size.div_ceil(MIB))
+        .and_then(|p| p.checked_mul(epochs))
+}
+
 /// `BLAKE3(digest ‖ index u32 LE)`: the id of the `index`-th object created by a transaction
 /// (or by genesis, with the genesis digest).
 pub fn derive_object_id(digest: &TxDigest, index: u32) -> ObjectId {

@@ -24,12 +24,37 @@ use libp2p::{Multiaddr, PeerId};
 
 use crate::network::peer_id_of_public;
 
-/// The committee could not be used.
+/// The ledger's committee is malformed (weights, shards, keys) and cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommitteeError {
-    /// The ledger's committee is malformed (weights, shards, keys).
+    /// The shard count gives no valid encoding.
     #[error("bad committee: {0}")]
-    Bad(String),
+    Encoding(#[from] floe_common::EncodingConfigError),
+    /// A member's node id is not the hash of its key.
+    #[error("bad committee: member {0} has a key of another node")]
+    ForeignKey(NodeId),
+    /// A member's weight is not its number of shards.
+    #[error("bad committee: member {node} has weight {weight} but {shards} shards")]
+    WeightMismatch {
+        /// The member.
+        node: NodeId,
+        /// Its weight.
+        weight: u16,
+        /// Its shards.
+        shards: usize,
+    },
+    /// A shard index at or past the shard count.
+    #[error("bad committee: shard {0} out of range")]
+    ShardOutOfRange(ShardIndex),
+    /// A shard held by two members.
+    #[error("bad committee: shard {0} held twice")]
+    ShardHeldTwice(ShardIndex),
+    /// A shard nobody holds.
+    #[error("bad committee: shard {0} has no holder")]
+    ShardUnheld(ShardIndex),
+    /// The members do not form a certificate committee.
+    #[error("bad committee: {0}")]
+    Certificate(#[from] floe_common::CertificateError),
 }
 
 /// One committee member.
@@ -67,30 +92,26 @@ impl CommitteeView {
     /// member's weight must equal its number of shards.
     pub fn from_response(resp: &CommitteeResponse) -> Result<Self, CommitteeError> {
         let n = resp.n_shards;
-        let config = EncodingConfig::new(n).map_err(|e| CommitteeError::Bad(e.to_string()))?;
+        let config = EncodingConfig::new(n)?;
         let mut shard_owner = vec![usize::MAX; usize::from(n)];
         let mut members = Vec::with_capacity(resp.members.len());
         for (i, m) in resp.members.iter().enumerate() {
             if floe_ledger_types::node_id_of(&m.public_key) != m.node_id {
-                return Err(CommitteeError::Bad(format!(
-                    "member {} has a key of another node",
-                    m.node_id
-                )));
+                return Err(CommitteeError::ForeignKey(m.node_id));
             }
             if usize::from(m.weight) != m.shards.len() {
-                return Err(CommitteeError::Bad(format!(
-                    "member {} has weight {} but {} shards",
-                    m.node_id,
-                    m.weight,
-                    m.shards.len()
-                )));
+                return Err(CommitteeError::WeightMismatch {
+                    node: m.node_id,
+                    weight: m.weight,
+                    shards: m.shards.len(),
+                });
             }
             for s in &m.shards {
                 let slot = shard_owner
                     .get_mut(usize::from(s.0))
-                    .ok_or_else(|| CommitteeError::Bad(format!("shard {s} out of range")))?;
+                    .ok_or(CommitteeError::ShardOutOfRange(*s))?;
                 if *slot != usize::MAX {
-                    return Err(CommitteeError::Bad(format!("shard {s} held twice")));
+                    return Err(CommitteeError::ShardHeldTwice(*s));
                 }
                 *slot = i;
             }
@@ -105,7 +126,7 @@ impl CommitteeView {
             });
         }
         if let Some(s) = shard_owner.iter().position(|&o| o == usize::MAX) {
-            return Err(CommitteeError::Bad(format!("shard {s} has no holder")));
+            return Err(CommitteeError::ShardUnheld(ShardIndex(s as u16)));
         }
         let committee = Committee::new(
             resp.epoch,
@@ -118,8 +139,7 @@ impl CommitteeView {
                     weight: u16::try_from(m.shards.len()).unwrap_or(u16::MAX),
                 })
                 .collect(),
-        )
-        .map_err(|e| CommitteeError::Bad(e.to_string()))?;
+        )?;
         let by_node = members
             .iter()
             .enumerate()

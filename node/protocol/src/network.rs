@@ -29,9 +29,30 @@ use serde::{Serialize, de::DeserializeOwned};
 /// The transport could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
-    /// The noise or transport configuration failed.
+    /// The noise configuration failed.
     #[error("transport: {0}")]
-    Transport(String),
+    Noise(#[from] noise::Error),
+    /// The behaviour could not be built.
+    #[error("behaviour: {0}")]
+    Behaviour(String),
+    /// The swarm could not listen on the address.
+    #[error("listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: libp2p::Multiaddr,
+        /// Why.
+        #[source]
+        source: libp2p::TransportError<std::io::Error>,
+    },
+    /// The listener closed before it was listening.
+    #[error("listener on {addr} closed")]
+    ListenerClosed {
+        /// The address.
+        addr: libp2p::Multiaddr,
+        /// The error it closed with, if any.
+        #[source]
+        source: Option<std::io::Error>,
+    },
 }
 
 /// Size limits of one protocol, in bytes of BCS body.
@@ -233,10 +254,9 @@ pub fn build_swarm<B: NetworkBehaviour>(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
             yamux::Config::default,
-        )
-        .map_err(|e| NetworkError::Transport(e.to_string()))?
+        )?
         .with_behaviour(|_| behaviour)
-        .map_err(|e| NetworkError::Transport(e.to_string()))?
+        .map_err(|e| NetworkError::Behaviour(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
         .build();
     Ok(swarm)

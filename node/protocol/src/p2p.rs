@@ -253,7 +253,10 @@ impl P2p {
         if let Some(s) = &server {
             swarm
                 .listen_on(s.listen.clone())
-                .map_err(|e| NetworkError::Transport(format!("listen on {}: {e}", s.listen)))?;
+                .map_err(|source| NetworkError::Listen {
+                    addr: s.listen.clone(),
+                    source,
+                })?;
             loop {
                 match swarm.select_next_some().await {
                     SwarmEvent::NewListenAddr { address, .. } => {
@@ -262,10 +265,10 @@ impl P2p {
                         break;
                     }
                     SwarmEvent::ListenerClosed { reason, .. } => {
-                        return Err(NetworkError::Transport(format!(
-                            "listener on {} closed: {reason:?}",
-                            s.listen
-                        )));
+                        return Err(NetworkError::ListenerClosed {
+                            addr: s.listen.clone(),
+                            source: reason.err(),
+                        });
                     }
                     _ => {}
                 }
