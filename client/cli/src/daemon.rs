@@ -7,7 +7,7 @@
 //! | `GET /v1/blobs/{blobId}` | the blob's bytes; `Range: bytes=…` → 206; `?strict_consistency_check` / `?skip_consistency_check` |
 //! | `GET /v1/blobs/{blobId}/byte-range?start=S&length=L` | a byte range of the blob |
 //! | `GET /v1/blobs/by-object-id/{objectId}` | the blob of a blob object, with its attributes (`content-type`, …) as headers |
-//! | `GET /v1/api` | the OpenAPI document (`client/cli/openapi.yaml`), verbatim |
+//! | `GET /v1/api` | the OpenAPI document, as YAML ([`openapi`]) |
 //!
 //! Limits: a publisher body larger than [`DaemonOptions::max_body`] is refused with 413 before it
 //! is read; more than [`DaemonOptions::max_concurrent`] stores (or
@@ -17,8 +17,9 @@
 //! "details"}}`); a failed store's document is at the same time the publisher's `error` result
 //! (`blobId`, `failurePhase`, `errorMsg`).
 //!
-//! The deviations from the reference contract are listed in `client/cli/README.md` and in
-//! `client/cli/openapi.yaml`.
+//! The OpenAPI document is generated from the handlers' annotations by the router that serves
+//! them ([`api`]): it lists exactly the routes served, and the deviations from Walrus's contract.
+//! `client/cli/openapi.yaml` is a copy for readers, kept equal to it by a test.
 //!
 //! ```no_run
 //! # async fn demo(client: floe_client::BlobClient) -> std::io::Result<()> {
@@ -30,6 +31,7 @@
 //! ```
 
 mod aggregator;
+pub mod api;
 mod error;
 mod publisher;
 pub mod range;
@@ -37,18 +39,18 @@ pub mod range;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State as AxState;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use floe_client::blobs::BlobClient;
 
 pub use error::ApiError;
-
-/// The daemon's OpenAPI document, served at `GET /v1/api`.
-pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
 
 /// The default bind address (Walrus's).
 pub const DEFAULT_BIND: &str = "127.0.0.1:31415";
@@ -95,28 +97,41 @@ pub(crate) struct State {
     pub(crate) options: DaemonOptions,
     pub(crate) stores: Arc<Semaphore>,
     pub(crate) reads: Arc<Semaphore>,
+    /// The OpenAPI document, as served.
+    pub(crate) openapi_yaml: String,
+}
+
+/// The routes, each with its part of the OpenAPI document.
+fn routes() -> OpenApiRouter<Arc<State>> {
+    OpenApiRouter::with_openapi(api::ApiDoc::openapi())
+        .routes(routes!(publisher::put_blob))
+        .routes(routes!(aggregator::get_blob))
+        .routes(routes!(aggregator::get_byte_range))
+        .routes(routes!(aggregator::get_by_object_id))
+        .routes(routes!(openapi_document))
+}
+
+/// The daemon's OpenAPI document, generated from the routes it serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+/// [`openapi`] as YAML, as `GET /v1/api` serves it.
+pub fn openapi_yaml() -> String {
+    serde_yaml_ng::to_string(&openapi()).expect("an OpenAPI document serializes")
 }
 
 /// The daemon's routes over `client` (which pays for stores from its wallet).
 pub fn router(client: Arc<BlobClient>, options: &DaemonOptions) -> Router {
+    let (routes, doc) = routes().split_for_parts();
     let state = Arc::new(State {
         client,
         stores: Arc::new(Semaphore::new(options.max_concurrent.max(1))),
         reads: Arc::new(Semaphore::new(options.max_concurrent_reads.max(1))),
         options: options.clone(),
+        openapi_yaml: serde_yaml_ng::to_string(&doc).expect("an OpenAPI document serializes"),
     });
-    Router::new()
-        .route("/v1/blobs", axum::routing::put(publisher::put_blob))
-        .route("/v1/blobs/{blob_id}", get(aggregator::get_blob))
-        .route(
-            "/v1/blobs/{blob_id}/byte-range",
-            get(aggregator::get_byte_range),
-        )
-        .route(
-            "/v1/blobs/by-object-id/{object_id}",
-            get(aggregator::get_by_object_id),
-        )
-        .route("/v1/api", get(openapi))
+    routes
         .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })
         .with_state(state)
 }
@@ -132,13 +147,20 @@ pub async fn serve(
         .await
 }
 
-async fn openapi() -> impl IntoResponse {
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/v1/api",
+    operation_id = "api",
+    responses((status = 200, description = "The OpenAPI document (YAML).", content_type = "application/yaml", body = String))
+)]
+async fn openapi_document(AxState(state): AxState<Arc<State>>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/yaml"),
         )],
-        OPENAPI_YAML,
+        state.openapi_yaml.clone(),
     )
 }
 
@@ -146,18 +168,32 @@ async fn openapi() -> impl IntoResponse {
 mod tests {
     use super::*;
 
+    /// `client/cli/openapi.yaml` is the generated document; regenerate it with
+    /// `UPDATE_OPENAPI=1 cargo test -p floe-cli --lib openapi`.
     #[test]
     fn openapi_document_parses_and_lists_the_routes() {
-        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(OPENAPI_YAML).expect("YAML");
-        let paths = doc.get("paths").expect("paths");
-        for p in [
-            "/v1/blobs",
-            "/v1/blobs/{blob_id}",
-            "/v1/blobs/{blob_id}/byte-range",
-            "/v1/blobs/by-object-id/{blob_object_id}",
-            "/v1/api",
-        ] {
-            assert!(paths.get(p).is_some(), "{p} is documented");
+        let generated = openapi_yaml();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.yaml");
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &generated).expect("write openapi.yaml");
         }
+        let checked_in = std::fs::read_to_string(&path).expect("openapi.yaml");
+        assert!(
+            checked_in == generated,
+            "client/cli/openapi.yaml differs from the generated document; regenerate it with \
+             UPDATE_OPENAPI=1 cargo test -p floe-cli --lib openapi"
+        );
+        let doc = openapi();
+        let paths: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            [
+                "/v1/api",
+                "/v1/blobs",
+                "/v1/blobs/by-object-id/{object_id}",
+                "/v1/blobs/{blob_id}",
+                "/v1/blobs/{blob_id}/byte-range",
+            ]
+        );
     }
 }

@@ -12,15 +12,20 @@ use bytes::Bytes;
 use floe_common::{BlobId, ConsistencyCheck, ObjectId};
 use floe_ledger_types::Object;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
+use super::api::Status;
 use super::range::{ByteRange, RangeError};
 use super::{ApiError, State};
 use floe_client::blobs::ReadError;
 
 /// Consistency options of a read.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ReadParams {
+    /// Check the whole encoding, not only the slivers read (slower).
     strict_consistency_check: Option<bool>,
+    /// Check nothing beyond each sliver's hash (faster; a writer's inconsistency goes unseen).
     skip_consistency_check: Option<bool>,
 }
 
@@ -176,6 +181,31 @@ fn respond(
     }
 }
 
+/// Read a blob.
+///
+/// Reconstructs the blob from the storage nodes and returns its bytes. A `Range` header with one
+/// range returns 206 with `Content-Range`; a range outside the blob, or a malformed or
+/// multi-range header, returns 416.
+#[utoipa::path(
+    get,
+    path = "/v1/blobs/{blob_id}",
+    operation_id = "get_blob",
+    params(
+        ("blob_id" = String, Path, description = "The blob id: 43 characters of URL-safe base64."),
+        ReadParams,
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-999`."),
+    ),
+    responses(
+        (status = 200, description = "The blob's bytes (`ETag` is the quoted blob id, `Accept-Ranges: bytes`).", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 206, description = "The requested range, with `Content-Range`.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "A malformed blob id, or both consistency options.", body = Status),
+        (status = 404, description = "Not stored (`BLOB_NOT_FOUND`), registered but not certified (`BLOB_NOT_CERTIFIED`), or invalid: inconsistently encoded, never served (`BLOB_INVALID`); the reason is in `error.details[0].reason`.", body = Status),
+        (status = 416, description = "The range is malformed or outside the blob (`Content-Range: bytes */LEN` when the length is known).", body = Status),
+        (status = 429, description = "Too many reads at once; retry.", body = Status),
+        (status = 500, description = "Decoding failed.", body = Status),
+        (status = 503, description = "Too few storage nodes answered, or the ledger is unreachable; retry later.", body = Status),
+    )
+)]
 pub(crate) async fn get_blob(
     AxState(state): AxState<Arc<State>>,
     Path(blob_id): Path<String>,
@@ -190,12 +220,32 @@ pub(crate) async fn get_blob(
 }
 
 /// `?start=S&length=L`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ByteRangeParams {
+    /// First byte.
     start: u64,
+    /// Bytes to read (at least 1).
+    #[param(minimum = 1)]
     length: u64,
 }
 
+/// Read bytes `[start, start + length)` of a blob.
+#[utoipa::path(
+    get,
+    path = "/v1/blobs/{blob_id}/byte-range",
+    operation_id = "get_blob_byte_range",
+    params(
+        ("blob_id" = String, Path, description = "The blob id."),
+        ByteRangeParams,
+    ),
+    responses(
+        (status = 200, description = "The bytes.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "Length 0, an overflow, or a range outside the blob.", body = Status),
+        (status = 404, description = "As for `GET /v1/blobs/{blob_id}`.", body = Status),
+        (status = 503, description = "As for `GET /v1/blobs/{blob_id}`.", body = Status),
+    )
+)]
 pub(crate) async fn get_byte_range(
     AxState(state): AxState<Arc<State>>,
     Path(blob_id): Path<String>,
@@ -230,6 +280,31 @@ pub(crate) async fn get_byte_range(
         .into_response())
 }
 
+/// Read the blob of a blob object, with its attributes as headers.
+///
+/// Looks the blob object up on the ledger and returns its blob. Attributes whose key is in the
+/// daemon's allowed headers (by default `content-type`, `authorization`,
+/// `content-disposition`, `content-encoding`, `content-language`, `content-location`, `link`)
+/// are returned as response headers. `Range` and the consistency options work as for
+/// `GET /v1/blobs/{blob_id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/blobs/by-object-id/{object_id}",
+    operation_id = "get_blob_by_object_id",
+    params(
+        ("object_id" = String, Path, description = "The blob object id: 0x and 64 hex digits."),
+        ReadParams,
+        ("Range" = Option<String>, Header, description = "One byte range."),
+    ),
+    responses(
+        (status = 200, description = "The blob's bytes, with attribute headers.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 206, description = "The requested range.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "A malformed object id.", body = Status),
+        (status = 404, description = "No such object (`OBJECT_NOT_FOUND`), not a blob object (`NOT_A_BLOB_OBJECT`), or as for `GET /v1/blobs/{blob_id}`.", body = Status),
+        (status = 416, description = "A bad range.", body = Status),
+        (status = 503, description = "As for `GET /v1/blobs/{blob_id}`.", body = Status),
+    )
+)]
 pub(crate) async fn get_by_object_id(
     AxState(state): AxState<Arc<State>>,
     Path(object_id): Path<String>,

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use floe_common::BlobId;
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use super::api::{ErrorInfo, Status, StatusError};
 
 /// A failed request: an HTTP status, a machine-readable reason and a message for people.
 ///
@@ -72,25 +74,30 @@ impl ApiError {
         self
     }
 
+    /// The typed document.
+    pub fn status(&self) -> Status {
+        let store = self.store.as_deref();
+        Status {
+            error: StatusError {
+                status: canonical(self.status).to_owned(),
+                code: self.status.as_u16(),
+                message: self.message.clone(),
+                details: vec![ErrorInfo {
+                    type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
+                    reason: self.reason.to_owned(),
+                    domain: "floe.daemon".into(),
+                    metadata: Default::default(),
+                }],
+                blob_id: store.map(|(blob_id, _)| *blob_id),
+                failure_phase: store.map(|(_, phase)| (*phase).to_owned()),
+                error_msg: store.map(|_| self.message.clone()),
+            },
+        }
+    }
+
     /// The JSON document.
     pub fn body(&self) -> Value {
-        let mut error = json!({
-            "status": canonical(self.status),
-            "code": self.status.as_u16(),
-            "message": self.message,
-            "details": [{
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": self.reason,
-                "domain": "floe.daemon",
-                "metadata": {},
-            }],
-        });
-        if let Some((blob_id, phase)) = self.store.as_deref() {
-            error["blobId"] = json!(blob_id);
-            error["failurePhase"] = json!(phase);
-            error["errorMsg"] = json!(self.message);
-        }
-        json!({ "error": error })
+        serde_json::to_value(self.status()).expect("a Status serializes")
     }
 }
 
@@ -115,7 +122,7 @@ impl IntoResponse for ApiError {
         for (k, v) in &self.headers {
             headers.insert(k.clone(), v.clone());
         }
-        (self.status, headers, Json(self.body())).into_response()
+        (self.status, headers, Json(self.status())).into_response()
     }
 }
 

@@ -12,20 +12,33 @@ use floe_common::{BlobId, Epoch, ObjectId};
 use floe_ledger_types::Object;
 use futures::StreamExt as _;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
 
+use super::api::{
+    AlreadyCertified, BlobObject, BlobStoreResult, MarkedInvalid, NewlyCreated,
+    RegisterFromScratch, ResourceOperation, Status, StorageResource,
+};
 use super::{ApiError, State};
 use floe_client::blobs::{Persistence, StoreError, StoreOptions, StoreOutcome, UploadError};
 
 /// The publisher's query parameters (unknown ones are ignored, like Walrus's).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PutParams {
+    /// Epochs ahead of the current one to store the blob for (default 1).
+    #[param(minimum = 1)]
     epochs: Option<u32>,
+    /// Create a deletable blob (the default).
     deletable: Option<bool>,
+    /// Create a permanent blob instead of a deletable one.
     permanent: Option<bool>,
+    /// Store even if the blob is already certified for long enough.
     force: Option<bool>,
+    /// Only `RS2`.
     encoding_type: Option<String>,
+    /// Not supported (400).
     send_object_to: Option<String>,
+    /// Not supported (400).
     share: Option<bool>,
 }
 
@@ -108,12 +121,37 @@ async fn read_body(body: Body, size_hint: Option<u64>, limit: u64) -> Result<Byt
     Ok(buf.freeze())
 }
 
+/// Store a blob.
+///
+/// Stores the raw body for `epochs` epochs, paid by the publisher's wallet. If the blob is
+/// already certified for at least that long (and `force` is not set), nothing is paid and the
+/// answer is `alreadyCertified`.
+#[utoipa::path(
+    put,
+    path = "/v1/blobs",
+    operation_id = "put_blob",
+    params(PutParams),
+    request_body(
+        content = Vec<u8>,
+        content_type = "application/octet-stream",
+        description = "The blob's bytes."
+    ),
+    responses(
+        (status = 200, description = "Stored, already certified, or known to be invalid.", body = BlobStoreResult),
+        (status = 400, description = "Bad parameters (both deletable and permanent, epochs 0 or too many, an unsupported option).", body = Status),
+        (status = 413, description = "The body is larger than the publisher's limit (`--max-body`), or than the network can encode.", body = Status),
+        (status = 429, description = "The publisher is already serving `--max-concurrent` stores; retry after `Retry-After` seconds.", body = Status),
+        (status = 500, description = "The ledger rejected a transaction of the store (`failurePhase` says which).", body = Status),
+        (status = 503, description = "The ledger or the storage nodes could not be reached, or the publisher's wallet cannot pay.", body = Status),
+        (status = 504, description = "Too few storage nodes confirmed storage in time; retry.", body = Status),
+    )
+)]
 pub(crate) async fn put_blob(
     AxState(state): AxState<Arc<State>>,
     params: Result<Query<PutParams>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BlobStoreResult>, ApiError> {
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("bad query: {e}")))?;
     let wanted = validate(params)?;
@@ -156,7 +194,7 @@ pub(crate) async fn put_blob(
 }
 
 /// The `newlyCreated` or `alreadyCertified` document.
-async fn stored(state: &State, outcome: &StoreOutcome, epochs: u32) -> Value {
+async fn stored(state: &State, outcome: &StoreOutcome, epochs: u32) -> BlobStoreResult {
     match outcome {
         StoreOutcome::NewlyCreated {
             blob_id,
@@ -197,42 +235,35 @@ async fn stored(state: &State, outcome: &StoreOutcome, epochs: u32) -> Value {
                     )
                 }
             };
-            json!({
-                "newlyCreated": {
-                    "blobObject": {
-                        "id": blob_object,
-                        "registeredEpoch": registered.0,
-                        "blobId": blob_id,
-                        "size": size,
-                        "encodingType": "RS2",
-                        "certifiedEpoch": certified.map(|e| e.0),
-                        "storage": {
-                            "id": blob_object,
-                            "startEpoch": start.0,
-                            "endEpoch": end.0,
-                            "storageSize": storage_size,
-                        },
-                        "deletable": deletable,
+            BlobStoreResult::NewlyCreated(NewlyCreated {
+                blob_object: BlobObject {
+                    id: *blob_object,
+                    registered_epoch: registered.0,
+                    blob_id: *blob_id,
+                    size: *size,
+                    encoding_type: "RS2".into(),
+                    certified_epoch: certified.map(|e| e.0),
+                    storage: StorageResource {
+                        id: *blob_object,
+                        start_epoch: start.0,
+                        end_epoch: end.0,
+                        storage_size,
                     },
-                    "resourceOperation": {
-                        "registerFromScratch": {
-                            "encodedLength": encoded_size,
-                            "epochsAhead": epochs,
-                        }
-                    },
-                    "cost": cost.0,
-                }
+                    deletable,
+                },
+                resource_operation: ResourceOperation::RegisterFromScratch(RegisterFromScratch {
+                    encoded_length: *encoded_size,
+                    epochs_ahead: epochs,
+                }),
+                cost: cost.0,
             })
         }
         StoreOutcome::AlreadyCertified { blob_id, end_epoch } => {
-            let mut doc = json!({
-                "blobId": blob_id,
-                "endEpoch": end_epoch.0,
-            });
-            if let Some(object) = certified_object(state, blob_id, *end_epoch).await {
-                doc["object"] = json!(object);
-            }
-            json!({ "alreadyCertified": doc })
+            BlobStoreResult::AlreadyCertified(AlreadyCertified {
+                blob_id: *blob_id,
+                end_epoch: end_epoch.0,
+                object: certified_object(state, blob_id, *end_epoch).await,
+            })
         }
     }
 }
@@ -262,12 +293,15 @@ async fn certified_object(state: &State, blob_id: &BlobId, end: Epoch) -> Option
 
 /// The `markedInvalid` document. Floe's ledger has no event ids: `event` is omitted and
 /// `invalidatedEpoch` says when.
-async fn marked_invalid(state: &State, blob_id: BlobId) -> Value {
-    let epoch = match state.client.ledger().blob_status(&blob_id).await {
+async fn marked_invalid(state: &State, blob_id: BlobId) -> BlobStoreResult {
+    let invalidated_epoch = match state.client.ledger().blob_status(&blob_id).await {
         Ok(Some(s)) => s.info.invalidated_epoch.map(|e| e.0),
         _ => None,
     };
-    json!({ "markedInvalid": { "blobId": blob_id, "invalidatedEpoch": epoch } })
+    BlobStoreResult::MarkedInvalid(MarkedInvalid {
+        blob_id,
+        invalidated_epoch,
+    })
 }
 
 /// A failed store as an HTTP error that is also the publisher's `error` result.
