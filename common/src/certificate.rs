@@ -110,6 +110,14 @@ pub enum CertificateError {
         /// Threshold.
         threshold: Threshold,
     },
+    /// The message is of another network.
+    #[error("message of chain {got:?}, expected {expected:?}")]
+    WrongChain {
+        /// Message chain id.
+        got: String,
+        /// The verifier's chain id.
+        expected: String,
+    },
     /// The message is for another epoch than the committee's.
     #[error("message for epoch {got}, committee is for epoch {expected}")]
     WrongEpoch {
@@ -202,10 +210,12 @@ impl Certificate {
         })
     }
 
-    /// Verifies the certificate against `committee` and returns the decoded message.
+    /// Verifies the certificate against `committee` of chain `chain` and returns the decoded
+    /// message.
     pub fn verify<T: MessageBody>(
         &self,
         committee: &Committee,
+        chain: &str,
         threshold: Threshold,
     ) -> Result<ProtocolMessage<T>, CertificateError> {
         let m = committee.members.len();
@@ -237,12 +247,7 @@ impl Certificate {
             });
         }
         let msg = ProtocolMessage::<T>::from_bytes(&self.message)?;
-        if msg.epoch != committee.epoch {
-            return Err(CertificateError::WrongEpoch {
-                got: msg.epoch,
-                expected: committee.epoch,
-            });
-        }
+        check_context(&msg, chain, committee.epoch)?;
         let items: Vec<(PublicKey, &[u8], Signature)> = signers
             .iter()
             .zip(&self.signatures)
@@ -253,10 +258,32 @@ impl Certificate {
     }
 }
 
+/// The message is of chain `chain` and for `epoch`.
+fn check_context<T>(
+    msg: &ProtocolMessage<T>,
+    chain: &str,
+    epoch: Epoch,
+) -> Result<(), CertificateError> {
+    if msg.chain != chain {
+        return Err(CertificateError::WrongChain {
+            got: msg.chain.clone(),
+            expected: chain.to_owned(),
+        });
+    }
+    if msg.epoch != epoch {
+        return Err(CertificateError::WrongEpoch {
+            got: msg.epoch,
+            expected: epoch,
+        });
+    }
+    Ok(())
+}
+
 /// Collects signed messages from members into a certificate.
 #[derive(Debug)]
 pub struct CertificateBuilder<'c, T> {
     committee: &'c Committee,
+    chain: String,
     message: Option<Vec<u8>>,
     signatures: BTreeMap<usize, Signature>,
     weight: u32,
@@ -264,10 +291,11 @@ pub struct CertificateBuilder<'c, T> {
 }
 
 impl<'c, T: MessageBody> CertificateBuilder<'c, T> {
-    /// An empty builder.
-    pub fn new(committee: &'c Committee) -> Self {
+    /// An empty builder for `committee` of chain `chain`.
+    pub fn new(committee: &'c Committee, chain: &str) -> Self {
         Self {
             committee,
+            chain: chain.to_owned(),
             message: None,
             signatures: BTreeMap::new(),
             weight: 0,
@@ -298,12 +326,7 @@ impl<'c, T: MessageBody> CertificateBuilder<'c, T> {
             return Err(CertificateError::MixedMessages(index));
         }
         let msg = signed.verify(&member.public_key)?;
-        if msg.epoch != self.committee.epoch {
-            return Err(CertificateError::WrongEpoch {
-                got: msg.epoch,
-                expected: self.committee.epoch,
-            });
-        }
+        check_context(&msg, &self.chain, self.committee.epoch)?;
         self.message
             .get_or_insert_with(|| signed.serialized.clone());
         self.signatures.insert(index, signed.signature);

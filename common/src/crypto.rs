@@ -1,4 +1,14 @@
 //! ed25519 keys and signatures (accounts, validators, storage nodes).
+//!
+//! One verification rule everywhere: a public key and a signature's `R` must be points of the
+//! prime-order subgroup (they decompress, are not of small order, and have no torsion
+//! component), `s` must be canonical, and `[s]B = R + [H(R‖A‖M)]A` must hold exactly
+//! (cofactorless). Honest keys and signatures always pass. Single verification
+//! ([`PublicKey::verify`]) and batch verification ([`verify_batch`]) apply the same rule, so no
+//! signature is judged differently by the two paths. Without the subgroup checks a small-order
+//! key such as the identity would let anyone "sign" any message for its address (`R = B`,
+//! `s = 1` satisfies the batch equation), and a torsion component can make the randomized batch
+//! equation hold by chance for a signature that single verification refuses.
 
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
@@ -25,6 +35,9 @@ pub enum SignatureError {
     /// The public key is not a valid curve point.
     #[error("invalid public key {0}")]
     BadKey(PublicKey),
+    /// The public key is of small order or has a torsion component: refused everywhere.
+    #[error("weak public key {0}")]
+    WeakKey(PublicKey),
     /// The signature does not verify.
     #[error("signature does not verify under {0}")]
     Invalid(PublicKey),
@@ -33,21 +46,46 @@ pub enum SignatureError {
     BatchInvalid(usize),
 }
 
+/// Whether `bytes` encode a point of the prime-order subgroup other than the identity.
+fn in_prime_order_subgroup(bytes: &[u8; 32]) -> bool {
+    curve25519_dalek::edwards::CompressedEdwardsY(*bytes)
+        .decompress()
+        .is_some_and(|p| !p.is_small_order() && p.is_torsion_free())
+}
+
 impl PublicKey {
     fn dalek(&self) -> Result<ed25519_dalek::VerifyingKey, SignatureError> {
-        ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::BadKey(*self))
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0)
+            .map_err(|_| SignatureError::BadKey(*self))?;
+        if !in_prime_order_subgroup(&self.0) {
+            return Err(SignatureError::WeakKey(*self));
+        }
+        Ok(key)
     }
 
-    /// Verifies `sig` over `msg` (strict: rejects small-order keys and malleable signatures).
+    /// Verifies `sig` over `msg` under the module's rule (strict: no weak key, `R` in the
+    /// prime-order subgroup, canonical `s`).
     pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<(), SignatureError> {
         let key = self.dalek()?;
+        if !sig.has_valid_r() {
+            return Err(SignatureError::Invalid(*self));
+        }
         key.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig.0))
             .map_err(|_| SignatureError::Invalid(*self))
     }
 
-    /// Whether the bytes are a valid public key.
+    /// Whether the bytes are a public key this module accepts (a valid point of the
+    /// prime-order subgroup).
     pub fn is_valid(&self) -> bool {
         self.dalek().is_ok()
+    }
+}
+
+impl Signature {
+    /// Whether `R` is a point of the prime-order subgroup.
+    fn has_valid_r(&self) -> bool {
+        let r: [u8; 32] = self.0[..32].try_into().expect("64-byte signature");
+        in_prime_order_subgroup(&r)
     }
 }
 
@@ -62,6 +100,9 @@ pub fn verify_batch(items: &[(PublicKey, &[u8], Signature)]) -> Result<(), Signa
                 .iter()
                 .map(|(k, _, _)| k.dalek())
                 .collect::<Result<Vec<_>, _>>()?;
+            if let Some((k, _, _)) = items.iter().find(|(_, _, s)| !s.has_valid_r()) {
+                return Err(SignatureError::Invalid(*k));
+            }
             let msgs: Vec<&[u8]> = items.iter().map(|(_, m, _)| *m).collect();
             let sigs: Vec<ed25519_dalek::Signature> = items
                 .iter()

@@ -1,10 +1,12 @@
 //! Signed protocol messages.
 //!
 //! Every signed message is the BCS encoding of
-//! `intent (type u8, version u8, app id u8) ‖ epoch u32 LE ‖ body`, so that a signature made for
-//! one purpose, epoch or application can never be replayed as another. A storage confirmation
-//! for a permanent blob is 40 bytes: `[1, 0, 0x46] ‖ epoch ‖ blob id ‖ 0x00`; for a deletable
-//! blob 72 bytes: `… ‖ 0x01 ‖ object id`. Conformance vectors pin these layouts.
+//! `intent (type u8, version u8, app id u8) ‖ chain id (BCS string) ‖ epoch u32 LE ‖ body`, so
+//! that a signature made for one purpose, network, epoch or application can never be replayed
+//! as another. On chain `c` (of `|c|` < 128 bytes) a storage confirmation for a permanent blob
+//! is `41 + |c|` bytes: `[1, 0, 0x46] ‖ |c| ‖ c ‖ epoch ‖ blob id ‖ 0x00`; for a deletable
+//! blob `73 + |c|`: `… ‖ 0x01 ‖ object id`. Conformance vectors pin these layouts. Verifiers
+//! check the chain id and the epoch ([`ProtocolMessage::check`]).
 
 use std::marker::PhantomData;
 
@@ -70,11 +72,13 @@ pub trait MessageBody: Serialize + DeserializeOwned {
     const INTENT: IntentType;
 }
 
-/// Intent + epoch + body: the bytes that are signed.
+/// Intent + chain + epoch + body: the bytes that are signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtocolMessage<T> {
     /// Header.
     pub intent: Intent,
+    /// The network's chain id.
+    pub chain: String,
     /// The signer's current epoch.
     pub epoch: Epoch,
     /// Body.
@@ -82,13 +86,31 @@ pub struct ProtocolMessage<T> {
 }
 
 impl<T: MessageBody> ProtocolMessage<T> {
-    /// A message for `epoch`.
-    pub fn new(epoch: Epoch, body: T) -> Self {
+    /// A message of chain `chain` for `epoch`.
+    pub fn new(chain: &str, epoch: Epoch, body: T) -> Self {
         Self {
             intent: Intent::of(T::INTENT),
+            chain: chain.to_owned(),
             epoch,
             body,
         }
+    }
+
+    /// Checks that the message belongs to chain `chain` and epoch `epoch`.
+    pub fn check(&self, chain: &str, epoch: Epoch) -> Result<(), MessageError> {
+        if self.chain != chain {
+            return Err(MessageError::WrongChain {
+                got: self.chain.clone(),
+                expected: chain.to_owned(),
+            });
+        }
+        if self.epoch != epoch {
+            return Err(MessageError::WrongEpoch {
+                got: self.epoch,
+                expected: epoch,
+            });
+        }
+        Ok(())
     }
 
     /// Canonical bytes.
@@ -176,6 +198,22 @@ pub enum MessageError {
     /// Bad signature.
     #[error(transparent)]
     Signature(#[from] SignatureError),
+    /// A message of another network.
+    #[error("message of chain {got:?}, expected {expected:?}")]
+    WrongChain {
+        /// Found.
+        got: String,
+        /// Expected.
+        expected: String,
+    },
+    /// A message for another epoch.
+    #[error("message for epoch {got}, expected {expected}")]
+    WrongEpoch {
+        /// Found.
+        got: Epoch,
+        /// Expected.
+        expected: Epoch,
+    },
 }
 
 /// A message's canonical bytes with one signature over them.

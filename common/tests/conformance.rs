@@ -14,6 +14,9 @@ use floe_common::{
     ShardIndex, SignedMessage, SliverAxis, StorageConfirmation, encode_blob,
 };
 
+/// The chain the vectors' messages are signed for.
+const CHAIN: &str = "floe-vects";
+
 fn input(len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (i.wrapping_mul(31).wrapping_add(7) % 251) as u8)
@@ -53,6 +56,7 @@ fn compute() -> BTreeMap<String, String> {
         v.insert(format!("message/{name}/signature"), sig.to_string());
     };
     let conf = ProtocolMessage::new(
+        CHAIN,
         epoch,
         StorageConfirmation {
             blob_id,
@@ -66,6 +70,7 @@ fn compute() -> BTreeMap<String, String> {
         s.signature,
     );
     let conf = ProtocolMessage::new(
+        CHAIN,
         epoch,
         StorageConfirmation {
             blob_id,
@@ -78,10 +83,11 @@ fn compute() -> BTreeMap<String, String> {
         s.serialized.clone(),
         s.signature,
     );
-    let inv = ProtocolMessage::new(epoch, InvalidBlobIdMsg { blob_id });
+    let inv = ProtocolMessage::new(CHAIN, epoch, InvalidBlobIdMsg { blob_id });
     let s = SignedMessage::sign(&k, &inv);
     put("invalid_blob_id", s.serialized.clone(), s.signature);
     let sync = ProtocolMessage::new(
+        CHAIN,
         epoch,
         SyncShardRequest {
             shard: ShardIndex(3),
@@ -103,13 +109,14 @@ fn compute() -> BTreeMap<String, String> {
         .collect();
     let committee = Committee::new(epoch, 10, members).unwrap();
     let msg = ProtocolMessage::new(
+        CHAIN,
         epoch,
         StorageConfirmation {
             blob_id,
             persistence: BlobPersistence::Permanent,
         },
     );
-    let mut b = CertificateBuilder::new(&committee);
+    let mut b = CertificateBuilder::new(&committee, CHAIN);
     for i in [0usize, 1, 3] {
         b.add(i, &SignedMessage::sign(&key(10 + i as u8), &msg))
             .unwrap();
@@ -154,17 +161,22 @@ fn conformance_vectors() {
 fn message_layouts_are_fixed() {
     let blob_id = BlobId([0x11; 32]);
     let conf = ProtocolMessage::new(
+        CHAIN,
         Epoch(7),
         StorageConfirmation {
             blob_id,
             persistence: BlobPersistence::Permanent,
         },
     );
+    // intent ‖ chain id (length byte, 10 bytes) ‖ epoch ‖ blob id ‖ persistence.
     let b = conf.to_bytes();
-    assert_eq!(b.len(), 40);
-    assert_eq!(b[..7], [1, 0, 0x46, 7, 0, 0, 0]);
-    assert_eq!(b[39], 0);
+    assert_eq!(b.len(), 51);
+    assert_eq!(b[..4], [1, 0, 0x46, 10]);
+    assert_eq!(&b[4..14], CHAIN.as_bytes());
+    assert_eq!(b[14..18], [7, 0, 0, 0]);
+    assert_eq!(b[50], 0);
     let del = ProtocolMessage::new(
+        CHAIN,
         Epoch(7),
         StorageConfirmation {
             blob_id,
@@ -172,10 +184,110 @@ fn message_layouts_are_fixed() {
         },
     );
     let b = del.to_bytes();
-    assert_eq!(b.len(), 72);
-    assert_eq!(b[39], 1);
-    assert_eq!(b[40..], [0x22; 32]);
-    let inv = ProtocolMessage::new(Epoch(7), InvalidBlobIdMsg { blob_id }).to_bytes();
-    assert_eq!(inv.len(), 39);
+    assert_eq!(b.len(), 83);
+    assert_eq!(b[50], 1);
+    assert_eq!(b[51..], [0x22; 32]);
+    let inv = ProtocolMessage::new(CHAIN, Epoch(7), InvalidBlobIdMsg { blob_id }).to_bytes();
+    assert_eq!(inv.len(), 50);
     assert_eq!(inv[0], 2);
+}
+
+/// Signature vectors: fixed key, signature and message bytes with the verdict every verifier
+/// must reach. Single and batch verification give the same verdict for each (see
+/// `floe_common::crypto`).
+mod signatures {
+    use floe_common::crypto::{PublicKey, Signature, verify_batch};
+
+    const MSG: &str = "666c6f65207369676e617475726520766563746f72"; // "floe signature vector"
+    /// key(1) over MSG: valid.
+    const VALID: (&str, &str) = (
+        "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+        "ff6c5a5d62a1136c9fcdbbb6d541b354861565ecbde93337022bf069c36e9f9a1ca81de41efc77714385e6e10e58e1d0f453f24014a45e9bf6bb102607b7680a",
+    );
+    /// Refused: (name, key, signature).
+    const REFUSED: [(&str, &str, &str); 4] = [
+        (
+            // The identity key with R = B, s = 1: satisfies the batch equation for any message.
+            "identity key",
+            "0100000000000000000000000000000000000000000000000000000000000000",
+            "58666666666666666666666666666666666666666666666666666666666666660100000000000000000000000000000000000000000000000000000000000000",
+        ),
+        (
+            // A key with a torsion component, and a signature satisfying the cofactorless
+            // equation under it.
+            "key with torsion",
+            "e445a9708d645e4bfbfd5a5b3948e64eb2dfe10796d3c8b7149a1c17881a4aec",
+            "feaf9d07b868cc52786305312c376563c622b0386a10d105e3c1501b28d65f7e418edc69badef48c810eda7497caaf92f356ad57b3137d9b57dc0a32470ca900",
+        ),
+        (
+            // VALID with a point of order 8 added to R.
+            "R with torsion",
+            "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+            "8a60faf7ca72e12e1776f47e4d8f6857edc185f827c36cf83d59186ad0805e461ca81de41efc77714385e6e10e58e1d0f453f24014a45e9bf6bb102607b7680a",
+        ),
+        (
+            // VALID with s + l (not canonical).
+            "non-canonical s",
+            "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+            "ff6c5a5d62a1136c9fcdbbb6d541b354861565ecbde93337022bf069c36e9f9a097c1341395f8ac91922de84ed51c0e5f453f24014a45e9bf6bb102607b7681a",
+        ),
+    ];
+
+    fn key(h: &str) -> PublicKey {
+        PublicKey(hex::decode(h).unwrap().try_into().unwrap())
+    }
+
+    fn sig(h: &str) -> Signature {
+        Signature(hex::decode(h).unwrap().try_into().unwrap())
+    }
+
+    #[test]
+    fn single_and_batch_verification_agree_on_the_vectors() {
+        let msg = hex::decode(MSG).unwrap();
+        let (vk, vs) = (key(VALID.0), sig(VALID.1));
+        vk.verify(&msg, &vs).expect("the valid vector verifies");
+        let other = floe_common::KeyPair::from_seed([2; 32]);
+        let other_sig = other.sign_raw(&msg);
+        verify_batch(&[(vk, &msg, vs), (other.public(), &msg, other_sig)]).expect("valid batch");
+        for (name, k, s) in REFUSED {
+            let (k, s) = (key(k), sig(s));
+            assert!(
+                k.verify(&msg, &s).is_err(),
+                "{name}: single verification accepted it"
+            );
+            // The batch equation uses random weights: try many times, so a refusal that holds
+            // only by chance would show.
+            for _ in 0..64 {
+                let batch = [
+                    (vk, &msg[..], vs),
+                    (k, &msg[..], s),
+                    (other.public(), &msg[..], other_sig),
+                ];
+                assert!(
+                    verify_batch(&batch).is_err(),
+                    "{name}: batch verification accepted it"
+                );
+            }
+        }
+    }
+
+    /// The identity-key vector is not hypothetical: the plain batch equation accepts it.
+    #[test]
+    fn the_identity_key_forgery_passes_an_unchecked_batch() {
+        let msg = hex::decode(MSG).unwrap();
+        let dalek_key = |h: &str| {
+            ed25519_dalek::VerifyingKey::from_bytes(&hex::decode(h).unwrap().try_into().unwrap())
+                .unwrap()
+        };
+        let dalek_sig = |h: &str| {
+            ed25519_dalek::Signature::from_bytes(&hex::decode(h).unwrap().try_into().unwrap())
+        };
+        let (_, k, s) = REFUSED[0];
+        let msgs: [&[u8]; 2] = [&msg, b"any other message"];
+        let keys = [dalek_key(VALID.0), dalek_key(k)];
+        let sigs = [dalek_sig(VALID.1), dalek_sig(s)];
+        // Only the first signature is over msgs[0]; the forgery "signs" whatever it is paired with.
+        let msgs = [msgs[0], msgs[1]];
+        assert!(ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok());
+    }
 }

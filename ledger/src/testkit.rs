@@ -77,9 +77,10 @@ pub fn commit_next_block(ledger: &Ledger, signers: &[&KeyPair]) -> Result<BlockR
     ledger.commit(&block, None, cert)
 }
 
-/// A storage-confirmation certificate for `blob_id` at `epoch`, signed by the first `signers`
+/// A storage-confirmation certificate of chain `chain` for `blob_id` at `epoch`, signed by the first `signers`
 /// members of `committee` whose keys are among `node_keys`.
 pub fn confirmation_certificate(
+    chain: &str,
     committee: &Committee,
     node_keys: &[KeyPair],
     epoch: Epoch,
@@ -88,13 +89,14 @@ pub fn confirmation_certificate(
     signers: usize,
 ) -> Result<Certificate, CertificateError> {
     let msg = ProtocolMessage::new(
+        chain,
         epoch,
         StorageConfirmation {
             blob_id,
             persistence,
         },
     );
-    let mut builder = CertificateBuilder::new(committee);
+    let mut builder = CertificateBuilder::new(committee, chain);
     let mut signed = 0;
     for (i, member) in committee.members().iter().enumerate() {
         if signed == signers {

@@ -94,6 +94,7 @@ async fn run() {
         floe_node_protocol::committee::Committees::new(committee),
     ));
     let core = Arc::new(NodeCore::new(
+        "floe-bench".into(),
         key.clone(),
         storage,
         tip,

@@ -38,6 +38,8 @@ pub(crate) fn join_error(e: tokio::task::JoinError) -> NodeError {
 
 /// Everything the node's tasks share.
 pub struct NodeCore {
+    /// The network's chain id, signed into every message the node signs.
+    pub(crate) chain_id: String,
     pub(crate) key: KeyPair,
     pub(crate) node_id: NodeId,
     pub(crate) storage: Arc<Storage>,
@@ -55,6 +57,7 @@ impl NodeCore {
     /// The shared state of a node.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
+        chain_id: String,
         key: KeyPair,
         storage: Arc<Storage>,
         tip: watch::Receiver<LedgerTip>,
@@ -64,6 +67,7 @@ impl NodeCore {
     ) -> Self {
         let config = *storage.config();
         NodeCore {
+            chain_id,
             node_id: floe_ledger_types::node_id_of(&key.public()),
             key,
             storage,
@@ -75,6 +79,11 @@ impl NodeCore {
             max_confirmation_wait,
             recovering: AtomicU64::new(0),
         }
+    }
+
+    /// The network's chain id (from the genesis).
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
     }
 
     /// The node's id.

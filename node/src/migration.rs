@@ -395,7 +395,7 @@ impl ShardMigration {
         };
         let signed = SignedMessage::sign(
             self.core.key(),
-            &ProtocolMessage::new(record.epoch, request),
+            &ProtocolMessage::new(self.core.chain_id(), record.epoch, request),
         );
         let page = (|| {
             self.p2p
@@ -554,6 +554,9 @@ pub async fn serve(
         Ok(msg) => msg,
         Err(e) => return refuse(SyncRefusal::BadSignature(e.to_string())),
     };
+    if msg.chain != core.chain_id() {
+        return refuse(SyncRefusal::WrongChain(msg.chain));
+    }
     let epoch = core.epoch();
     if msg.epoch != epoch {
         return refuse(SyncRefusal::WrongEpoch {

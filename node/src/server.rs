@@ -301,6 +301,7 @@ pub async fn start_with(
     let (committee_tx, committee_rx) = watch::channel(Arc::new(Committees::new(committee)));
     let metrics = Arc::new(Metrics::default());
     let core = Arc::new(NodeCore::new(
+        genesis.chain_id.clone(),
         key.clone(),
         storage,
         follower.tip(),

@@ -178,6 +178,7 @@ impl NodeCore {
             });
         }
         let msg = ProtocolMessage::new(
+            &self.chain_id,
             self.epoch(),
             StorageConfirmation {
                 blob_id: req.blob_id,
@@ -265,6 +266,7 @@ impl NodeCore {
             .map_err(join_error)?
             .map_err(|e| NodeError::BadProof(e.to_string()))?;
         let msg = ProtocolMessage::new(
+            &self.chain_id,
             self.epoch(),
             InvalidBlobIdMsg {
                 blob_id: req.blob_id,

@@ -657,7 +657,8 @@ impl Inner {
         self.metrics().inconsistencies_found.inc();
         tracing::warn!(blob_id = %id, target = %proof.target_index, axis = %proof.target_axis, "blob is inconsistently encoded; invalidating");
         let committee = self.core.committee();
-        let mut builder = CertificateBuilder::<InvalidBlobIdMsg>::new(committee.committee());
+        let mut builder =
+            CertificateBuilder::<InvalidBlobIdMsg>::new(committee.committee(), &self.chain_id);
         let req = InconsistencyRequest {
             blob_id: *id,
             proof,

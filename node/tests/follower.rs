@@ -170,6 +170,7 @@ fn certify(nonce: u64, blob_id: BlobId, blob_object: ObjectId) -> SignedTransact
     let committee = genesis().committee().unwrap().committee;
     let keys: Vec<KeyPair> = (0..2).map(node_key).collect();
     let certificate = floe_ledger::testkit::confirmation_certificate(
+        CHAIN,
         &committee,
         &keys,
         Epoch(0),

@@ -514,9 +514,9 @@ async fn n4_plus1_gainer_restarts_mid_migration_and_resumes_the_pull() {
 
 /// `/floe/sync-shard/1` during a real change: node 5 takes node 1's shards, and node 1 holds
 /// node 5's own pull so the change stays syncing. Node 1 then refuses an outsider, a forged
-/// signature, another epoch, a shard the requester does not hold, and a shard it did not hold
-/// before the change, each with its own reason; the new holder asking for its gained shard is
-/// served.
+/// signature, another network, another epoch, a shard the requester does not hold, and a shard
+/// it did not hold before the change, each with its own reason; the new holder asking for its
+/// gained shard is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn n4_shard_sync_is_served_only_to_a_new_holder() {
     use floe_common::messages::{ProtocolMessage, SignedMessage, SyncShardRequest};
@@ -551,10 +551,12 @@ async fn n4_shard_sync_is_served_only_to_a_new_holder() {
     let config = *server.config();
     let addr: libp2p::Multiaddr = cluster.nodes[0].config.p2p_listen.parse().expect("addr");
     let peer = floe_node_protocol::network::peer_id_of(server.key());
+    let chain = server.chain_id().to_owned();
     drop(server);
-    let ask = |key: KeyPair, signer: KeyPair, shard, epoch: Epoch| {
+    let ask_on = |chain: &str, key: KeyPair, signer: KeyPair, shard, epoch: Epoch| {
         let addr = addr.clone();
         let request = ProtocolMessage::new(
+            chain,
             epoch,
             SyncShardRequest {
                 shard,
@@ -575,6 +577,7 @@ async fn n4_shard_sync_is_served_only_to_a_new_holder() {
             answer
         }
     };
+    let ask = |key, signer, shard, epoch| ask_on(&chain, key, signer, shard, epoch);
     let new_holder = cluster.nodes[4].key.clone();
     let member = cluster.nodes[1].key.clone();
     let outsider = KeyPair::generate(&mut rand::rngs::OsRng);
@@ -589,6 +592,21 @@ async fn n4_shard_sync_is_served_only_to_a_new_holder() {
     assert!(
         matches!(r, Some(SyncRefusal::BadSignature(_))),
         "forged signature: {r:?}"
+    );
+    let r = refused(
+        ask_on(
+            "another-network",
+            new_holder.clone(),
+            new_holder.clone(),
+            gained,
+            epoch,
+        )
+        .await,
+    );
+    assert_eq!(
+        r,
+        Some(SyncRefusal::WrongChain("another-network".into())),
+        "another network"
     );
     let next = Epoch(epoch.0 + 1);
     let r = refused(ask(new_holder.clone(), new_holder.clone(), gained, next).await);

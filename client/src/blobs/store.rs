@@ -370,6 +370,7 @@ impl BlobClient {
                 target.metadata,
                 target.persistence,
                 UploadOptions {
+                    chain_id: &self.chain_id,
                     slivers_in_flight: self.options.upload_slivers_in_flight,
                     extra_time: self.options.extra_upload_time,
                     confirmation_wait: self.options.confirmation_wait,

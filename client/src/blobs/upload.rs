@@ -67,6 +67,8 @@ const LAGGING_WAIT: Duration = Duration::from_millis(250);
 /// How an upload runs: the client's tuning and what the store asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct UploadOptions<'a> {
+    /// The network's chain id: confirmations must be signed for it.
+    pub chain_id: &'a str,
     /// Slivers in flight at once, over all nodes.
     pub slivers_in_flight: usize,
     /// After quorum is reached, how long to keep uploading to the remaining nodes.
@@ -352,9 +354,9 @@ struct Confirmations<'c> {
 }
 
 impl<'c> Confirmations<'c> {
-    fn new(committee: &'c CommitteeView) -> Self {
+    fn new(committee: &'c CommitteeView, chain: &str) -> Self {
         Confirmations {
-            builder: CertificateBuilder::new(committee.committee()),
+            builder: CertificateBuilder::new(committee.committee(), chain),
             failures: Vec::new(),
             n_shards: committee.n_shards(),
         }
@@ -442,7 +444,7 @@ pub(crate) async fn upload(
         }
     }
 
-    let mut confirmations = Confirmations::new(committee);
+    let mut confirmations = Confirmations::new(committee, opts.chain_id);
     let mut deadline: Option<Instant> = None;
     loop {
         let current = phases.current();

@@ -149,7 +149,7 @@ pub(super) fn certify(
     live_blob(o, id, &b, false)?;
     let epoch = o.epoch();
     let msg = certificate
-        .verify::<StorageConfirmation>(o.committee(), Threshold::Quorum)
+        .verify::<StorageConfirmation>(o.committee(), o.chain_id(), Threshold::Quorum)
         .map_err(|e| TxError::CertificateInvalid {
             reason: e.to_string(),
         })?;
@@ -286,7 +286,7 @@ pub(super) fn invalidate(
         return Err(TxError::AlreadyInvalid(blob_id));
     }
     let msg = certificate
-        .verify::<InvalidBlobIdMsg>(o.committee(), Threshold::Validity)
+        .verify::<InvalidBlobIdMsg>(o.committee(), o.chain_id(), Threshold::Validity)
         .map_err(|e| TxError::CertificateInvalid {
             reason: e.to_string(),
         })?;

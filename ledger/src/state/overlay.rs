@@ -70,6 +70,11 @@ impl<'s> Overlay<'s> {
         self.system.epoch
     }
 
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        self.base.chain_id()
+    }
+
     /// The current committee.
     pub fn committee(&self) -> &Committee {
         &self.base.committee.committee

@@ -199,8 +199,9 @@ fn certificate_rejections() {
     net.reject(0, certify_kind(obj, extra), "certificate_invalid");
     // The builder refuses a duplicate signer outright.
     let c = net.state.committee().clone();
-    let mut b = floe_common::CertificateBuilder::<floe_common::StorageConfirmation>::new(&c);
+    let mut b = floe_common::CertificateBuilder::<floe_common::StorageConfirmation>::new(&c, CHAIN);
     let msg = floe_common::ProtocolMessage::new(
+        CHAIN,
         Epoch(0),
         floe_common::StorageConfirmation {
             blob_id,
@@ -441,4 +442,37 @@ fn attributes() {
     net.exec(0, remove("k1")).unwrap();
     net.reject(0, remove("k1"), "unknown_attribute");
     assert_eq!(net.blob(&obj).attributes.len(), 31);
+}
+
+/// Storage nodes that reuse their keys on another network: their confirmations signed there
+/// do not certify a blob here, and their attestations there do not invalidate one here.
+#[test]
+fn adv_cross_chain_certificate_refused() {
+    let mut net = Net::new();
+    let (obj, blob_id) = net.register(0, 1, false, 4);
+    let p = BlobPersistence::Permanent;
+    let epoch = net.state.epoch();
+    let body = floe_common::StorageConfirmation {
+        blob_id,
+        persistence: p,
+    };
+    let foreign = net.cert_on("another-network", epoch, body, &QUORUM);
+    let e = net.reject(0, certify_kind(obj, foreign), "certificate_invalid");
+    assert!(e.to_string().contains("chain"), "{e}");
+    let foreign = net.cert_on(
+        "another-network",
+        epoch,
+        floe_common::messages::InvalidBlobIdMsg { blob_id },
+        &QUORUM,
+    );
+    net.reject(
+        0,
+        TxKind::InvalidateBlob {
+            blob_id,
+            certificate: foreign,
+        },
+        "certificate_invalid",
+    );
+    // The same signers, signing for this network, certify it.
+    net.certify(0, obj, blob_id, false);
 }

@@ -258,10 +258,21 @@ impl Net {
 
     /// A certificate over `body` for `epoch` signed by the committee members `signers`.
     pub fn cert_of<T: MessageBody>(&self, epoch: Epoch, body: T, signers: &[usize]) -> Certificate {
+        self.cert_on(CHAIN, epoch, body, signers)
+    }
+
+    /// [`Net::cert_of`], with the members signing for network `chain`.
+    pub fn cert_on<T: MessageBody>(
+        &self,
+        chain: &str,
+        epoch: Epoch,
+        body: T,
+        signers: &[usize],
+    ) -> Certificate {
         let c = self.state.committee();
         let committee = Committee::new(epoch, c.n_shards(), c.members().to_vec()).unwrap();
-        let msg = ProtocolMessage::new(epoch, body);
-        let mut b = CertificateBuilder::<T>::new(&committee);
+        let msg = ProtocolMessage::new(chain, epoch, body);
+        let mut b = CertificateBuilder::<T>::new(&committee, chain);
         for &i in signers {
             let pk = committee.members()[i].public_key;
             let key = (0..20).map(node_key).find(|k| k.public() == pk).unwrap();

@@ -705,3 +705,109 @@ async fn system_reports_epoch_timing_capacity_and_proposals() {
     assert!(client.proposal(0).await.unwrap().is_none());
     node.stop().await;
 }
+
+/// The identity public key: a small-order point.
+const IDENTITY_KEY: [u8; 32] = {
+    let mut k = [0u8; 32];
+    k[0] = 1;
+    k
+};
+
+/// A "signature" under the identity key that satisfies the plain batch equation for any
+/// message: R = B (the base point), s = 1.
+fn identity_forgery() -> floe_common::Signature {
+    let mut s = [0u8; 64];
+    s[..32].copy_from_slice(&[
+        0x58, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+        0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+        0x66, 0x66,
+    ]);
+    s[32] = 1;
+    floe_common::Signature(s)
+}
+
+/// A weak (small-order) key can neither spend nor register: a forged transfer from the
+/// identity key's address is refused even inside a batch (where the plain batch equation would
+/// accept it), and a node cannot register with that key.
+#[tokio::test]
+async fn adv_weak_key_refused() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    let user = user_key(0);
+    let weak = floe_common::PublicKey(IDENTITY_KEY);
+    let weak_addr = floe_ledger::Address::of(&weak);
+    // Someone funds the weak key's address.
+    client
+        .submit(&signed(
+            &user,
+            0,
+            TxKind::Transfer {
+                to: weak_addr,
+                amount: Frost(1_000_000),
+            },
+        ))
+        .await
+        .unwrap();
+    make_block(&node.ledger);
+    assert_eq!(
+        client.account(&weak_addr).await.unwrap().balance,
+        Frost(1_000_000)
+    );
+
+    // The forgery, batched with an honest transaction.
+    let forged = floe_ledger::SignedTransaction {
+        tx: floe_ledger::Transaction {
+            sender: weak_addr,
+            nonce: 0,
+            fee: MIN_FEE,
+            kind: transfer(9, 500_000),
+        },
+        public_key: weak,
+        signature: identity_forgery(),
+    };
+    let honest = signed(&user, 1, transfer(8, 1));
+    let items = client.submit_batch(&[honest, forged]).await.unwrap();
+    assert!(
+        items[0].error.is_none(),
+        "the honest transaction is admitted"
+    );
+    let refusal = items[1].error.as_ref().expect("the forgery is refused");
+    assert_eq!(refusal.code, "bad_signature", "{refusal:?}");
+    make_block(&node.ledger);
+    assert_eq!(
+        client.account(&weak_addr).await.unwrap().balance,
+        Frost(1_000_000),
+        "nothing was spent from the weak key's address"
+    );
+    assert_eq!(
+        client
+            .account(&floe_ledger::Address([9; 32]))
+            .await
+            .unwrap()
+            .balance,
+        Frost(0)
+    );
+
+    // A node cannot register with the weak key.
+    let register = signed(
+        &user,
+        2,
+        TxKind::RegisterNode {
+            name: "weak".into(),
+            public_key: weak,
+            network_address: "/ip4/127.0.0.1/tcp/1".into(),
+            http_address: "127.0.0.1:1".into(),
+            commission_bps: 0,
+            storage_price_vote: Frost(1),
+            write_price_vote: Frost(1),
+            capacity_vote: 1 << 30,
+        },
+    );
+    let digest = client.submit(&register).await.unwrap();
+    make_block(&node.ledger);
+    let committed = client.transaction(&digest, None).await.unwrap().unwrap();
+    match committed.outcome.status {
+        TxStatus::Failure(e) => assert_eq!(e.code(), "invalid_public_key", "{e}"),
+        TxStatus::Success(_) => panic!("a node registered with a weak key"),
+    }
+}

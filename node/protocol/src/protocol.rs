@@ -339,6 +339,9 @@ pub enum SyncRefusal {
     /// The request is not signed by the member's key.
     #[error("request signature: {0}")]
     BadSignature(String),
+    /// The request is signed for another network.
+    #[error("request of chain {0:?}")]
+    WrongChain(String),
     /// The request is signed for another epoch than the serving node's.
     #[error("request for epoch {requested}, this node is at epoch {current}")]
     WrongEpoch {

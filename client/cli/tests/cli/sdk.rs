@@ -269,6 +269,7 @@ async fn blob_objects_register_list_extend_delete() {
     let keys: Vec<_> = (0..4).map(node_key).collect();
     let epoch = committee.epoch();
     let certificate = floe_ledger::testkit::confirmation_certificate(
+        crate::support::CHAIN,
         &committee,
         &keys,
         epoch,

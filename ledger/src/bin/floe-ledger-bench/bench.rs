@@ -213,6 +213,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             2,
         );
         let certificate = floe_ledger::testkit::confirmation_certificate(
+            CHAIN,
             &committee,
             &node_keys,
             Epoch(0),
