@@ -20,6 +20,7 @@ use floe_common::hash::Digest;
 use crate::block::{Block, BlockHash, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, tx_root};
 use crate::cert::{CommitCertificate, ValidatorAddress, ValidatorSet};
 use crate::genesis::{Genesis, GenesisError};
+use crate::record::app_hash_after;
 use crate::state::{BlockContext, State, apply};
 use crate::store::{BlockRecord, ChainTip, LedgerStore, LedgerStoreError, TxOutcome, TxStatus};
 use crate::tx::VerifiedTransaction;
@@ -127,23 +128,6 @@ fn genesis_app_hash(genesis: &Genesis, state: &State) -> Digest {
     h.update(b"floe/app/genesis");
     h.update(&genesis.digest());
     h.update(&state.digest());
-    Digest(*h.finalize().as_bytes())
-}
-
-fn next_app_hash(
-    prev: &Digest,
-    height: u64,
-    changes: &[(Vec<u8>, Option<Vec<u8>>)],
-    outcomes: &[TxOutcome],
-    system_events: &[crate::state::Event],
-) -> Digest {
-    let mut h = blake3::Hasher::new();
-    h.update(b"floe/app");
-    h.update(&prev.0);
-    h.update(&height.to_le_bytes());
-    h.update(blake3::hash(&codec::encode(&changes)).as_bytes());
-    h.update(blake3::hash(&codec::encode(&outcomes)).as_bytes());
-    h.update(blake3::hash(&codec::encode(&system_events)).as_bytes());
     Digest(*h.finalize().as_bytes())
 }
 
@@ -307,10 +291,11 @@ impl Chain {
         }
         let system_events = self.state.take_block_events();
         let changes = self.state.take_changes();
-        let app_hash = next_app_hash(
+        let changes_digest = Digest(*blake3::hash(&codec::encode(&changes)).as_bytes());
+        let app_hash = app_hash_after(
             &self.tip.app_hash,
             height,
-            &changes,
+            &changes_digest,
             &outcomes,
             &system_events,
         );
@@ -320,6 +305,7 @@ impl Chain {
             outcomes,
             app_hash,
             system_events,
+            changes_digest,
         };
         let tip = ChainTip {
             height,

@@ -1,12 +1,22 @@
 //! The ledger follower: applies the ledger's committed blocks, in order, to the node's per-blob
 //! state ([`crate::blob_state`]).
 //!
-//! Protocol rule: **a node applies only blocks whose commit certificate verifies against the
-//! genesis validator set.** Blocks are fetched with [`LedgerClient::verified_block`], which
-//! recomputes the block hash, checks chain id, height and transaction root, and checks that more
-//! than two thirds of the trusted validators' power precommitted it; so following one validator
-//! does not mean trusting it. The transaction outcomes (and so the events) are additionally
-//! checked to name the block's transactions, in order.
+//! Protocol rules (following one validator never means trusting it):
+//!
+//! - **A node applies only certified blocks.** Blocks are fetched with
+//!   [`LedgerClient::verified_block`], which recomputes the block hash, checks chain id, height
+//!   and transaction root, and checks that more than two thirds of the trusted (genesis)
+//!   validators' power precommitted it.
+//! - **A node applies a block's results only once the next block proves them.** Outcomes,
+//!   their events and the block events are not signed by block `h`'s certificate; block
+//!   `h + 1`'s certified header commits to them through its `app_hash`
+//!   ([`BlockRecord::prove_results`]). So the follower holds block `h` until `h + 1` is
+//!   committed and verified, then checks `h`'s results and applies them: the node's view trails
+//!   the ledger by one block. The outcomes are also checked to name the block's transactions, in
+//!   order.
+//! - **A record that fails any check is never applied, and its server is left.** The follower
+//!   logs it, counts it (`floe_node_ledger_records_rejected_total`), fails over to the next
+//!   validator of its configuration and goes on; it does not stop.
 //!
 //! Epochs come from the blocks' system events: `EpochChanged` sets the epoch, records the new
 //! committee's shards and the shard moves ([`EpochRecord`]) and marks the change as syncing;
@@ -20,22 +30,23 @@
 //!
 //! [`Follower::run`] follows until cancelled:
 //! - when caught up it long-polls for the next block (the validator answers when it commits, or
-//!   after [`LONG_POLL`]), so a registration is seen within milliseconds of its commit and an
-//!   upload does not wait on the node; a server that answers a long poll early is asked again
+//!   after [`LONG_POLL`]), so a registration is seen within milliseconds of the commit of the
+//!   block after it (one block time, as blocks are made even when empty) and an upload does not
+//!   wait on the node; a server that answers a long poll early is asked again
 //!   after [`POLL_INTERVAL`];
 //! - transient RPC errors are logged and retried with exponential backoff (capped at
 //!   [`MAX_BACKOFF`]);
-//! - a verification failure or a storage error stops it with a typed [`FollowerError`] and
-//!   nothing of the offending block applied.
+//! - a record that fails verification is rejected as above; only a storage error stops it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use floe_common::BlobId;
-use floe_ledger_types::{BlockRecord, TxStatus};
+use floe_ledger_types::{BlockRecord, ResultsError, TxStatus};
 use floe_ledger_types::{CertError, ClientError, EpochEvent, Event, LedgerClient, ValidatorSet};
 use floe_runtime::Backoff;
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -75,12 +86,33 @@ pub enum FollowerError {
         /// What is wrong.
         reason: String,
     },
+    /// A block's results (outcomes, events, block events) are not the ones the next certified
+    /// header commits to.
+    #[error("block {height}'s results are not proven: {source}")]
+    Results {
+        /// The block height.
+        height: u64,
+        /// Why.
+        source: ResultsError,
+    },
     /// The ledger RPC failed (transient: [`Follower::run`] retries).
     #[error("ledger rpc: {0}")]
     Rpc(ClientError),
     /// The node's store failed.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
+}
+
+impl FollowerError {
+    /// Whether the served data failed a check (the server is left, the follower goes on).
+    pub fn is_rejection(&self) -> bool {
+        matches!(
+            self,
+            FollowerError::Verification { .. }
+                | FollowerError::Inconsistent { .. }
+                | FollowerError::Results { .. }
+        )
+    }
 }
 
 /// Follows a ledger into a node's [`Storage`].
@@ -90,6 +122,13 @@ pub struct Follower {
     validators: ValidatorSet,
     storage: Arc<Storage>,
     tip: watch::Sender<LedgerTip>,
+    /// The next block to apply, certified but waiting for the block after it to prove its
+    /// results.
+    held: Mutex<Option<BlockRecord>>,
+    /// Records refused (and servers left).
+    rejections: Counter,
+    /// How long a caught-up request may wait for the next block.
+    long_poll: Duration,
 }
 
 impl Follower {
@@ -107,7 +146,28 @@ impl Follower {
             validators,
             storage,
             tip,
+            held: Mutex::new(None),
+            rejections: Counter::default(),
+            long_poll: LONG_POLL,
         }
+    }
+
+    /// Sets how long a caught-up request waits for the next block to commit ([`LONG_POLL`] by
+    /// default; zero asks and returns at once).
+    pub fn with_long_poll(mut self, wait: Duration) -> Self {
+        self.long_poll = wait;
+        self
+    }
+
+    /// Counts rejected records in `counter` (the node's metric).
+    pub fn count_rejections_in(mut self, counter: Counter) -> Self {
+        self.rejections = counter;
+        self
+    }
+
+    /// Records rejected so far.
+    pub fn rejections(&self) -> u64 {
+        self.rejections.get()
     }
 
     /// The last applied block, updated after each block is durably applied.
@@ -120,34 +180,83 @@ impl Follower {
         Ok(self.storage.ledger_height()?.map_or(1, |h| h + 1))
     }
 
-    /// Applies the available blocks after the stored cursor (at most
+    /// Applies the available blocks after the stored cursor whose results are proven (at most
     /// [`MAX_BLOCKS_PER_STEP`]); returns how many were applied.
     pub async fn step(&self) -> Result<u64, FollowerError> {
         let mut applied = 0;
         while applied < MAX_BLOCKS_PER_STEP {
             let height = self.next_height()?;
-            // Only the first request may wait: later ones stop a catch-up at the tip.
+            // Only the first step's requests may wait: later ones stop a catch-up at the tip.
             let wait = if applied == 0 {
-                LONG_POLL
+                self.long_poll
             } else {
                 Duration::ZERO
             };
-            let record = match self
-                .client
-                .verified_block_wait(height, &self.chain_id, &self.validators, wait)
-                .await
-            {
-                Ok(Some(record)) => record,
-                Ok(None) => break,
-                Err(ClientError::Verification(source)) => {
-                    return Err(FollowerError::Verification { height, source });
-                }
-                Err(e) => return Err(FollowerError::Rpc(e)),
+            let held = self.take_held(height);
+            let record = match held {
+                Some(r) => r,
+                None => match self.fetch(height, wait).await? {
+                    Some(r) => r,
+                    None => break,
+                },
             };
+            let Some(next) = self.fetch(height + 1, wait).await? else {
+                self.hold(record);
+                break;
+            };
+            record
+                .prove_results(&next.block.header)
+                .map_err(|source| FollowerError::Results { height, source })?;
             self.apply(height, &record)?;
+            self.hold(next);
             applied += 1;
         }
         Ok(applied)
+    }
+
+    /// Block `height`, its certificate verified (`None` if not committed yet).
+    async fn fetch(
+        &self,
+        height: u64,
+        wait: Duration,
+    ) -> Result<Option<BlockRecord>, FollowerError> {
+        match self
+            .client
+            .verified_block_wait(height, &self.chain_id, &self.validators, wait)
+            .await
+        {
+            Ok(r) => Ok(r),
+            Err(ClientError::Verification(source)) => {
+                Err(FollowerError::Verification { height, source })
+            }
+            Err(e) => Err(FollowerError::Rpc(e)),
+        }
+    }
+
+    /// The held record, if it is block `height`.
+    fn take_held(&self, height: u64) -> Option<BlockRecord> {
+        self.lock_held()
+            .take()
+            .filter(|r| r.block.height() == height)
+    }
+
+    fn hold(&self, record: BlockRecord) {
+        *self.lock_held() = Some(record);
+    }
+
+    fn lock_held(&self) -> std::sync::MutexGuard<'_, Option<BlockRecord>> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Leaves the server that sent a record failing a check: nothing of it is kept, and the
+    /// next request goes to the next validator.
+    fn reject(&self, error: &FollowerError) {
+        self.lock_held().take();
+        self.rejections.inc();
+        let left = self.client.fail_over();
+        tracing::warn!(error = %error, validator = left.as_deref().unwrap_or("-"), next = self.client.current_url().unwrap_or("-"), "ledger record rejected; failing over");
     }
 
     /// Folds the events of `record`'s successful transactions into blob states and commits
@@ -248,8 +357,9 @@ impl Follower {
         Ok(())
     }
 
-    /// Follows the ledger until `cancel` fires (`Ok`) or a block fails verification or the
-    /// store fails (`Err`). RPC errors are retried with capped backoff.
+    /// Follows the ledger until `cancel` fires (`Ok`) or the store fails (`Err`). RPC errors
+    /// are retried with capped backoff; records failing a check are rejected (see the module
+    /// docs) and following goes on at once from the next validator.
     pub async fn run(self, cancel: CancellationToken) -> Result<(), FollowerError> {
         let mut delays = RPC_RETRY.delays();
         loop {
@@ -262,7 +372,9 @@ impl Follower {
                 Ok(n) => {
                     delays.reset();
                     // Nothing new after a full long poll: ask again at once.
-                    if n > 0 || started.elapsed() >= LONG_POLL / 2 {
+                    let long_polled =
+                        !self.long_poll.is_zero() && started.elapsed() >= self.long_poll / 2;
+                    if n > 0 || long_polled {
                         continue;
                     }
                     POLL_INTERVAL
@@ -271,6 +383,12 @@ impl Follower {
                     let wait = delays.next_delay().unwrap_or(MAX_BACKOFF);
                     tracing::warn!(error = %e, retry_in = ?wait, "ledger rpc failed");
                     wait
+                }
+                Err(e) if e.is_rejection() => {
+                    self.reject(&e);
+                    // Every validator may be serving bad records (or this node's genesis is
+                    // wrong): back off so the node does not spin.
+                    delays.next_delay().unwrap_or(MAX_BACKOFF)
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "ledger follower stopped");

@@ -68,6 +68,9 @@ pub struct Metrics {
     pub epoch_syncs_reported: Counter,
     /// Slivers of handed-over shards deleted after the sync was done.
     pub handed_over_slivers_deleted: Counter,
+    /// Ledger block records refused by the follower (bad certificate or unproven results);
+    /// each one made the node leave the validator that served it.
+    pub ledger_records_rejected: Counter,
     /// How long a blob sync took, from its start to its outcome (seconds).
     pub blob_sync_seconds: Histogram,
     requests: Family<RequestLabels, Counter>,
@@ -114,6 +117,7 @@ impl Default for Metrics {
             shard_sync_fallbacks: Counter::default(),
             epoch_syncs_reported: Counter::default(),
             handed_over_slivers_deleted: Counter::default(),
+            ledger_records_rejected: Counter::default(),
             blob_sync_seconds: latency(),
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(latency),
@@ -190,6 +194,11 @@ impl Metrics {
                 "handed_over_slivers_deleted",
                 "Slivers of shards handed to other nodes, deleted after the sync was done",
                 &self.handed_over_slivers_deleted,
+            ),
+            (
+                "ledger_records_rejected",
+                "Ledger block records refused (certificate or results failed to verify); the validator that served each was left",
+                &self.ledger_records_rejected,
             ),
             (
                 "recovery_bytes_received",

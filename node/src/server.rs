@@ -150,7 +150,8 @@ async fn fetch_committee_at(
     if let Some(r) = record.filter(|r| r.epoch == epoch)
         && !view.matches(&r.members)
     {
-        tracing::error!(%epoch, "ledger served a committee that differs from the verified epoch change");
+        let left = client.fail_over();
+        tracing::error!(%epoch, validator = left.as_deref().unwrap_or("-"), "ledger served a committee that differs from the verified epoch change; failing over");
         return None;
     }
     Some(view)
@@ -283,12 +284,6 @@ pub async fn start_with(
         .validator_set()
         .map_err(|e| config_error("genesis validators", e))?;
     let client = LedgerClient::new(config.ledger_rpc.clone());
-    let follower = Follower::new(
-        client.clone(),
-        genesis.chain_id.clone(),
-        validators,
-        storage.clone(),
-    );
     let committee = fetch_committee(&client, &cancel)
         .await
         .ok_or(NodeRunError::CancelledAtStart)?;
@@ -300,6 +295,15 @@ pub async fn start_with(
     }
     let (committee_tx, committee_rx) = watch::channel(Arc::new(Committees::new(committee)));
     let metrics = Arc::new(Metrics::default());
+    // The follower has its own client: leaving a validator that served a bad record must not
+    // move the other readers, and the reverse.
+    let follower = Follower::new(
+        LedgerClient::new(config.ledger_rpc.clone()),
+        genesis.chain_id.clone(),
+        validators,
+        storage.clone(),
+    )
+    .count_rejections_in(metrics.ledger_records_rejected.clone());
     let core = Arc::new(NodeCore::new(
         genesis.chain_id.clone(),
         key.clone(),

@@ -15,6 +15,7 @@ use floe_ledger::{
     ValidatorInfo, ValidatorSet,
 };
 use floe_node::{BlobState, Follower, FollowerError, Storage, StorageOptions};
+use prometheus_client::metrics::counter::Counter;
 use tokio_util::sync::CancellationToken;
 
 const CHAIN: &str = "floe-follower-test";
@@ -131,6 +132,7 @@ impl Served {
         LedgerClient::new(vec![self.url.clone()])
     }
 
+    /// A follower that does not long-poll (tests make blocks by hand).
     fn follower(&self, storage: Arc<Storage>) -> Follower {
         Follower::new(
             self.client(),
@@ -138,6 +140,7 @@ impl Served {
             self.ledger.validators().clone(),
             storage,
         )
+        .with_long_poll(Duration::ZERO)
     }
 }
 
@@ -202,6 +205,11 @@ async fn follows_registration_and_certification_and_resumes_after_reopen() {
 
         submit(&served.ledger, &txs);
         let h = make_block(&served.ledger);
+        // Block 1 is certified, but its results wait for block 2's header to prove them.
+        assert_eq!(follower.step().await.unwrap(), 0);
+        assert_eq!(storage.ledger_height().unwrap(), None);
+        assert_eq!(storage.blob_state(&blob_id).unwrap(), None);
+        make_block(&served.ledger); // an empty block
         assert_eq!(follower.step().await.unwrap(), 1);
         assert_eq!(storage.ledger_height().unwrap(), Some(h));
         let s = storage.blob_state(&blob_id).unwrap().expect("registered");
@@ -217,8 +225,10 @@ async fn follows_registration_and_certification_and_resumes_after_reopen() {
 
         submit(&served.ledger, &[certify(2, blob_id, object)]);
         make_block(&served.ledger);
-        make_block(&served.ledger); // an empty block
+        make_block(&served.ledger);
+        // Blocks 2 and 3 are proven by 3 and 4.
         assert_eq!(follower.step().await.unwrap(), 2);
+        assert_eq!(storage.ledger_height().unwrap(), Some(3));
         let s = storage.blob_state(&blob_id).unwrap().unwrap();
         assert_eq!((s.registered_permanent, s.certified_permanent), (1, 1));
         assert_eq!(s.certified_epoch, Some(Epoch(0)));
@@ -241,6 +251,7 @@ async fn follows_registration_and_certification_and_resumes_after_reopen() {
     assert_eq!(s.certified_permanent, 1);
     let follower = served.follower(storage.clone());
     assert_eq!(follower.next_height().unwrap(), 4);
+    // Block 4 is committed but not proven yet.
     assert_eq!(follower.step().await.unwrap(), 0);
     make_block(&served.ledger);
     assert_eq!(follower.step().await.unwrap(), 1);
@@ -266,17 +277,29 @@ async fn refuses_blocks_not_certified_by_the_trusted_validators() {
             .collect(),
     )
     .unwrap();
-    let follower = Follower::new(served.client(), CHAIN, forged, storage.clone());
+    let rejected = Counter::default();
+    let follower = Follower::new(served.client(), CHAIN, forged, storage.clone())
+        .with_long_poll(Duration::ZERO)
+        .count_rejections_in(rejected.clone());
     let err = follower.step().await.unwrap_err();
     assert!(
         matches!(err, FollowerError::Verification { height: 1, .. }),
         "{err}"
     );
+    assert!(err.is_rejection());
     assert_eq!(storage.ledger_height().unwrap(), None);
     assert_eq!(storage.blob_state(&blob_id).unwrap(), None);
-    // `run` stops with the same error.
-    let err = follower.run(CancellationToken::new()).await.unwrap_err();
-    assert!(matches!(err, FollowerError::Verification { .. }));
+    // `run` rejects the record, counts it and goes on (it does not stop on a bad server).
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(follower.run(cancel.clone()));
+    wait_until(|| rejected.get() >= 1).await;
+    assert!(
+        !task.is_finished(),
+        "a rejection does not stop the follower"
+    );
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(storage.ledger_height().unwrap(), None);
     // Another chain id is refused too.
     let follower = Follower::new(
         served.client(),
@@ -301,6 +324,7 @@ async fn run_follows_new_blocks_and_stops_on_cancel() {
     let (txs, blob_id, _) = reserve_and_register(9);
     submit(&served.ledger, &txs);
     make_block(&served.ledger);
+    make_block(&served.ledger); // proves block 1's results
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while storage.blob_state(&blob_id).unwrap().is_none() {
         assert!(tokio::time::Instant::now() < deadline, "follower caught up");
@@ -344,4 +368,16 @@ async fn run_retries_while_the_ledger_is_unreachable() {
         .unwrap()
         .unwrap();
     assert_eq!(storage.ledger_height().unwrap(), None);
+}
+
+/// Waits (up to 10 s) until `done` holds.
+async fn wait_until(mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

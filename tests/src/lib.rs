@@ -22,6 +22,9 @@ use floe_node::{NodeConfig, server};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub mod byzantine_rpc;
+pub use byzantine_rpc::ByzantineRpc;
+
 /// 1 WAL in FROST.
 pub const WAL: u64 = 1_000_000_000;
 
@@ -41,6 +44,9 @@ pub struct ClusterOptions {
     /// Extra nodes, after the genesis ones: funded and configured but neither registered nor
     /// started ([`TestCluster::register_node`] registers one).
     pub standby: usize,
+    /// Puts a [`ByzantineRpc`] in front of the validator and lists it first in every node's
+    /// ledger RPC URLs (the honest validator second).
+    pub byzantine_rpc: bool,
 }
 
 impl Default for ClusterOptions {
@@ -52,6 +58,7 @@ impl Default for ClusterOptions {
             block_time_ms: 100,
             grace_ms: 300,
             standby: 0,
+            byzantine_rpc: false,
         }
     }
 }
@@ -99,6 +106,8 @@ pub struct TestCluster {
     pub user: KeyPair,
     /// The nodes.
     pub nodes: Vec<TestNode>,
+    /// The Byzantine RPC proxy the nodes ask first, if the options asked for one.
+    pub byzantine_rpc: Option<ByzantineRpc>,
     validator: (CancellationToken, JoinHandle<()>),
 }
 
@@ -156,6 +165,15 @@ impl TestCluster {
                 panic!("validator failed: {e}");
             }
         });
+        let byzantine_rpc = match opts.byzantine_rpc {
+            true => Some(ByzantineRpc::start(&rpc_url).await),
+            false => None,
+        };
+        let ledger_rpc: Vec<String> = byzantine_rpc
+            .iter()
+            .map(|b| b.url.clone())
+            .chain([rpc_url.clone()])
+            .collect();
         let mut nodes = Vec::new();
         for (i, key) in node_keys.into_iter().enumerate() {
             let ndir = dir.path().join(format!("node-{}", i + 1));
@@ -169,7 +187,7 @@ impl TestCluster {
                 key_file,
                 p2p_listen: format!("/ip4/127.0.0.1/tcp/{}", ports[i].0),
                 http_listen: format!("127.0.0.1:{}", ports[i].1).parse().expect("addr"),
-                ledger_rpc: vec![rpc_url.clone()],
+                ledger_rpc: ledger_rpc.clone(),
                 sync_writes: false,
                 recovery: RecoveryConfig {
                     grace_ms: opts.grace_ms,
@@ -191,6 +209,7 @@ impl TestCluster {
             rpc_url,
             user,
             nodes,
+            byzantine_rpc,
             validator: (vcancel, vtask),
         };
         for i in 0..opts.nodes {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use floe_common::{BlobId, Frost};
 use floe_ledger::store::{EventCursor, TxStatus};
 use floe_ledger::{ClientError, Event, LedgerClient, TxKind};
+use floe_ledger_types::ResultsError;
 use floe_ledger_types::cert::CertError;
 use floe_ledger_types::client::verify_record;
 use floe_ledger_types::rpc::{AdmissionStatus, ErrorBody, SubmitResponse};
@@ -550,6 +551,74 @@ async fn verified_blocks() {
     assert!(matches!(
         verify_record(&record, 2, CHAIN, &validators),
         Err(CertError::WrongHeight { .. })
+    ));
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn results_are_proven_by_the_next_header() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    client
+        .submit(&signed(&user_key(0), 0, transfer(9, 1)))
+        .await
+        .unwrap();
+    let record = make_block(&node.ledger);
+    let validators = node.ledger.validators().clone();
+    // Block 2 is not committed: block 1's results cannot be proven yet.
+    assert_eq!(
+        client.proven_block(1, CHAIN, &validators).await.unwrap(),
+        None
+    );
+    let next = make_block(&node.ledger);
+    let proven = client
+        .proven_block(1, CHAIN, &validators)
+        .await
+        .unwrap()
+        .expect("proven");
+    assert_eq!(proven, record);
+    record.prove_results(&next.block.header).unwrap();
+
+    // Every part of the results is bound: an outcome's status, its events, the block
+    // events, the changes' digest and the stated app hash.
+    let TxStatus::Success(effects) = &record.outcomes[0].status else {
+        panic!("the transfer succeeds")
+    };
+    assert!(!effects.events.is_empty());
+    let mut failed = record.clone();
+    failed.outcomes[0].status = TxStatus::Failure(floe_ledger::TxError::FaucetDisabled);
+    let mut no_events = record.clone();
+    if let TxStatus::Success(e) = &mut no_events.outcomes[0].status {
+        e.events.clear();
+    }
+    let mut extra_system_event = record.clone();
+    extra_system_event
+        .system_events
+        .push(Event::Epoch(floe_ledger::EpochEvent::SyncDone {
+            epoch: floe_common::Epoch(7),
+        }));
+    let mut changes = record.clone();
+    changes.changes_digest.0[0] ^= 1;
+    let mut app_hash = record.clone();
+    app_hash.app_hash.0[0] ^= 1;
+    for (what, forged) in [
+        ("status", failed),
+        ("events", no_events),
+        ("block events", extra_system_event),
+        ("changes", changes),
+        ("app hash", app_hash),
+    ] {
+        assert_eq!(
+            forged.prove_results(&next.block.header),
+            Err(ResultsError::Mismatch(1)),
+            "{what}"
+        );
+    }
+    // A header that is not the next one proves nothing.
+    let later = make_block(&node.ledger);
+    assert!(matches!(
+        record.prove_results(&later.block.header),
+        Err(ResultsError::NotNext { height: 1, .. })
     ));
     node.stop().await;
 }

@@ -54,6 +54,9 @@ pub enum ClientError {
     /// A block's commit certificate does not verify.
     #[error("block verification failed: {0}")]
     Verification(#[from] CertError),
+    /// A block's results are not the ones the next certified header commits to.
+    #[error("block results not proven: {0}")]
+    Results(#[from] crate::record::ResultsError),
     /// A wait ran out (the server's 504, or the request timed out).
     #[error("timed out")]
     Timeout,
@@ -154,6 +157,20 @@ impl LedgerClient {
     /// The validator URLs.
     pub fn urls(&self) -> &[String] {
         &self.urls
+    }
+
+    /// The URL requests go to first (the last one that answered).
+    pub fn current_url(&self) -> Option<&str> {
+        let n = self.urls.len();
+        (n > 0).then(|| self.urls[self.current.load(Ordering::Relaxed) % n].as_str())
+    }
+
+    /// Moves to the next validator: the current one served something that failed
+    /// verification. Returns the URL left behind.
+    pub fn fail_over(&self) -> Option<String> {
+        let left = self.current_url()?.to_owned();
+        self.current.fetch_add(1, Ordering::Relaxed);
+        Some(left)
     }
 
     /// Sends a request to the current URL, failing over on connection errors.
@@ -469,8 +486,8 @@ impl LedgerClient {
 
     /// The committed block at `height`, checked to be of chain `chain_id`, at that height, and
     /// committed by more than two thirds of `validators` (the block hash is recomputed). The
-    /// record's outcomes and `app_hash` are the server's word until the next block's header
-    /// (which carries that `app_hash`) is verified in turn.
+    /// record's results (outcomes, events, block events) are the server's word until the next
+    /// block's header proves them: use [`LedgerClient::proven_block`] to check them too.
     pub async fn verified_block(
         &self,
         height: u64,
@@ -479,6 +496,28 @@ impl LedgerClient {
     ) -> Result<Option<BlockRecord>, ClientError> {
         self.verified_block_wait(height, chain_id, validators, Duration::ZERO)
             .await
+    }
+
+    /// Block `height` with its results proven: its certificate verified as by
+    /// [`LedgerClient::verified_block`], and its outcomes, events and block events checked
+    /// against the certified header of block `height + 1`
+    /// ([`BlockRecord::prove_results`](crate::BlockRecord::prove_results)). `None` until block
+    /// `height + 1` is committed.
+    pub async fn proven_block(
+        &self,
+        height: u64,
+        chain_id: &str,
+        validators: &ValidatorSet,
+    ) -> Result<Option<BlockRecord>, ClientError> {
+        let Some(record) = self.verified_block(height, chain_id, validators).await? else {
+            return Ok(None);
+        };
+        let next = height.saturating_add(1);
+        let Some(next) = self.verified_block(next, chain_id, validators).await? else {
+            return Ok(None);
+        };
+        record.prove_results(&next.block.header)?;
+        Ok(Some(record))
     }
 
     /// The validator set.

@@ -42,7 +42,10 @@ pub use objects::{
     Proposal, ProposalChange, ProposalStatus, StakeStatus, StakedWal, StakingPool, StorageNode,
     StorageResource, SystemState, derive_object_id,
 };
-pub use record::{BlockRecord, CommittedTx, EventCursor, EventRecord, TxOutcome, TxStatus};
+pub use record::{
+    BlockRecord, CommittedTx, EventCursor, EventRecord, ResultsError, TxOutcome, TxStatus,
+    app_hash_after,
+};
 pub use tx::{
     Address, MAX_TX_BYTES, SignedTransaction, Transaction, TxDigest, TxKind, VerifiedTransaction,
     node_id_of,

@@ -1,0 +1,171 @@
+//! A Byzantine ledger RPC server: a proxy in front of an honest validator that forwards every
+//! request, but rewrites the results of every block record it serves.
+//!
+//! The forgery keeps each block's header and commit certificate intact (so the certificate
+//! still verifies) and changes only what the certificate does not sign directly: it drops
+//! every `BlobCertified` event, adds a `BlobInvalidated` event for every registered blob, and
+//! appends a block event announcing epoch 1,000,000 with an empty committee. A node that
+//! believed it would never see a blob certified, would delete every blob's data, and would
+//! leave its shards. The only defence is checking each block's results against the next
+//! certified header.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use floe_common::{Epoch, codec};
+use floe_ledger::{EpochEvent, Event};
+use floe_ledger_types::{BlockRecord, TxStatus};
+use tokio_util::sync::CancellationToken;
+
+/// The epoch the forged block events announce.
+pub const FORGED_EPOCH: Epoch = Epoch(1_000_000);
+
+/// Largest body the proxy relays.
+const MAX_BODY: usize = 64 << 20;
+
+/// A running Byzantine RPC proxy.
+pub struct ByzantineRpc {
+    /// Its URL (`http://127.0.0.1:port`).
+    pub url: String,
+    forged: Arc<AtomicU64>,
+    cancel: CancellationToken,
+}
+
+#[derive(Clone)]
+struct Proxy {
+    honest: String,
+    http: reqwest::Client,
+    forged: Arc<AtomicU64>,
+}
+
+impl ByzantineRpc {
+    /// Starts a proxy in front of the validator at `honest` (its RPC URL).
+    pub async fn start(honest: &str) -> ByzantineRpc {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let forged = Arc::new(AtomicU64::new(0));
+        let proxy = Proxy {
+            honest: honest.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            forged: forged.clone(),
+        };
+        let app = Router::new().fallback(forward).with_state(proxy);
+        let cancel = CancellationToken::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(c.cancelled_owned())
+                .await
+                .expect("proxy serves");
+        });
+        ByzantineRpc {
+            url,
+            forged,
+            cancel,
+        }
+    }
+
+    /// Block records served with forged results so far.
+    pub fn forged(&self) -> u64 {
+        self.forged.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for ByzantineRpc {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Rewrites `record`'s results as described in the module docs.
+pub fn forge(record: &mut BlockRecord) {
+    for outcome in &mut record.outcomes {
+        let TxStatus::Success(effects) = &mut outcome.status else {
+            continue;
+        };
+        effects
+            .events
+            .retain(|e| !matches!(e, Event::BlobCertified { .. }));
+        let invalidations: Vec<Event> = effects
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::BlobRegistered { blob_id, epoch, .. } => Some(Event::BlobInvalidated {
+                    blob_id: *blob_id,
+                    epoch: *epoch,
+                }),
+                _ => None,
+            })
+            .collect();
+        effects.events.extend(invalidations);
+    }
+    record
+        .system_events
+        .push(Event::Epoch(EpochEvent::EpochChanged {
+            epoch: FORGED_EPOCH,
+            start_ms: 0,
+            next_epoch_at_ms: u64::MAX,
+            members: Vec::new(),
+            moves: Vec::new(),
+            previous_epoch: Epoch(0),
+        }));
+}
+
+fn is_block_request(method: &Method, uri: &Uri) -> bool {
+    method == Method::GET && uri.path().starts_with("/v1/blocks/")
+}
+
+async fn forward(
+    State(proxy): State<Proxy>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = proxy
+        .http
+        .request(method.clone(), format!("{}{path}", proxy.honest))
+        .body(body);
+    for name in [header::ACCEPT, header::CONTENT_TYPE] {
+        if let Some(v) = headers.get(&name) {
+            request = request.header(name, v);
+        }
+    }
+    let answer = match request.send().await {
+        Ok(a) => a,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let status = answer.status();
+    let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
+    let Ok(bytes) = answer.bytes().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let is_bcs = content_type
+        .as_ref()
+        .is_some_and(|v| v.as_bytes() == b"application/octet-stream");
+    let bytes = if status.is_success() && is_bcs && is_block_request(&method, &uri) {
+        match codec::decode::<BlockRecord>(&bytes, MAX_BODY) {
+            Ok(mut record) => {
+                forge(&mut record);
+                proxy.forged.fetch_add(1, Ordering::Relaxed);
+                Bytes::from(codec::encode(&record))
+            }
+            Err(_) => bytes,
+        }
+    } else {
+        bytes
+    };
+    let mut response = (status, bytes).into_response();
+    if let Some(v) = content_type {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
+}

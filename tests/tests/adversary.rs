@@ -1,0 +1,62 @@
+//! Hostile infrastructure around honest storage nodes. Every test is named `adv_…` after the
+//! attack it survives.
+
+use floe_client::blobs::StoreOptions;
+use floe_common::{ConsistencyCheck, Epoch};
+use floe_tests::byzantine_rpc::FORGED_EPOCH;
+use floe_tests::{ClusterOptions, TestCluster, data, holds_every_sliver};
+
+/// Every node lists a Byzantine RPC server first: it serves real blocks with valid commit
+/// certificates but forged results (certifications dropped, every blob invalidated, a jump to
+/// epoch 1,000,000). The nodes check each block's results against the next certified header,
+/// refuse the forgeries, leave that server for the honest validator, and go on: no blob is
+/// invalidated or deleted, the epoch stays put, and every blob stored through them is held in
+/// full and reads back byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn adv_byzantine_rpc_forged_results() {
+    let cluster = TestCluster::start(ClusterOptions {
+        byzantine_rpc: true,
+        ..ClusterOptions::default()
+    })
+    .await;
+    let client = cluster.client().await;
+    let mut stored = Vec::new();
+    for i in 0..3u64 {
+        let bytes = data(150_000 + i as usize * 1_000, 900 + i);
+        let id = client
+            .store(&bytes, &StoreOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("store {i}: {e}"))
+            .blob_id();
+        stored.push((id, bytes));
+    }
+    cluster.wait_nodes_synced().await;
+    let rpc = cluster.byzantine_rpc.as_ref().expect("byzantine rpc");
+    assert!(rpc.forged() > 0, "the forger served forged records");
+    let ids: Vec<_> = stored.iter().map(|(id, _)| *id).collect();
+    for node in &cluster.nodes {
+        let core = node.core().expect("running");
+        let rejected = core.metrics().ledger_records_rejected.get();
+        assert!(
+            rejected >= 1,
+            "{}: no record was rejected",
+            node.config.name
+        );
+        assert_eq!(core.epoch(), Epoch(0), "{}", node.config.name);
+        assert_ne!(core.epoch(), FORGED_EPOCH);
+        for id in &ids {
+            let state = core.storage().blob_state(id).unwrap().expect("known blob");
+            assert!(
+                state.is_certified() && !state.invalid,
+                "{}: {id}",
+                node.config.name
+            );
+        }
+        assert!(holds_every_sliver(core, &ids), "{}", node.config.name);
+    }
+    for (id, bytes) in &stored {
+        let read = client.read(*id, ConsistencyCheck::Strict).await.unwrap();
+        assert_eq!(&read.data, bytes);
+    }
+    cluster.shutdown().await;
+}
