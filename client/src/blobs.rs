@@ -30,6 +30,8 @@ use floe_node_protocol::p2p::P2p;
 use floe_node_protocol::protocol;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::trust::{LedgerTrust, TrustError};
+
 pub use progress::{Progress, ProgressHook};
 pub use read::{ReadError, ReadOutcome, ReadPhases};
 pub use store::{Persistence, StoreError, StoreOptions, StoreOutcome, StorePhases};
@@ -49,6 +51,8 @@ pub struct BlobOptions {
     pub read_slivers_in_flight: usize,
     /// How long to wait for the ledger to finalise a transaction.
     pub ledger_timeout: Duration,
+    /// The chain to sign for and the fee cap ([`LedgerTrust`]).
+    pub trust: LedgerTrust,
 }
 
 impl Default for BlobOptions {
@@ -59,6 +63,7 @@ impl Default for BlobOptions {
             confirmation_wait: Duration::from_secs(10),
             read_slivers_in_flight: 48,
             ledger_timeout: Duration::from_secs(30),
+            trust: LedgerTrust::default(),
         }
     }
 }
@@ -78,6 +83,9 @@ pub enum ConnectError {
     /// The libp2p swarm could not start.
     #[error("network: {0}")]
     Network(#[from] NetworkError),
+    /// The ledger serves another chain than the configured one.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
 }
 
 /// The SDK's handle for storing and reading blobs.
@@ -102,6 +110,7 @@ impl BlobClient {
         options: BlobOptions,
     ) -> Result<Self, ConnectError> {
         let system = ledger.system().await?;
+        options.trust.check_chain(&system.chain_id)?;
         let config = EncodingConfig::new(system.n_shards)?;
         let cancel = CancellationToken::new();
         let identity = KeyPair::generate(&mut rand::rngs::OsRng);

@@ -6,7 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+use floe_common::Frost;
 use serde::{Deserialize, Serialize};
+
+use crate::trust::LedgerTrust;
 
 /// The client's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +26,14 @@ pub struct ClientConfig {
     /// (optional; the ledger's value wins when it answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_shards: Option<u16>,
+    /// The chain this wallet signs for (optional). When set, the client refuses ledger servers
+    /// of any other chain, so a server cannot obtain a signature meant for another network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<String>,
+    /// The highest fee the client signs, in FROST (optional; default 0.001 WAL). A ledger
+    /// server asking a higher minimum fee is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fee: Option<Frost>,
 }
 
 fn default_epochs() -> u32 {
@@ -52,6 +63,14 @@ pub enum ClientConfigError {
 }
 
 impl ClientConfig {
+    /// What this configuration accepts from ledger servers.
+    pub fn trust(&self) -> LedgerTrust {
+        LedgerTrust {
+            chain_id: self.chain_id.clone(),
+            max_fee: self.max_fee.unwrap_or(crate::trust::DEFAULT_MAX_FEE),
+        }
+    }
+
     /// Parses YAML text.
     pub fn from_yaml(text: &str) -> Result<Self, serde_yaml_ng::Error> {
         serde_yaml_ng::from_str(text)

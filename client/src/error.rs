@@ -6,6 +6,7 @@ use std::time::Duration;
 use floe_ledger_types::client::{ClientError, TransportError};
 use floe_ledger_types::{TxDigest, TxError};
 
+use crate::trust::TrustError;
 use crate::wallet::WalletError;
 
 /// What kind of failure an error is, for callers that branch on it (the CLI's exit codes).
@@ -24,8 +25,8 @@ pub enum ErrorKind {
 /// An SDK operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FloeError {
-    /// The ledger refused a transaction at admission or rejected it at execution (a rejected
-    /// transaction changes nothing and charges no fee), or refused a query.
+    /// The ledger refused a transaction at admission (nothing happened), rejected it at
+    /// execution (it paid its fee and consumed its nonce, nothing else), or refused a query.
     #[error("{step}: rejected by the ledger: {message} [{code}]")]
     LedgerRejected {
         /// The operation (`transfer`, `stake`, `extend`, …).
@@ -102,6 +103,15 @@ pub enum FloeError {
     /// The wallet could not be loaded.
     #[error(transparent)]
     Wallet(#[from] WalletError),
+    /// A ledger server asked for something this client does not accept (another chain, a fee
+    /// above the cap); nothing was signed.
+    #[error("{step}: {source}")]
+    Trust {
+        /// The operation.
+        step: &'static str,
+        /// What was refused.
+        source: TrustError,
+    },
 }
 
 impl FloeError {
@@ -117,12 +127,13 @@ impl FloeError {
             | FloeError::MissingEffect { .. }
             | FloeError::InvalidCommittee(_) => ErrorKind::Network,
             FloeError::NoWallet { .. } | FloeError::Wallet(_) => ErrorKind::Local,
+            FloeError::Trust { .. } => ErrorKind::Rejected,
         }
     }
 
     /// A stable snake-case code: the ledger's code for [`FloeError::LedgerRejected`], else one
     /// of `unreachable`, `timeout`, `ledger_error`, `unknown_node`, `no_stake`, `no_wallet`,
-    /// `wallet`.
+    /// `wallet`, `wrong_chain`, `fee_above_cap`.
     pub fn code(&self) -> &str {
         match self {
             FloeError::LedgerRejected { code, .. } => code,
@@ -135,6 +146,14 @@ impl FloeError {
             FloeError::NoStake { .. } => "no_stake",
             FloeError::NoWallet { .. } => "no_wallet",
             FloeError::Wallet(_) => "wallet",
+            FloeError::Trust {
+                source: TrustError::WrongChain { .. },
+                ..
+            } => "wrong_chain",
+            FloeError::Trust {
+                source: TrustError::FeeAboveCap { .. },
+                ..
+            } => "fee_above_cap",
         }
     }
 

@@ -24,7 +24,9 @@ use floe_ledger_types::rpc::{
     AccountResponse, BlobStatus, CommitteeResponse, NodeInfo, ObjectResponse, SystemInfo,
 };
 use floe_ledger_types::{Address, Effects, LedgerClient, SignedTransaction, Transaction, TxDigest};
-use floe_ledger_types::{TxError, TxKind};
+use floe_ledger_types::{TxError, TxFailure, TxKind};
+
+use crate::trust::LedgerTrust;
 use floe_runtime::Backoff;
 use serde::Serialize;
 
@@ -74,6 +76,7 @@ pub struct Floe {
     ledger: LedgerClient,
     chain_id: String,
     min_fee: AtomicU64,
+    trust: LedgerTrust,
     wallet: Option<Wallet>,
     wait: Duration,
     /// Held while a transaction is submitted and awaited (one nonce in flight per handle).
@@ -87,17 +90,31 @@ impl Floe {
         Self::with_client(LedgerClient::new(urls)).await
     }
 
-    /// Connects with an existing client (fetches the chain id and minimum fee).
+    /// Connects with an existing client (fetches the chain id and minimum fee), accepting the
+    /// servers' chain id and capping fees at the default.
     pub async fn with_client(ledger: LedgerClient) -> Result<Floe, FloeError> {
+        Self::with_trust(ledger, LedgerTrust::default()).await
+    }
+
+    /// Connects with an existing client, refusing servers of another chain than `trust`'s and
+    /// never signing a fee above its cap.
+    pub async fn with_trust(ledger: LedgerClient, trust: LedgerTrust) -> Result<Floe, FloeError> {
         let system = ledger
             .system()
             .await
             .map_err(|e| FloeError::from_client("connect", ledger.urls(), e))?;
+        trust
+            .check_chain(&system.chain_id)
+            .map_err(|e| FloeError::Trust {
+                step: "connect",
+                source: e,
+            })?;
         tracing::debug!(chain_id = %system.chain_id, min_fee = %system.min_fee, "connected to the ledger");
         Ok(Floe {
             ledger,
             chain_id: system.chain_id,
             min_fee: AtomicU64::new(system.min_fee.0),
+            trust,
             wallet: None,
             wait: DEFAULT_WAIT,
             submit_lock: tokio::sync::Mutex::new(()),
@@ -105,10 +122,11 @@ impl Floe {
     }
 
     /// Loads the configuration's wallet (before touching the network) and connects to its
-    /// validators.
+    /// validators, with its chain id and fee cap.
     pub async fn from_config(config: &ClientConfig) -> Result<Floe, FloeError> {
         let wallet = Wallet::load(&config.wallet)?;
-        Ok(Self::connect(config.ledger_rpc.clone())
+        let ledger = LedgerClient::new(config.ledger_rpc.clone());
+        Ok(Self::with_trust(ledger, config.trust())
             .await?
             .with_wallet(wallet))
     }
@@ -184,10 +202,14 @@ impl Floe {
                 .await
                 .map_err(|e| self.err(step, e))?
                 .nonce;
+            let fee = self
+                .trust
+                .fee(self.min_fee())
+                .map_err(|e| FloeError::Trust { step, source: e })?;
             let tx = Transaction {
                 sender,
                 nonce,
-                fee: self.min_fee(),
+                fee,
                 kind: kind.clone(),
             };
             let signed = SignedTransaction::sign(wallet.key(), tx, &self.chain_id);
@@ -204,7 +226,7 @@ impl Floe {
                             effects,
                         });
                     }
-                    TxStatus::Failure(e) => {
+                    TxStatus::Failure(TxFailure { error: e, .. }) => {
                         if !self.retryable_failure(&e) {
                             return Err(FloeError::rejected(step, e));
                         }
@@ -247,7 +269,10 @@ impl Floe {
     /// (refreshing the fee).
     async fn retryable_refusal(&self, e: &ClientError) -> bool {
         match e.code() {
-            Some("nonce_too_low" | "nonce_too_high" | "nonce_taken" | "mempool_full") => true,
+            Some(
+                "nonce_too_low" | "nonce_too_high" | "nonce_taken" | "mempool_full"
+                | "sender_limit",
+            ) => true,
             Some("fee_too_low") => match self.ledger.system().await {
                 Ok(s) => {
                     self.min_fee.fetch_max(s.min_fee.0, Ordering::Relaxed);

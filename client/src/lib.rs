@@ -35,6 +35,7 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod floe;
+pub mod trust;
 pub mod wallet;
 
 pub use blob_id::{BlobIdError, ComputedBlobId, blob_id_of, blob_id_of_file};
@@ -42,4 +43,5 @@ pub use blobs::{BlobClient, BlobOptions};
 pub use config::ClientConfig;
 pub use error::{ErrorKind, FloeError};
 pub use floe::{Floe, Receipt};
+pub use trust::{LedgerTrust, TrustError};
 pub use wallet::{Wallet, WalletError};

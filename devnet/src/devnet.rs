@@ -259,6 +259,8 @@ impl Devnet {
             wallet: self.manifest.wallet.clone(),
             default_epochs: 5,
             n_shards: self.genesis().ok().map(|g| g.n_shards),
+            chain_id: Some(self.manifest.chain_id.clone()),
+            max_fee: None,
         }
     }
 

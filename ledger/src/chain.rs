@@ -6,13 +6,17 @@
 //! comes from the round's proposer is the engine's check; a block built in one round can be
 //! decided in a later one), `tx_root` over the transactions, `app_hash` = our state digest, at
 //! most [`MAX_BLOCK_TXS`] transactions and [`MAX_BLOCK_BYTES`], and every transaction signature
-//! valid. A transaction that is well signed but fails *execution* (nonce, balance, …) does not
-//! make the block invalid: it is recorded as failed, with no effect on state, by the same
-//! deterministic [`apply`].
+//! valid, and no transaction replayed: none already committed (by digest) and none reusing a
+//! nonce its sender has used, before the block or earlier in it. A transaction that is well
+//! signed but fails *execution* does not make the block invalid: it is recorded as failed by
+//! the same deterministic [`apply`] (having paid its fee and consumed its nonce, unless an
+//! admission check refused it).
 //!
 //! The state digest chains: `app_hash(h) = BLAKE3(app_hash(h−1) ‖ h ‖ BLAKE3(state changes of h)
 //! ‖ BLAKE3(outcomes of h) ‖ BLAKE3(block events of h))`, starting from a digest of the genesis state. Two validators with
 //! equal digests applied the same changes in the same order from the same genesis.
+
+use std::collections::HashSet;
 
 use floe_common::codec;
 use floe_common::hash::Digest;
@@ -91,6 +95,28 @@ pub enum BlockError {
         /// Why.
         reason: String,
     },
+    /// A transaction whose nonce the sender's account has already used (before the block, or
+    /// by an earlier transaction of the block with the same nonce).
+    #[error("transaction {index} reuses nonce {nonce} (account nonce {account_nonce})")]
+    StaleNonce {
+        /// Index in the block.
+        index: usize,
+        /// Its nonce.
+        nonce: u64,
+        /// The sender's nonce before the block.
+        account_nonce: u64,
+    },
+    /// A transaction already committed in an earlier block (a replay).
+    #[error("transaction {index} was already committed at height {height}")]
+    Replayed {
+        /// Index in the block.
+        index: usize,
+        /// Where it committed.
+        height: u64,
+    },
+    /// The transaction index could not be read, so the block cannot be checked.
+    #[error("cannot check the block against the transaction index: {0}")]
+    Unverifiable(String),
 }
 
 /// Opening or committing failed.
@@ -185,10 +211,12 @@ impl Chain {
         self.tip
     }
 
-    /// Checks every validity rule for a block, verifying transaction
-    /// signatures (batch). Returns the verified transactions for [`Chain::commit`].
+    /// Checks every validity rule for a block, verifying transaction signatures (batch) and
+    /// looking transactions up in `store`'s index. Returns the verified transactions for
+    /// [`Chain::commit`].
     pub fn validate(
         &self,
+        store: &LedgerStore,
         block: &Block,
         now_ms: Option<u64>,
     ) -> Result<Vec<VerifiedTransaction>, BlockError> {
@@ -235,6 +263,7 @@ impl Chain {
         if tx_root(&block.txs) != h.tx_root {
             return Err(BlockError::TxRoot);
         }
+        self.check_replays(store, block)?;
         crate::tx::SignedTransaction::verify_batch(&block.txs, self.chain_id())
             .into_iter()
             .enumerate()
@@ -245,6 +274,30 @@ impl Chain {
                 })
             })
             .collect()
+    }
+
+    /// No transaction of `block` was committed before (its digest is not in the index) or
+    /// uses a nonce its sender has used (before the block or earlier in it). So a proposer
+    /// cannot replay a transaction, not even one that was refused without consuming its nonce.
+    fn check_replays(&self, store: &LedgerStore, block: &Block) -> Result<(), BlockError> {
+        let mut used: HashSet<(crate::tx::Address, u64)> = HashSet::new();
+        for (index, tx) in block.txs.iter().enumerate() {
+            let (sender, nonce) = (tx.tx.sender, tx.tx.nonce);
+            let account_nonce = self.state.account(&sender).map_or(0, |a| a.nonce);
+            if nonce < account_nonce || !used.insert((sender, nonce)) {
+                return Err(BlockError::StaleNonce {
+                    index,
+                    nonce,
+                    account_nonce,
+                });
+            }
+            match store.tx_location(&tx.digest()) {
+                Ok(None) => {}
+                Ok(Some((height, _))) => return Err(BlockError::Replayed { index, height }),
+                Err(e) => return Err(BlockError::Unverifiable(e.to_string())),
+            }
+        }
+        Ok(())
     }
 
     /// Executes a decided block and commits it durably with its certificate. `verified` are
@@ -260,7 +313,7 @@ impl Chain {
         let verified = match verified {
             Some(v) if v.len() == block.txs.len() => v,
             _ => self
-                .validate(block, None)
+                .validate(store, block, None)
                 .map_err(|source| ChainError::Diverged { height, source })?,
         };
         let mut outcomes = Vec::with_capacity(verified.len());
@@ -275,7 +328,7 @@ impl Chain {
             }
             let status = match apply(&mut self.state, tx, &ctx) {
                 Ok(effects) => TxStatus::Success(effects),
-                Err(e) => TxStatus::Failure(e),
+                Err(failure) => TxStatus::Failure(failure),
             };
             outcomes.push(TxOutcome {
                 digest: tx.digest(),

@@ -123,6 +123,7 @@ pub fn write(
                 .map(|(_, (_, r))| format!("http://127.0.0.1:{r}"))
                 .collect(),
             block_time_ms,
+            mempool: crate::mempool::MempoolConfig::default(),
         };
         let config_path = vdir.join("config.toml");
         let text = toml::to_string(&config).map_err(std::io::Error::other)?;

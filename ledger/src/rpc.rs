@@ -132,7 +132,13 @@ impl From<SubmitError> for ApiError {
             SubmitError::Invalid(TxError::Malformed { .. }) => StatusCode::BAD_REQUEST,
             SubmitError::Invalid(TxError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             SubmitError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            SubmitError::Mempool(MempoolError::Full(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            SubmitError::Mempool(MempoolError::Full { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            SubmitError::Mempool(MempoolError::SenderLimit(_)) => StatusCode::TOO_MANY_REQUESTS,
+            SubmitError::Mempool(
+                MempoolError::FeeTooLow { .. }
+                | MempoolError::FeesNotCovered { .. }
+                | MempoolError::FaucetDisabled,
+            ) => StatusCode::UNPROCESSABLE_ENTITY,
             SubmitError::Mempool(MempoolError::NonceTaken(_))
             | SubmitError::Mempool(MempoolError::AlreadyCommitted(_))
             | SubmitError::Mempool(MempoolError::NonceTooLow { .. }) => StatusCode::CONFLICT,

@@ -11,14 +11,11 @@ use crate::block::Block;
 use crate::cert::{CommitCertificate, ValidatorSet};
 use crate::chain::{Chain, ChainError};
 use crate::genesis::Genesis;
-use crate::mempool::{Admission, Mempool, MempoolError};
+use crate::mempool::{Admission, Mempool, MempoolConfig, MempoolError};
 use crate::state::State;
 use crate::store::{BlockRecord, ChainTip, LedgerStore, LedgerStoreError};
 use crate::tx::{SignedTransaction, TxDigest, VerifiedTransaction};
 use floe_ledger_types::CommittedTx;
-
-/// Default mempool capacity.
-pub const MEMPOOL_CAPACITY: usize = 200_000;
 
 /// A submitted transaction was refused before reaching a block.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,8 +50,17 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Opens the ledger stored in `store` for `genesis`.
+    /// Opens the ledger stored in `store` for `genesis`, with the default mempool bounds.
     pub fn open(store: LedgerStore, genesis: Genesis) -> Result<Ledger, ChainError> {
+        Self::open_with(store, genesis, MempoolConfig::default())
+    }
+
+    /// Opens the ledger stored in `store` for `genesis`, with `mempool`'s bounds.
+    pub fn open_with(
+        store: LedgerStore,
+        genesis: Genesis,
+        mempool: MempoolConfig,
+    ) -> Result<Ledger, ChainError> {
         let chain = Chain::open(&store, genesis.clone())?;
         let (tip, _) = watch::channel(chain.tip());
         Ok(Ledger {
@@ -63,7 +69,7 @@ impl Ledger {
             genesis,
             store,
             chain: RwLock::new(chain),
-            mempool: Mutex::new(Mempool::new(MEMPOOL_CAPACITY)),
+            mempool: Mutex::new(Mempool::new(mempool)),
             tip,
         })
     }
@@ -110,17 +116,37 @@ impl Ledger {
         f(&chain)
     }
 
-    /// Verifies and admits transactions; one result per input, in order.
+    /// Admits transactions; one result per input, in order. The cheap admission rules
+    /// (fee, nonce, balance, bounds) run first, so a flood of unfunded or underpaying
+    /// transactions is refused before any signature is verified; the survivors are verified
+    /// in one batch and admitted (the rules are checked again under the pool's lock).
     pub fn submit(
         &self,
         txs: &[SignedTransaction],
     ) -> Vec<Result<(TxDigest, Admission), SubmitError>> {
-        let verified = SignedTransaction::verify_batch(txs, &self.chain_id);
+        let mut results: Vec<Option<Result<(TxDigest, Admission), SubmitError>>> =
+            vec![None; txs.len()];
+        let mut survivors = Vec::new();
+        {
+            let chain = self.chain.read().unwrap_or_else(|e| e.into_inner());
+            let pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+            for (i, tx) in txs.iter().enumerate() {
+                let digest = tx.digest();
+                if pool.contains(&digest) {
+                    results[i] = Some(Ok((digest, Admission::Duplicate)));
+                } else if let Err(e) = pool.admissible(&tx.tx, chain.state()) {
+                    results[i] = Some(Err(e.into()));
+                } else {
+                    survivors.push(i);
+                }
+            }
+        }
+        let batch: Vec<SignedTransaction> = survivors.iter().map(|&i| txs[i].clone()).collect();
+        let verified = SignedTransaction::verify_batch(&batch, &self.chain_id);
         let chain = self.chain.read().unwrap_or_else(|e| e.into_inner());
         let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
-        verified
-            .into_iter()
-            .map(|r| {
+        for (&i, r) in survivors.iter().zip(verified) {
+            results[i] = Some((|| {
                 let tx = r?;
                 let digest = tx.digest();
                 if let Ok(Some((height, _))) = self.store.tx_location(&digest) {
@@ -128,6 +154,14 @@ impl Ledger {
                 }
                 let admission = pool.insert(tx, chain.state())?;
                 Ok((digest, admission))
+            })());
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or(Err(SubmitError::Mempool(MempoolError::Full {
+                    what: "no admission result".into(),
+                })))
             })
             .collect()
     }

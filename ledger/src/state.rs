@@ -2,8 +2,9 @@
 //!
 //! [`State`] holds everything in `BTreeMap`s (deterministic iteration). [`apply`] executes one
 //! verified transaction: it validates and computes all writes in an overlay first and commits
-//! them only on success, so a rejected transaction leaves the state exactly unchanged (nonce and
-//! balance included: a rejected transaction pays no fee).
+//! them only on success. A transaction refused by an admission check (fee, nonce, a balance
+//! for the fee) changes nothing; one that fails in execution pays its fee and consumes its
+//! nonce, and nothing else of it is kept.
 //!
 //! Epochs: the caller calls [`State::begin_block`] at the start of each block, which runs the
 //! epoch state machine ([`epoch`]: mid-epoch committee selection, epoch change with rewards,
@@ -22,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use floe_common::{BlobId, Committee, Epoch, Frost, NodeId, ObjectId, ShardIndex};
 
-use crate::error::TxError;
+use crate::error::{TxError, TxFailure};
 use crate::genesis::{Genesis, GenesisError};
 use crate::tx::{Address, TxDigest, TxKind, VerifiedTransaction};
 
@@ -351,52 +352,103 @@ impl State {
 
 /// Executes a verified transaction. First runs [`State::begin_block`] for the block time (a
 /// no-op when the caller already did; its effects belong to the block, not the transaction).
-/// On success the state holds the transaction's writes and the effects are returned; on error
-/// the transaction changed nothing.
+///
+/// Rules, in order:
+/// 1. **Admission checks**: the fee is at least `min_fee`, the nonce is the account's next
+///    one, and the balance covers the fee (except for a faucet call, which may pay its fee
+///    from what it mints). A transaction failing one changes nothing
+///    ([`TxFailure::fee_charged`] is `None`); block validation and the mempool keep such
+///    transactions out of honest blocks.
+/// 2. **Execution** in an overlay. On success its writes, the fee and the nonce are applied
+///    together and the effects returned.
+/// 3. **Failure in execution**: the writes are dropped, but the fee is charged (all of it, or
+///    what a faucet caller has) and the nonce consumed, so a failing transaction still pays
+///    for its block space and can never be included again.
 pub fn apply(
     state: &mut State,
     tx: &VerifiedTransaction,
     ctx: &BlockContext,
-) -> Result<Effects, TxError> {
+) -> Result<Effects, TxFailure> {
     let t = tx.tx();
     state.begin_block(ctx);
     let mut o = Overlay::new(state, tx.digest());
     let min = o.system.params.min_fee;
     if t.fee < min {
-        return Err(TxError::FeeTooLow { fee: t.fee, min });
+        return Err(TxFailure::refused(TxError::FeeTooLow { fee: t.fee, min }));
     }
-    let expected = o.account(&t.sender).nonce;
+    let account = o.account(&t.sender);
+    let expected = account.nonce;
     if t.nonce < expected {
-        return Err(TxError::NonceTooLow {
+        return Err(TxFailure::refused(TxError::NonceTooLow {
             expected,
             got: t.nonce,
-        });
+        }));
     }
     if t.nonce > expected {
-        return Err(TxError::NonceTooHigh {
+        return Err(TxFailure::refused(TxError::NonceTooHigh {
             expected,
             got: t.nonce,
-        });
+        }));
     }
-    execute(&mut o, t.sender, &t.kind)?;
-    // The fee is charged last so that a faucet call can pay its fee from what it minted.
-    o.pay_into(t.sender, t.fee, |s| &mut s.fee_pool)?;
-    let mut acct = o.account(&t.sender);
+    let is_faucet = matches!(t.kind, TxKind::Faucet { .. });
+    if account.balance < t.fee && !is_faucet {
+        return Err(TxFailure::refused(TxError::InsufficientBalance {
+            needed: t.fee,
+            available: account.balance,
+        }));
+    }
+    let executed = execute(&mut o, t.sender, &t.kind)
+        .and_then(|()| {
+            // Charged last so that a faucet call can pay its fee from what it minted.
+            o.pay_into(t.sender, t.fee, |s| &mut s.fee_pool)
+        })
+        .and_then(|()| consume_nonce(&mut o, t.sender));
+    match executed {
+        Ok(()) => {
+            let writes = o.finish();
+            let (created, mutated, deleted, events) = state.commit(writes);
+            Ok(Effects {
+                digest: tx.digest(),
+                fee_charged: t.fee,
+                created,
+                mutated,
+                deleted,
+                events,
+            })
+        }
+        Err(error) => {
+            drop(o);
+            let fee_charged = charge_failed(state, tx)?;
+            Err(TxFailure {
+                error,
+                fee_charged: Some(fee_charged),
+            })
+        }
+    }
+}
+
+/// Charges a transaction that failed in execution: its fee (at most the sender's balance)
+/// into the fee pool, and its nonce. Returns the fee charged.
+fn charge_failed(state: &mut State, tx: &VerifiedTransaction) -> Result<Frost, TxFailure> {
+    let t = tx.tx();
+    let mut o = Overlay::new(state, tx.digest());
+    let fee = t.fee.min(o.account(&t.sender).balance);
+    o.pay_into(t.sender, fee, |s| &mut s.fee_pool)
+        .and_then(|()| consume_nonce(&mut o, t.sender))
+        .map_err(TxFailure::refused)?;
+    let writes = o.finish();
+    state.commit(writes);
+    Ok(fee)
+}
+
+fn consume_nonce(o: &mut Overlay<'_>, sender: Address) -> Result<(), TxError> {
+    let mut acct = o.account(&sender);
     acct.nonce = acct
         .nonce
         .checked_add(1)
         .ok_or_else(|| TxError::overflow("nonce"))?;
-    o.set_account(t.sender, acct);
-    let writes = o.finish();
-    let (created, mutated, deleted, events) = state.commit(writes);
-    Ok(Effects {
-        digest: tx.digest(),
-        fee_charged: t.fee,
-        created,
-        mutated,
-        deleted,
-        events,
-    })
+    o.set_account(sender, acct);
+    Ok(())
 }
 
 fn execute(o: &mut Overlay<'_>, sender: Address, kind: &TxKind) -> Result<(), TxError> {

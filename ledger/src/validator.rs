@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::cert::ValidatorAddress;
-use crate::consensus::app::{App, AppError, Pacing};
+use crate::consensus::app::{App, AppError, Pacing, ProposeHook};
 use crate::consensus::codec::FloeCodec;
 use crate::consensus::context::FloeContext;
 use crate::consensus::signing::{FloeSigner, FloeVerifier};
 use crate::genesis::Genesis;
+use crate::mempool::MempoolConfig;
 use crate::service::Ledger;
 use crate::store::LedgerStore;
 use floe_common::KeyPair;
@@ -52,6 +53,9 @@ pub struct ValidatorConfig {
     /// Target time between blocks, in milliseconds.
     #[serde(default = "default_block_time_ms")]
     pub block_time_ms: u64,
+    /// Mempool bounds (section `[mempool]`; every field optional).
+    #[serde(default)]
+    pub mempool: MempoolConfig,
 }
 
 fn default_block_time_ms() -> u64 {
@@ -192,12 +196,28 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
         .map_err(|e| config_error(format!("parsing {}", path.display()), e))
 }
 
+/// Fault injection for tests: what a validator does differently from an honest one.
+#[derive(Clone, Default)]
+pub struct ValidatorHooks {
+    /// Rewrites the transactions of this validator's proposals.
+    pub propose: Option<ProposeHook>,
+}
+
 /// Runs a validator until `cancel` fires or a part of it fails.
 pub async fn run(config: ValidatorConfig, cancel: CancellationToken) -> Result<(), ValidatorError> {
+    run_with(config, cancel, ValidatorHooks::default()).await
+}
+
+/// [`run`], with `hooks` making the validator Byzantine in the ways they say (tests).
+pub async fn run_with(
+    config: ValidatorConfig,
+    cancel: CancellationToken,
+    hooks: ValidatorHooks,
+) -> Result<(), ValidatorError> {
     let (genesis, key) = load(&config)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| config_error("creating data dir", e))?;
     let store = LedgerStore::open(&config.data_dir.join("db"), genesis.digest())?;
-    let ledger = Arc::new(Ledger::open(store, genesis)?);
+    let ledger = Arc::new(Ledger::open_with(store, genesis, config.mempool)?);
     let address = ValidatorAddress::of(&key.public());
     if ledger.validators().get(&address).is_none() {
         return Err(ValidatorError::NotAValidator(address));
@@ -228,7 +248,7 @@ pub async fn run(config: ValidatorConfig, cancel: CancellationToken) -> Result<(
         block_time: Duration::from_millis(config.block_time_ms),
         ..Pacing::default()
     };
-    let app = App::new(ledger.clone(), key, pacing);
+    let app = App::new(ledger.clone(), key, pacing).with_propose_hook(hooks.propose);
     let listener = tokio::net::TcpListener::bind(config.rpc_listen).await?;
     let rpc_cancel = cancel.child_token();
     let rpc = crate::rpc::serve(
@@ -262,6 +282,11 @@ mod tests {
         assert_eq!(config.name, "validator-1");
         assert_eq!(config.p2p_peers.len(), 3);
         assert_eq!(config.rpc_peers.len(), 3);
+        assert_eq!(
+            config.mempool,
+            MempoolConfig::default(),
+            "the example shows the defaults"
+        );
         assert!(engine_config(&config).is_ok());
         // Round trip: what `localnet` writes is what `run` reads.
         let again: ValidatorConfig = toml::from_str(&toml::to_string(&config).unwrap()).unwrap();

@@ -43,14 +43,14 @@ use std::time::Duration;
 
 use floe_common::messages::{ProtocolMessage, SignedMessage, SyncShardRequest};
 use floe_common::{BlobId, NodeId, ShardIndex, SliverAxis, VerifiedBlobMetadata};
-use floe_ledger_types::{LedgerClient, TxError, TxKind};
+use floe_ledger_types::{TxError, TxKind};
 use floe_runtime::retry::{Backoff, Retryable as _};
 use libp2p::PeerId;
 use tokio_util::sync::CancellationToken;
 
 use crate::committee::{CommitteeView, Member};
 use crate::core::NodeCore;
-use crate::ledger_tx::{self, LedgerTxError};
+use crate::ledger_tx::{LedgerTxError, NodeAccount};
 use crate::p2p::{CallError, P2p};
 use crate::protocol::{
     MAX_SYNC_SHARD_BLOBS, NodeError, NodeResult, SYNC_SHARD_PAGE_BYTES, ShardSliver,
@@ -140,19 +140,13 @@ enum BadPage {
 pub struct ShardMigration {
     core: Arc<NodeCore>,
     p2p: P2p,
-    ledger: LedgerClient,
-    chain_id: String,
+    account: NodeAccount,
 }
 
 impl ShardMigration {
-    /// A worker for `core`, pulling through `p2p` and reporting to `ledger`.
-    pub fn new(core: Arc<NodeCore>, p2p: P2p, ledger: LedgerClient, chain_id: String) -> Self {
-        ShardMigration {
-            core,
-            p2p,
-            ledger,
-            chain_id,
-        }
+    /// A worker for `core`, pulling through `p2p` and reporting through `account`.
+    pub fn new(core: Arc<NodeCore>, p2p: P2p, account: NodeAccount) -> Self {
+        ShardMigration { core, p2p, account }
     }
 
     /// Runs until `cancel` fires: migrates the gained shards of every epoch change the node
@@ -287,7 +281,7 @@ impl ShardMigration {
         let kind = TxKind::EpochSyncDone {
             epoch: record.epoch,
         };
-        match ledger_tx::submit(&self.ledger, self.core.key(), &self.chain_id, kind).await {
+        match self.account.submit(self.core.key(), kind).await {
             Ok(height) => {
                 self.core.metrics().epoch_syncs_reported.inc();
                 tracing::info!(epoch = %record.epoch, height, "gained shards synced; reported");

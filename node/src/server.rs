@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use floe_common::KeyPair;
 use floe_common::crypto::KeyFile;
-use floe_common::{EncodingConfig, Epoch};
+use floe_common::{EncodingConfig, Epoch, Frost};
 use floe_ledger_types::{Genesis, LedgerClient};
 use libp2p::Multiaddr;
 use tokio::sync::watch;
@@ -21,6 +21,7 @@ use crate::committee::{CommitteeView, Committees};
 use crate::config::NodeConfig;
 use crate::core::NodeCore;
 use crate::follower::Follower;
+use crate::ledger_tx::NodeAccount;
 use crate::metrics::Metrics;
 use crate::p2p::{Handler, InboundLimits, P2p, Served, Server};
 use crate::service::Service;
@@ -336,7 +337,8 @@ pub async fn start_with(
         client,
         committee_tx,
     };
-    let tasks = services.spawn(&config, &genesis.chain_id, &core, &cancel);
+    let chain = (genesis.chain_id.as_str(), genesis.params.min_fee);
+    let tasks = services.spawn(&config, chain, &core, &cancel);
     Ok(RunningNode {
         p2p_addr,
         http_addr,
@@ -401,7 +403,7 @@ impl Services {
     fn spawn(
         self,
         config: &NodeConfig,
-        chain_id: &str,
+        (chain_id, min_fee): (&str, Frost),
         core: &Arc<NodeCore>,
         cancel: &CancellationToken,
     ) -> JoinSet<(&'static str, Result<(), NodeRunError>)> {
@@ -434,24 +436,14 @@ impl Services {
             ("committee", Ok(()))
         });
         let c = cancel.clone();
-        let migrator = migration::ShardMigration::new(
-            core.clone(),
-            p2p.clone(),
-            client.clone(),
-            chain_id.to_owned(),
-        );
+        let account = NodeAccount::new(client, chain_id, min_fee);
+        let migrator = migration::ShardMigration::new(core.clone(), p2p.clone(), account.clone());
         tasks.spawn(async move {
             migrator.run(c).await;
             ("migration", Ok(()))
         });
         let c = cancel.clone();
-        let syncer = sync::BlobSync::new(
-            core.clone(),
-            p2p,
-            client,
-            chain_id.to_owned(),
-            config.recovery.clone(),
-        );
+        let syncer = sync::BlobSync::new(core.clone(), p2p, account, config.recovery.clone());
         tasks.spawn(async move {
             syncer.run(c).await;
             ("sync", Ok(()))

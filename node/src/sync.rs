@@ -39,7 +39,7 @@ use floe_common::{
     RecoverySymbol, Sliver, SliverAxis, SliverExpander, SliverIndex, Threshold,
     VerifiedBlobMetadata,
 };
-use floe_ledger_types::{LedgerClient, TxKind};
+use floe_ledger_types::TxKind;
 use floe_runtime::{Backoff, Delays};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
@@ -51,7 +51,7 @@ use tokio_util::sync::CancellationToken;
 use crate::committee::{CommitteeView, Member};
 use crate::config::RecoveryConfig;
 use crate::core::NodeCore;
-use crate::ledger_tx::{self, LedgerTxError};
+use crate::ledger_tx::{LedgerTxError, NodeAccount};
 use crate::metrics::Metrics;
 use crate::p2p::{CallError, P2p};
 use crate::protocol::{
@@ -148,26 +148,20 @@ pub struct BlobSync {
 struct Inner {
     core: Arc<NodeCore>,
     p2p: P2p,
-    ledger: LedgerClient,
-    chain_id: String,
+    account: NodeAccount,
 }
 
 impl BlobSync {
-    /// A worker for `core`, asking peers through `p2p`, submitting invalidations to `ledger`.
+    /// A worker for `core`, asking peers through `p2p`, submitting invalidations through
+    /// `account`.
     pub fn new(
         core: Arc<NodeCore>,
         p2p: P2p,
-        ledger: LedgerClient,
-        chain_id: String,
+        account: NodeAccount,
         config: RecoveryConfig,
     ) -> Self {
         BlobSync {
-            inner: Arc::new(Inner {
-                core,
-                p2p,
-                ledger,
-                chain_id,
-            }),
+            inner: Arc::new(Inner { core, p2p, account }),
             config,
         }
     }
@@ -657,8 +651,10 @@ impl Inner {
         self.metrics().inconsistencies_found.inc();
         tracing::warn!(blob_id = %id, target = %proof.target_index, axis = %proof.target_axis, "blob is inconsistently encoded; invalidating");
         let committee = self.core.committee();
-        let mut builder =
-            CertificateBuilder::<InvalidBlobIdMsg>::new(committee.committee(), &self.chain_id);
+        let mut builder = CertificateBuilder::<InvalidBlobIdMsg>::new(
+            committee.committee(),
+            self.core.chain_id(),
+        );
         let req = InconsistencyRequest {
             blob_id: *id,
             proof,
@@ -715,7 +711,9 @@ impl Inner {
             blob_id: *id,
             certificate,
         };
-        let height = ledger_tx::submit(&self.ledger, self.core.key(), &self.chain_id, kind)
+        let height = self
+            .account
+            .submit(self.core.key(), kind)
             .await
             .map_err(|e| fail(e.into()))?;
         tracing::info!(blob_id = %id, height, "invalidation committed");

@@ -381,3 +381,41 @@ async fn wait_until(mut done: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The minimum fee a node pays comes from the RPC, which it does not trust: it pays at most
+/// `MAX_FEE_MULTIPLE` times the genesis minimum and refuses to sign above that.
+#[tokio::test]
+async fn adv_rpc_inflated_fee_is_capped() {
+    use floe_node::ledger_tx::{LedgerTxError, MAX_FEE_MULTIPLE, NodeAccount};
+    let served = Served::start().await;
+    let kind = || TxKind::Transfer {
+        to: addr(&user_key()),
+        amount: Frost(1),
+    };
+    // A node whose genesis says the minimum is a hundredth of what the server reports.
+    let account = NodeAccount::new(
+        served.client(),
+        CHAIN,
+        Frost(MIN_FEE.0 / MAX_FEE_MULTIPLE / 10),
+    );
+    let err = account.submit(&user_key(), kind()).await.unwrap_err();
+    assert!(
+        matches!(err, LedgerTxError::FeeAboveCap { asked, .. } if asked == MIN_FEE),
+        "{err}"
+    );
+    assert_eq!(served.ledger.mempool_len(), 0, "nothing was sent");
+    // With the true genesis minimum the same transaction goes through.
+    let account = NodeAccount::new(served.client(), CHAIN, MIN_FEE);
+    let ledger = served.ledger.clone();
+    let maker = tokio::spawn(async move {
+        while ledger.mempool_len() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        make_block(&ledger);
+    });
+    account
+        .submit(&user_key(), kind())
+        .await
+        .expect("committed");
+    maker.await.unwrap();
+}

@@ -8,6 +8,10 @@
 //! believed it would never see a blob certified, would delete every blob's data, and would
 //! leave its shards. The only defence is checking each block's results against the next
 //! certified header.
+//!
+//! It also lies in `GET /v1/system`: another chain id ([`FORGED_CHAIN`]) and a minimum fee of
+//! [`FORGED_MIN_FEE`], to obtain a signature for another network or drain a wallet through
+//! fees.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +28,11 @@ use tokio_util::sync::CancellationToken;
 
 /// The epoch the forged block events announce.
 pub const FORGED_EPOCH: Epoch = Epoch(1_000_000);
+
+/// The chain id the forged `/v1/system` reports.
+pub const FORGED_CHAIN: &str = "forged-chain";
+/// The minimum fee the forged `/v1/system` reports (1,000 WAL).
+pub const FORGED_MIN_FEE: u64 = 1_000_000_000_000;
 
 /// Largest body the proxy relays.
 const MAX_BODY: usize = 64 << 20;
@@ -151,7 +160,17 @@ async fn forward(
     let is_bcs = content_type
         .as_ref()
         .is_some_and(|v| v.as_bytes() == b"application/octet-stream");
-    let bytes = if status.is_success() && is_bcs && is_block_request(&method, &uri) {
+    let is_system = method == Method::GET && uri.path() == "/v1/system";
+    let bytes = if status.is_success() && is_system {
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(mut v) => {
+                v["chain_id"] = FORGED_CHAIN.into();
+                v["min_fee"] = FORGED_MIN_FEE.into();
+                Bytes::from(serde_json::to_vec(&v).expect("json"))
+            }
+            Err(_) => bytes,
+        }
+    } else if status.is_success() && is_bcs && is_block_request(&method, &uri) {
         match codec::decode::<BlockRecord>(&bytes, MAX_BODY) {
             Ok(mut record) => {
                 forge(&mut record);

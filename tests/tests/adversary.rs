@@ -1,8 +1,10 @@
 //! Hostile infrastructure around honest storage nodes. Every test is named `adv_…` after the
 //! attack it survives.
 
-use floe_client::blobs::StoreOptions;
-use floe_common::{ConsistencyCheck, Epoch};
+use floe_client::blobs::{ConnectError, StoreOptions};
+use floe_client::{BlobClient, BlobOptions, Floe, LedgerTrust, TrustError, Wallet};
+use floe_common::{ConsistencyCheck, Epoch, Frost, KeyPair};
+use floe_ledger::{Address, LedgerClient};
 use floe_tests::byzantine_rpc::FORGED_EPOCH;
 use floe_tests::{ClusterOptions, TestCluster, data, holds_every_sliver};
 
@@ -58,5 +60,64 @@ async fn adv_byzantine_rpc_forged_results() {
         let read = client.read(*id, ConsistencyCheck::Strict).await.unwrap();
         assert_eq!(&read.data, bytes);
     }
+    cluster.shutdown().await;
+}
+
+/// The same Byzantine server reports another chain id and a minimum fee of 1,000 WAL. A client
+/// configured with its chain refuses to connect through it; a client that is not still never
+/// signs a fee above its cap, so nothing is submitted and nothing is paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn adv_byzantine_rpc_wrong_chain_and_inflated_fee() {
+    let cluster = TestCluster::start(ClusterOptions {
+        // One node: the ledger needs a committee; the clients here never reach it.
+        nodes: 1,
+        byzantine_rpc: true,
+        ..ClusterOptions::default()
+    })
+    .await;
+    let proxy = cluster
+        .byzantine_rpc
+        .as_ref()
+        .expect("byzantine rpc")
+        .url
+        .clone();
+    let lying = || LedgerClient::new(vec![proxy.clone()]);
+    let pinned = LedgerTrust {
+        chain_id: Some(cluster.genesis.chain_id.clone()),
+        ..LedgerTrust::default()
+    };
+    let err = Floe::with_trust(lying(), pinned.clone()).await.unwrap_err();
+    assert_eq!(err.code(), "wrong_chain", "{err}");
+    let options = BlobOptions {
+        trust: pinned.clone(),
+        ..BlobOptions::default()
+    };
+    let err = BlobClient::connect(lying(), cluster.user.clone(), options)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, ConnectError::Trust(TrustError::WrongChain { .. })),
+        "{err}"
+    );
+    // Through the honest validator the same configuration connects.
+    Floe::with_trust(cluster.ledger(), pinned)
+        .await
+        .expect("honest");
+
+    // Unpinned, the client connects but will not sign the inflated fee.
+    let user = Address::of(&cluster.user.public());
+    let before = cluster.ledger().account(&user).await.unwrap();
+    let floe = Floe::with_trust(lying(), LedgerTrust::default())
+        .await
+        .unwrap()
+        .with_wallet(Wallet::from_key(cluster.user.clone()));
+    let err = floe
+        .transfer(Address::of(&KeyPair::from_seed([9; 32]).public()), Frost(1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "fee_above_cap", "{err}");
+    let after = cluster.ledger().account(&user).await.unwrap();
+    assert_eq!((after.balance, after.nonce), (before.balance, before.nonce));
     cluster.shutdown().await;
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::progress::{ProgressHook, report};
 use super::upload::{SliverSource, UploadError, UploadOptions, upload};
 use super::{BlobClient, ConnectError};
+use crate::trust::TrustError;
 
 /// Permanent, or deletable by its owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -151,6 +152,14 @@ pub enum StoreError {
     /// Not enough nodes confirmed storage.
     #[error(transparent)]
     Upload(#[from] UploadError),
+    /// The ledger asks a fee above the client's cap; nothing was signed.
+    #[error("{step}: {source}")]
+    Trust {
+        /// Which step.
+        step: &'static str,
+        /// What was refused.
+        source: TrustError,
+    },
 }
 
 /// What an upload is for: the registered blob.
@@ -475,6 +484,11 @@ impl BlobClient {
             .await
             .map_err(ledger_err(step))?;
         let system = self.ledger.system().await.map_err(ledger_err(step))?;
+        let fee = self
+            .options
+            .trust
+            .fee(system.min_fee)
+            .map_err(|source| StoreError::Trust { step, source })?;
         let mut txs: Vec<SignedTransaction> = Vec::with_capacity(kinds.len());
         for (i, mut kind) in kinds.into_iter().enumerate() {
             if let (TxKind::RegisterBlob { storage, .. }, Some(prev)) = (&mut kind, txs.last())
@@ -487,7 +501,7 @@ impl BlobClient {
                 Transaction {
                     sender,
                     nonce: account.nonce + i as u64,
-                    fee: system.min_fee,
+                    fee,
                     kind,
                 },
                 &self.chain_id,

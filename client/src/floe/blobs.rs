@@ -2,7 +2,7 @@
 //! goes to the storage nodes and lives elsewhere.)
 
 use floe_common::ObjectId;
-use floe_ledger_types::{Address, BlobObject, Object, TxKind};
+use floe_ledger_types::{Address, BlobObject, Object, TxError, TxKind};
 use serde::Serialize;
 
 use super::{Floe, Receipt};
@@ -40,6 +40,31 @@ impl Floe {
             .collect())
     }
 
+    /// Refuses `step` with `unknown_object`, before anything is signed, when `object` is not a
+    /// blob object (a transaction that fails on the ledger still pays its fee).
+    async fn ensure_blob_object(
+        &self,
+        step: &'static str,
+        object: ObjectId,
+    ) -> Result<(), FloeError> {
+        match self
+            .ledger
+            .object(&object)
+            .await
+            .map_err(|e| self.err(step, e))?
+        {
+            Some(o) if matches!(o.object, Object::Blob(_)) => Ok(()),
+            Some(_) => Err(FloeError::rejected(
+                step,
+                TxError::WrongObjectType {
+                    object,
+                    expected: "blob".into(),
+                },
+            )),
+            None => Err(FloeError::rejected(step, TxError::UnknownObject(object))),
+        }
+    }
+
     /// The wallet's blob objects.
     pub async fn list_blobs(&self) -> Result<Vec<OwnedBlob>, FloeError> {
         let address = self.signer("list_blobs")?.address();
@@ -49,6 +74,7 @@ impl Floe {
     /// Extends the certified blob object `object` by `epochs` epochs, paying the current storage
     /// price (anyone may pay to extend any blob).
     pub async fn extend_blob(&self, object: ObjectId, epochs: u32) -> Result<Receipt, FloeError> {
+        self.ensure_blob_object("extend", object).await?;
         self.execute(
             "extend",
             TxKind::ExtendBlob {
@@ -62,6 +88,7 @@ impl Floe {
     /// Deletes the wallet's deletable blob object `object`; its remaining storage comes back as
     /// a storage object (in the receipt's created objects).
     pub async fn delete_blob(&self, object: ObjectId) -> Result<Receipt, FloeError> {
+        self.ensure_blob_object("delete", object).await?;
         self.execute(
             "delete",
             TxKind::DeleteBlob {

@@ -145,7 +145,7 @@ impl Floe {
 
     /// Stakes `amount` with the node whose id or name is `node`.
     pub async fn stake(&self, node: &str, amount: Frost) -> Result<StakeReceipt, FloeError> {
-        self.signer("stake")?;
+        self.ensure_funds("stake", amount).await?;
         let info = self.resolve_node(node).await?;
         let node_id = info.node.node_id;
         let receipt = self

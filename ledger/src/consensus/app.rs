@@ -29,7 +29,7 @@ use crate::block::{Block, BlockHash, BlockHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 use crate::cert::ValidatorAddress;
 use crate::service::Ledger;
 use crate::store::RoundProposal;
-use crate::tx::VerifiedTransaction;
+use crate::tx::{SignedTransaction, VerifiedTransaction};
 use floe_common::KeyPair;
 
 /// How blocks are paced and how long each step waits.
@@ -64,6 +64,10 @@ const MAX_SYNC_BATCH: u64 = 50;
 /// Encoded bytes a proposer leaves for the header and framing.
 const BLOCK_SLACK: usize = 64 << 10;
 
+/// Rewrites the transactions of a block this validator proposes, before the header is built
+/// (fault injection for tests: a Byzantine proposer). Called with the height.
+pub type ProposeHook = Arc<dyn Fn(u64, &mut Vec<SignedTransaction>) + Send + Sync>;
+
 /// The loop's state.
 pub struct App {
     ledger: Arc<Ledger>,
@@ -76,6 +80,8 @@ pub struct App {
     verified: HashMap<BlockHash, Vec<VerifiedTransaction>>,
     /// Whether the last `Decided` committed.
     committed: bool,
+    /// Rewrites own proposals (tests only).
+    propose_hook: Option<ProposeHook>,
 }
 
 fn now_ms() -> u64 {
@@ -100,7 +106,14 @@ impl App {
             pacing,
             verified: HashMap::new(),
             committed: true,
+            propose_hook: None,
         }
+    }
+
+    /// Rewrites this validator's proposals with `hook` (a Byzantine proposer, for tests).
+    pub fn with_propose_hook(mut self, hook: Option<ProposeHook>) -> Self {
+        self.propose_hook = hook;
+        self
     }
 
     fn params(&self) -> HeightParams<FloeContext> {
@@ -266,7 +279,10 @@ impl App {
         let txs = self
             .ledger
             .reap(MAX_BLOCK_TXS, MAX_BLOCK_BYTES - BLOCK_SLACK);
-        let signed = txs.iter().map(|t| t.signed().clone()).collect::<Vec<_>>();
+        let mut signed = txs.iter().map(|t| t.signed().clone()).collect::<Vec<_>>();
+        if let Some(hook) = &self.propose_hook {
+            hook(height.0, &mut signed);
+        }
         let header = BlockHeader {
             chain_id: self.ledger.chain_id().to_owned(),
             height: height.0,
@@ -292,7 +308,10 @@ impl App {
             &block,
         )?;
         tracing::debug!(%height, round = r, txs = block.txs.len(), block = %hash, "proposing");
-        self.verified.insert(hash, txs);
+        // A rewritten body is validated again at commit.
+        if txs.len() == block.txs.len() && self.propose_hook.is_none() {
+            self.verified.insert(hash, txs);
+        }
         let part = self.sign_part(height.0, round, Round::Nil, block);
         Ok((hash, part))
     }
@@ -343,7 +362,7 @@ impl App {
         let hash = block.hash();
         let validity = match self
             .ledger
-            .with_chain(|c| c.validate(block, Some(now_ms())))
+            .with_chain(|c| c.validate(self.ledger.store(), block, Some(now_ms())))
         {
             Ok(txs) => {
                 self.verified.insert(hash, txs);

@@ -157,7 +157,9 @@ pub(super) async fn submit(
         .ledger
         .submit(std::slice::from_ref(&tx))
         .pop()
-        .unwrap_or(Err(SubmitError::Mempool(MempoolError::Full(0))));
+        .unwrap_or(Err(SubmitError::Mempool(MempoolError::Full {
+            what: "no admission result".into(),
+        })));
     let admission = match result {
         Ok((_, admission)) => {
             if admission == Admission::Added && !is_forwarded(&headers) {

@@ -18,7 +18,7 @@ pub fn user(i: u8) -> KeyPair {
 
 /// Clusters of this binary run one at a time (12 processes on two cores would only measure
 /// the scheduler).
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub struct Cluster {
     _serial: tokio::sync::MutexGuard<'static, ()>,
@@ -28,7 +28,7 @@ pub struct Cluster {
     pub validators: ValidatorSet,
 }
 
-fn genesis() -> Genesis {
+pub fn genesis() -> Genesis {
     let mut g = Genesis::builder(CHAIN, 10)
         .params(|p| {
             p.storage_price_per_mib_epoch = Frost(1);

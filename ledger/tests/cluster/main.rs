@@ -3,7 +3,9 @@
 //! down does not stop finality; it restarts and catches up; two down stop finality until one
 //! returns. Scenario names follow the fault model (`v4f1_…`).
 
+mod adversary;
 mod harness;
+mod in_process;
 
 use std::time::Duration;
 

@@ -33,30 +33,68 @@ fn transfer_moves_balance_and_charges_fee() {
 }
 
 #[test]
-fn insufficient_funds_charge_nothing() {
+fn adv_failed_tx_pays_and_consumes_nonce() {
     let mut net = Net::new();
+    let sender = user_key(0);
+    let a = addr(&sender);
     let b = addr(&user_key(1));
-    net.reject(
-        0,
-        TxKind::Transfer {
-            to: b,
-            amount: USER_FUNDS,
-        },
-        "insufficient_balance",
+    let (nonce, balance, fees) = (net.nonce(&a), net.balance(&a), net.state.system().fee_pool);
+    // Passes the fee, nonce and balance-for-fee checks, then fails in execution.
+    let failure = net
+        .exec_full(
+            &sender,
+            nonce,
+            MIN_FEE,
+            TxKind::Transfer {
+                to: b,
+                amount: USER_FUNDS,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(failure.code(), "insufficient_balance");
+    assert_eq!(failure.fee_charged, Some(MIN_FEE));
+    assert_eq!(net.nonce(&a), nonce + 1, "the nonce is consumed");
+    assert_eq!(
+        net.balance(&a),
+        Frost(balance.0 - MIN_FEE.0),
+        "the fee is paid"
     );
-    // A fresh account cannot even pay the fee.
+    assert_eq!(net.state.system().fee_pool, Frost(fees.0 + MIN_FEE.0));
+    assert_eq!(net.balance(&b), USER_FUNDS, "nothing else moved");
+    net.state.check_supply().unwrap();
+    // The same signed transaction again (a replay): its nonce is spent, it changes nothing.
+    let before = net.state.clone();
+    let replay = net
+        .exec_full(
+            &sender,
+            nonce,
+            MIN_FEE,
+            TxKind::Transfer {
+                to: b,
+                amount: USER_FUNDS,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(replay.code(), "nonce_too_low");
+    assert_eq!(replay.fee_charged, None);
+    assert!(net.state == before);
+
+    // A fresh account cannot even pay the fee: refused, nothing charged, nonce kept.
     let poor = KeyPairExt::fresh(50);
     let before = net.state.clone();
-    let err = net
-        .exec_key(
+    let failure = net
+        .exec_full(
             &poor,
+            0,
+            MIN_FEE,
             TxKind::Transfer {
                 to: b,
                 amount: Frost(0),
             },
         )
         .unwrap_err();
-    assert_eq!(err.code(), "insufficient_balance");
+    assert_eq!(failure.code(), "insufficient_balance");
+    assert_eq!(failure.fee_charged, None);
     assert!(net.state == before);
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use floe_common::{BlobPersistence, Epoch, Frost, ObjectId};
-use floe_ledger::{Object, State, TxKind, node_id_of};
+use floe_ledger::{Object, State, TxFailure, TxKind, node_id_of};
 use proptest::prelude::*;
 
 use crate::support::*;
@@ -281,11 +281,21 @@ proptest! {
                     let Some((user, kind)) = kind_of(&net, op) else { continue };
                     let before = net.state.clone();
                     let digest = before.digest();
-                    match net.exec(user, kind) {
+                    let key = user_key(user);
+                    let sender = addr(&key);
+                    let (nonce, balance) = (net.nonce(&sender), net.balance(&sender));
+                    match net.exec_full(&key, nonce, MIN_FEE, kind) {
                         Ok(_) => {}
-                        Err(_) => {
+                        // Refused by an admission check: nothing changed.
+                        Err(TxFailure { fee_charged: None, .. }) => {
                             prop_assert!(net.state == before);
                             prop_assert_eq!(net.state.digest(), digest);
+                        }
+                        // Failed in execution: the fee is paid and the nonce consumed.
+                        Err(TxFailure { fee_charged: Some(fee), .. }) => {
+                            prop_assert_eq!(fee, MIN_FEE.min(balance));
+                            prop_assert_eq!(net.nonce(&sender), nonce + 1);
+                            prop_assert_eq!(net.balance(&sender), Frost(balance.0 - fee.0));
                         }
                     }
                 }

@@ -167,7 +167,8 @@ fn stake_request_and_withdraw() {
             rewards: Frost::ZERO
         }]
     );
-    assert_eq!(net.balance(&user), Frost(before.0 - 3 * MIN_FEE.0));
+    // Three successes and five failures, each paying its fee.
+    assert_eq!(net.balance(&user), Frost(before.0 - 8 * MIN_FEE.0));
     net.reject(3, TxKind::Withdraw { staked }, "unknown_object");
     net.state.check_supply().unwrap();
 }

@@ -8,7 +8,7 @@ use floe_common::{
 };
 use floe_ledger::{
     Address, BlockContext, Effects, Genesis, GenesisNode, Object, Params, SignedTransaction, State,
-    Transaction, TxError, TxKind, apply,
+    Transaction, TxError, TxFailure, TxKind, apply,
 };
 
 pub const CHAIN: &str = "floe-test";
@@ -130,13 +130,26 @@ impl Net {
         fee: Frost,
         kind: TxKind,
     ) -> Result<Effects, TxError> {
+        self.exec_full(key, nonce, fee, kind).map_err(|f| f.error)
+    }
+
+    /// Executes a transaction; a failure says what it cost.
+    pub fn exec_full(
+        &mut self,
+        key: &KeyPair,
+        nonce: u64,
+        fee: Frost,
+        kind: TxKind,
+    ) -> Result<Effects, TxFailure> {
         let tx = Transaction {
             sender: addr(key),
             nonce,
             fee,
             kind,
         };
-        let verified = SignedTransaction::sign(key, tx, CHAIN).verify(CHAIN)?;
+        let verified = SignedTransaction::sign(key, tx, CHAIN)
+            .verify(CHAIN)
+            .map_err(TxFailure::refused)?;
         self.height += 1;
         let ctx = self.ctx();
         apply(&mut self.state, &verified, &ctx)
@@ -151,20 +164,55 @@ impl Net {
         self.exec_key(&user_key(user), kind)
     }
 
-    /// Expects `kind` to be rejected with `code` and to leave the state unchanged.
+    /// Expects `kind` to fail in execution with `code`: it pays its fee and consumes its nonce,
+    /// and nothing else of it is kept (the state equals that after a transaction that only
+    /// fails).
     pub fn reject(&mut self, user: usize, kind: TxKind, code: &str) -> TxError {
         self.reject_key(&user_key(user), kind, code)
     }
 
     /// [`Net::reject`] for a transaction signed by `key`.
     pub fn reject_key(&mut self, key: &KeyPair, kind: TxKind, code: &str) -> TxError {
-        let before = self.state.clone();
-        let digest = before.digest();
-        let err = self.exec_key(key, kind).unwrap_err();
-        assert_eq!(err.code(), code, "{err}");
-        assert!(self.state == before, "rejected tx changed the state");
-        assert_eq!(self.state.digest(), digest);
-        err
+        let sender = addr(key);
+        let (nonce, balance) = (self.nonce(&sender), self.balance(&sender));
+        let fees = self.state.system().fee_pool;
+        // The oracle: the same block position, a transaction that does nothing but fail.
+        let mut oracle = Net {
+            state: self.state.clone(),
+            time_ms: self.time_ms,
+            height: self.height,
+        };
+        let failure = self
+            .exec_full(key, nonce, MIN_FEE, kind)
+            .expect_err("the transaction fails");
+        assert_eq!(failure.code(), code, "{failure}");
+        let charged = MIN_FEE.min(balance);
+        assert_eq!(failure.fee_charged, Some(charged), "{failure}");
+        assert_eq!(self.nonce(&sender), nonce + 1, "the nonce is consumed");
+        assert_eq!(
+            self.balance(&sender),
+            Frost(balance.0 - charged.0),
+            "the fee is paid"
+        );
+        assert_eq!(self.state.system().fee_pool, Frost(fees.0 + charged.0));
+        let only_fails = oracle
+            .exec_full(
+                key,
+                nonce,
+                MIN_FEE,
+                TxKind::Transfer {
+                    to: sender,
+                    amount: Frost(u64::MAX),
+                },
+            )
+            .expect_err("a transfer of more than the balance fails");
+        assert_eq!(only_fails.fee_charged, Some(charged));
+        assert!(
+            self.state == oracle.state,
+            "a failed tx kept more than its fee and nonce"
+        );
+        assert_eq!(self.state.digest(), oracle.state.digest());
+        failure.error
     }
 
     pub fn advance_epochs(&mut self, k: u64) {

@@ -126,7 +126,7 @@ async fn submit_bcs_and_json_then_commit() {
 }
 
 #[tokio::test]
-async fn insufficient_balance_is_a_committed_failure() {
+async fn insufficient_balance_is_a_committed_failure_that_pays_its_fee() {
     let node = Node::start_alone().await;
     let client = node.client();
     let user = user_key(0);
@@ -158,12 +158,14 @@ async fn insufficient_balance_is_a_committed_failure() {
             .unwrap();
     assert_eq!(v["status"]["failure"]["code"], "insufficient_balance");
     assert!(v["status"]["failure"]["message"].is_string());
+    assert_eq!(v["status"]["failure"]["fee_charged"], MIN_FEE.0);
+    // It failed in execution: it paid its fee and consumed its nonce.
     let acct = client.account(&addr(&user)).await.unwrap();
-    assert_eq!((acct.balance, acct.nonce), (FUNDS, 0));
-    // The failed transaction consumed no nonce, but it cannot be replayed into another block.
+    assert_eq!((acct.balance, acct.nonce), (Frost(FUNDS.0 - MIN_FEE.0), 1));
+    // So it cannot be submitted again.
     let err = client.submit(&tx).await.unwrap_err();
     assert_eq!(err.status(), Some(409));
-    assert_eq!(err.code(), Some("already_committed"));
+    assert_eq!(err.code(), Some("nonce_too_low"));
     assert_eq!(node.ledger.mempool_len(), 0);
     node.stop().await;
 }
@@ -586,7 +588,9 @@ async fn results_are_proven_by_the_next_header() {
     };
     assert!(!effects.events.is_empty());
     let mut failed = record.clone();
-    failed.outcomes[0].status = TxStatus::Failure(floe_ledger::TxError::FaucetDisabled);
+    failed.outcomes[0].status = TxStatus::Failure(floe_ledger::TxFailure::refused(
+        floe_ledger::TxError::FaucetDisabled,
+    ));
     let mut no_events = record.clone();
     if let TxStatus::Success(e) = &mut no_events.outcomes[0].status {
         e.events.clear();

@@ -6,7 +6,42 @@
 use floe_common::{BlobId, Epoch, Frost, NodeId, ObjectId};
 use serde::{Deserialize, Serialize};
 
-/// A transaction was rejected. A rejected transaction leaves the state exactly unchanged.
+/// A transaction that did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{error}")]
+pub struct TxFailure {
+    /// Why.
+    pub error: TxError,
+    /// `Some(fee)` when the transaction passed the admission checks (fee at least the minimum,
+    /// the account's next nonce, a balance covering the fee) and failed in execution: its
+    /// writes were dropped, but `fee` was charged and its nonce consumed. `None` when an
+    /// admission check refused it: it changed nothing.
+    pub fee_charged: Option<Frost>,
+}
+
+impl TxFailure {
+    /// A failure of an admission check: nothing was charged.
+    pub fn refused(error: TxError) -> Self {
+        TxFailure {
+            error,
+            fee_charged: None,
+        }
+    }
+}
+
+impl TxFailure {
+    /// The stable code of the error.
+    pub fn code(&self) -> &'static str {
+        self.error.code()
+    }
+
+    /// Whether the fee was charged and the nonce consumed.
+    pub fn charged(&self) -> bool {
+        self.fee_charged.is_some()
+    }
+}
+
+/// Why a transaction was rejected. See [`TxFailure`] for what a failure cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum TxError {
     /// The bytes are not a transaction.

@@ -4,7 +4,7 @@
 //!
 //! * [`tx`]: accounts ([`Address`]), [`Transaction`], every [`TxKind`], signing and
 //!   verification ([`SignedTransaction`] → [`VerifiedTransaction`]).
-//! * [`error`]: [`TxError`], the typed rejection of a transaction, with stable codes.
+//! * [`error`]: [`TxError`], the typed rejection of a transaction, with stable codes, and [`TxFailure`], what a failed one cost.
 //! * [`objects`], [`events`]: the records the ledger keeps (accounts, blob and storage objects,
 //!   storage nodes, staking pools, the committee, proposals) and the events and effects a
 //!   transaction or a block produces.
@@ -32,7 +32,7 @@ pub use block::{Block, BlockHash, BlockHeader};
 pub use cert::{CertError, CommitCertificate, ValidatorAddress, ValidatorInfo, ValidatorSet};
 pub use client::{BodyError, ClientError, LedgerClient, TransportError};
 pub use committee::{ApportionError, active_set, apportion, assign_shards, transition};
-pub use error::TxError;
+pub use error::{TxError, TxFailure};
 pub use events::{Effects, EpochEvent, Event, MemberShards, NodeReward, ShardMove};
 pub use genesis::{
     FaucetParams, Genesis, GenesisBuilder, GenesisError, GenesisNode, GenesisValidator, Params,

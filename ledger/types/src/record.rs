@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::{Block, BlockHash, BlockHeader};
 use crate::cert::CommitCertificate;
-use crate::error::TxError;
+use crate::error::TxFailure;
 use crate::events::{Effects, Event};
 use crate::tx::TxDigest;
 
@@ -27,8 +27,9 @@ use crate::tx::TxDigest;
 pub enum TxStatus {
     /// Applied.
     Success(Effects),
-    /// Rejected with no effect on state (not even the fee or nonce).
-    Failure(TxError),
+    /// Did not succeed: nothing of it applied but, if it failed in execution, its fee and
+    /// nonce ([`TxFailure::fee_charged`]).
+    Failure(TxFailure),
 }
 
 /// A transaction's outcome in its block.

@@ -9,7 +9,7 @@ use floe_common::{BlobId, Epoch, Frost, NodeId, ObjectId, PublicKey, ShardIndex}
 use serde::{Deserialize, Serialize};
 
 use crate::block::BlockHash;
-use crate::error::TxError;
+use crate::error::{TxError, TxFailure};
 use crate::events::Effects;
 use crate::genesis::FaucetParams;
 use crate::objects::{BlobIdInfo, Object, Proposal, StorageNode};
@@ -79,7 +79,7 @@ pub enum TxStatusView {
         /// Its effects.
         effects: Effects,
     },
-    /// Rejected at execution, with no effect on state.
+    /// Did not succeed.
     Failure {
         /// The rejection's stable code.
         code: String,
@@ -87,6 +87,10 @@ pub enum TxStatusView {
         message: String,
         /// The typed rejection.
         error: TxError,
+        /// Set when it failed in execution: the fee charged (its nonce was consumed too).
+        /// Absent when an admission check refused it and it changed nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fee_charged: Option<Frost>,
     },
 }
 
@@ -94,10 +98,11 @@ impl From<TxStatus> for TxStatusView {
     fn from(s: TxStatus) -> Self {
         match s {
             TxStatus::Success(effects) => TxStatusView::Success { effects },
-            TxStatus::Failure(error) => TxStatusView::Failure {
+            TxStatus::Failure(TxFailure { error, fee_charged }) => TxStatusView::Failure {
                 code: error.code().to_owned(),
                 message: error.to_string(),
                 error,
+                fee_charged,
             },
         }
     }
@@ -107,7 +112,9 @@ impl From<TxStatusView> for TxStatus {
     fn from(s: TxStatusView) -> Self {
         match s {
             TxStatusView::Success { effects } => TxStatus::Success(effects),
-            TxStatusView::Failure { error, .. } => TxStatus::Failure(error),
+            TxStatusView::Failure {
+                error, fee_charged, ..
+            } => TxStatus::Failure(TxFailure { error, fee_charged }),
         }
     }
 }

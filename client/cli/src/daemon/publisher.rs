@@ -330,6 +330,10 @@ fn store_error(e: StoreError) -> ApiError {
             };
             ApiError::new(status, reason, message).in_store(None, step)
         }
+        StoreError::Trust { step, .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "LEDGER_UNTRUSTED", message)
+                .in_store(None, step)
+        }
         StoreError::Ledger { step, .. }
         | StoreError::NotFinal { step }
         | StoreError::MissingEvent { step, .. } => ApiError::new(

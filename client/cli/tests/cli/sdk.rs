@@ -67,7 +67,7 @@ async fn wallet_faucet_transfer_and_typed_rejections() {
             assert!(matches!(
                 error.as_deref(),
                 Some(TxError::InsufficientBalance { needed, available })
-                    if *needed == wal(500) && *available == after
+                    if *needed == Frost(wal(500).0 + MIN_FEE.0) && *available == after
             ));
         }
         other => panic!("expected a rejection, got {other:?}"),
@@ -75,7 +75,10 @@ async fn wallet_faucet_transfer_and_typed_rejections() {
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(floe.balance().await.unwrap(), after, "nothing charged");
     let account = floe.account(&floe.address().unwrap()).await.unwrap();
-    assert_eq!(account.nonce, nonce, "a rejected transaction uses no nonce");
+    assert_eq!(
+        account.nonce, nonce,
+        "refused before signing: no nonce used"
+    );
 
     // A read-only handle cannot sign.
     let reader = Floe::connect(vec![net.url.clone()]).await.unwrap();

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use floe_client::{ClientConfig, Floe, FloeError, Wallet};
 use floe_common::{Frost, NodeId};
 use floe_ledger_types::Address;
+use floe_ledger_types::LedgerClient;
 use floe_ledger_types::rpc::NodeInfo;
 use serde_json::json;
 
@@ -53,7 +54,7 @@ impl Env {
     pub async fn connect(&self) -> Result<(Floe, Context), CliError> {
         let config = self.config()?;
         let ctx = self.context(None);
-        let floe = Floe::connect(config.ledger_rpc)
+        let floe = Floe::with_trust(LedgerClient::new(config.ledger_rpc.clone()), config.trust())
             .await
             .map_err(|e| from_floe(&e, &ctx))?;
         Ok((floe, ctx))
@@ -65,7 +66,7 @@ impl Env {
         let config = self.config()?;
         let wallet = Wallet::load(&config.wallet).map_err(|e| CliError::wallet(&e))?;
         let ctx = self.context(Some(&wallet));
-        let floe = Floe::connect(config.ledger_rpc)
+        let floe = Floe::with_trust(LedgerClient::new(config.ledger_rpc.clone()), config.trust())
             .await
             .map_err(|e| from_floe(&e, &ctx))?
             .with_wallet(wallet);

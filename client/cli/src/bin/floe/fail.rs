@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use floe_client::blobs::{ConnectError, ReadError, StoreError, UploadError};
 use floe_client::config::ClientConfigError;
 use floe_client::files::FilesError;
-use floe_client::{ErrorKind, FloeError, WalletError};
+use floe_client::{ErrorKind, FloeError, TrustError, WalletError};
 use floe_ledger_types::TxError;
 
 /// The process exit codes (see `EXIT_CODES` in `main.rs`).
@@ -191,6 +191,7 @@ pub fn from_floe(e: &FloeError, ctx: &Context) -> CliError {
             error,
             ..
         } => rejection(step, &code, message, error.as_deref(), fund),
+        FloeError::Trust { source, .. } => return from_trust(source, config),
     };
     CliError {
         exit,
@@ -313,9 +314,28 @@ pub fn not_found(code: &str, message: impl Into<String>) -> CliError {
 /// The network could not be reached for blob data.
 pub fn from_connect(e: &ConnectError, ctx: &Context) -> CliError {
     let config = ctx.config.as_deref().unwrap_or("the config");
+    if let ConnectError::Trust(t) = e {
+        return from_trust(t, config);
+    }
     CliError::new(Exit::Network, "unreachable", e.to_string()).hint(format!(
         "is the network running? check `ledger_rpc` in {config}"
     ))
+}
+
+/// A ledger server refused for trust reasons (another chain, a fee above the cap).
+fn from_trust(e: &TrustError, config: &str) -> CliError {
+    match e {
+        TrustError::WrongChain { .. } => {
+            CliError::new(Exit::Rejected, "wrong_chain", e.to_string()).hint(format!(
+                "`ledger_rpc` in {config} points at another network than its `chain_id`"
+            ))
+        }
+        TrustError::FeeAboveCap { .. } => {
+            CliError::new(Exit::Rejected, "fee_above_cap", e.to_string()).hint(format!(
+                "raise `max_fee` in {config} if this network's fee really is that high"
+            ))
+        }
+    }
 }
 
 /// A failed store.
@@ -325,6 +345,9 @@ pub fn from_store(e: &StoreError, ctx: &Context) -> CliError {
         format!("get WAL with `floe wallet faucet` (devnets) or a transfer to {to}")
     };
     match e {
+        StoreError::Trust { source, .. } => {
+            from_trust(source, ctx.config.as_deref().unwrap_or("the config"))
+        }
         StoreError::Encode(m) => CliError::local("encoding", format!("cannot encode: {m}"))
             .hint("the blob is larger than this network can store; split it"),
         StoreError::Connect(c) => from_connect(c, ctx),

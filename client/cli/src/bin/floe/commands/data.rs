@@ -28,7 +28,11 @@ async fn paying_client(env: &Env) -> Result<(ClientConfig, BlobClient, Context),
     let wallet = Wallet::load(&config.wallet).map_err(|e| CliError::wallet(&e))?;
     let ctx = env.context(Some(&wallet));
     let ledger = LedgerClient::new(config.ledger_rpc.clone());
-    let client = BlobClient::connect(ledger, wallet.key().clone(), BlobOptions::default())
+    let options = BlobOptions {
+        trust: config.trust(),
+        ..BlobOptions::default()
+    };
+    let client = BlobClient::connect(ledger, wallet.key().clone(), options)
         .await
         .map_err(|e| from_connect(&e, &ctx))?;
     Ok((config, client, ctx))
@@ -40,7 +44,11 @@ async fn reading_client(env: &Env) -> Result<(BlobClient, Context), CliError> {
     let ctx = env.context(None);
     let ledger = LedgerClient::new(config.ledger_rpc.clone());
     let key = KeyPair::generate(&mut rand::rngs::OsRng);
-    let client = BlobClient::connect(ledger, key, BlobOptions::default())
+    let options = BlobOptions {
+        trust: config.trust(),
+        ..BlobOptions::default()
+    };
+    let client = BlobClient::connect(ledger, key, options)
         .await
         .map_err(|e| from_connect(&e, &ctx))?;
     Ok((client, ctx))
