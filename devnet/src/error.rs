@@ -22,6 +22,9 @@ pub enum DevnetError {
         /// What is wrong.
         reason: String,
     },
+    /// A key file could not be written or read, or group or others can read it.
+    #[error(transparent)]
+    KeyFile(#[from] floe_runtime::SecretFileError),
     /// The requested network shape is not possible.
     #[error("invalid options: {0}")]
     Options(String),

@@ -15,11 +15,13 @@
 //! [`floe_ledger::validator::run`] and [`floe_node::server::run`] until SIGINT or SIGTERM.
 //!
 //! The first `up` generates everything into the devnet folder (see [`manifest`] for its
-//! layout): a random seed and the keys derived from it, a genesis (validators with equal power;
-//! storage nodes `node-1`… with equal stake owned by the client wallet; the wallet funded with
-//! 10,000,000 WAL and every node's account with 1,000 WAL; the faucet on), one configuration
-//! per process, the wallet, and `devnet.json` describing all of it. Later `up`s resume the same
-//! network: same keys, genesis, ports and data.
+//! layout): keys from the OS random number generator, a random chain id, a genesis (a devnet
+//! chain; validators with equal power; storage nodes `node-1`… with equal stake owned by the
+//! client wallet; the wallet funded with 10,000,000 WAL and every node's account with 1,000 WAL;
+//! the faucet on, with the caps and per-node shard cap of [`limits`]), one configuration per
+//! process, the wallet, and `devnet.json` describing all of it. Key files and `devnet.json` are
+//! readable by their owner only. Later `up`s resume the same network: same keys, genesis, ports
+//! and data.
 //!
 //! [`Devnet`] is the library face, used by the binary and by tests:
 //!
@@ -48,6 +50,7 @@ pub mod demo;
 pub mod devnet;
 pub mod error;
 pub mod health;
+pub mod limits;
 pub mod manifest;
 pub mod process;
 

@@ -13,12 +13,16 @@
 //! logs/NAME.log               stdout and stderr of each process (appended across restarts)
 //! run/NAME.pid, run/up.pid    pids of the running processes and of the `up` supervisor
 //! ```
+//!
+//! Every key (validators, nodes, wallet) is drawn from the OS random number generator, and the
+//! chain id from a separate draw, so nothing public (the chain id, a block, the genesis) tells
+//! anything about a key. Key files and `devnet.json` are written with mode `0600`
+//! ([`floe_runtime::secret`]); validators and nodes refuse key files others can read.
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
-use floe_common::crypto::KeyFile;
 use floe_common::{Frost, KeyPair};
 use floe_ledger::localnet::{self, LocalValidator};
 use floe_ledger::{Address, Genesis, GenesisNode, GenesisValidator, validator};
@@ -27,19 +31,18 @@ use floe_node::config::{InboundConfig, RecoveryConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DevnetError;
+use crate::limits;
 
 /// Name of the network description inside a devnet folder.
 pub const MANIFEST_FILE: &str = "devnet.json";
-/// Version of the `devnet.json` format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the `devnet.json` format this crate writes and reads (2: no key seed).
+pub const FORMAT_VERSION: u32 = 2;
 /// WAL in the client wallet at genesis.
 pub const WALLET_WAL: u64 = 10_000_000;
 /// WAL in each storage node's own account at genesis (pays the fees of its transactions).
 pub const NODE_ACCOUNT_WAL: u64 = 1_000;
 /// WAL staked on each storage node at genesis (owned by the client wallet).
 pub const NODE_STAKE_WAL: u64 = 100_000;
-/// Most WAL one faucet transaction mints.
-pub const FAUCET_MAX_WAL: u64 = 1_000;
 
 /// The shape of a new devnet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,10 +160,8 @@ impl ProcessSpec {
 pub struct Manifest {
     /// [`FORMAT_VERSION`].
     pub format: u32,
-    /// The chain id (unique per generated devnet).
+    /// The chain id (`floe-devnet-` and 16 random hex digits, drawn apart from every key).
     pub chain_id: String,
-    /// The seed all keys derive from.
-    pub seed: u64,
     /// The absolute folder the devnet was generated in (its configs hold absolute paths).
     pub root: PathBuf,
     /// When it was generated (ms since the Unix epoch); also the genesis time.
@@ -191,15 +192,17 @@ fn tcp_port(multiaddr: &str) -> Option<u16> {
     parts.next()?.parse().ok()
 }
 
-/// A key derived from the devnet seed: `BLAKE3("floe-devnet/key" ‖ seed ‖ role ‖ index)`.
-/// (Validator keys come from [`localnet::write`], which derives its own from the same seed.)
-fn derive_key(seed: u64, role: &str, index: usize) -> KeyPair {
-    let mut h = blake3::Hasher::new();
-    h.update(b"floe-devnet/key");
-    h.update(&seed.to_le_bytes());
-    h.update(role.as_bytes());
-    h.update(&(index as u64).to_le_bytes());
-    KeyPair::from_seed(*h.finalize().as_bytes())
+/// A fresh key from the OS random number generator. (Validator keys come from
+/// [`localnet::write`] without a seed, which draws them the same way.)
+fn fresh_key() -> KeyPair {
+    KeyPair::generate(&mut rand::rngs::OsRng)
+}
+
+/// A fresh chain id, `floe-devnet-<16 hex digits>`, from its own draw of the OS random number
+/// generator: it reveals nothing about any key.
+fn fresh_chain_id() -> String {
+    use rand::RngCore as _;
+    format!("floe-devnet-{:016x}", rand::rngs::OsRng.next_u64())
 }
 
 fn wal(n: u64) -> Frost {
@@ -272,22 +275,20 @@ fn reassign_ports(validators: &mut [LocalValidator], ports: &mut Ports) -> Resul
     Ok(())
 }
 
-/// Writes `value` as pretty JSON to `path` (through a temporary file and a rename).
-pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DevnetError> {
-    let text = serde_json::to_string_pretty(value).map_err(DevnetError::parse(path))?;
-    write_file(path, text.as_bytes(), false)
-}
-
-/// Writes `bytes` to `path` atomically; `secret` files are readable by the owner only.
+/// Writes `bytes` to `path` atomically; `secret` files are created readable by the owner only
+/// ([`floe_runtime::secret::write_secret`]).
 pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), DevnetError> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
+    if secret {
+        return Ok(floe_runtime::secret::write_secret(path, bytes)?);
+    }
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(if secret { 0o600 } else { 0o644 })
+        .mode(0o644)
         .open(&tmp)
         .map_err(DevnetError::io(&tmp))?;
     file.write_all(bytes)
@@ -302,17 +303,17 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
     serde_json::from_slice(&bytes).map_err(DevnetError::parse(path))
 }
 
-/// Reads a key file.
+/// Reads a key file (refused if group or others can read it).
 pub(crate) fn read_key(path: &Path) -> Result<KeyPair, DevnetError> {
-    let file: KeyFile = read_json(path)?;
-    file.key().map_err(DevnetError::parse(path))
+    Ok(floe_runtime::read_key_file(path)?)
 }
 
 fn relative(root: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(root).unwrap_or(path).to_owned()
 }
 
-/// The genesis of a new devnet, without validators (added by [`localnet::write`]).
+/// The genesis of a new devnet, without validators (added by [`localnet::write`]): a devnet
+/// chain with the faucet and per-node shard cap of [`crate::limits`].
 fn genesis(
     opts: &DevnetOptions,
     chain_id: String,
@@ -329,9 +330,11 @@ fn genesis(
             p.epoch_duration_ms = opts.epoch_secs * 1000;
             p.storage_price_per_mib_epoch = storage_price;
             p.write_price_per_mib = write_price;
+            p.max_shards_per_node = limits::max_shards_per_node(opts);
         })
         .account(owner, wal(WALLET_WAL))
-        .faucet(wal(FAUCET_MAX_WAL));
+        .devnet()
+        .faucet(limits::faucet(opts));
     for (k, _, _) in nodes {
         g = g.account(Address::of(&k.public()), wal(NODE_ACCOUNT_WAL));
     }
@@ -356,13 +359,12 @@ fn genesis(
 /// configurations and the wallet, then `devnet.json`. Ports are picked free on 127.0.0.1.
 pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, DevnetError> {
     opts.validate()?;
-    let seed: u64 = rand::random();
-    let chain_id = format!("floe-devnet-{seed:016x}");
+    let chain_id = fresh_chain_id();
     let created_ms = now_ms();
-    let wallet = derive_key(seed, "wallet", 0);
+    let wallet = fresh_key();
     let mut ports = Ports::new();
     let nodes: Vec<(KeyPair, u16, u16)> = (0..opts.nodes)
-        .map(|i| Ok((derive_key(seed, "node", i), ports.pick()?, ports.pick()?)))
+        .map(|_| Ok((fresh_key(), ports.pick()?, ports.pick()?)))
         .collect::<std::io::Result<_>>()
         .map_err(DevnetError::io(root))?;
     let genesis = genesis(opts, chain_id.clone(), created_ms, &wallet, &nodes);
@@ -375,14 +377,9 @@ pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, De
     }];
     probe.validate()?;
 
-    let (genesis, mut validators) = localnet::write(
-        root,
-        genesis,
-        opts.validators,
-        Some(seed),
-        opts.block_time_ms,
-    )
-    .map_err(DevnetError::io(root))?;
+    let (genesis, mut validators) =
+        localnet::write(root, genesis, opts.validators, None, opts.block_time_ms)
+            .map_err(DevnetError::io(root))?;
     reassign_ports(&mut validators, &mut ports)?;
     genesis.validate()?;
     let genesis_path = root.join("genesis.json");
@@ -440,7 +437,6 @@ pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, De
     let manifest = Manifest {
         format: FORMAT_VERSION,
         chain_id,
-        seed,
         root: root.to_owned(),
         created_ms,
         options: opts.clone(),
@@ -449,14 +445,15 @@ pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, De
         client_config: PathBuf::from("client.yaml"),
         processes,
     };
-    write_json(&root.join(MANIFEST_FILE), &manifest)?;
+    // Owner-only like the keys: it maps every process, path and port of the network.
+    let text = serde_json::to_string_pretty(&manifest).map_err(DevnetError::parse(root))?;
+    write_file(&root.join(MANIFEST_FILE), text.as_bytes(), true)?;
     tracing::debug!(root = %root.display(), chain_id = %manifest.chain_id, "devnet generated");
     Ok(manifest)
 }
 
 fn write_secret_key(path: &Path, key: &KeyPair) -> Result<(), DevnetError> {
-    let text = serde_json::to_string_pretty(&KeyFile::of(key)).map_err(DevnetError::parse(path))?;
-    write_file(path, text.as_bytes(), true)
+    Ok(floe_runtime::write_key_file(path, key)?)
 }
 
 /// Reads and checks `devnet.json` of the absolute folder `root`.
@@ -465,16 +462,22 @@ pub(crate) fn load(root: &Path) -> Result<Manifest, DevnetError> {
     if !path.is_file() {
         return Err(DevnetError::NotFound(root.to_owned()));
     }
-    let manifest: Manifest = read_json(&path)?;
-    if manifest.format != FORMAT_VERSION {
+    // The format first: an older description need not parse as this one.
+    #[derive(Deserialize)]
+    struct Format {
+        format: u32,
+    }
+    let Format { format } = read_json(&path)?;
+    if format != FORMAT_VERSION {
         return Err(DevnetError::Parse {
             path,
             reason: format!(
-                "format {} is not the supported {FORMAT_VERSION}",
-                manifest.format
+                "format {format} is not the supported {FORMAT_VERSION} (format 1 derived every \
+                 key from a seed its chain id published); remove the folder to start a new devnet"
             ),
         });
     }
+    let manifest: Manifest = read_json(&path)?;
     if manifest.root != root {
         return Err(DevnetError::Moved {
             was: manifest.root,
@@ -534,14 +537,5 @@ mod tests {
                 "{o:?}"
             );
         }
-    }
-
-    #[test]
-    fn derived_keys_differ_by_role_index_and_seed() {
-        let a = derive_key(1, "node", 0).public();
-        assert_eq!(a, derive_key(1, "node", 0).public());
-        assert_ne!(a, derive_key(1, "node", 1).public());
-        assert_ne!(a, derive_key(1, "wallet", 0).public());
-        assert_ne!(a, derive_key(2, "node", 0).public());
     }
 }

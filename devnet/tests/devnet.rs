@@ -464,7 +464,12 @@ fn generate_writes_a_consistent_devnet_and_load_reads_it() {
     genesis.validate().unwrap();
     assert_eq!(genesis.chain_id, m.chain_id);
     assert_eq!(genesis.n_shards, 8);
-    assert!(genesis.faucet.is_some());
+    assert!(genesis.devnet);
+    assert_eq!(genesis.faucet, Some(floe_devnet::limits::faucet(&small())));
+    assert_eq!(
+        genesis.params.max_shards_per_node,
+        floe_devnet::limits::max_shards_per_node(&small())
+    );
     let wallet = floe_ledger::Address::of(&devnet.wallet().unwrap().public());
     assert_eq!(genesis.accounts.len(), 5);
     assert_eq!(genesis.accounts[0].0, wallet);
@@ -514,4 +519,103 @@ fn generate_writes_a_consistent_devnet_and_load_reads_it() {
         Devnet::load(&moved),
         Err(DevnetError::Moved { .. })
     ));
+}
+
+/// The key seed the devnet used to derive every key from, and published as its chain id
+/// (`floe-devnet-<seed>`): what an attacker who saw one block would try.
+fn old_derivations(chain_id: &str, processes: usize) -> Vec<floe_common::PublicKey> {
+    let Some(seed) = chain_id
+        .strip_prefix("floe-devnet-")
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+    else {
+        return Vec::new();
+    };
+    let derive = |role: &str, index: usize| {
+        let mut h = blake3::Hasher::new();
+        h.update(b"floe-devnet/key");
+        h.update(&seed.to_le_bytes());
+        h.update(role.as_bytes());
+        h.update(&(index as u64).to_le_bytes());
+        floe_common::KeyPair::from_seed(*h.finalize().as_bytes()).public()
+    };
+    let validator = |index: usize| {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&seed.to_le_bytes());
+        b[8..16].copy_from_slice(&(index as u64).to_le_bytes());
+        b[16] = 0x56;
+        floe_common::KeyPair::from_seed(b).public()
+    };
+    (0..processes)
+        .flat_map(|i| [derive("node", i), derive("wallet", i), validator(i)])
+        .collect()
+}
+
+#[test]
+fn adv_devnet_keys_not_derivable() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut chain_ids = std::collections::BTreeSet::new();
+    for name in ["a", "b"] {
+        let devnet = Devnet::generate(&tmp.path().join(name), &small()).unwrap();
+        let m = devnet.manifest().clone();
+        assert!(chain_ids.insert(m.chain_id.clone()), "chain ids repeat");
+        let json = std::fs::read_to_string(devnet.dir().join("devnet.json")).unwrap();
+        assert!(!json.contains("seed"), "devnet.json names a seed: {json}");
+
+        // Every key file is owner-only, and so is the manifest.
+        let mut files: Vec<PathBuf> = m
+            .processes
+            .iter()
+            .map(|p| devnet.path(&p.key_file))
+            .collect();
+        files.push(devnet.path(&m.wallet));
+        let mut keys = Vec::new();
+        for file in &files {
+            let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(format!("{mode:o}"), "600", "{}", file.display());
+            keys.push(floe_runtime::read_key_file(file).unwrap());
+        }
+        let mode = std::fs::metadata(devnet.dir().join("devnet.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(format!("{:o}", mode & 0o777), "600", "devnet.json");
+
+        // No key is shared within or across devnets, none is what the chain id would derive,
+        // and the chain id holds no part of any key.
+        let derived = old_derivations(&m.chain_id, m.processes.len() + 1);
+        let suffix = m.chain_id.trim_start_matches("floe-devnet-").to_owned();
+        for key in keys {
+            assert!(seen.insert(key.public()), "a key repeats");
+            assert!(
+                !derived.contains(&key.public()),
+                "key derived from the chain id"
+            );
+            let secret = hex::encode(key.seed());
+            let public = key.public().to_string();
+            assert!(!secret.contains(&suffix) && !public.contains(&suffix));
+        }
+        let genesis = devnet.genesis().unwrap();
+        assert!(genesis.devnet);
+        assert!(
+            genesis
+                .validators
+                .iter()
+                .all(|v| seen.contains(&v.public_key))
+        );
+    }
+
+    // A devnet of the seeded format is not resumed.
+    let dir = tmp.path().join("a");
+    let path = dir.join("devnet.json");
+    let mut old: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    old["format"] = 1.into();
+    old["seed"] = 7.into();
+    std::fs::write(&path, old.to_string()).unwrap();
+    match Devnet::load(&dir) {
+        Err(DevnetError::Parse { reason, .. }) => assert!(reason.contains("format 1"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -35,11 +35,11 @@ use floe_ledger_types::{block, cert, committee, error, events, genesis, record, 
 pub use floe_ledger_types::{
     Account, Address, BlobIdInfo, BlobObject, Block, BlockHash, BlockHeader, CertError,
     ClientError, CommitCertificate, CommitteeState, Effects, EpochAccount, EpochEvent, EpochState,
-    Event, FaucetParams, Genesis, GenesisBuilder, GenesisError, GenesisNode, GenesisValidator,
-    LedgerClient, MAX_TX_BYTES, MemberShards, NodeReward, NodeVotes, Object, Params, Proposal,
-    ProposalChange, ProposalStatus, ShardMove, SignedTransaction, StakeStatus, StakedWal,
-    StakingPool, StorageNode, StorageResource, SystemState, Transaction, TxDigest, TxError,
-    TxFailure, TxKind, ValidatorAddress, ValidatorInfo, ValidatorSet, VerifiedTransaction,
+    Event, FaucetMinted, FaucetParams, Genesis, GenesisBuilder, GenesisError, GenesisNode,
+    GenesisValidator, LedgerClient, MAX_TX_BYTES, MemberShards, NodeReward, NodeVotes, Object,
+    Params, Proposal, ProposalChange, ProposalStatus, ShardMove, SignedTransaction, StakeStatus,
+    StakedWal, StakingPool, StorageNode, StorageResource, SystemState, Transaction, TxDigest,
+    TxError, TxFailure, TxKind, ValidatorAddress, ValidatorInfo, ValidatorSet, VerifiedTransaction,
     derive_object_id, node_id_of,
 };
 pub use floe_ledger_types::{ApportionError, active_set, apportion, assign_shards, transition};

@@ -5,7 +5,6 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use floe_common::KeyPair;
-use floe_common::crypto::KeyFile;
 
 use crate::genesis::{Genesis, GenesisValidator};
 use crate::validator::ValidatorConfig;
@@ -58,9 +57,14 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Generates `n` validator keys (from `seed` if given, for reproducible tests), adds them to
-/// `genesis` with equal power, and writes `genesis.json`, `validator-i/key.json` and
-/// `validator-i/config.toml` under `dir`. Ports are picked free on 127.0.0.1.
+/// Generates `n` validator keys, adds them to `genesis` with equal power, and writes
+/// `genesis.json`, `validator-i/key.json` and `validator-i/config.toml` under `dir`. Ports are
+/// picked free on 127.0.0.1.
+///
+/// Keys come from the OS random number generator when `seed` is `None`, as every real network
+/// must. `Some(seed)` derives them from the seed for reproducible tests: anyone who knows the
+/// seed knows the keys, so a seeded network is for tests only. Key files are written with mode
+/// `0600` ([`floe_runtime::write_key_file`]); validators refuse key files others can read.
 pub fn write(
     dir: &Path,
     mut genesis: Genesis,
@@ -101,7 +105,7 @@ pub fn write(
         let vdir = dir.join(&name);
         std::fs::create_dir_all(&vdir)?;
         let key_file = vdir.join("key.json");
-        write_json(&key_file, &KeyFile::of(key))?;
+        floe_runtime::write_key_file(&key_file, key).map_err(std::io::Error::other)?;
         let (p2p, rpc) = ports[i];
         let config = ValidatorConfig {
             name: name.clone(),

@@ -439,7 +439,12 @@ mod tests {
                 "http://127.0.0.1:1",
             ));
         if faucet {
-            g = g.faucet(Frost(1_000_000));
+            g = g.devnet().faucet(crate::genesis::FaucetParams {
+                max_per_call: Frost(1_000_000),
+                max_per_account: Frost(1_000_000),
+                max_per_epoch: Frost(1_000_000),
+                max_total: Frost(1_000_000),
+            });
         }
         State::from_genesis(&g.build()).unwrap()
     }

@@ -111,7 +111,7 @@ impl State {
                 *a,
                 Account {
                     balance: *f,
-                    nonce: 0,
+                    ..Account::default()
                 },
             );
         }
@@ -185,6 +185,7 @@ impl State {
             epoch_accounts: BTreeMap::new(),
             total_staked,
             next_proposal_id: 0,
+            faucet_minted: Default::default(),
         };
         let mut state = State {
             system,

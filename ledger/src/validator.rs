@@ -39,7 +39,8 @@ pub struct ValidatorConfig {
     pub data_dir: PathBuf,
     /// Genesis file (JSON).
     pub genesis: PathBuf,
-    /// Consensus key file (JSON `KeyFile`); the validator's address is its public key.
+    /// Consensus key file (JSON `KeyFile`); the validator's address is its public key. Must be
+    /// readable by its owner only (mode `0600`): the validator refuses to start otherwise.
     pub key_file: PathBuf,
     /// libp2p listen address for consensus, e.g. `/ip4/127.0.0.1/tcp/26001`.
     pub p2p_listen: String,
@@ -74,6 +75,10 @@ pub enum ValidatorError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The key file is unreadable, invalid, or readable by group or others
+    /// ([`floe_runtime::SecretFileError::Exposed`]: refused, the key must be taken as leaked).
+    #[error("key file: {0}")]
+    KeyFile(#[from] floe_runtime::SecretFileError),
     /// The key is not one of the genesis validators'.
     #[error("key {0} is not a validator in the genesis")]
     NotAValidator(ValidatorAddress),
@@ -178,11 +183,11 @@ fn bytesize_mib(n: u64) -> bytesize::ByteSize {
     bytesize::ByteSize::mib(n)
 }
 
-/// Loads the genesis and key a configuration names.
+/// Loads the genesis and key a configuration names. A key file group or others can read is
+/// refused ([`ValidatorError::KeyFile`]).
 pub fn load(config: &ValidatorConfig) -> Result<(Genesis, KeyPair), ValidatorError> {
     let genesis: Genesis = read_json(&config.genesis)?;
-    let key_file: floe_common::crypto::KeyFile = read_json(&config.key_file)?;
-    let key = key_file.key().map_err(|e| config_error("key file", e))?;
+    let key = floe_runtime::read_key_file(&config.key_file)?;
     Ok((genesis, key))
 }
 
@@ -291,6 +296,43 @@ mod tests {
         // Round trip: what `localnet` writes is what `run` reads.
         let again: ValidatorConfig = toml::from_str(&toml::to_string(&config).unwrap()).unwrap();
         assert_eq!(again, config);
+    }
+
+    #[tokio::test]
+    async fn adv_world_readable_key_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config: ValidatorConfig =
+            toml::from_str(include_str!("../validator.example.toml")).unwrap();
+        config.data_dir = dir.path().join("data");
+        config.genesis = dir.path().join("genesis.json");
+        config.key_file = dir.path().join("key.json");
+        let key = KeyPair::from_seed([3; 32]);
+        let genesis = Genesis::builder("floe-key-test", 4)
+            .validator("validator-1", key.public(), 1)
+            .build();
+        std::fs::write(&config.genesis, serde_json::to_vec(&genesis).unwrap()).unwrap();
+        floe_runtime::write_key_file(&config.key_file, &key).unwrap();
+        assert_eq!(load(&config).unwrap().1.public(), key.public());
+
+        // Readable by others: the validator does not start, and says which file and why.
+        std::fs::set_permissions(&config.key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // (Cancelled from the start, so that a validator that did not refuse returns at once.)
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let err = tokio::time::timeout(Duration::from_secs(30), run(config.clone(), cancel))
+            .await
+            .expect("run returns")
+            .expect_err("a world-readable key is refused");
+        let text = err.to_string();
+        match err {
+            ValidatorError::KeyFile(floe_runtime::SecretFileError::Exposed { path, mode }) => {
+                assert_eq!((path, mode), (config.key_file.clone(), 0o644));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(text.contains("key.json") && text.contains("0644"), "{text}");
+        assert!(!config.data_dir.exists(), "nothing was started");
     }
 
     #[test]

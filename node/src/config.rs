@@ -22,7 +22,8 @@ pub struct NodeConfig {
     pub genesis: PathBuf,
     /// The node's network key (JSON `KeyFile`). Its public key is the key registered on the
     /// ledger; the libp2p peer id derives from it; its ledger address pays the fees of the
-    /// transactions the node submits (blob invalidations).
+    /// transactions the node submits (blob invalidations). Must be readable by its owner only
+    /// (mode `0600`): the node refuses to start otherwise.
     pub key_file: PathBuf,
     /// libp2p listen address, e.g. `/ip4/127.0.0.1/tcp/28001`.
     pub p2p_listen: String,

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::KeyPair;
-use floe_common::crypto::KeyFile;
 use floe_common::{EncodingConfig, Epoch, Frost};
 use floe_ledger_types::{Genesis, LedgerClient};
 use libp2p::Multiaddr;
@@ -40,6 +39,10 @@ pub enum NodeRunError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The key file is unreadable, invalid, or readable by group or others
+    /// ([`floe_runtime::SecretFileError::Exposed`]: refused, the key must be taken as leaked).
+    #[error("key file: {0}")]
+    KeyFile(#[from] floe_runtime::SecretFileError),
     /// The ledger's committee and the genesis disagree on the shard count (wrong genesis file).
     #[error("the ledger's committee has {ledger} shards, the genesis {genesis}")]
     ShardCountMismatch {
@@ -89,11 +92,11 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T
         .map_err(|e| config_error(format!("parsing {}", path.display()), e))
 }
 
-/// Loads the genesis and the node key named by `config`.
+/// Loads the genesis and the node key named by `config`. A key file group or others can read
+/// is refused ([`NodeRunError::KeyFile`]).
 pub fn load(config: &NodeConfig) -> Result<(Genesis, KeyPair), NodeRunError> {
     let genesis: Genesis = read_json(&config.genesis)?;
-    let key_file: KeyFile = read_json(&config.key_file)?;
-    let key = key_file.key().map_err(|e| config_error("key file", e))?;
+    let key = floe_runtime::read_key_file(&config.key_file)?;
     Ok((genesis, key))
 }
 
@@ -461,4 +464,47 @@ impl Services {
 /// Runs a node until `cancel` fires or a task fails.
 pub async fn run(config: NodeConfig, cancel: CancellationToken) -> Result<(), NodeRunError> {
     start(config, cancel).await?.wait().await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use floe_runtime::SecretFileError;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn adv_world_readable_key_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config: NodeConfig = toml::from_str(include_str!("../node.example.toml")).unwrap();
+        config.data_dir = dir.path().join("data");
+        config.genesis = dir.path().join("genesis.json");
+        config.key_file = dir.path().join("key.json");
+        let genesis = Genesis::builder("floe-key-test", 4).build();
+        std::fs::write(&config.genesis, serde_json::to_vec(&genesis).unwrap()).unwrap();
+        let key = KeyPair::from_seed([3; 32]);
+        floe_runtime::write_key_file(&config.key_file, &key).unwrap();
+        assert_eq!(load(&config).unwrap().1.public(), key.public());
+
+        // Readable by others: the node does not start, and says which file and why.
+        std::fs::set_permissions(&config.key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // (Cancelled from the start, so that a node that did not refuse returns at once.)
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let err = tokio::time::timeout(Duration::from_secs(30), start(config.clone(), cancel))
+            .await
+            .expect("start returns")
+            .err()
+            .expect("a world-readable key is refused");
+        let text = err.to_string();
+        match err {
+            NodeRunError::KeyFile(SecretFileError::Exposed { path, mode }) => {
+                assert_eq!((path, mode), (config.key_file.clone(), 0o644));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(text.contains("key.json") && text.contains("0644"), "{text}");
+        assert!(!config.data_dir.exists(), "nothing was started");
+    }
 }

@@ -6,7 +6,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use floe_common::crypto::KeyFile;
 use floe_common::{BlobPersistence, EncodingConfig, Frost, KeyPair, SliverAxis, encode_blob};
 use floe_ledger::localnet::{self, free_port};
 use floe_ledger::testkit::reserve_and_register;
@@ -92,11 +91,7 @@ async fn kill9_during_uploads_loses_nothing_confirmed() {
     // The node, as its own process.
     let ndir = dir.path().join("node-1");
     std::fs::create_dir_all(&ndir).unwrap();
-    std::fs::write(
-        ndir.join("key.json"),
-        serde_json::to_vec(&KeyFile::of(&node_key)).unwrap(),
-    )
-    .unwrap();
+    floe_runtime::write_key_file(&ndir.join("key.json"), &node_key).unwrap();
     let config = NodeConfig {
         name: "node-1".into(),
         data_dir: ndir.join("data"),

@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_client::{BlobClient, BlobOptions};
-use floe_common::crypto::KeyFile;
 use floe_common::{Frost, KeyPair, NodeId};
 use floe_ledger::localnet::{self, free_port};
 use floe_ledger::validator::ValidatorConfig;
-use floe_ledger::{Address, Genesis, GenesisNode, LedgerClient};
+use floe_ledger::{Address, FaucetParams, Genesis, GenesisNode, LedgerClient};
 use floe_node::config::{InboundConfig, RecoveryConfig};
 use floe_node::core::NodeCore;
 use floe_node::server::{HandlerHook, RunningNode};
@@ -111,10 +110,6 @@ pub struct TestCluster {
     validator: (CancellationToken, JoinHandle<()>),
 }
 
-fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) {
-    std::fs::write(path, serde_json::to_vec_pretty(value).expect("json")).expect("write");
-}
-
 impl TestCluster {
     /// Starts a validator and `opts.nodes` nodes and waits until every node follows the ledger.
     pub async fn start(opts: ClusterOptions) -> TestCluster {
@@ -139,7 +134,13 @@ impl TestCluster {
             .time_ms(now_ms())
             .params(|p| p.epoch_duration_ms = opts.epoch_ms)
             .account(owner, Frost(10_000_000 * WAL))
-            .faucet(Frost(1_000 * WAL));
+            .devnet()
+            .faucet(FaucetParams {
+                max_per_call: Frost(1_000 * WAL),
+                max_per_account: Frost(10_000 * WAL),
+                max_per_epoch: Frost(100_000 * WAL),
+                max_total: Frost(1_000_000 * WAL),
+            });
         for k in &node_keys {
             genesis = genesis.account(Address::of(&k.public()), Frost(1_000 * WAL));
         }
@@ -179,7 +180,7 @@ impl TestCluster {
             let ndir = dir.path().join(format!("node-{}", i + 1));
             std::fs::create_dir_all(&ndir).expect("mkdir");
             let key_file = ndir.join("key.json");
-            write_json(&key_file, &KeyFile::of(&key));
+            floe_runtime::write_key_file(&key_file, &key).expect("key file");
             let config = NodeConfig {
                 name: format!("node-{}", i + 1),
                 data_dir: ndir.join("data"),

@@ -29,14 +29,12 @@ pub struct Cluster {
 }
 
 pub fn genesis() -> Genesis {
-    let mut g = Genesis::builder(CHAIN, 10)
-        .params(|p| {
-            p.storage_price_per_mib_epoch = Frost(1);
-            p.write_price_per_mib = Frost(1);
-            p.min_fee = Frost(1);
-            p.max_shards_per_node = 100;
-        })
-        .faucet(Frost(1_000));
+    let mut g = Genesis::builder(CHAIN, 10).params(|p| {
+        p.storage_price_per_mib_epoch = Frost(1);
+        p.write_price_per_mib = Frost(1);
+        p.min_fee = Frost(1);
+        p.max_shards_per_node = 100;
+    });
     for i in 0..4 {
         g = g.account(Address::of(&user(i).public()), Frost(FUNDS));
     }

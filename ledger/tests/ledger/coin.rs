@@ -189,3 +189,130 @@ fn epoch_follows_block_time() {
     net.advance_epochs(2);
     assert_eq!(net.state.epoch().0, 5);
 }
+
+/// The faucet's caps: per account over the chain's life, per epoch and in all, each refused
+/// with its typed error and leaving the state unchanged; the counters are state (persisted and
+/// in the digest); a non-devnet genesis cannot have a faucet at all.
+#[test]
+fn adv_faucet_caps() {
+    use floe_ledger::{FaucetMinted, GenesisError, State, TxError};
+    let mut net = Net::new();
+    let full = TxKind::Faucet { amount: FAUCET_MAX };
+    let calls_per_account = FAUCET_ACCOUNT.0 / FAUCET_MAX.0;
+    let drawn = |net: &Net, k| net.state.account(&addr(k)).unwrap().faucet_drawn;
+
+    // One account draws its whole allowance, call by call; then not one FROST more.
+    let first = KeyPairExt::fresh(80);
+    for _ in 0..calls_per_account {
+        net.exec_key(&first, full.clone()).unwrap();
+    }
+    assert_eq!(drawn(&net, &first), FAUCET_ACCOUNT);
+    let err = net.reject_key(
+        &first,
+        TxKind::Faucet { amount: Frost(1) },
+        "faucet_account_cap",
+    );
+    assert_eq!(
+        err,
+        TxError::FaucetAccountCap {
+            asked: Frost(1),
+            drawn: FAUCET_ACCOUNT,
+            max: FAUCET_ACCOUNT
+        }
+    );
+    // Even after it spends what it drew.
+    net.exec_key(
+        &first,
+        TxKind::Transfer {
+            to: addr(&user_key(0)),
+            amount: Frost(FAUCET_ACCOUNT.0 / 2),
+        },
+    )
+    .unwrap();
+    net.reject_key(&first, full.clone(), "faucet_account_cap");
+
+    // The epoch's allowance, all accounts together: a second account fills it, a third is
+    // refused until the next epoch.
+    let second = KeyPairExt::fresh(81);
+    for _ in 0..(FAUCET_EPOCH.0 - FAUCET_ACCOUNT.0) / FAUCET_MAX.0 {
+        net.exec_key(&second, full.clone()).unwrap();
+    }
+    let epoch = net.state.epoch();
+    assert_eq!(
+        net.state.system().faucet_minted,
+        FaucetMinted {
+            total: FAUCET_EPOCH,
+            epoch,
+            epoch_total: FAUCET_EPOCH
+        }
+    );
+    let third = KeyPairExt::fresh(82);
+    let err = net.reject_key(&third, full.clone(), "faucet_epoch_cap");
+    assert_eq!(
+        err,
+        TxError::FaucetEpochCap {
+            epoch,
+            asked: FAUCET_MAX,
+            minted: FAUCET_EPOCH,
+            max: FAUCET_EPOCH
+        }
+    );
+    net.advance_epochs(1);
+    net.exec_key(&third, full.clone()).unwrap();
+    assert_eq!(
+        net.state.system().faucet_minted.in_epoch(net.state.epoch()),
+        FAUCET_MAX
+    );
+
+    // The lifetime total: reached in the second epoch (8 + 8 + 8 calls), then the faucet is
+    // dry for everyone, in every later epoch.
+    for _ in 1..calls_per_account {
+        net.exec_key(&third, full.clone()).unwrap();
+    }
+    assert_eq!(net.state.system().faucet_minted.total, FAUCET_TOTAL);
+    net.advance_epochs(1);
+    let fourth = KeyPairExt::fresh(83);
+    let err = net.reject_key(&fourth, full, "faucet_total_cap");
+    assert_eq!(
+        err,
+        TxError::FaucetTotalCap {
+            asked: FAUCET_MAX,
+            minted: FAUCET_TOTAL,
+            max: FAUCET_TOTAL
+        }
+    );
+    assert_eq!(
+        net.state.system().total_supply,
+        Frost(genesis().total_supply().unwrap().0 + FAUCET_TOTAL.0)
+    );
+    net.state.check_supply().unwrap();
+
+    // The counters are state: they survive a rebuild from the entries...
+    let rebuilt = State::from_entries(net.state.entries()).unwrap();
+    assert!(rebuilt == net.state);
+    assert_eq!(
+        rebuilt.account(&addr(&first)).unwrap().faucet_drawn,
+        FAUCET_ACCOUNT
+    );
+    // ...and are in the digest: forgetting one account's draws (its entry, table 0x01,
+    // rewritten) gives another digest.
+    let mut account = *net.state.account(&addr(&first)).unwrap();
+    account.faucet_drawn = Frost::ZERO;
+    let key = [&[1u8][..], &addr(&first).0].concat();
+    let forgot = State::from_entries(
+        net.state
+            .entries()
+            .into_iter()
+            .chain([(key, floe_common::codec::encode(&account))]),
+    )
+    .unwrap();
+    assert_ne!(forgot.digest(), net.state.digest());
+
+    // Only a devnet may have a faucet.
+    let mut g = genesis();
+    g.devnet = false;
+    assert_eq!(g.validate(), Err(GenesisError::FaucetNotDevnet));
+    assert!(State::from_genesis(&g).is_err());
+    g.faucet = None;
+    g.validate().unwrap();
+}

@@ -116,6 +116,27 @@ fn genesis_validation_errors() {
     check(&|g| g.accounts[0].1 = Frost(u64::MAX), &|e| {
         matches!(e, GenesisError::Overflow)
     });
+    // The faucet: a devnet's only, with caps in order, and its total mintable.
+    check(&|g| g.devnet = false, &|e| {
+        matches!(e, GenesisError::FaucetNotDevnet)
+    });
+    let faucet = |change: fn(&mut floe_ledger::FaucetParams)| {
+        move |g: &mut floe_ledger::Genesis| change(g.faucet.as_mut().unwrap())
+    };
+    let bad_faucet =
+        |e: &GenesisError| matches!(e, GenesisError::Invalid { field, .. } if field == "faucet");
+    check(&faucet(|f| f.max_per_call = Frost::ZERO), &bad_faucet);
+    check(
+        &faucet(|f| f.max_per_call = Frost(f.max_per_account.0 + 1)),
+        &bad_faucet,
+    );
+    check(
+        &faucet(|f| f.max_per_epoch = Frost(f.max_total.0 + 1)),
+        &bad_faucet,
+    );
+    check(&faucet(|f| f.max_total = Frost(u64::MAX)), &|e| {
+        matches!(e, GenesisError::Overflow)
+    });
 }
 
 #[test]

@@ -7,8 +7,8 @@ use floe_common::{
     Epoch, Frost, KeyPair, ObjectId, ProtocolMessage, SignedMessage, StorageConfirmation,
 };
 use floe_ledger::{
-    Address, BlockContext, Effects, Genesis, GenesisNode, Object, Params, SignedTransaction, State,
-    Transaction, TxError, TxFailure, TxKind, apply,
+    Address, BlockContext, Effects, FaucetParams, Genesis, GenesisNode, Object, Params,
+    SignedTransaction, State, Transaction, TxError, TxFailure, TxKind, apply,
 };
 
 pub const CHAIN: &str = "floe-test";
@@ -22,6 +22,12 @@ pub const MAX_AHEAD: u32 = 10;
 pub const USER_FUNDS: Frost = Frost(1_000_000_000_000);
 pub const NODE_STAKE: Frost = Frost(1_000_000_000);
 pub const FAUCET_MAX: Frost = Frost(5_000_000_000);
+/// The faucet's per-account cap: eight full calls.
+pub const FAUCET_ACCOUNT: Frost = Frost(8 * FAUCET_MAX.0);
+/// The faucet's per-epoch cap: sixteen full calls, all accounts together.
+pub const FAUCET_EPOCH: Frost = Frost(16 * FAUCET_MAX.0);
+/// The faucet's lifetime cap: twenty-four full calls.
+pub const FAUCET_TOTAL: Frost = Frost(24 * FAUCET_MAX.0);
 
 pub fn user_key(i: usize) -> KeyPair {
     KeyPair::from_seed([i as u8 + 1; 32])
@@ -66,7 +72,13 @@ pub fn genesis() -> Genesis {
     let mut g = Genesis::builder(CHAIN, 100)
         .time_ms(GENESIS_MS)
         .params(|p| *p = params())
-        .faucet(FAUCET_MAX);
+        .devnet()
+        .faucet(FaucetParams {
+            max_per_call: FAUCET_MAX,
+            max_per_account: FAUCET_ACCOUNT,
+            max_per_epoch: FAUCET_EPOCH,
+            max_total: FAUCET_TOTAL,
+        });
     for i in 0..4 {
         g = g
             .validator(
@@ -200,12 +212,13 @@ impl Net {
                 key,
                 nonce,
                 MIN_FEE,
-                TxKind::Transfer {
-                    to: sender,
+                // Fails in execution on every chain (above any per-call cap, or no faucet),
+                // and, being a faucet call, even from an account that cannot pay the fee.
+                TxKind::Faucet {
                     amount: Frost(u64::MAX),
                 },
             )
-            .expect_err("a transfer of more than the balance fails");
+            .expect_err("an oversized faucet call fails");
         assert_eq!(only_fails.fee_charged, Some(charged));
         assert!(
             self.state == oracle.state,

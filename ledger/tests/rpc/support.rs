@@ -9,8 +9,8 @@ use floe_ledger::rpc::{RpcConfig, serve};
 use floe_ledger::service::Ledger;
 use floe_ledger::store::{BlockRecord, LedgerStore};
 use floe_ledger::{
-    Address, CommitCertificate, Genesis, GenesisNode, LedgerClient, SignedTransaction, Transaction,
-    TxKind,
+    Address, CommitCertificate, FaucetParams, Genesis, GenesisNode, LedgerClient,
+    SignedTransaction, Transaction, TxKind,
 };
 use floe_ledger_types::block::Block;
 use tokio_util::sync::CancellationToken;
@@ -45,7 +45,13 @@ pub fn genesis() -> Genesis {
             p.max_shards_per_node = 100;
         })
         .account(addr(&user_key(0)), FUNDS)
-        .faucet(Frost(5_000_000_000));
+        .devnet()
+        .faucet(FaucetParams {
+            max_per_call: Frost(5_000_000_000),
+            max_per_account: Frost(50_000_000_000),
+            max_per_epoch: Frost(50_000_000_000),
+            max_total: Frost(500_000_000_000),
+        });
     for i in 0..4 {
         g = g.validator(format!("validator-{i}"), validator_key(i).public(), 1);
     }

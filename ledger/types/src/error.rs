@@ -220,6 +220,42 @@ pub enum TxError {
         /// Per-call maximum.
         max: Frost,
     },
+    /// The account would draw more from the faucet than one account may over the chain's life.
+    #[error(
+        "the faucet gives one account at most {max:?}; this one drew {drawn:?}, asked {asked:?}"
+    )]
+    FaucetAccountCap {
+        /// Asked.
+        asked: Frost,
+        /// What the account drew before.
+        drawn: Frost,
+        /// Per-account maximum.
+        max: Frost,
+    },
+    /// The faucet would mint more in this epoch than it may.
+    #[error(
+        "the faucet mints at most {max:?} per epoch; epoch {epoch} minted {minted:?}, asked {asked:?}"
+    )]
+    FaucetEpochCap {
+        /// The current epoch.
+        epoch: Epoch,
+        /// Asked.
+        asked: Frost,
+        /// What the faucet minted in this epoch before.
+        minted: Frost,
+        /// Per-epoch maximum.
+        max: Frost,
+    },
+    /// The faucet would mint more than it may over the chain's life.
+    #[error("the faucet mints at most {max:?} in all; it minted {minted:?}, asked {asked:?}")]
+    FaucetTotalCap {
+        /// Asked.
+        asked: Frost,
+        /// What the faucet minted before.
+        minted: Frost,
+        /// Lifetime maximum.
+        max: Frost,
+    },
     /// A number of epochs outside the allowed range.
     #[error("{got} epochs ahead is outside 1..={max}")]
     EpochsOutOfRange {
@@ -361,6 +397,9 @@ impl TxError {
             TxError::UnknownAttribute(_) => "unknown_attribute",
             TxError::FaucetDisabled => "faucet_disabled",
             TxError::FaucetLimit { .. } => "faucet_limit",
+            TxError::FaucetAccountCap { .. } => "faucet_account_cap",
+            TxError::FaucetEpochCap { .. } => "faucet_epoch_cap",
+            TxError::FaucetTotalCap { .. } => "faucet_total_cap",
             TxError::EpochsOutOfRange { .. } => "epochs_out_of_range",
             TxError::DuplicateNode { .. } => "duplicate_node",
             TxError::UnknownNode(_) => "unknown_node",
@@ -417,6 +456,12 @@ mod tests {
                 reason: "below quorum".into(),
             },
             TxError::FaucetDisabled,
+            TxError::FaucetEpochCap {
+                epoch: Epoch(2),
+                asked: Frost(5),
+                minted: Frost(7),
+                max: Frost(10),
+            },
         ];
         for e in errs {
             let json = serde_json::to_string(&e).unwrap();

@@ -66,12 +66,48 @@ fn default_active_set_size() -> u16 {
     DEFAULT_ACTIVE_SET_SIZE
 }
 
-/// The devnet faucet.
+/// The devnet faucet: a `Faucet` transaction mints WAL to its sender, within four caps. Only a
+/// devnet genesis ([`Genesis::devnet`]) may enable it.
+///
+/// The caps bound what anyone can mint, and so the stake anyone can put behind storage nodes
+/// of their own: `max_total` is the bound a devnet sizes against its genesis stake (see
+/// `floe-devnet`'s genesis); `max_per_epoch` spreads that over time and `max_per_account`
+/// keeps one user from taking the whole epoch's allowance by accident. Genesis validation
+/// requires `0 < max_per_call ≤ max_per_account, max_per_epoch ≤ max_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaucetParams {
     /// Most FROST minted per faucet transaction.
     pub max_per_call: Frost,
+    /// Most FROST one account may draw over the chain's life.
+    pub max_per_account: Frost,
+    /// Most FROST minted in one epoch, all accounts together.
+    pub max_per_epoch: Frost,
+    /// Most FROST minted over the chain's life, all accounts together.
+    pub max_total: Frost,
+}
+
+impl FaucetParams {
+    /// Checks the caps' order (see the type's docs).
+    fn validate(&self) -> Result<(), GenesisError> {
+        let field = "faucet";
+        if self.max_per_call == Frost::ZERO {
+            return Err(invalid(field, "max_per_call must be positive"));
+        }
+        if self.max_per_call > self.max_per_account || self.max_per_call > self.max_per_epoch {
+            return Err(invalid(
+                field,
+                "max_per_call must not exceed max_per_account or max_per_epoch",
+            ));
+        }
+        if self.max_per_account > self.max_total || self.max_per_epoch > self.max_total {
+            return Err(invalid(
+                field,
+                "max_per_account and max_per_epoch must not exceed max_total",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A consensus validator.
@@ -161,12 +197,16 @@ pub struct Genesis {
     pub storage_nodes: Vec<GenesisNode>,
     /// Number of shards.
     pub n_shards: u16,
-    /// Faucet, if enabled.
+    /// Whether this chain is a devnet: a throwaway network where anyone may mint WAL. Only a
+    /// devnet may have a faucet.
+    #[serde(default)]
+    pub devnet: bool,
+    /// Faucet, if enabled (devnets only).
     pub faucet: Option<FaucetParams>,
 }
 
 /// Builds a [`Genesis`] one part at a time (tests, tools, local networks). Unset parts are empty
-/// (no validators, accounts or nodes, no faucet) or [`Params::for_shards`].
+/// (no validators, accounts or nodes, no faucet, not a devnet) or [`Params::for_shards`].
 #[derive(Debug, Clone)]
 pub struct GenesisBuilder(Genesis);
 
@@ -205,9 +245,15 @@ impl GenesisBuilder {
         self
     }
 
-    /// Enables the faucet.
-    pub fn faucet(mut self, max_per_call: Frost) -> Self {
-        self.0.faucet = Some(FaucetParams { max_per_call });
+    /// Marks the chain as a devnet (required for a faucet).
+    pub fn devnet(mut self) -> Self {
+        self.0.devnet = true;
+        self
+    }
+
+    /// Enables the faucet (valid on a devnet only: see [`GenesisBuilder::devnet`]).
+    pub fn faucet(mut self, faucet: FaucetParams) -> Self {
+        self.0.faucet = Some(faucet);
         self
     }
 
@@ -249,9 +295,12 @@ pub enum GenesisError {
     /// The storage nodes do not form a valid committee.
     #[error("invalid storage_nodes: {0}")]
     Committee(#[from] floe_common::CertificateError),
-    /// Total supply overflows.
+    /// Total supply overflows (with the faucet's `max_total` minted).
     #[error("total supply overflows u64")]
     Overflow,
+    /// A faucet on a chain whose genesis does not say it is a devnet.
+    #[error("a faucet is only allowed on a devnet (set `devnet: true`, or remove the faucet)")]
+    FaucetNotDevnet,
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> GenesisError {
@@ -282,6 +331,7 @@ impl Genesis {
             accounts: Vec::new(),
             storage_nodes: Vec::new(),
             n_shards,
+            devnet: false,
             faucet: None,
         })
     }
@@ -347,7 +397,16 @@ impl Genesis {
                 )));
             }
         }
-        self.total_supply()?;
+        let supply = self.total_supply()?;
+        if let Some(faucet) = &self.faucet {
+            if !self.devnet {
+                return Err(GenesisError::FaucetNotDevnet);
+            }
+            faucet.validate()?;
+            supply
+                .checked_add(faucet.max_total)
+                .ok_or(GenesisError::Overflow)?;
+        }
         self.committee()?;
         Ok(())
     }

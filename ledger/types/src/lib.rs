@@ -38,9 +38,9 @@ pub use genesis::{
     FaucetParams, Genesis, GenesisBuilder, GenesisError, GenesisNode, GenesisValidator, Params,
 };
 pub use objects::{
-    Account, BlobIdInfo, BlobObject, CommitteeState, EpochAccount, EpochState, NodeVotes, Object,
-    Proposal, ProposalChange, ProposalStatus, StakeStatus, StakedWal, StakingPool, StorageNode,
-    StorageResource, SystemState, derive_object_id,
+    Account, BlobIdInfo, BlobObject, CommitteeState, EpochAccount, EpochState, FaucetMinted,
+    NodeVotes, Object, Proposal, ProposalChange, ProposalStatus, StakeStatus, StakedWal,
+    StakingPool, StorageNode, StorageResource, SystemState, derive_object_id,
 };
 pub use record::{
     BlockRecord, CommittedTx, EventCursor, EventRecord, ResultsError, TxOutcome, TxStatus,

@@ -32,13 +32,17 @@ pub fn derive_object_id(digest: &TxDigest, index: u32) -> ObjectId {
     ObjectId(*h.finalize().as_bytes())
 }
 
-/// An account: a WAL balance and the next transaction nonce.
+/// An account: a WAL balance, the next transaction nonce, and what it drew from the faucet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     /// Balance.
     pub balance: Frost,
     /// The nonce the next transaction from this account must carry.
     pub nonce: u64,
+    /// WAL this account drew from the faucet over the chain's life (capped by
+    /// [`FaucetParams::max_per_account`]); always zero without a faucet.
+    #[serde(default)]
+    pub faucet_drawn: Frost,
 }
 
 /// A storage resource: `size` bytes (encoded) for epochs `[start_epoch, end_epoch)`.
@@ -375,6 +379,34 @@ pub struct SystemState {
     pub total_staked: Frost,
     /// Id of the next governance proposal.
     pub next_proposal_id: u64,
+    /// What the faucet minted (all zero without a faucet).
+    #[serde(default)]
+    pub faucet_minted: FaucetMinted,
+}
+
+/// What the faucet minted, all accounts together: over the chain's life
+/// ([`FaucetParams::max_total`]) and in the last epoch it minted in
+/// ([`FaucetParams::max_per_epoch`]). The epoch count starts again from zero at the first mint
+/// of a later epoch ([`FaucetMinted::in_epoch`]), so the epoch change need not reset it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaucetMinted {
+    /// Minted over the chain's life.
+    pub total: Frost,
+    /// The epoch of the last mint.
+    pub epoch: Epoch,
+    /// Minted in `epoch`.
+    pub epoch_total: Frost,
+}
+
+impl FaucetMinted {
+    /// What was minted in `epoch` so far.
+    pub fn in_epoch(&self, epoch: Epoch) -> Frost {
+        if self.epoch == epoch {
+            self.epoch_total
+        } else {
+            Frost::ZERO
+        }
+    }
 }
 
 impl SystemState {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use floe_common::{Frost, KeyPair};
 use floe_ledger::localnet;
-use floe_ledger::{Address, Genesis, GenesisNode, LedgerClient};
+use floe_ledger::{Address, FaucetParams, Genesis, GenesisNode, LedgerClient};
 use tokio_util::sync::CancellationToken;
 
 pub const CHAIN: &str = "floe-client-test";
@@ -51,7 +51,13 @@ fn genesis(epoch_ms: u64) -> Genesis {
             p.min_fee = MIN_FEE;
             p.max_shards_per_node = 100;
         })
-        .faucet(wal(100));
+        .devnet()
+        .faucet(FaucetParams {
+            max_per_call: wal(100),
+            max_per_account: wal(10_000),
+            max_per_epoch: wal(100_000),
+            max_total: wal(1_000_000),
+        });
     for i in 0..8 {
         g = g.account(addr(&user(i)), wal(FUNDS));
     }

@@ -62,14 +62,12 @@ fn key(tag: u8, i: usize) -> KeyPair {
 
 fn genesis() -> Genesis {
     let funds = Frost(1_000_000 * 1_000_000_000);
-    let mut g = Genesis::builder(CHAIN, 100)
-        .params(|p| {
-            p.epoch_duration_ms = u64::MAX / 4;
-            p.storage_price_per_mib_epoch = Frost(1);
-            p.write_price_per_mib = Frost(1);
-            p.min_fee = Frost(1);
-        })
-        .faucet(Frost(1));
+    let mut g = Genesis::builder(CHAIN, 100).params(|p| {
+        p.epoch_duration_ms = u64::MAX / 4;
+        p.storage_price_per_mib_epoch = Frost(1);
+        p.write_price_per_mib = Frost(1);
+        p.min_fee = Frost(1);
+    });
     for i in 0..SENDERS {
         g = g.account(Address::of(&key(1, i).public()), funds);
     }

@@ -307,8 +307,8 @@ async fn info(env: &Env) -> Result<Report, CliError> {
         h,
         "Faucet:           {}",
         s.faucet.as_ref().map_or("disabled".to_owned(), |f| format!(
-            "up to {} per call",
-            f.max_per_call
+            "up to {} per call, {} per account, {} per epoch, {} in all",
+            f.max_per_call, f.max_per_account, f.max_per_epoch, f.max_total
         ))
     );
     let _ = writeln!(h, "Total supply:     {}", s.total_supply);

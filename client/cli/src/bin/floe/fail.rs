@@ -223,6 +223,29 @@ fn rejection(
             format!("the faucet gives at most {max} per call (asked for {asked})"),
             Some(format!("run `floe wallet faucet --amount {}`", wal(*max))),
         ),
+        (_, Some(TxError::FaucetAccountCap { asked, drawn, max })) => (
+            format!(
+                "the faucet gives one account at most {max}; this wallet drew {drawn} (asked for {asked})"
+            ),
+            hint("ask the network's operator to send this wallet WAL"),
+        ),
+        (
+            _,
+            Some(TxError::FaucetEpochCap {
+                asked, minted, max, ..
+            }),
+        ) => (
+            format!(
+                "the faucet mints at most {max} per epoch; it minted {minted} in this one (asked for {asked})"
+            ),
+            hint("try again in the next epoch (`floe info` shows when it starts)"),
+        ),
+        (_, Some(TxError::FaucetTotalCap { asked, minted, max })) => (
+            format!(
+                "the faucet mints at most {max} on this network; it minted {minted} (asked for {asked})"
+            ),
+            hint("ask the network's operator to send this wallet WAL"),
+        ),
         ("faucet_disabled", _) => (
             "this network has no faucet".to_owned(),
             Some(fund().replace("`floe wallet faucet` (devnets) or ", "")),
