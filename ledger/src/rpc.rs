@@ -5,7 +5,7 @@
 //! | `POST /v1/transactions`           | submit (BCS or JSON); `?wait=true&timeout_ms=` waits    |
 //! | `POST /v1/transactions/batch`     | submit BCS `Vec<SignedTransaction>`                     |
 //! | `GET /v1/transactions/{digest}`   | committed status; `?wait_ms=` long-polls               |
-//! | `GET /v1/accounts/{address}`      | balance, nonce, owned objects                          |
+//! | `GET /v1/accounts/{address}`      | balance, nonce, owned objects (`?after=&limit=` pages) |
 //! | `GET /v1/objects/{object_id}`     | one object                                             |
 //! | `GET /v1/blobs/{blob_id}`         | blob id status                                         |
 //! | `GET /v1/nodes`, `/v1/nodes/{id}` | storage nodes                                          |
@@ -16,10 +16,14 @@
 //! | `GET /v1/blocks/{height\|latest}?wait_ms=N` | block record (JSON, or BCS with `Accept: application/octet-stream`); the next height long-polls up to `wait_ms` |
 //! | `GET /v1/validators`, `/v1/genesis`, `/v1/health` | chain metadata                         |
 //!
+//! Abuse is bounded: connections, requests in flight, request time, waiting requests in total
+//! and per client, and bodies (see [`RpcLimits`] and the `limits` module).
+//!
 //! Every response is JSON (except BCS blocks on request); every error is
 //! [`ErrorBody`](types::ErrorBody) `{code, message}` with a status that means what it says (400
 //! malformed, 404 unknown, 409 nonce conflict, 413 too large, 415 content type, 422 rejected
-//! transaction, 503 mempool full, 504 wait timed out).
+//! transaction, 429 too many waiting requests or sender limit, 503 mempool full or overloaded,
+//! 504 wait timed out).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,9 +41,11 @@ use crate::service::{Ledger, SubmitError};
 
 mod forward;
 mod handlers;
+mod limits;
 mod queries;
 
 pub use forward::{ForwardTask, Forwarder};
+pub use limits::{CappedListener, ClientAddr, RpcLimits};
 // The JSON shapes, shared with the typed client.
 use floe_ledger_types::rpc as types;
 use types::{AdmissionStatus, ErrorBody};
@@ -68,6 +74,8 @@ pub struct RpcConfig {
     pub forward_interval: Duration,
     /// Timeout of one forwarding request.
     pub forward_timeout: Duration,
+    /// Bounds on connections, requests and waits.
+    pub limits: RpcLimits,
 }
 
 impl Default for RpcConfig {
@@ -76,6 +84,7 @@ impl Default for RpcConfig {
             peers: Vec::new(),
             forward_interval: Duration::from_millis(10),
             forward_timeout: Duration::from_secs(5),
+            limits: RpcLimits::default(),
         }
     }
 }
@@ -156,6 +165,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Runs `f` on a blocking thread (RocksDB reads and state scans must not hold up the async
+/// workers that answer everyone else).
+async fn blocking<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce(&Ledger) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let ledger = st.ledger.clone();
+    tokio::task::spawn_blocking(move || f(&ledger))
+        .await
+        .map_err(ApiError::internal)
+}
+
 #[derive(Clone)]
 struct AppState {
     ledger: Arc<Ledger>,
@@ -230,8 +251,27 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "rpc listening");
     }
-    let app = router(ledger, forwarder);
-    let server = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
+    let limits = config.limits;
+    let app = router(ledger, forwarder)
+        .layer(axum::middleware::from_fn_with_state(
+            limits::Waits::new(&limits),
+            limits::limit_waits,
+        ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    limits::overload_error,
+                ))
+                .load_shed()
+                .concurrency_limit(limits.max_in_flight)
+                .timeout(limits.request_timeout),
+        );
+    let listener = CappedListener::new(listener, limits.max_connections);
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<ClientAddr>(),
+    )
+    .with_graceful_shutdown(stop.clone().cancelled_owned());
     let (served, ()) = tokio::join!(
         async {
             let r = server.await;

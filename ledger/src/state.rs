@@ -37,6 +37,11 @@ pub mod pricing;
 pub mod staking;
 mod storage;
 
+/// The `(owner, object)` index of `objects`.
+fn owner_index(objects: &BTreeMap<ObjectId, Object>) -> BTreeSet<(Address, ObjectId)> {
+    objects.iter().map(|(id, o)| (o.owner(), *id)).collect()
+}
+
 // The records and events are data shared with clients (`floe-ledger-types`); the rules that
 // change them live here. Submodules reach them as `super::objects` and `super::events`.
 use floe_ledger_types::{events, objects};
@@ -77,6 +82,9 @@ pub struct State {
     /// The committee selected at mid-epoch for the next epoch.
     next_committee: Option<CommitteeState>,
     proposals: BTreeMap<u64, Proposal>,
+    /// `(owner, object)` for every object: the owner index (derived from `objects`, not part
+    /// of equality or of the stored state).
+    owned: BTreeSet<(Address, ObjectId)>,
     /// Keys changed since the last [`State::take_changes`] (not part of equality).
     dirty: BTreeSet<Key>,
     /// Events of the epoch state machine not yet taken (not part of equality).
@@ -197,9 +205,11 @@ impl State {
             previous_committee: None,
             next_committee: None,
             proposals: BTreeMap::new(),
+            owned: BTreeSet::new(),
             dirty: BTreeSet::new(),
             block_events: Vec::new(),
         };
+        state.owned = owner_index(&state.objects);
         // Genesis prices come from the parameters; the capacity from the nodes' votes.
         let nodes = &state.nodes;
         state.system.capacity = pricing::compute(
@@ -241,12 +251,33 @@ impl State {
         self.objects.get(id)
     }
 
-    /// Objects owned by `owner`, in id order (scans all objects).
+    /// Objects owned by `owner`, in id order.
     pub fn objects_owned_by(&self, owner: &Address) -> Vec<(ObjectId, &Object)> {
-        self.objects
-            .iter()
-            .filter(|(_, o)| o.owner() == *owner)
-            .map(|(id, o)| (*id, o))
+        self.objects_owned_page(owner, None, usize::MAX)
+    }
+
+    /// Whether the owner index matches the objects (for property tests).
+    pub fn owner_index_is_consistent(&self) -> bool {
+        self.owned == owner_index(&self.objects)
+    }
+
+    /// At most `limit` objects owned by `owner` with ids after `after`, in id order, from the
+    /// owner index (no scan).
+    pub fn objects_owned_page(
+        &self,
+        owner: &Address,
+        after: Option<ObjectId>,
+        limit: usize,
+    ) -> Vec<(ObjectId, &Object)> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(id) => Bound::Excluded((*owner, id)),
+            None => Bound::Included((*owner, ObjectId([0; 32]))),
+        };
+        self.owned
+            .range((start, Bound::Included((*owner, ObjectId([0xff; 32])))))
+            .take(limit)
+            .filter_map(|(_, id)| self.objects.get(id).map(|o| (*id, o)))
             .collect()
     }
 

@@ -22,13 +22,12 @@ impl Floe {
     /// The blob objects owned by `address`, in object id order (expired ones included until
     /// they are deleted).
     pub async fn blobs_of(&self, address: &Address) -> Result<Vec<OwnedBlob>, FloeError> {
-        let account = self
+        let objects = self
             .ledger
-            .account(address)
+            .account_objects(address)
             .await
             .map_err(|e| self.err("list_blobs", e))?;
-        Ok(account
-            .objects
+        Ok(objects
             .into_iter()
             .filter_map(|o| match o.object {
                 Object::Blob(blob) => Some(OwnedBlob {

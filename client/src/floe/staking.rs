@@ -119,13 +119,12 @@ impl Floe {
 
     /// The `StakedWal` objects of `address`.
     pub async fn stakes_of(&self, address: &Address) -> Result<Vec<OwnedStake>, FloeError> {
-        let account = self
+        let objects = self
             .ledger
-            .account(address)
+            .account_objects(address)
             .await
             .map_err(|e| self.err("stakes", e))?;
-        Ok(account
-            .objects
+        Ok(objects
             .into_iter()
             .filter_map(|o| match o.object {
                 Object::StakedWal(stake) => Some(OwnedStake {

@@ -14,10 +14,10 @@ use tokio::time::Instant;
 use super::handlers::{parse, query, wait_for_commit};
 use super::types::{
     AccountResponse, BlobStatus, CommitteeMemberInfo, CommitteeResponse, CommitteeRole,
-    EventsResponse, HealthResponse, NodeInfo, NodesResponse, ObjectResponse, ProposalsResponse,
-    SystemInfo,
+    EventsResponse, HealthResponse, MAX_ACCOUNT_OBJECTS, NodeInfo, NodesResponse, ObjectResponse,
+    ProposalsResponse, SystemInfo,
 };
-use super::{ApiError, AppState, DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT, MAX_WAIT};
+use super::{ApiError, AppState, DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT, MAX_WAIT, blocking};
 use crate::cert::ValidatorSet;
 use crate::genesis::Genesis;
 use crate::state::{
@@ -34,25 +34,56 @@ fn object_response(object_id: ObjectId, object: &Object) -> ObjectResponse {
     }
 }
 
-/// `GET /v1/accounts/{address}`.
+/// `GET /v1/accounts/{address}` query: one page of the owned objects.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AccountQuery {
+    /// Objects after this id.
+    after: Option<String>,
+    /// Page size (at most [`MAX_ACCOUNT_OBJECTS`]).
+    limit: Option<usize>,
+}
+
+/// `GET /v1/accounts/{address}`: balance, nonce and one page of owned objects, read from the
+/// owner index off the async workers.
 pub(super) async fn account(
     State(st): State<AppState>,
     Path(address): Path<String>,
+    q: Result<Query<AccountQuery>, QueryRejection>,
 ) -> Result<Json<AccountResponse>, ApiError> {
     let address: Address = parse("address", &address)?;
-    Ok(Json(st.ledger.read(|s| {
-        let account = s.account(&address).copied().unwrap_or_default();
-        AccountResponse {
-            address,
-            balance: account.balance,
-            nonce: account.nonce,
-            objects: s
-                .objects_owned_by(&address)
-                .into_iter()
-                .map(|(id, o)| object_response(id, o))
-                .collect(),
-        }
-    })))
+    let q = query(q)?;
+    let after: Option<ObjectId> = q
+        .after
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .map(|a| parse("object_id", a))
+        .transpose()?;
+    let limit = q
+        .limit
+        .unwrap_or(MAX_ACCOUNT_OBJECTS)
+        .clamp(1, MAX_ACCOUNT_OBJECTS);
+    blocking(&st, move |ledger| {
+        ledger.read(|s| {
+            let account = s.account(&address).copied().unwrap_or_default();
+            // One more than the page says whether another follows.
+            let mut page = s.objects_owned_page(&address, after, limit + 1);
+            let more = page.len() > limit;
+            page.truncate(limit);
+            AccountResponse {
+                address,
+                balance: account.balance,
+                nonce: account.nonce,
+                next_cursor: page.last().map(|(id, _)| *id).filter(|_| more),
+                objects: page
+                    .into_iter()
+                    .map(|(id, o)| object_response(id, o))
+                    .collect(),
+            }
+        })
+    })
+    .await
+    .map(Json)
 }
 
 /// `GET /v1/objects/{object_id}`.
@@ -283,10 +314,8 @@ pub(super) async fn events(
     let mut rx = st.ledger.subscribe();
     loop {
         rx.borrow_and_update();
-        let events = st
-            .ledger
-            .store()
-            .events_from(from, limit)
+        let events = blocking(&st, move |l| l.store().events_from(from, limit))
+            .await?
             .map_err(ApiError::internal)?;
         if !events.is_empty() {
             let next = events.last().map_or(from, |e| e.cursor);
@@ -340,7 +369,9 @@ pub(super) async fn block(
         rx.borrow_and_update();
         let record = match height {
             0 => None,
-            h => st.ledger.store().block(h).map_err(ApiError::internal)?,
+            h => blocking(&st, move |l| l.store().block(h))
+                .await?
+                .map_err(ApiError::internal)?,
         };
         // Only the next height is waited for: a client far ahead of the chain is answered now.
         let next = st.ledger.tip().height.saturating_add(1);

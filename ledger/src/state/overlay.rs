@@ -377,10 +377,17 @@ impl State {
             self.dirty.insert(Key::Account(a));
         }
         for (id, o) in w.objects {
-            match o {
+            let new_owner = o.as_ref().map(Object::owner);
+            let old = match o {
                 Some(o) => self.objects.insert(id, o),
                 None => self.objects.remove(&id),
             };
+            if let Some(old) = old {
+                self.owned.remove(&(old.owner(), id));
+            }
+            if let Some(owner) = new_owner {
+                self.owned.insert((owner, id));
+            }
             self.dirty.insert(Key::Object(id));
         }
         for (id, b) in w.blobs {

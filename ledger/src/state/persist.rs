@@ -216,6 +216,7 @@ impl State {
             system: system.ok_or(StateError::Missing("system"))?,
             committee: committee.ok_or(StateError::Missing("committee"))?,
             accounts,
+            owned: super::owner_index(&objects),
             objects,
             blobs,
             nodes,

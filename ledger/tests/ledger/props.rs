@@ -259,6 +259,7 @@ proptest! {
             }
             let rebuilt = State::from_entries(store.clone()).unwrap();
             assert!(rebuilt == net.state, "store diverged from state");
+            assert!(rebuilt.owner_index_is_consistent());
         };
         persist(&mut net);
         for op in &ops {
@@ -302,6 +303,7 @@ proptest! {
             }
             prop_assert_eq!(net.state.check_supply(), Ok(()));
             check_blob_index(&net.state);
+            prop_assert!(net.state.owner_index_is_consistent());
             persist(&mut net);
         }
     }

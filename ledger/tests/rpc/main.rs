@@ -12,6 +12,7 @@ use floe_ledger_types::cert::CertError;
 use floe_ledger_types::client::verify_record;
 use floe_ledger_types::rpc::{AdmissionStatus, ErrorBody, SubmitResponse};
 use support::*;
+use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -883,4 +884,123 @@ async fn adv_weak_key_refused() {
         TxStatus::Failure(e) => assert_eq!(e.code(), "invalid_public_key", "{e}"),
         TxStatus::Success(_) => panic!("a node registered with a weak key"),
     }
+}
+
+/// One account owns 100,000 objects and a client holds 1,000 long polls open while others
+/// fetch that account over and over. Long polls beyond the per-client limit are refused at
+/// once (`429`), the account comes a page at a time from the owner index, and health,
+/// submission and block fetches stay under a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adv_rpc_abuse() {
+    const OBJECTS: u64 = 100_000;
+    const BLOCK: u64 = 10_000;
+    let (mut node, listener) = Node::bind_with(floe_ledger::mempool::MempoolConfig {
+        max_per_sender: OBJECTS as usize,
+        ..Default::default()
+    })
+    .await;
+    node.start(listener, Vec::new());
+    let owner = user_key(0);
+    let genesis_objects = node
+        .client()
+        .account_objects(&addr(&owner))
+        .await
+        .unwrap()
+        .len();
+    let reserve = TxKind::ReserveSpace {
+        encoded_size: 1,
+        epochs_ahead: 1,
+    };
+    for first in (0..OBJECTS).step_by(BLOCK as usize) {
+        let txs: Vec<_> = (first..first + BLOCK)
+            .map(|n| signed(&owner, n, reserve.clone()))
+            .collect();
+        for r in node.ledger.submit(&txs) {
+            r.expect("admitted");
+        }
+        while node.ledger.mempool_len() > 0 {
+            let record = make_block(&node.ledger);
+            let ok = |o: &floe_ledger::store::TxOutcome| matches!(o.status, TxStatus::Success(_));
+            assert!(record.outcomes.iter().all(ok));
+        }
+    }
+    let client = node.client();
+    let page = client.account(&addr(&owner)).await.unwrap();
+    assert_eq!(page.objects.len(), 1_000);
+    assert!(page.next_cursor.is_some());
+
+    let http = reqwest::Client::new();
+    let stop = CancellationToken::new();
+    // 1,000 long polls for a transaction that never commits.
+    let polls: Vec<_> = (0..1_000u32)
+        .map(|i| {
+            let url = format!(
+                "{}/v1/transactions/{}?wait_ms=60000",
+                node.url,
+                floe_ledger::TxDigest([i as u8; 32])
+            );
+            let http = http.clone();
+            tokio::spawn(async move { http.get(url).send().await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    // Readers of the big account, as fast as they can.
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (http, stop) = (http.clone(), stop.clone());
+            let url = format!("{}/v1/accounts/{}", node.url, addr(&owner));
+            tokio::spawn(async move {
+                let mut reads = 0u64;
+                while !stop.is_cancelled() {
+                    let r = http.get(&url).send().await.unwrap();
+                    assert!(r.status().is_success());
+                    r.bytes().await.unwrap();
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut slowest = Duration::ZERO;
+    for n in 0..5u64 {
+        let t = std::time::Instant::now();
+        client.health().await.unwrap();
+        client
+            .submit(&signed(&owner, OBJECTS + n, transfer(9, 1)))
+            .await
+            .unwrap();
+        assert!(client.block(1).await.unwrap().is_some());
+        slowest = slowest.max(t.elapsed());
+        make_block(&node.ledger);
+    }
+    stop.cancel();
+    let mut reads = 0;
+    for r in readers {
+        reads += r.await.unwrap();
+    }
+    // The polls still waiting are the admitted ones; the refused ones answered at once.
+    let mut refused = 0;
+    let mut waiting = 0;
+    for p in polls {
+        if p.is_finished() {
+            if p.await.unwrap().unwrap() == 429 {
+                refused += 1;
+            }
+        } else {
+            waiting += 1;
+            p.abort();
+        }
+    }
+    eprintln!(
+        "slowest health+submit+block round {slowest:?}; {reads} account reads; \
+         {refused} long polls refused, {waiting} held"
+    );
+    assert!(waiting <= 64, "{waiting} long polls held for one client");
+    assert!(refused >= 900, "{refused} long polls refused");
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    // Every object is still listed, page by page.
+    let all = client.account_objects(&addr(&owner)).await.unwrap();
+    assert_eq!(all.len(), OBJECTS as usize + genesis_objects);
+    node.stop().await;
 }

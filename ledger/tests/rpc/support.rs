@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::{Frost, KeyPair};
+use floe_ledger::mempool::MempoolConfig;
 use floe_ledger::rpc::{RpcConfig, serve};
 use floe_ledger::service::Ledger;
 use floe_ledger::store::{BlockRecord, LedgerStore};
@@ -111,10 +112,15 @@ pub struct Node {
 impl Node {
     /// A fresh ledger on a bound listener; serve it with [`Node::start`].
     pub async fn bind() -> (Node, tokio::net::TcpListener) {
+        Self::bind_with(MempoolConfig::default()).await
+    }
+
+    /// [`Node::bind`] with `mempool`'s bounds.
+    pub async fn bind_with(mempool: MempoolConfig) -> (Node, tokio::net::TcpListener) {
         let dir = tempfile::tempdir().unwrap();
         let g = genesis();
         let store = LedgerStore::open(dir.path(), g.digest()).unwrap();
-        let ledger = Arc::new(Ledger::open(store, g).unwrap());
+        let ledger = Arc::new(Ledger::open_with(store, g, mempool).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let node = Node {

@@ -31,6 +31,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest BCS block record accepted.
 const MAX_RECORD_BYTES: usize = 4 * crate::block::MAX_BLOCK_BYTES;
+/// Largest response body read (the largest answers are block records and event pages).
+pub const MAX_RESPONSE_BYTES: usize = 2 * MAX_RECORD_BYTES;
+/// Pause before asking again when the server has no room for another waiting request.
+const WAIT_RETRY: Duration = Duration::from_millis(250);
 
 /// A client call failed.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +114,12 @@ pub enum BodyError {
     /// A BCS body that does not decode.
     #[error(transparent)]
     Bcs(#[from] floe_common::codec::CodecError),
+    /// A body larger than the client reads.
+    #[error("response body over {max} bytes")]
+    TooLarge {
+        /// The cap.
+        max: usize,
+    },
 }
 
 /// A client of one or more validators.
@@ -173,13 +183,38 @@ impl LedgerClient {
         Some(left)
     }
 
-    /// Sends a request to the current URL, failing over on connection errors.
+    /// Sends a request, failing over on connection errors. A waiting request the server has
+    /// no room for (`429 too_many_waits`) is asked again until its wait has passed.
     async fn send(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, String)],
         body: Body,
+        bcs_response: bool,
+        wait: Duration,
+    ) -> Result<reqwest::Response, ClientError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let resp = self
+                .send_once(method.clone(), path, query, &body, bcs_response, wait)
+                .await?;
+            let full = resp.status() == StatusCode::TOO_MANY_REQUESTS && !wait.is_zero();
+            if full && tokio::time::Instant::now() + WAIT_RETRY < deadline {
+                tokio::time::sleep(WAIT_RETRY).await;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// Sends a request to the current URL, failing over on connection errors.
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: &Body,
         bcs_response: bool,
         wait: Duration,
     ) -> Result<reqwest::Response, ClientError> {
@@ -199,7 +234,7 @@ impl LedgerClient {
             if bcs_response {
                 req = req.header(reqwest::header::ACCEPT, "application/octet-stream");
             }
-            if let Body::Bcs(bytes) = &body {
+            if let Body::Bcs(bytes) = body {
                 req = req
                     .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                     .body(bytes.clone());
@@ -229,16 +264,27 @@ impl LedgerClient {
         Err(last.into())
     }
 
-    /// A successful response's body.
-    async fn body(resp: reqwest::Response) -> Result<bytes::Bytes, ClientError> {
+    /// A successful response's body, read up to [`MAX_RESPONSE_BYTES`].
+    async fn body(mut resp: reqwest::Response) -> Result<bytes::Bytes, ClientError> {
+        let max = MAX_RESPONSE_BYTES;
+        if resp.content_length().is_some_and(|n| n > max as u64) {
+            return Err(BodyError::TooLarge { max }.into());
+        }
         let url = resp.url().origin().ascii_serialization();
-        resp.bytes().await.map_err(|source| {
-            if source.is_timeout() {
-                ClientError::Timeout
-            } else {
-                TransportError::Request { url, source }.into()
+        let mut body = bytes::BytesMut::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > max {
+                        return Err(BodyError::TooLarge { max }.into());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body.freeze()),
+                Err(source) if source.is_timeout() => return Err(ClientError::Timeout),
+                Err(source) => return Err(TransportError::Request { url, source }.into()),
             }
-        })
+        }
     }
 
     async fn error_of(resp: reqwest::Response) -> ClientError {
@@ -246,7 +292,7 @@ impl LedgerClient {
         if status == StatusCode::GATEWAY_TIMEOUT {
             return ClientError::Timeout;
         }
-        let bytes = resp.bytes().await.unwrap_or_default();
+        let bytes = Self::body(resp).await.unwrap_or_default();
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(e) => ClientError::Http {
                 status: status.as_u16(),
@@ -365,6 +411,27 @@ impl LedgerClient {
     /// An account (zero balance and nonce if unknown).
     pub async fn account(&self, address: &Address) -> Result<AccountResponse, ClientError> {
         self.get(&format!("/v1/accounts/{address}")).await
+    }
+
+    /// Every object `address` owns, in id order, page by page.
+    pub async fn account_objects(
+        &self,
+        address: &Address,
+    ) -> Result<Vec<ObjectResponse>, ClientError> {
+        let mut objects = Vec::new();
+        let mut after: Option<ObjectId> = None;
+        loop {
+            let path = match after {
+                Some(a) => format!("/v1/accounts/{address}?after={a}"),
+                None => format!("/v1/accounts/{address}"),
+            };
+            let page: AccountResponse = self.get(&path).await?;
+            objects.extend(page.objects);
+            match page.next_cursor {
+                Some(next) if Some(next) != after => after = Some(next),
+                _ => return Ok(objects),
+            }
+        }
     }
 
     /// An object.

@@ -176,9 +176,16 @@ pub struct AccountResponse {
     pub balance: Frost,
     /// The nonce the next transaction must carry.
     pub nonce: u64,
-    /// Objects owned, in id order.
+    /// Objects owned, in id order: one page (`?after=OBJECT&limit=N`, at most
+    /// [`MAX_ACCOUNT_OBJECTS`] per answer).
     pub objects: Vec<ObjectResponse>,
+    /// Set when more objects follow: pass it as `after` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<ObjectId>,
 }
+
+/// Most objects of one `GET /v1/accounts/{address}` answer (also the default page).
+pub const MAX_ACCOUNT_OBJECTS: usize = 1_000;
 
 /// `GET /v1/blobs/{blob_id}`: the ledger's status of a blob id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
