@@ -87,11 +87,12 @@ pub enum BlockError {
         /// Encoded bytes.
         bytes: usize,
     },
-    /// A transaction's signature or sender is wrong.
-    #[error("transaction {index} is not validly signed: {reason}")]
+    /// A transaction's sender or size is wrong (`index` names it), or the block's signatures
+    /// do not verify as a batch (`index` is `None`: a batch that fails is not searched).
+    #[error("transaction {} is not validly signed: {reason}", index.map_or("of the batch".to_owned(), |i| i.to_string()))]
     BadTransaction {
-        /// Index in the block.
-        index: usize,
+        /// Index in the block, when known.
+        index: Option<usize>,
         /// Why.
         reason: String,
     },
@@ -264,16 +265,12 @@ impl Chain {
             return Err(BlockError::TxRoot);
         }
         self.check_replays(store, block)?;
-        crate::tx::SignedTransaction::verify_batch(&block.txs, self.chain_id())
-            .into_iter()
-            .enumerate()
-            .map(|(index, r)| {
-                r.map_err(|e| BlockError::BadTransaction {
-                    index,
-                    reason: e.to_string(),
-                })
-            })
-            .collect()
+        crate::tx::SignedTransaction::verify_all(&block.txs, self.chain_id()).map_err(
+            |(index, e)| BlockError::BadTransaction {
+                index,
+                reason: e.to_string(),
+            },
+        )
     }
 
     /// No transaction of `block` was committed before (its digest is not in the index) or

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::cert::ValidatorAddress;
-use crate::consensus::app::{App, AppError, Pacing, ProposeHook};
+use crate::consensus::app::{App, AppError, FloodHook, Pacing, ProposeHook};
 use crate::consensus::codec::FloeCodec;
 use crate::consensus::context::FloeContext;
 use crate::consensus::signing::{FloeSigner, FloeVerifier};
@@ -206,6 +206,10 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
 pub struct ValidatorHooks {
     /// Rewrites the transactions of this validator's proposals.
     pub propose: Option<ProposeHook>,
+    /// Streams extra signed parts at every round.
+    pub flood: Option<FloodHook>,
+    /// Receives the bytes of early proposal parts this validator holds in memory.
+    pub early_bytes: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 /// Runs a validator until `cancel` fires or a part of it fails.
@@ -253,7 +257,12 @@ pub async fn run_with(
         block_time: Duration::from_millis(config.block_time_ms),
         ..Pacing::default()
     };
-    let app = App::new(ledger.clone(), key, pacing).with_propose_hook(hooks.propose);
+    let mut app = App::new(ledger.clone(), key, pacing)
+        .with_propose_hook(hooks.propose)
+        .with_flood_hook(hooks.flood);
+    if let Some(gauge) = hooks.early_bytes {
+        app = app.report_early_bytes(gauge);
+    }
     let listener = tokio::net::TcpListener::bind(config.rpc_listen).await?;
     let rpc_cancel = cancel.child_token();
     let rpc = crate::rpc::serve(

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::codec::{to_engine_cert, to_floe_cert};
 use super::context::{FloeContext, Height, ProposalPart, ValidatorSet};
+use super::parts::{EarlyParts, Placement, placement};
 use crate::block::{Block, BlockHash, BlockHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, tx_root};
 use crate::cert::ValidatorAddress;
 use crate::service::Ledger;
@@ -68,6 +70,24 @@ const BLOCK_SLACK: usize = 64 << 10;
 /// (fault injection for tests: a Byzantine proposer). Called with the height.
 pub type ProposeHook = Arc<dyn Fn(u64, &mut Vec<SignedTransaction>) + Send + Sync>;
 
+/// A part a Byzantine validator streams besides its proposals (tests): `block` at `height`, in
+/// the `nth` round (from the current one at the current height, from 0 at a later one) that
+/// this validator proposes, signed as its proposal.
+#[derive(Debug, Clone)]
+pub struct FloodPart {
+    /// The height.
+    pub height: u64,
+    /// Which of this validator's proposer rounds.
+    pub nth: u32,
+    /// The block.
+    pub block: Block,
+}
+
+/// Called at the start of every round with the round and the header an honest block of the
+/// current height would carry (empty `tx_root`); the parts it returns are signed and published
+/// (fault injection for tests: a flooding proposer).
+pub type FloodHook = Arc<dyn Fn(u32, &BlockHeader) -> Vec<FloodPart> + Send + Sync>;
+
 /// The loop's state.
 pub struct App {
     ledger: Arc<Ledger>,
@@ -82,6 +102,14 @@ pub struct App {
     committed: bool,
     /// Rewrites own proposals (tests only).
     propose_hook: Option<ProposeHook>,
+    /// Streams extra parts (tests only).
+    flood_hook: Option<FloodHook>,
+    /// The engine's current height and round.
+    current: (u64, u32),
+    /// Authenticated parts waiting for their round ([`parts`](super::parts)).
+    early: EarlyParts,
+    /// Where the bytes of early parts are reported (tests and diagnostics).
+    early_bytes: Arc<AtomicUsize>,
 }
 
 fn now_ms() -> u64 {
@@ -107,7 +135,23 @@ impl App {
             verified: HashMap::new(),
             committed: true,
             propose_hook: None,
+            flood_hook: None,
+            current: (0, 0),
+            early: EarlyParts::default(),
+            early_bytes: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Streams `hook`'s parts at every round (a flooding proposer, for tests).
+    pub fn with_flood_hook(mut self, hook: Option<FloodHook>) -> Self {
+        self.flood_hook = hook;
+        self
+    }
+
+    /// Reports the bytes of early parts held in memory to `gauge`.
+    pub fn report_early_bytes(mut self, gauge: Arc<AtomicUsize>) -> Self {
+        self.early_bytes = gauge;
+        self
     }
 
     /// Rewrites this validator's proposals with `hook` (a Byzantine proposer, for tests).
@@ -154,6 +198,7 @@ impl App {
         match msg {
             AppMsg::ConsensusReady { reply } => {
                 let height = self.next_height();
+                self.current = (height.0, 0);
                 tracing::info!(%height, "consensus ready");
                 let _ = reply.send((height, self.params()));
             }
@@ -163,8 +208,11 @@ impl App {
                 reply_value,
                 ..
             } => {
+                self.current = (height.0, round_u32(round));
+                self.store_due_parts();
                 let values = self.stored_proposals(height, round);
                 let _ = reply_value.send(values);
+                self.flood(channels, height.0, round_u32(round)).await;
             }
             AppMsg::GetValue {
                 height,
@@ -384,47 +432,130 @@ impl App {
     }
 
     fn received_part(&mut self, part: &ProposalPart) -> Option<ProposedValue<FloeContext>> {
-        let current = self.next_height();
-        if part.height < current.0 {
+        let round = u32::try_from(part.round).ok()?;
+        let place = placement(self.current, part.height, round);
+        if matches!(place, Placement::Past | Placement::TooFar) {
+            tracing::debug!(
+                height = part.height,
+                round,
+                ?place,
+                "dropping proposal part"
+            );
             return None;
         }
-        let round = Round::new(u32::try_from(part.round).ok()?);
+        if !self.authentic(part) {
+            tracing::warn!(height = part.height, proposer = %part.proposer, "dropping unauthenticated proposal part");
+            return None;
+        }
+        if place == Placement::Early {
+            let size = bcs::serialized_size(part).unwrap_or(usize::MAX);
+            if !self.early.insert(part.clone(), size) {
+                tracing::debug!(height = part.height, round, "early proposal part not kept");
+            }
+            self.early_bytes
+                .store(self.early.bytes(), Ordering::Relaxed);
+            return None;
+        }
+        if !self.store_part(part) {
+            return None;
+        }
         let pol_round = match part.pol_round {
             -1 => Round::Nil,
             r => Round::new(u32::try_from(r).ok()?),
         };
-        let expected = self
-            .ledger
-            .validators()
-            .proposer(part.height, round_u32(round));
-        if part.proposer != expected.address()
-            || expected
+        Some(self.check(
+            Height(part.height),
+            Round::new(round),
+            pol_round,
+            part.proposer,
+            &part.block,
+        ))
+    }
+
+    /// Whether `part` is signed by the proposer of its `(height, round)` and carries a block
+    /// of its height.
+    fn authentic(&self, part: &ProposalPart) -> bool {
+        let Ok(round) = u32::try_from(part.round) else {
+            return false;
+        };
+        let expected = self.ledger.validators().proposer(part.height, round);
+        part.proposer == expected.address()
+            && part.block.height() == part.height
+            && expected
                 .public_key
                 .verify(&part.sign_bytes(self.ledger.chain_id()), &part.signature)
-                .is_err()
-            || part.block.height() != part.height
-        {
-            tracing::warn!(height = part.height, proposer = %part.proposer, "dropping unauthenticated proposal part");
-            return None;
-        }
+                .is_ok()
+    }
+
+    /// Stores an authenticated part's block unless its slot already holds one; `false` when
+    /// nothing new was stored (a repeat, or an equivocation, which is dropped).
+    fn store_part(&self, part: &ProposalPart) -> bool {
+        let round = u32::try_from(part.round).unwrap_or(u32::MAX);
         let hash = part.block.hash();
+        let store = self.ledger.store();
+        match store.round_proposals(part.height, round) {
+            Ok(notes) => {
+                if let Some(n) = notes.iter().find(|n| n.proposer == part.proposer) {
+                    if n.block_hash != hash {
+                        tracing::warn!(height = part.height, round, proposer = %part.proposer, "dropping a second block for one proposer slot");
+                    }
+                    return false;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading stored proposals failed");
+                return false;
+            }
+        }
         let note = RoundProposal {
             proposer: part.proposer,
             pol_round: part.pol_round,
             block_hash: hash,
         };
-        if let Err(e) =
-            self.ledger
-                .store()
-                .put_proposal(part.height, round_u32(round), &note, &part.block)
-        {
+        if let Err(e) = store.put_proposal(part.height, round, &note, &part.block) {
             tracing::error!(error = %e, "storing proposal failed");
-            return None;
+            return false;
         }
-        if part.height > current.0 {
-            return None;
+        true
+    }
+
+    /// Moves the early parts whose round has come (the current height, up to one round past
+    /// the current one) to the store, where [`App::stored_proposals`] finds them.
+    fn store_due_parts(&mut self) {
+        let (height, round) = self.current;
+        for part in self.early.take_due(height, round.saturating_add(1)) {
+            self.store_part(&part);
         }
-        Some(self.check(current, round, pol_round, part.proposer, &part.block))
+        self.early_bytes
+            .store(self.early.bytes(), Ordering::Relaxed);
+    }
+
+    /// Publishes the flood hook's parts for `(height, round)`, signed as this validator's.
+    async fn flood(&self, channels: &Channels<FloeContext>, height: u64, round: u32) {
+        let Some(hook) = &self.flood_hook else {
+            return;
+        };
+        let tip = self.ledger.tip();
+        let template = BlockHeader {
+            chain_id: self.ledger.chain_id().to_owned(),
+            height,
+            parent_hash: tip.block_hash,
+            timestamp_ms: now_ms().max(tip.timestamp_ms + 1),
+            proposer: self.address,
+            tx_root: tx_root(&[]),
+            app_hash: tip.app_hash,
+        };
+        for p in hook(round, &template) {
+            let first = if p.height == height { round } else { 0 };
+            let mine = (first..first.saturating_add(64)).filter(|r| {
+                self.ledger.validators().proposer(p.height, *r).address() == self.address
+            });
+            let Some(r) = mine.clone().nth(p.nth as usize) else {
+                continue;
+            };
+            let part = self.sign_part(p.height, Round::new(r), Round::Nil, p.block);
+            self.publish(channels, part).await;
+        }
     }
 
     fn stored_proposals(

@@ -55,6 +55,7 @@ async fn adv_proposer_replays_failed_tx() {
                 }
             },
         )),
+        ..ValidatorHooks::default()
     };
     let mut hooks = vec![ValidatorHooks::default(); 4];
     hooks[0] = byzantine;

@@ -55,6 +55,11 @@ impl InProcessCluster {
         LedgerClient::new(vec![self.nodes[i].rpc_url.clone()])
     }
 
+    /// Validator `i`'s data directory.
+    pub fn data_dir(&self, i: usize) -> &std::path::Path {
+        &self.nodes[i].config.data_dir
+    }
+
     pub async fn height(&self, i: usize) -> u64 {
         self.client(i).health().await.map_or(0, |h| h.height)
     }

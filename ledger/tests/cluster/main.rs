@@ -6,6 +6,7 @@
 mod adversary;
 mod harness;
 mod in_process;
+mod proposer_flood;
 
 use std::time::Duration;
 

@@ -383,6 +383,39 @@ impl SignedTransaction {
         Ok(bytes)
     }
 
+    /// Verifies every transaction of a block, all or nothing: the first transaction failing
+    /// its sender or size check, or the batch failing its signature check, makes the whole set
+    /// fail. A failed batch is not checked again one by one (a block with any bad signature is
+    /// invalid, whichever it is), so a forged block costs its checker one batch verification.
+    pub fn verify_all(
+        txs: &[SignedTransaction],
+        chain_id: &str,
+    ) -> Result<Vec<VerifiedTransaction>, (Option<usize>, TxError)> {
+        let mut bytes = Vec::with_capacity(txs.len());
+        for (i, t) in txs.iter().enumerate() {
+            bytes.push(t.precheck().map_err(|e| (Some(i), e))?);
+        }
+        let sign_bytes: Vec<Vec<u8>> = txs.iter().map(|t| t.tx.sign_bytes(chain_id)).collect();
+        let items: Vec<(PublicKey, &[u8], Signature)> = txs
+            .iter()
+            .zip(&sign_bytes)
+            .map(|(t, b)| (t.public_key, b.as_slice(), t.signature))
+            .collect();
+        verify_signatures(&items).map_err(|e| {
+            (
+                None,
+                TxError::BadSignature {
+                    reason: e.to_string(),
+                },
+            )
+        })?;
+        Ok(txs
+            .iter()
+            .zip(bytes)
+            .map(|(t, b)| VerifiedTransaction::new(t.clone(), &b))
+            .collect())
+    }
+
     /// Verifies many transactions, batching the signature checks; falls back to one-by-one
     /// checks when the batch fails, so each result is exactly that of [`SignedTransaction::verify`].
     pub fn verify_batch(
@@ -479,6 +512,30 @@ mod tests {
         assert_eq!(codec::encode(&a), a.0.to_vec());
         assert!("abcd".parse::<Address>().is_err());
         assert!("zz".repeat(32).parse::<Address>().is_err());
+    }
+
+    #[test]
+    fn verify_all_is_all_or_nothing() {
+        let k = key(1);
+        let mut txs: Vec<_> = (0..20)
+            .map(|n| SignedTransaction::sign(&k, transfer(&k, n), "floe-test"))
+            .collect();
+        let verified = SignedTransaction::verify_all(&txs, "floe-test").unwrap();
+        assert_eq!(verified.len(), 20);
+        assert_eq!(verified[7].digest(), txs[7].digest());
+        // A wrong signature fails the batch as a whole, without naming the culprit.
+        txs[13].signature = Signature([3; 64]);
+        let (index, e) = SignedTransaction::verify_all(&txs, "floe-test").unwrap_err();
+        assert_eq!((index, e.code()), (None, "bad_signature"));
+        // A wrong sender is found before any signature is checked, and named.
+        txs[4].public_key = key(2).public();
+        let (index, e) = SignedTransaction::verify_all(&txs, "floe-test").unwrap_err();
+        assert_eq!((index, e.code()), (Some(4), "wrong_sender"));
+        assert!(
+            SignedTransaction::verify_all(&[], "floe-test")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
