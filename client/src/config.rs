@@ -34,7 +34,16 @@ pub struct ClientConfig {
     /// server asking a higher minimum fee is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_fee: Option<Frost>,
+    /// The chain's genesis file (optional), relative to this file's directory. When set, the
+    /// client pins the genesis' chain id and proves what it decides from the ledger (that a
+    /// blob is already certified) against the genesis validators' signatures, instead of
+    /// believing the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis: Option<PathBuf>,
 }
+
+/// Largest genesis file the client reads.
+const MAX_GENESIS_BYTES: usize = 16 << 20;
 
 fn default_epochs() -> u32 {
     1
@@ -60,15 +69,56 @@ pub enum ClientConfigError {
         #[source]
         reason: serde_yaml_ng::Error,
     },
+    /// The genesis file could not be read, or names no valid validator set.
+    #[error("invalid genesis {path}: {reason}")]
+    Genesis {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The genesis' chain id is not the configured `chain_id`.
+    #[error("the genesis is of chain {genesis:?}, the configuration names {configured:?}")]
+    ChainMismatch {
+        /// The configured chain id.
+        configured: String,
+        /// The genesis' chain id.
+        genesis: String,
+    },
 }
 
 impl ClientConfig {
-    /// What this configuration accepts from ledger servers.
-    pub fn trust(&self) -> LedgerTrust {
-        LedgerTrust {
-            chain_id: self.chain_id.clone(),
-            max_fee: self.max_fee.unwrap_or(crate::trust::DEFAULT_MAX_FEE),
+    /// What this configuration accepts from ledger servers (reads the genesis file, if one
+    /// is named).
+    pub fn trust(&self) -> Result<LedgerTrust, ClientConfigError> {
+        let max_fee = self.max_fee.unwrap_or(crate::trust::DEFAULT_MAX_FEE);
+        let Some(path) = &self.genesis else {
+            return Ok(LedgerTrust {
+                chain_id: self.chain_id.clone(),
+                max_fee,
+                validators: None,
+            });
+        };
+        let invalid = |reason: String| ClientConfigError::Genesis {
+            path: path.clone(),
+            reason,
+        };
+        let text = std::fs::read(path).map_err(|e| invalid(e.to_string()))?;
+        if text.len() > MAX_GENESIS_BYTES {
+            return Err(invalid(format!("larger than {MAX_GENESIS_BYTES} bytes")));
         }
+        let genesis: floe_ledger_types::Genesis =
+            serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
+        let trust = LedgerTrust::from_genesis(&genesis).map_err(|e| invalid(e.to_string()))?;
+        if let Some(configured) = &self.chain_id
+            && *configured != genesis.chain_id
+        {
+            return Err(ClientConfigError::ChainMismatch {
+                configured: configured.clone(),
+                genesis: genesis.chain_id,
+            });
+        }
+        Ok(LedgerTrust { max_fee, ..trust })
     }
 
     /// Parses YAML text.
@@ -91,9 +141,14 @@ impl ClientConfig {
             path: path.to_owned(),
             reason,
         })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
         if config.wallet.is_relative() {
-            let base = path.parent().unwrap_or_else(|| Path::new("."));
             config.wallet = base.join(&config.wallet);
+        }
+        if let Some(g) = &mut config.genesis
+            && g.is_relative()
+        {
+            *g = base.join(&*g);
         }
         Ok(config)
     }
@@ -132,5 +187,42 @@ mod tests {
         std::fs::write(&path, include_str!("../client.example.yaml")).unwrap();
         let config = ClientConfig::load(&path).unwrap();
         assert_eq!(config.wallet, dir.path().join("wallet.json"));
+        assert_eq!(config.genesis, Some(dir.path().join("genesis.json")));
+    }
+
+    #[test]
+    fn genesis_pins_the_chain_and_its_validators() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = floe_common::KeyPair::from_seed([4; 32]).public();
+        let genesis = floe_ledger_types::Genesis::builder("floe-x", 10)
+            .validator("v1", key, 1)
+            .build();
+        let path = dir.path().join("genesis.json");
+        std::fs::write(&path, serde_json::to_vec(&genesis).unwrap()).unwrap();
+        let mut config = ClientConfig::from_yaml(include_str!("../client.example.yaml")).unwrap();
+        config.chain_id = None;
+        config.genesis = Some(path.clone());
+        let trust = config.trust().unwrap();
+        assert_eq!(trust.chain_id.as_deref(), Some("floe-x"));
+        assert_eq!(trust.validators, Some(genesis.validator_set().unwrap()));
+        assert_eq!(trust.proof_root().map(|(c, _)| c), Some("floe-x"));
+        // A configured chain id must agree with the genesis.
+        config.chain_id = Some("floe-y".into());
+        assert!(matches!(
+            config.trust(),
+            Err(ClientConfigError::ChainMismatch { .. })
+        ));
+        // A missing or broken genesis is an error, not a silent downgrade to trusting servers.
+        config.chain_id = None;
+        std::fs::write(&path, b"{").unwrap();
+        assert!(matches!(
+            config.trust(),
+            Err(ClientConfigError::Genesis { .. })
+        ));
+        config.genesis = Some(dir.path().join("absent.json"));
+        assert!(matches!(
+            config.trust(),
+            Err(ClientConfigError::Genesis { .. })
+        ));
     }
 }

@@ -103,6 +103,9 @@ pub enum FloeError {
     /// The wallet could not be loaded.
     #[error(transparent)]
     Wallet(#[from] WalletError),
+    /// The configuration's trust settings (its genesis file) could not be used.
+    #[error(transparent)]
+    Config(#[from] crate::config::ClientConfigError),
     /// A ledger server asked for something this client does not accept (another chain, a fee
     /// above the cap); nothing was signed.
     #[error("{step}: {source}")]
@@ -126,19 +129,26 @@ impl FloeError {
             | FloeError::Ledger { .. }
             | FloeError::MissingEffect { .. }
             | FloeError::InvalidCommittee(_) => ErrorKind::Network,
-            FloeError::NoWallet { .. } | FloeError::Wallet(_) => ErrorKind::Local,
+            FloeError::NoWallet { .. } | FloeError::Wallet(_) | FloeError::Config(_) => {
+                ErrorKind::Local
+            }
             FloeError::Trust { .. } => ErrorKind::Rejected,
         }
     }
 
     /// A stable snake-case code: the ledger's code for [`FloeError::LedgerRejected`], else one
     /// of `unreachable`, `timeout`, `ledger_error`, `unknown_node`, `no_stake`, `no_wallet`,
-    /// `wallet`, `wrong_chain`, `fee_above_cap`.
+    /// `wallet`, `config`, `wrong_chain`, `fee_above_cap`.
     pub fn code(&self) -> &str {
         match self {
             FloeError::LedgerRejected { code, .. } => code,
             FloeError::Unreachable { .. } => "unreachable",
             FloeError::Timeout { .. } => "timeout",
+            FloeError::Ledger {
+                source:
+                    ClientError::Evidence(_) | ClientError::Results(_) | ClientError::Verification(_),
+                ..
+            } => "unproven",
             FloeError::Ledger { .. }
             | FloeError::MissingEffect { .. }
             | FloeError::InvalidCommittee(_) => "ledger_error",
@@ -146,6 +156,7 @@ impl FloeError {
             FloeError::NoStake { .. } => "no_stake",
             FloeError::NoWallet { .. } => "no_wallet",
             FloeError::Wallet(_) => "wallet",
+            FloeError::Config(_) => "config",
             FloeError::Trust {
                 source: TrustError::WrongChain { .. },
                 ..
@@ -154,6 +165,10 @@ impl FloeError {
                 source: TrustError::FeeAboveCap { .. },
                 ..
             } => "fee_above_cap",
+            FloeError::Trust {
+                source: TrustError::NoProofRoot,
+                ..
+            } => "no_proof_root",
         }
     }
 

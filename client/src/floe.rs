@@ -21,7 +21,8 @@ use floe_common::{BlobId, Frost, ObjectId};
 use floe_ledger_types::TxStatus;
 use floe_ledger_types::client::ClientError;
 use floe_ledger_types::rpc::{
-    AccountResponse, BlobStatus, CommitteeResponse, NodeInfo, ObjectResponse, SystemInfo,
+    AccountResponse, BlobStatus, CommitteeResponse, NodeInfo, ObjectResponse, ProvenCertification,
+    SystemInfo,
 };
 use floe_ledger_types::{Address, Effects, LedgerClient, SignedTransaction, Transaction, TxDigest};
 use floe_ledger_types::{TxError, TxFailure, TxKind};
@@ -126,7 +127,7 @@ impl Floe {
     pub async fn from_config(config: &ClientConfig) -> Result<Floe, FloeError> {
         let wallet = Wallet::load(&config.wallet)?;
         let ledger = LedgerClient::new(config.ledger_rpc.clone());
-        Ok(Self::with_trust(ledger, config.trust())
+        Ok(Self::with_trust(ledger, config.trust()?)
             .await?
             .with_wallet(wallet))
     }
@@ -319,6 +320,29 @@ impl Floe {
             .object(id)
             .await
             .map_err(|e| self.err("object", e))
+    }
+
+    /// A blob's certification proven by a certified block (see
+    /// [`LedgerClient::proven_certification`]): `None` if the ledger says it is not certified.
+    /// Needs the chain's validators ([`LedgerTrust::from_genesis`], or `genesis` in the
+    /// configuration); a claim that does not prove is an error with code `unproven`.
+    pub async fn proven_certification(
+        &self,
+        id: &BlobId,
+    ) -> Result<Option<ProvenCertification>, FloeError> {
+        let (chain_id, validators) = self.trust.proof_root().ok_or(FloeError::Trust {
+            step: "prove",
+            source: crate::trust::TrustError::NoProofRoot,
+        })?;
+        self.ledger
+            .proven_certification(id, chain_id, validators)
+            .await
+            .map_err(|e| self.err("prove", e))
+    }
+
+    /// Whether this handle can prove ledger claims (it knows the chain's validators).
+    pub fn can_prove(&self) -> bool {
+        self.trust.proof_root().is_some()
     }
 
     /// The ledger's status of a blob id (`None` if it was never registered, or all its blob

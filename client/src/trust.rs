@@ -6,9 +6,15 @@
 //! - when the configuration names the chain ([`LedgerTrust::chain_id`]), connecting to a
 //!   server of another chain fails with [`TrustError::WrongChain`];
 //! - no transaction is signed with a fee above [`LedgerTrust::max_fee`]
-//!   ([`TrustError::FeeAboveCap`]), whatever minimum the server reports.
+//!   ([`TrustError::FeeAboveCap`]), whatever minimum the server reports;
+//! - when the client knows the chain's validators ([`LedgerTrust::from_genesis`]), what it
+//!   decides from the ledger is proven against their signatures: a store is skipped as
+//!   "already certified" only when a certified block holds the certification it relies on
+//!   ([`LedgerClient::proven_certification`](floe_ledger_types::LedgerClient::proven_certification)).
+//!   Without them, the client believes the server's word for it.
 
 use floe_common::Frost;
+use floe_ledger_types::{Genesis, ValidatorSet};
 
 /// The most a client pays per transaction unless configured otherwise: 0.001 WAL, a thousand
 /// times the default minimum fee.
@@ -21,6 +27,9 @@ pub struct LedgerTrust {
     pub chain_id: Option<String>,
     /// The highest fee the client signs.
     pub max_fee: Frost,
+    /// The chain's validators, when known: ledger claims the client acts on are proven against
+    /// their signatures.
+    pub validators: Option<ValidatorSet>,
 }
 
 impl Default for LedgerTrust {
@@ -28,6 +37,7 @@ impl Default for LedgerTrust {
         LedgerTrust {
             chain_id: None,
             max_fee: DEFAULT_MAX_FEE,
+            validators: None,
         }
     }
 }
@@ -51,9 +61,26 @@ pub enum TrustError {
         /// The cap.
         cap: Frost,
     },
+    /// A proof was asked for, but the client knows no validators to check it against.
+    #[error("no genesis configured: ledger claims cannot be proven")]
+    NoProofRoot,
 }
 
 impl LedgerTrust {
+    /// Trusts `genesis`: its chain id is pinned and its validators prove ledger claims.
+    pub fn from_genesis(genesis: &Genesis) -> Result<LedgerTrust, floe_ledger_types::CertError> {
+        Ok(LedgerTrust {
+            chain_id: Some(genesis.chain_id.clone()),
+            max_fee: DEFAULT_MAX_FEE,
+            validators: Some(genesis.validator_set()?),
+        })
+    }
+
+    /// The chain id and validators to prove claims with, when both are known.
+    pub fn proof_root(&self) -> Option<(&str, &ValidatorSet)> {
+        Some((self.chain_id.as_deref()?, self.validators.as_ref()?))
+    }
+
     /// Checks the chain id a server reports.
     pub fn check_chain(&self, served: &str) -> Result<(), TrustError> {
         match &self.chain_id {
@@ -88,6 +115,7 @@ mod tests {
         let pinned = LedgerTrust {
             chain_id: Some("floe-main".into()),
             max_fee: Frost(100),
+            validators: None,
         };
         assert_eq!(pinned.check_chain("floe-main"), Ok(()));
         assert!(matches!(

@@ -252,7 +252,8 @@ impl Devnet {
         LedgerClient::new(self.validator_urls())
     }
 
-    /// The client configuration of this devnet (wallet path relative to the folder).
+    /// The client configuration of this devnet (wallet and genesis paths relative to the
+    /// folder: the client proves ledger claims against the devnet's validators).
     pub fn client_config(&self) -> ClientConfig {
         ClientConfig {
             ledger_rpc: self.validator_urls(),
@@ -261,6 +262,7 @@ impl Devnet {
             n_shards: self.genesis().ok().map(|g| g.n_shards),
             chain_id: Some(self.manifest.chain_id.clone()),
             max_fee: None,
+            genesis: Some(self.manifest.genesis.clone()),
         }
     }
 

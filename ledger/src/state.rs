@@ -287,6 +287,25 @@ impl State {
         self.blobs.get(id)
     }
 
+    /// Where the latest certified end epoch of blob `id` was set: the certified, valid blob
+    /// object with that end epoch and the height of its event (for clients to prove it).
+    pub fn blob_evidence(&self, id: &BlobId) -> Option<floe_ledger_types::rpc::BlobEvidence> {
+        let info = self.blobs.get(id)?;
+        let end = info.max_certified_end_epoch?;
+        info.objects.iter().find_map(|oid| match self.object(oid) {
+            Some(crate::Object::Blob(b))
+                if b.is_certified() && !b.invalid && b.end_epoch == end =>
+            {
+                Some(floe_ledger_types::rpc::BlobEvidence {
+                    object_id: *oid,
+                    height: b.changed_at,
+                    end_epoch: end,
+                })
+            }
+            _ => None,
+        })
+    }
+
     /// A storage node.
     pub fn node(&self, id: &NodeId) -> Option<&StorageNode> {
         self.nodes.get(id)
@@ -404,6 +423,7 @@ pub fn apply(
     let t = tx.tx();
     state.begin_block(ctx);
     let mut o = Overlay::new(state, tx.digest());
+    o.height = ctx.height;
     let min = o.system.params.min_fee;
     if t.fee < min {
         return Err(TxFailure::refused(TxError::FeeTooLow { fee: t.fee, min }));

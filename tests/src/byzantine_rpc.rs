@@ -12,6 +12,10 @@
 //! It also lies in `GET /v1/system`: another chain id ([`FORGED_CHAIN`]) and a minimum fee of
 //! [`FORGED_MIN_FEE`], to obtain a signature for another network or drain a wallet through
 //! fees.
+//!
+//! With [`Forgery::blob_status`], it answers every `GET /v1/blobs/{id}` with a permanent
+//! certification lasting until [`FORGED_END_EPOCH`], backed by made-up evidence, so that a
+//! client believing it skips storing a blob nobody stored.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,8 +25,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use floe_common::{Epoch, codec};
-use floe_ledger::{EpochEvent, Event};
+use floe_common::{BlobId, Epoch, ObjectId, codec};
+use floe_ledger::{BlobIdInfo, EpochEvent, Event};
+use floe_ledger_types::rpc::{BlobEvidence, BlobStatus};
 use floe_ledger_types::{BlockRecord, TxStatus};
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +38,35 @@ pub const FORGED_EPOCH: Epoch = Epoch(1_000_000);
 pub const FORGED_CHAIN: &str = "forged-chain";
 /// The minimum fee the forged `/v1/system` reports (1,000 WAL).
 pub const FORGED_MIN_FEE: u64 = 1_000_000_000_000;
+
+/// The end epoch of the forged blob certifications.
+pub const FORGED_END_EPOCH: Epoch = Epoch(1_000);
+
+/// What the proxy forges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forgery {
+    /// Block records' results.
+    pub results: bool,
+    /// `GET /v1/system` (chain id and minimum fee).
+    pub system: bool,
+    /// `GET /v1/blobs/{id}`: every blob certified.
+    pub blob_status: bool,
+}
+
+impl Forgery {
+    /// Block results and the system answer (what the cluster's proxy does).
+    pub const RESULTS_AND_SYSTEM: Forgery = Forgery {
+        results: true,
+        system: true,
+        blob_status: false,
+    };
+    /// Blob status answers only.
+    pub const BLOB_STATUS: Forgery = Forgery {
+        results: false,
+        system: false,
+        blob_status: true,
+    };
+}
 
 /// Largest body the proxy relays.
 const MAX_BODY: usize = 64 << 20;
@@ -50,11 +84,18 @@ struct Proxy {
     honest: String,
     http: reqwest::Client,
     forged: Arc<AtomicU64>,
+    forgery: Forgery,
 }
 
 impl ByzantineRpc {
-    /// Starts a proxy in front of the validator at `honest` (its RPC URL).
+    /// Starts a proxy in front of the validator at `honest` (its RPC URL), forging block
+    /// results and the system answer.
     pub async fn start(honest: &str) -> ByzantineRpc {
+        Self::start_with(honest, Forgery::RESULTS_AND_SYSTEM).await
+    }
+
+    /// Starts a proxy in front of the validator at `honest`, forging what `forgery` says.
+    pub async fn start_with(honest: &str, forgery: Forgery) -> ByzantineRpc {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -64,6 +105,7 @@ impl ByzantineRpc {
             honest: honest.trim_end_matches('/').to_owned(),
             http: reqwest::Client::new(),
             forged: forged.clone(),
+            forgery,
         };
         let app = Router::new().fallback(forward).with_state(proxy);
         let cancel = CancellationToken::new();
@@ -81,7 +123,7 @@ impl ByzantineRpc {
         }
     }
 
-    /// Block records served with forged results so far.
+    /// Answers forged so far (block records, blob statuses).
     pub fn forged(&self) -> u64 {
         self.forged.load(Ordering::Relaxed)
     }
@@ -131,6 +173,25 @@ fn is_block_request(method: &Method, uri: &Uri) -> bool {
     method == Method::GET && uri.path().starts_with("/v1/blocks/")
 }
 
+/// A blob status claiming `id` certified until [`FORGED_END_EPOCH`], with made-up evidence.
+pub fn forged_status(id: BlobId) -> BlobStatus {
+    let object = ObjectId([0xf0; 32]);
+    let info = BlobIdInfo {
+        registered_permanent: 1,
+        certified_permanent: 1,
+        max_certified_end_epoch: Some(FORGED_END_EPOCH),
+        initial_certified_epoch: Some(Epoch(0)),
+        objects: [object].into(),
+        ..BlobIdInfo::default()
+    };
+    let evidence = BlobEvidence {
+        object_id: object,
+        height: 2,
+        end_epoch: FORGED_END_EPOCH,
+    };
+    BlobStatus::new(id, info, Some(evidence))
+}
+
 async fn forward(
     State(proxy): State<Proxy>,
     method: Method,
@@ -138,6 +199,14 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if proxy.forgery.blob_status
+        && method == Method::GET
+        && let Some(id) = uri.path().strip_prefix("/v1/blobs/")
+        && let Ok(id) = id.parse::<BlobId>()
+    {
+        proxy.forged.fetch_add(1, Ordering::Relaxed);
+        return axum::Json(forged_status(id)).into_response();
+    }
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = proxy
         .http
@@ -160,7 +229,7 @@ async fn forward(
     let is_bcs = content_type
         .as_ref()
         .is_some_and(|v| v.as_bytes() == b"application/octet-stream");
-    let is_system = method == Method::GET && uri.path() == "/v1/system";
+    let is_system = proxy.forgery.system && method == Method::GET && uri.path() == "/v1/system";
     let bytes = if status.is_success() && is_system {
         match serde_json::from_slice::<serde_json::Value>(&bytes) {
             Ok(mut v) => {
@@ -170,7 +239,11 @@ async fn forward(
             }
             Err(_) => bytes,
         }
-    } else if status.is_success() && is_bcs && is_block_request(&method, &uri) {
+    } else if proxy.forgery.results
+        && status.is_success()
+        && is_bcs
+        && is_block_request(&method, &uri)
+    {
         match codec::decode::<BlockRecord>(&bytes, MAX_BODY) {
             Ok(mut record) => {
                 forge(&mut record);

@@ -1,12 +1,12 @@
 //! Hostile infrastructure around honest storage nodes. Every test is named `adv_…` after the
 //! attack it survives.
 
-use floe_client::blobs::{ConnectError, StoreOptions};
+use floe_client::blobs::{ConnectError, StoreOptions, StoreOutcome};
 use floe_client::{BlobClient, BlobOptions, Floe, LedgerTrust, TrustError, Wallet};
 use floe_common::{ConsistencyCheck, Epoch, Frost, KeyPair};
 use floe_ledger::{Address, LedgerClient};
-use floe_tests::byzantine_rpc::FORGED_EPOCH;
-use floe_tests::{ClusterOptions, TestCluster, data, holds_every_sliver};
+use floe_tests::byzantine_rpc::{FORGED_END_EPOCH, FORGED_EPOCH, Forgery};
+use floe_tests::{ByzantineRpc, ClusterOptions, TestCluster, data, holds_every_sliver};
 
 /// Every node lists a Byzantine RPC server first: it serves real blocks with valid commit
 /// certificates but forged results (certifications dropped, every blob invalidated, a jump to
@@ -119,5 +119,84 @@ async fn adv_byzantine_rpc_wrong_chain_and_inflated_fee() {
     assert_eq!(err.code(), "fee_above_cap", "{err}");
     let after = cluster.ledger().account(&user).await.unwrap();
     assert_eq!((after.balance, after.nonce), (before.balance, before.nonce));
+    cluster.shutdown().await;
+}
+
+/// A Byzantine RPC server claims that every blob is already certified until epoch 1,000, and
+/// names a block as evidence. A client that believes it skips the store, and the blob is
+/// stored nowhere. A client that knows the chain's genesis fetches the named block with the
+/// next certified header, finds no such certification, and stores the blob, which reads back.
+/// Through an honest server the same client proves the real certification and skips the
+/// second store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn adv_byzantine_rpc_forged_certification() {
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    let proxy = ByzantineRpc::start_with(&cluster.rpc_url, Forgery::BLOB_STATUS).await;
+    let lying = || LedgerClient::new(vec![proxy.url.clone()]);
+    let bytes = data(120_000, 4242);
+
+    let credulous = BlobClient::connect(lying(), cluster.user.clone(), BlobOptions::default())
+        .await
+        .unwrap();
+    let outcome = credulous
+        .store(&bytes, &StoreOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, StoreOutcome::AlreadyCertified { end_epoch, .. } if end_epoch == FORGED_END_EPOCH),
+        "{outcome:?}"
+    );
+    let id = outcome.blob_id();
+    assert!(
+        cluster.ledger().blob_status(&id).await.unwrap().is_none(),
+        "believing the forgery, nothing was stored"
+    );
+
+    let trust = LedgerTrust::from_genesis(&cluster.genesis).unwrap();
+    let options = || BlobOptions {
+        trust: trust.clone(),
+        ..BlobOptions::default()
+    };
+    let careful = BlobClient::connect(lying(), cluster.user.clone(), options())
+        .await
+        .unwrap();
+    let outcome = careful
+        .store(&bytes, &StoreOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, StoreOutcome::NewlyCreated { .. }),
+        "{outcome:?}"
+    );
+    assert!(proxy.forged() >= 2, "the forger answered both clients");
+    let status = cluster.ledger().blob_status(&id).await.unwrap().unwrap();
+    assert!(status.certified && !status.invalid);
+    let read = cluster
+        .client()
+        .await
+        .read(id, ConsistencyCheck::Strict)
+        .await
+        .unwrap();
+    assert_eq!(read.data, bytes);
+
+    // The real certification proves, and the store is skipped on its strength.
+    let (chain, validators) = trust.proof_root().unwrap();
+    let proven = cluster
+        .ledger()
+        .proven_certification(&id, chain, validators)
+        .await
+        .unwrap()
+        .expect("certified");
+    assert_eq!(Some(proven.object_id), status.evidence.map(|e| e.object_id));
+    let again = cluster
+        .client_with(options())
+        .await
+        .store(&bytes, &StoreOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, StoreOutcome::AlreadyCertified { end_epoch, .. } if end_epoch == proven.end_epoch),
+        "{again:?}"
+    );
     cluster.shutdown().await;
 }

@@ -324,7 +324,10 @@ impl BlobClient {
     }
 
     /// The end epoch of a certified copy that already lasts `epochs` from now (so nothing needs
-    /// storing), unless `opts.force`; an invalidated blob id is an error.
+    /// storing), unless `opts.force`; an invalidated blob id is an error. With a proof root
+    /// ([`LedgerTrust::proof_root`](crate::LedgerTrust::proof_root)) the certification is
+    /// proven by a certified block before the store is skipped; a claim that does not prove
+    /// is logged and the blob is stored.
     async fn certified_until(
         &self,
         blob_id: &BlobId,
@@ -344,10 +347,34 @@ impl BlobClient {
             return Err(StoreError::Invalid(*blob_id));
         }
         let wanted_end = Epoch(system.epoch.0.saturating_add(epochs));
-        Ok(status
+        let Some(claimed) = status
             .info
             .max_certified_end_epoch
-            .filter(|end| *end >= wanted_end && !opts.force))
+            .filter(|end| *end >= wanted_end && !opts.force)
+        else {
+            return Ok(None);
+        };
+        let Some((chain_id, validators)) = self.options.trust.proof_root() else {
+            return Ok(Some(claimed));
+        };
+        match self
+            .ledger
+            .proven_certification(blob_id, chain_id, validators)
+            .await
+        {
+            Ok(Some(proven)) if proven.end_epoch >= wanted_end => {
+                tracing::debug!(%blob_id, height = proven.height, end_epoch = %proven.end_epoch, "certification proven");
+                Ok(Some(proven.end_epoch))
+            }
+            Ok(_) => {
+                tracing::warn!(%blob_id, %claimed, "the ledger's certified end epoch is not proven; storing the blob");
+                Ok(None)
+            }
+            Err(error) => {
+                tracing::warn!(%blob_id, %error, "the ledger's claim that the blob is certified is not proven; storing the blob");
+                Ok(None)
+            }
+        }
     }
 
     /// Uploads and certifies; returns (confirmed shards, upload ms, certify ms). If the upload

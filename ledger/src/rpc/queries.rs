@@ -105,8 +105,11 @@ pub(super) async fn blob(
 ) -> Result<Json<BlobStatus>, ApiError> {
     let id: BlobId = parse("blob_id", &id)?;
     st.ledger
-        .read(|s| s.blob_status(&id).cloned())
-        .map(|info| Json(BlobStatus::new(id, info)))
+        .read(|s| {
+            s.blob_status(&id)
+                .map(|info| BlobStatus::new(id, info.clone(), s.blob_evidence(&id)))
+        })
+        .map(Json)
         .ok_or_else(|| {
             ApiError::not_found("unknown_blob", format!("blob {id} was never registered"))
         })

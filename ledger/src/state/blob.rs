@@ -92,6 +92,7 @@ pub(super) fn register(
         deletable: r.deletable,
         invalid: false,
         attributes: Default::default(),
+        changed_at: o.height,
     }))?;
     if r.deletable {
         info.registered_deletable = bump(info.registered_deletable, true)?;
@@ -177,6 +178,7 @@ pub(super) fn certify(
         )));
     }
     b.certified_epoch = Some(epoch);
+    b.changed_at = o.height;
     let mut info = o.blob_info(&b.blob_id).unwrap_or_default();
     if b.deletable {
         info.certified_deletable = bump(info.certified_deletable, true)?;
@@ -219,6 +221,7 @@ pub(super) fn extend(
     o.use_capacity(b.end_epoch, floe_common::Epoch(new_end), b.size)?;
     o.pay_escrow(payer, b.end_epoch, floe_common::Epoch(new_end), per_epoch)?;
     b.end_epoch = floe_common::Epoch(new_end);
+    b.changed_at = o.height;
     let mut info = o.blob_info(&b.blob_id).unwrap_or_default();
     info.max_certified_end_epoch = info.max_certified_end_epoch.max(Some(b.end_epoch));
     o.set_blob_info(b.blob_id, Some(info));

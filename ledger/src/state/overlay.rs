@@ -31,6 +31,8 @@ pub(crate) struct Overlay<'s> {
     created: Vec<ObjectId>,
     /// Events emitted so far.
     pub events: Vec<Event>,
+    /// The height of the block being executed.
+    pub height: u64,
 }
 
 /// The writes of a successful transaction, detached from the state they were read from.
@@ -62,6 +64,7 @@ impl<'s> Overlay<'s> {
             next_index: 0,
             created: Vec::new(),
             events: Vec::new(),
+            height: 0,
         }
     }
 

@@ -61,6 +61,9 @@ pub enum ClientError {
     /// A block's results are not the ones the next certified header commits to.
     #[error("block results not proven: {0}")]
     Results(#[from] crate::record::ResultsError),
+    /// A server's claim about a blob is not proven by the blocks it names.
+    #[error("blob claim not proven: {0}")]
+    Evidence(#[from] crate::rpc::EvidenceError),
     /// A wait ran out (the server's 504, or the request timed out).
     #[error("timed out")]
     Timeout,
@@ -587,6 +590,44 @@ impl LedgerClient {
         Ok(Some(record))
     }
 
+    /// A blob's certification, proven: the server's [`BlobStatus`] names the block holding
+    /// the event that set its latest certified end epoch ([`BlobEvidence`]), and that block's
+    /// results are proven by the next certified header. `None` when the server says the blob
+    /// is not certified (or unknown); an error when it says certified and cannot prove it.
+    /// Waits up to [`PROOF_WAIT`] for the block after the event's to be committed.
+    ///
+    /// [`BlobStatus`]: crate::rpc::BlobStatus
+    /// [`BlobEvidence`]: crate::rpc::BlobEvidence
+    pub async fn proven_certification(
+        &self,
+        blob_id: &BlobId,
+        chain_id: &str,
+        validators: &ValidatorSet,
+    ) -> Result<Option<crate::rpc::ProvenCertification>, ClientError> {
+        use crate::rpc::EvidenceError;
+        let Some(status) = self.blob_status(blob_id).await? else {
+            return Ok(None);
+        };
+        if !status.certified {
+            return Ok(None);
+        }
+        let evidence = status.evidence.ok_or(EvidenceError::Missing(*blob_id))?;
+        let deadline = tokio::time::Instant::now() + PROOF_WAIT;
+        let record = loop {
+            if let Some(r) = self
+                .proven_block(evidence.height, chain_id, validators)
+                .await?
+            {
+                break r;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(EvidenceError::NotYetProven(evidence.height).into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        Ok(Some(evidence.prove(blob_id, &record)?))
+    }
+
     /// The validator set.
     pub async fn validators(&self) -> Result<ValidatorSet, ClientError> {
         self.get("/v1/validators").await
@@ -602,6 +643,9 @@ impl LedgerClient {
         self.get("/v1/health").await
     }
 }
+
+/// How long [`LedgerClient::proven_certification`] waits for the block that proves an event.
+pub const PROOF_WAIT: Duration = Duration::from_secs(5);
 
 /// Checks that `record` is block `height` of chain `chain_id`, committed by `validators`, with
 /// the transactions its header commits to.

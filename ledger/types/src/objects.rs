@@ -85,6 +85,10 @@ pub struct BlobObject {
     pub invalid: bool,
     /// Attributes (e.g. `content-type`).
     pub attributes: BTreeMap<String, String>,
+    /// Height of the block whose event last set this object's registration, certification or
+    /// end epoch (its `BlobRegistered`, `BlobCertified` or `BlobExtended` event): where a
+    /// client proves them ([`BlobEvidence`](crate::rpc::BlobEvidence)).
+    pub changed_at: u64,
 }
 
 impl BlobObject {

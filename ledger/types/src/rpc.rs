@@ -203,11 +203,14 @@ pub struct BlobStatus {
     /// Counts, epochs and objects.
     #[serde(flatten)]
     pub info: BlobIdInfo,
+    /// Where the latest certified end epoch can be proven (when the blob is certified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<BlobEvidence>,
 }
 
 impl BlobStatus {
-    /// The status of `blob_id` from its index entry.
-    pub fn new(blob_id: BlobId, info: BlobIdInfo) -> Self {
+    /// The status of `blob_id` from its index entry, with the evidence for its certification.
+    pub fn new(blob_id: BlobId, info: BlobIdInfo, evidence: Option<BlobEvidence>) -> Self {
         BlobStatus {
             blob_id,
             permanent: info.registered_permanent > 0,
@@ -215,6 +218,126 @@ impl BlobStatus {
             certified: info.certified_permanent + info.certified_deletable > 0,
             invalid: info.is_invalid(),
             info,
+            evidence,
+        }
+    }
+}
+
+/// Where a server claims a blob's certification can be proven: the block at `height` holds a
+/// `BlobCertified` or `BlobExtended` event of `object_id` with end epoch `end_epoch`.
+///
+/// A client checks it with [`BlobEvidence::prove`] on that block's record, once the block's
+/// results are proven ([`LedgerClient::proven_block`](crate::LedgerClient::proven_block)).
+/// What it proves is that the blob object was certified, and lasted until `end_epoch`, as of
+/// `height`. It cannot prove that nothing happened since: a deletable object may have been
+/// deleted, or the blob id invalidated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobEvidence {
+    /// The certified blob object with the latest end epoch.
+    pub object_id: ObjectId,
+    /// The height of the event.
+    pub height: u64,
+    /// The end epoch the event sets.
+    pub end_epoch: Epoch,
+}
+
+/// A blob certification, proven by a certified block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvenCertification {
+    /// The blob.
+    pub blob_id: BlobId,
+    /// The certified blob object.
+    pub object_id: ObjectId,
+    /// Whether the object is deletable.
+    pub deletable: bool,
+    /// Its end epoch (exclusive) as of `height`.
+    pub end_epoch: Epoch,
+    /// The block holding the event.
+    pub height: u64,
+}
+
+/// A server's claim about a blob does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    /// The server claims a certification but names no block proving it.
+    #[error("blob {0} is claimed certified without evidence")]
+    Missing(BlobId),
+    /// The named block is not (yet) followed by a committed block, so its results are unproven.
+    #[error("block {0} is not followed by a certified block yet")]
+    NotYetProven(u64),
+    /// The named block holds no event certifying or extending the object to the end epoch.
+    #[error(
+        "block {height} holds no certification of {object_id} (blob {blob_id}) until {end_epoch}"
+    )]
+    NoSuchEvent {
+        /// The blob.
+        blob_id: BlobId,
+        /// The object claimed.
+        object_id: ObjectId,
+        /// The end epoch claimed.
+        end_epoch: Epoch,
+        /// The block named.
+        height: u64,
+    },
+}
+
+impl BlobEvidence {
+    /// Checks the evidence against `record`, the (already proven) block at `self.height`: one
+    /// of its successful transactions emitted `BlobCertified` or `BlobExtended` for `blob_id`'s
+    /// object `self.object_id` with end epoch `self.end_epoch`.
+    pub fn prove(
+        &self,
+        blob_id: &BlobId,
+        record: &crate::record::BlockRecord,
+    ) -> Result<ProvenCertification, EvidenceError> {
+        use crate::events::Event;
+        let found = (record.block.header.height == self.height)
+            .then(|| {
+                record
+                    .outcomes
+                    .iter()
+                    .filter_map(|o| match &o.status {
+                        TxStatus::Success(effects) => Some(effects.events.iter()),
+                        TxStatus::Failure(_) => None,
+                    })
+                    .flatten()
+                    .find_map(|e| match e {
+                        Event::BlobCertified {
+                            blob_id: b,
+                            object_id,
+                            end_epoch,
+                            deletable,
+                            ..
+                        }
+                        | Event::BlobExtended {
+                            blob_id: b,
+                            object_id,
+                            end_epoch,
+                            deletable,
+                        } if b == blob_id
+                            && *object_id == self.object_id
+                            && *end_epoch == self.end_epoch =>
+                        {
+                            Some(*deletable)
+                        }
+                        _ => None,
+                    })
+            })
+            .flatten();
+        match found {
+            Some(deletable) => Ok(ProvenCertification {
+                blob_id: *blob_id,
+                object_id: self.object_id,
+                deletable,
+                end_epoch: self.end_epoch,
+                height: self.height,
+            }),
+            None => Err(EvidenceError::NoSuchEvent {
+                blob_id: *blob_id,
+                object_id: self.object_id,
+                end_epoch: self.end_epoch,
+                height: self.height,
+            }),
         }
     }
 }
@@ -415,5 +538,121 @@ mod cursor_text {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<EventCursor, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::{Block, BlockHeader};
+    use crate::cert::{CommitCertificate, ValidatorAddress};
+    use crate::events::{Effects, Event};
+    use crate::record::BlockRecord;
+
+    fn record(height: u64, events: Vec<Event>) -> BlockRecord {
+        let header = BlockHeader {
+            chain_id: "c".into(),
+            height,
+            parent_hash: BlockHash::GENESIS_PARENT,
+            timestamp_ms: 1,
+            proposer: ValidatorAddress([1; 32]),
+            tx_root: Digest([0; 32]),
+            app_hash: Digest([0; 32]),
+        };
+        let ok = |events| TxOutcome {
+            digest: TxDigest([2; 32]),
+            status: TxStatus::Success(Effects {
+                digest: TxDigest([2; 32]),
+                fee_charged: Frost(1),
+                created: Vec::new(),
+                mutated: Vec::new(),
+                deleted: Vec::new(),
+                events,
+            }),
+        };
+        BlockRecord {
+            certificate: CommitCertificate {
+                height,
+                round: 0,
+                block_hash: header.hash(),
+                signatures: Vec::new(),
+            },
+            block: Block {
+                header,
+                txs: Vec::new(),
+            },
+            outcomes: vec![ok(Vec::new()), ok(events)],
+            app_hash: Digest([0; 32]),
+            system_events: Vec::new(),
+            changes_digest: Digest([0; 32]),
+        }
+    }
+
+    #[test]
+    fn evidence_proves_only_the_event_it_names() {
+        let (blob, other_blob) = (BlobId([5; 32]), BlobId([6; 32]));
+        let object = ObjectId([7; 32]);
+        let certified = Event::BlobCertified {
+            blob_id: blob,
+            object_id: object,
+            end_epoch: Epoch(9),
+            deletable: false,
+            epoch: Epoch(1),
+        };
+        let evidence = BlobEvidence {
+            object_id: object,
+            height: 4,
+            end_epoch: Epoch(9),
+        };
+        let proven = evidence
+            .prove(&blob, &record(4, vec![certified.clone()]))
+            .unwrap();
+        assert_eq!(
+            (proven.end_epoch, proven.height, proven.deletable),
+            (Epoch(9), 4, false)
+        );
+        // An extension proves its new end epoch too.
+        let extended = Event::BlobExtended {
+            blob_id: blob,
+            object_id: object,
+            end_epoch: Epoch(9),
+            deletable: true,
+        };
+        assert!(
+            evidence
+                .prove(&blob, &record(4, vec![extended]))
+                .unwrap()
+                .deletable
+        );
+        // Another block, blob, object or end epoch: not proven.
+        let refuse = |e: &BlobEvidence, b: &BlobId, r: &BlockRecord| {
+            assert!(matches!(
+                e.prove(b, r),
+                Err(EvidenceError::NoSuchEvent { .. })
+            ));
+        };
+        refuse(&evidence, &blob, &record(5, vec![certified.clone()]));
+        refuse(&evidence, &other_blob, &record(4, vec![certified.clone()]));
+        let later = BlobEvidence {
+            end_epoch: Epoch(10),
+            ..evidence
+        };
+        refuse(&later, &blob, &record(4, vec![certified.clone()]));
+        let elsewhere = BlobEvidence {
+            object_id: ObjectId([8; 32]),
+            ..evidence
+        };
+        refuse(&elsewhere, &blob, &record(4, vec![certified]));
+        // A registration is not a certification.
+        let registered = Event::BlobRegistered {
+            blob_id: blob,
+            object_id: object,
+            epoch: Epoch(1),
+            end_epoch: Epoch(9),
+            deletable: false,
+            size: 1,
+            encoding_type: floe_common::EncodingType::RedStuffRs2,
+        };
+        refuse(&evidence, &blob, &record(4, vec![registered]));
     }
 }

@@ -57,11 +57,17 @@ async fn cli_store_and_read_with_the_binary() {
         serde_json::to_vec(&KeyFile::of(&net.user)).unwrap(),
     )
     .unwrap();
+    // With the genesis: the client proves the certification it relies on.
+    std::fs::write(
+        dir.path().join("genesis.json"),
+        serde_json::to_vec(&net.genesis).unwrap(),
+    )
+    .unwrap();
     let config = dir.path().join("client.yaml");
     std::fs::write(
         &config,
         format!(
-            "ledger_rpc:\n  - {}\nwallet: wallet.json\ndefault_epochs: 2\n",
+            "ledger_rpc:\n  - {}\nwallet: wallet.json\ndefault_epochs: 2\ngenesis: genesis.json\n",
             net.rpc_url
         ),
     )
@@ -121,6 +127,17 @@ async fn cli_store_and_read_with_the_binary() {
         "again",
     );
     assert_eq!(again["blobs"][0]["result"], "already_certified");
+    // Its status comes with the proof, checked against the genesis validators.
+    let status = ok_json(
+        &floe(&config, &["--json", "blob-status", &blob_id]).await,
+        "blob-status",
+    );
+    assert_eq!(status["certified"], true);
+    let proof = &status["proof"];
+    assert_eq!(proof["blob_id"], blob_id.as_str(), "{status}");
+    assert_eq!(proof["end_epoch"], status["max_certified_end_epoch"]);
+    assert!(proof["height"].as_u64().unwrap() >= 1);
+    assert_eq!(status["evidence"]["height"], proof["height"]);
 
     // bench read: one JSON line.
     let bench = floe(&config, &["bench", "read", &blob_id]).await;

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use floe_client::{ClientConfig, Floe, FloeError, Wallet};
+use floe_client::{ClientConfig, Floe, FloeError, LedgerTrust, Wallet};
 use floe_common::{Frost, NodeId};
 use floe_ledger_types::Address;
 use floe_ledger_types::LedgerClient;
@@ -43,6 +43,13 @@ impl Env {
         ClientConfig::load(&path).map_err(|e| CliError::config(&e, &path))
     }
 
+    /// What `config` trusts (reads its genesis file, if it names one).
+    pub fn trust(&self, config: &ClientConfig) -> Result<LedgerTrust, CliError> {
+        config
+            .trust()
+            .map_err(|e| CliError::config(&e, &self.config_path().unwrap_or_default()))
+    }
+
     fn context(&self, wallet: Option<&Wallet>) -> Context {
         Context {
             config: self.config_path().ok().map(|p| p.display().to_string()),
@@ -54,9 +61,12 @@ impl Env {
     pub async fn connect(&self) -> Result<(Floe, Context), CliError> {
         let config = self.config()?;
         let ctx = self.context(None);
-        let floe = Floe::with_trust(LedgerClient::new(config.ledger_rpc.clone()), config.trust())
-            .await
-            .map_err(|e| from_floe(&e, &ctx))?;
+        let floe = Floe::with_trust(
+            LedgerClient::new(config.ledger_rpc.clone()),
+            self.trust(&config)?,
+        )
+        .await
+        .map_err(|e| from_floe(&e, &ctx))?;
         Ok((floe, ctx))
     }
 
@@ -66,10 +76,13 @@ impl Env {
         let config = self.config()?;
         let wallet = Wallet::load(&config.wallet).map_err(|e| CliError::wallet(&e))?;
         let ctx = self.context(Some(&wallet));
-        let floe = Floe::with_trust(LedgerClient::new(config.ledger_rpc.clone()), config.trust())
-            .await
-            .map_err(|e| from_floe(&e, &ctx))?
-            .with_wallet(wallet);
+        let floe = Floe::with_trust(
+            LedgerClient::new(config.ledger_rpc.clone()),
+            self.trust(&config)?,
+        )
+        .await
+        .map_err(|e| from_floe(&e, &ctx))?
+        .with_wallet(wallet);
         Ok((floe, ctx))
     }
 }

@@ -140,6 +140,7 @@ pub fn from_floe(e: &FloeError, ctx: &Context) -> CliError {
     let config = ctx.config.as_deref().unwrap_or("the config");
     let (message, hint) = match e {
         FloeError::Wallet(w) => return CliError::wallet(w),
+        FloeError::Config(c) => return CliError::config(c, std::path::Path::new(config)),
         FloeError::NoWallet { .. } => (
             e.to_string(),
             Some("create one with `floe wallet new`".to_owned()),
@@ -358,6 +359,9 @@ fn from_trust(e: &TrustError, config: &str) -> CliError {
                 "raise `max_fee` in {config} if this network's fee really is that high"
             ))
         }
+        TrustError::NoProofRoot => CliError::local("no_proof_root", e.to_string()).hint(format!(
+            "name the chain's genesis file as `genesis` in {config}"
+        )),
     }
 }
 

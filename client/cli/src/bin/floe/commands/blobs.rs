@@ -121,7 +121,33 @@ pub async fn blob_status(env: &Env, blob_id: BlobId) -> Result<Report, CliError>
     for o in &i.objects {
         let _ = writeln!(h, "  {o}");
     }
-    Ok(Report::new(&status, h))
+    // With the chain's genesis, the certification is checked against a certified block.
+    let mut json = serde_json::to_value(&status).expect("status serializes");
+    if floe.can_prove() && status.certified {
+        let proof = match floe.proven_certification(&blob_id).await {
+            Ok(Some(p)) => {
+                let _ = writeln!(
+                    h,
+                    "Proof:     certified until epoch {} by block {} (checked against the genesis validators)",
+                    p.end_epoch, p.height
+                );
+                serde_json::to_value(p).expect("proof serializes")
+            }
+            Ok(None) => {
+                let _ = writeln!(
+                    h,
+                    "Proof:     none (the ledger no longer reports a certification)"
+                );
+                serde_json::Value::Null
+            }
+            Err(e) => {
+                let _ = writeln!(h, "Proof:     NOT PROVEN: {e}");
+                serde_json::json!({ "error": e.to_string(), "code": e.code() })
+            }
+        };
+        json["proof"] = proof;
+    }
+    Ok(Report::new(json, h))
 }
 
 pub async fn list_blobs(env: &Env) -> Result<Report, CliError> {

@@ -29,7 +29,7 @@ async fn paying_client(env: &Env) -> Result<(ClientConfig, BlobClient, Context),
     let ctx = env.context(Some(&wallet));
     let ledger = LedgerClient::new(config.ledger_rpc.clone());
     let options = BlobOptions {
-        trust: config.trust(),
+        trust: env.trust(&config)?,
         ..BlobOptions::default()
     };
     let client = BlobClient::connect(ledger, wallet.key().clone(), options)
@@ -45,7 +45,7 @@ async fn reading_client(env: &Env) -> Result<(BlobClient, Context), CliError> {
     let ledger = LedgerClient::new(config.ledger_rpc.clone());
     let key = KeyPair::generate(&mut rand::rngs::OsRng);
     let options = BlobOptions {
-        trust: config.trust(),
+        trust: env.trust(&config)?,
         ..BlobOptions::default()
     };
     let client = BlobClient::connect(ledger, key, options)
