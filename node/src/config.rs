@@ -31,8 +31,9 @@ pub struct NodeConfig {
     pub http_listen: SocketAddr,
     /// Ledger RPC base URLs (any validator; the node fails over between them).
     pub ledger_rpc: Vec<String>,
-    /// fsync RocksDB's write-ahead log on every acknowledged write (survives power loss, not
-    /// only `kill -9`; costs one fsync per write).
+    /// fsync RocksDB's write-ahead log on every acknowledged write (costs one fsync per
+    /// write). Without it, storage confirmations are still signed only after an fsync that
+    /// covers the slivers they vouch for (one fsync shared by concurrent confirmations).
     #[serde(default)]
     pub sync_writes: bool,
     /// Blob sync (recovery of missing slivers).

@@ -288,6 +288,7 @@ impl NodeCore {
             epoch: self.epoch().0,
             shards: self.shards().len() as u64,
             recovering: self.recovering.load(Ordering::Relaxed),
+            wal_syncs: self.storage.wal_syncs(),
         }
     }
 }

@@ -58,6 +58,8 @@ pub struct Metrics {
     pub gc_blobs_deleted: Counter,
     /// Bytes freed by garbage collection.
     pub gc_bytes_deleted: Counter,
+    /// fsyncs of the write-ahead log before signing confirmations (set from the store).
+    wal_syncs: Counter,
     /// Slivers received from a shard's previous holder (shard sync).
     pub shard_slivers_received: Counter,
     /// Bytes of slivers received by shard sync.
@@ -99,6 +101,8 @@ pub struct Gauges {
     pub shards: u64,
     /// Blobs in the sync queue.
     pub recovering: u64,
+    /// fsyncs of the write-ahead log made before signing confirmations.
+    pub wal_syncs: u64,
 }
 
 impl Default for Metrics {
@@ -112,6 +116,7 @@ impl Default for Metrics {
             inconsistencies_found: Counter::default(),
             gc_blobs_deleted: Counter::default(),
             gc_bytes_deleted: Counter::default(),
+            wal_syncs: Counter::default(),
             shard_slivers_received: Counter::default(),
             shard_bytes_received: Counter::default(),
             shard_sync_fallbacks: Counter::default(),
@@ -235,6 +240,11 @@ impl Metrics {
                 "Bytes freed by garbage collection",
                 &self.gc_bytes_deleted,
             ),
+            (
+                "wal_syncs",
+                "fsyncs of the write-ahead log before signing storage confirmations (one serves all confirmations waiting on it)",
+                &self.wal_syncs,
+            ),
         ] {
             r.register(name, help, counter.clone());
         }
@@ -294,6 +304,10 @@ impl Metrics {
         set(&self.epoch, u64::from(g.epoch));
         set(&self.shards, g.shards);
         set(&self.blobs_recovering, g.recovering);
+        let counted = self.wal_syncs.get();
+        if g.wal_syncs > counted {
+            self.wal_syncs.inc_by(g.wal_syncs - counted);
+        }
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out

@@ -152,8 +152,9 @@ impl NodeCore {
             .ok_or(NodeError::NotFound)
     }
 
-    /// Signs a confirmation if everything is in place now.
-    fn try_confirm(&self, req: &ConfirmationRequest) -> NodeResult<SignedConfirmation> {
+    /// Whether a confirmation can be signed now: the blob is registered with the asked
+    /// persistence and this node holds all its slivers.
+    fn confirmable(&self, req: &ConfirmationRequest) -> NodeResult<()> {
         let state = self.writable(&req.blob_id)?;
         let registered = match req.persistence {
             BlobPersistence::Permanent => state.registered_permanent > 0,
@@ -177,23 +178,17 @@ impl NodeCore {
                 missing: u32::try_from(missing).unwrap_or(u32::MAX),
             });
         }
-        let msg = ProtocolMessage::new(
-            &self.chain_id,
-            self.epoch(),
-            StorageConfirmation {
-                blob_id: req.blob_id,
-                persistence: req.persistence,
-            },
-        );
-        Ok(SignedMessage::sign(&self.key, &msg))
+        Ok(())
     }
 
-    /// A signed storage confirmation, waiting up to the request's (capped) wait.
+    /// A signed storage confirmation, waiting up to the request's (capped) wait. Signed only
+    /// once the slivers it vouches for are durable: the write-ahead log is fsynced first
+    /// (shared with concurrent confirmations).
     pub async fn confirmation(&self, req: ConfirmationRequest) -> NodeResult<SignedConfirmation> {
         let wait = Duration::from_millis(u64::from(req.wait_ms)).min(self.max_confirmation_wait);
         self.wait_until(
             wait,
-            || self.try_confirm(&req),
+            || self.confirmable(&req),
             |e| {
                 matches!(
                     e,
@@ -203,7 +198,20 @@ impl NodeCore {
                 )
             },
         )
-        .await
+        .await?;
+        let storage = self.storage.clone();
+        tokio::task::spawn_blocking(move || storage.sync_wal())
+            .await
+            .map_err(join_error)??;
+        let msg = ProtocolMessage::new(
+            &self.chain_id,
+            self.epoch(),
+            StorageConfirmation {
+                blob_id: req.blob_id,
+                persistence: req.persistence,
+            },
+        );
+        Ok(SignedMessage::sign(&self.key, &msg))
     }
 
     /// Recovery symbols from the node's slivers named in `req.sources`.

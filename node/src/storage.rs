@@ -24,8 +24,11 @@
 //! count), [`schema`] (families, keys, typed values) and [`tuning`] (RocksDB options).
 //!
 //! Every write goes through RocksDB's write-ahead log before it is acknowledged, so an
-//! acknowledged write survives `kill -9` of the process; with `sync_writes` the log is also
-//! fsynced, which extends that to a machine crash at the cost of one fsync per write. Values are
+//! acknowledged write survives `kill -9` of the process. Before the node signs anything that
+//! vouches for stored data (a storage confirmation), it makes the log durable with
+//! [`Storage::sync_wal`]: one fsync covers every write made before it, and concurrent callers
+//! share it (group commit), so a power loss across the committee cannot void a certificate
+//! the ledger accepted. With `sync_writes` every write is fsynced on its own instead. Values are
 //! decoded with size limits and checked against their key: a corrupted record is a typed error,
 //! never a panic or a wrong sliver.
 
@@ -138,6 +141,20 @@ pub struct Storage {
     read: rocksdb::ReadOptions,
     /// Serialises data writes so that [`StorageStats`] is updated read-modify-write exactly.
     stats: Mutex<StorageStats>,
+    /// Group commit of the write-ahead log ([`Storage::sync_wal`]).
+    wal: WalSync,
+}
+
+/// Counts writes and fsyncs of the write-ahead log, so that one fsync serves every write made
+/// before it began.
+#[derive(Default)]
+struct WalSync {
+    /// Writes acknowledged so far.
+    written: std::sync::atomic::AtomicU64,
+    /// Held while fsyncing; holds the count of writes the last fsync covered.
+    synced: Mutex<u64>,
+    /// fsyncs done.
+    syncs: std::sync::atomic::AtomicU64,
 }
 
 impl Storage {
@@ -158,6 +175,7 @@ impl Storage {
             write,
             read,
             stats: Mutex::new(StorageStats::default()),
+            wal: WalSync::default(),
         };
         let stats = schema::STATS.get(&st)?.unwrap_or_default();
         *st.stats.get_mut().expect("not shared yet") = stats;
@@ -178,6 +196,31 @@ impl Storage {
     /// Writes `batch` through the write-ahead log (fsynced with `sync_writes`).
     fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
         self.db.write_opt(batch, &self.write)?;
+        self.wal
+            .written
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Makes every write acknowledged before this call durable (fsyncs the write-ahead log).
+    /// Blocking. Concurrent callers share one fsync: a caller whose writes the running fsync
+    /// already covers, or the next one will, does not start its own.
+    pub fn sync_wal(&self) -> Result<(), StorageError> {
+        use std::sync::atomic::Ordering;
+        let mine = self.wal.written.load(Ordering::Acquire);
+        let mut synced = self.wal.synced.lock().expect("wal lock");
+        if *synced >= mine {
+            return Ok(());
+        }
+        let covered = self.wal.written.load(Ordering::Acquire);
+        self.db.flush_wal(true)?;
+        self.wal.syncs.fetch_add(1, Ordering::Relaxed);
+        *synced = covered;
+        Ok(())
+    }
+
+    /// fsyncs of the write-ahead log done by [`Storage::sync_wal`].
+    pub fn wal_syncs(&self) -> u64 {
+        self.wal.syncs.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

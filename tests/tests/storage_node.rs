@@ -72,6 +72,17 @@ async fn n4_store_read_round_trip() {
         client.read(unknown, ConsistencyCheck::Default).await,
         Err(ReadError::NotFound(_))
     ));
+    // Every confirmation was signed after an fsync of the write-ahead log (the nodes write
+    // without per-write syncs here); one fsync serves a whole blob's slivers.
+    for node in &cluster.nodes {
+        let core = node.core().expect("running");
+        let (syncs, slivers) = (core.storage().wal_syncs(), core.storage().stats().slivers);
+        assert!(
+            (1..slivers).contains(&syncs),
+            "{}: {syncs} fsyncs for {slivers} slivers",
+            node.config.name
+        );
+    }
     cluster.shutdown().await;
 }
 

@@ -258,3 +258,44 @@ fn corrupt_records_are_typed_errors() {
     // A second process cannot open the same store.
     assert!(Storage::open(dir.path(), config(), StorageOptions::default()).is_err());
 }
+
+#[test]
+fn wal_sync_is_shared_by_concurrent_callers() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = std::sync::Arc::new(
+        Storage::open(dir.path(), config(), StorageOptions::default()).unwrap(),
+    );
+    // Nothing written: nothing to sync.
+    st.sync_wal().unwrap();
+    assert_eq!(st.wal_syncs(), 0);
+    let enc = encode_blob(&config(), &vec![3u8; 5_000]).unwrap();
+    let id = enc.blob_id();
+    st.put_metadata(&id, enc.metadata.metadata()).unwrap();
+    st.sync_wal().unwrap();
+    assert_eq!(st.wal_syncs(), 1);
+    // Covered already: no second fsync.
+    st.sync_wal().unwrap();
+    assert_eq!(st.wal_syncs(), 1);
+    // Many writers each asking for durability share fsyncs.
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (st, enc) = (st.clone(), enc.clone());
+            std::thread::spawn(move || {
+                for p in (t..enc.pairs.len()).step_by(8) {
+                    st.put_sliver(&id, enc.pairs[p].index, &enc.pairs[p].primary)
+                        .unwrap();
+                    st.sync_wal().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let syncs = st.wal_syncs() - 1;
+    assert!(
+        (1..=enc.pairs.len() as u64).contains(&syncs),
+        "{syncs} fsyncs for {} writes",
+        enc.pairs.len()
+    );
+}
