@@ -128,6 +128,11 @@ impl BlobClient {
         })
     }
 
+    /// The chain this client signs for.
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
     /// The ledger client.
     pub fn ledger(&self) -> &LedgerClient {
         &self.ledger

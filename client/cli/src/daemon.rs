@@ -8,6 +8,11 @@
 //! | `GET /v1/blobs/{blobId}/byte-range?start=S&length=L` | a byte range of the blob |
 //! | `GET /v1/blobs/by-object-id/{objectId}` | the blob of a blob object, with its attributes (`content-type`, …) as headers |
 //! | `GET /v1/api` | the OpenAPI document, as YAML ([`openapi`]) |
+//! | `GET /status` | the daemon's status: ledger reachable, slots in use ([`api::DaemonStatus`]) |
+//! | `GET /metrics` | Prometheus metrics ([`metrics`](self::metrics)) |
+//!
+//! Every `GET` route answers `HEAD` too. Browser-facing headers (CORS for reads, caching,
+//! `nosniff`, a sandbox for active content) are the [`web`] module's rules.
 //!
 //! Limits: a publisher body larger than [`DaemonOptions::max_body`] is refused with 413 before it
 //! is read; more than [`DaemonOptions::max_concurrent`] stores (or
@@ -33,8 +38,10 @@
 mod aggregator;
 pub mod api;
 mod error;
+pub mod metrics;
 mod publisher;
 pub mod range;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -78,6 +85,12 @@ pub struct DaemonOptions {
     pub max_concurrent_reads: usize,
     /// Blob attributes returned as headers by `by-object-id` (lower case).
     pub allowed_headers: Vec<String>,
+    /// The origin allowed to read cross-origin (`Access-Control-Allow-Origin`), `*` by
+    /// default; `None` sends no CORS headers.
+    pub cors_allow_origin: Option<String>,
+    /// Serve HTML, SVG and XML without `Content-Security-Policy: sandbox` (lets a stored page
+    /// run script with the daemon's origin: only for a daemon that serves its own sites).
+    pub allow_active_content: bool,
 }
 
 impl Default for DaemonOptions {
@@ -87,6 +100,8 @@ impl Default for DaemonOptions {
             max_concurrent: 8,
             max_concurrent_reads: 64,
             allowed_headers: DEFAULT_ALLOWED_HEADERS.map(str::to_owned).to_vec(),
+            cors_allow_origin: Some("*".to_owned()),
+            allow_active_content: false,
         }
     }
 }
@@ -99,6 +114,16 @@ pub(crate) struct State {
     pub(crate) reads: Arc<Semaphore>,
     /// The OpenAPI document, as served.
     pub(crate) openapi_yaml: String,
+    /// Counters for `/metrics`.
+    pub(crate) metrics: metrics::DaemonMetrics,
+}
+
+impl State {
+    fn in_flight(&self) -> (usize, usize) {
+        let reads = self.options.max_concurrent_reads.max(1) - self.reads.available_permits();
+        let stores = self.options.max_concurrent.max(1) - self.stores.available_permits();
+        (reads, stores)
+    }
 }
 
 /// The routes, each with its part of the OpenAPI document.
@@ -109,6 +134,8 @@ fn routes() -> OpenApiRouter<Arc<State>> {
         .routes(routes!(aggregator::get_byte_range))
         .routes(routes!(aggregator::get_by_object_id))
         .routes(routes!(openapi_document))
+        .routes(routes!(status))
+        .routes(routes!(metrics_text))
 }
 
 /// The daemon's OpenAPI document, generated from the routes it serves.
@@ -130,9 +157,18 @@ pub fn router(client: Arc<BlobClient>, options: &DaemonOptions) -> Router {
         reads: Arc::new(Semaphore::new(options.max_concurrent_reads.max(1))),
         options: options.clone(),
         openapi_yaml: serde_yaml_ng::to_string(&doc).expect("an OpenAPI document serializes"),
+        metrics: metrics::DaemonMetrics::default(),
     });
     routes
         .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::web_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count,
+        ))
         .with_state(state)
 }
 
@@ -164,6 +200,65 @@ async fn openapi_document(AxState(state): AxState<Arc<State>>) -> impl IntoRespo
     )
 }
 
+/// The daemon's status.
+///
+/// `ok` with the ledger's epoch, or `degraded` (503) when the ledger does not answer; and how
+/// many reads and stores are being served.
+#[utoipa::path(
+    get,
+    path = "/status",
+    operation_id = "status",
+    responses(
+        (status = 200, description = "The daemon can serve.", body = api::DaemonStatus),
+        (status = 503, description = "The ledger does not answer: reads and stores fail until it does.", body = api::DaemonStatus),
+    )
+)]
+async fn status(AxState(state): AxState<Arc<State>>) -> impl IntoResponse {
+    let (reads, stores) = state.in_flight();
+    let system = state.client.ledger().system().await;
+    let mut doc = api::DaemonStatus {
+        status: "ok".to_owned(),
+        chain_id: state.client.chain_id().to_owned(),
+        epoch: None,
+        ledger_error: None,
+        reads_in_flight: reads,
+        max_concurrent_reads: state.options.max_concurrent_reads,
+        stores_in_flight: stores,
+        max_concurrent_stores: state.options.max_concurrent,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let code = match system {
+        Ok(s) => {
+            doc.epoch = Some(s.epoch.0);
+            axum::http::StatusCode::OK
+        }
+        Err(e) => {
+            doc.status = "degraded".to_owned();
+            doc.ledger_error = Some(e.to_string());
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    (code, axum::Json(doc))
+}
+
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    responses((status = 200, description = "Requests by route, method and status; body bytes and latency by route; slots in use.", content_type = "application/openmetrics-text", body = String))
+)]
+async fn metrics_text(AxState(state): AxState<Arc<State>>) -> impl IntoResponse {
+    let (reads, stores) = state.in_flight();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        state.metrics.render(reads, stores),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +283,8 @@ mod tests {
         assert_eq!(
             paths,
             [
+                "/metrics",
+                "/status",
                 "/v1/api",
                 "/v1/blobs",
                 "/v1/blobs/by-object-id/{object_id}",

@@ -25,12 +25,19 @@ struct Daemon {
 }
 
 async fn start_daemon(cluster: &TestCluster) -> Daemon {
+    start_daemon_with(
+        cluster,
+        DaemonOptions {
+            max_body: MAX_BODY,
+            max_concurrent: 1,
+            ..DaemonOptions::default()
+        },
+    )
+    .await
+}
+
+async fn start_daemon_with(cluster: &TestCluster, options: DaemonOptions) -> Daemon {
     let client = Arc::new(cluster.client().await);
-    let options = DaemonOptions {
-        max_body: MAX_BODY,
-        max_concurrent: 1,
-        ..DaemonOptions::default()
-    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = CancellationToken::new();
@@ -55,6 +62,162 @@ async fn json_of(resp: reqwest::Response) -> Value {
 /// The `details[0].reason` of an error document.
 fn reason(doc: &Value) -> &str {
     doc["error"]["details"][0]["reason"].as_str().unwrap_or("")
+}
+
+/// Browser-facing headers, `HEAD`, `/status` and `/metrics` (see `floe_cli::daemon::web`).
+async fn web_ready(
+    cluster: &TestCluster,
+    d: &Daemon,
+    http: &reqwest::Client,
+    floe: &Floe,
+    object_id: ObjectId,
+    bytes: &[u8],
+) {
+    let blob_id = floe_client::blob_id_of(bytes, cluster.genesis.n_shards)
+        .unwrap()
+        .blob_id;
+    let blob_url = format!("{}/v1/blobs/{blob_id}", d.url);
+    let by_object = format!("{}/v1/blobs/by-object-id/{object_id}", d.url);
+    let origin = "https://site.example";
+
+    // A read by blob id: immutable, no sniffing, readable cross-origin.
+    let resp = http
+        .get(&blob_url)
+        .header("Origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let h = resp.headers();
+    assert_eq!(h["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert!(
+        h["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("content-range")
+    );
+    assert!(h.get("content-security-policy").is_none());
+    // HEAD: the same head, no body.
+    let resp = http.head(&blob_url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["etag"], format!("\"{blob_id}\"").as_str());
+    assert_eq!(
+        resp.headers()["content-length"],
+        bytes.len().to_string().as_str()
+    );
+    assert!(resp.bytes().await.unwrap().is_empty());
+    let resp = http.head(&by_object).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Preflights: reads allowed, the publisher never.
+    let preflight = |method: &'static str| {
+        http.request(reqwest::Method::OPTIONS, &blob_url)
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", method)
+            .send()
+    };
+    let resp = preflight("GET").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    assert!(
+        resp.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("GET")
+    );
+    let resp = preflight("PUT").await.unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    // A cross-origin PUT gets no CORS grant either.
+    let resp = http
+        .put(format!("{}/v1/blobs", d.url))
+        .header("Origin", origin)
+        .body(vec![1u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    // Errors are not cached.
+    let resp = http
+        .get(format!(
+            "{}/v1/blobs/{}",
+            d.url,
+            floe_common::BlobId([3; 32])
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    // HTML from a blob attribute is sandboxed; by object id is cached briefly.
+    floe.set_blob_attribute(object_id, "content-type", "text/html; charset=utf-8")
+        .await
+        .unwrap();
+    let resp = http.get(&by_object).send().await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(resp.headers()["content-security-policy"], "sandbox");
+    assert_eq!(resp.headers()["cache-control"], "public, max-age=60");
+    // An operator serving its own sites may allow active content and name its origin.
+    let own = start_daemon_with(
+        cluster,
+        DaemonOptions {
+            cors_allow_origin: Some(origin.to_owned()),
+            allow_active_content: true,
+            ..DaemonOptions::default()
+        },
+    )
+    .await;
+    let resp = http
+        .get(format!("{}/v1/blobs/by-object-id/{object_id}", own.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get("content-security-policy").is_none());
+    assert_eq!(resp.headers()["access-control-allow-origin"], origin);
+    own.stop.cancel();
+    own.task.await.unwrap().unwrap();
+
+    // Status: ok, with the chain and the epoch.
+    let resp = http.get(format!("{}/status", d.url)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let status = json_of(resp).await;
+    assert_eq!(status["status"], "ok");
+    assert_eq!(status["chainId"], cluster.genesis.chain_id.as_str());
+    assert!(status["epoch"].is_u64(), "{status}");
+    assert_eq!(status["readsInFlight"], 0);
+    // Metrics: the reads above, by route template and status, with bytes and latency.
+    let text = http
+        .get(format!("{}/metrics", d.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ok_reads = text
+        .lines()
+        .find(|l| {
+            l.starts_with("floe_daemon_requests_total{")
+                && l.contains("route=\"/v1/blobs/{blob_id}\"")
+                && l.contains("method=\"GET\"")
+                && l.contains("status=\"200\"")
+        })
+        .unwrap_or_else(|| panic!("no counter for ok reads:\n{text}"));
+    let count: f64 = ok_reads.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 2.0, "{ok_reads}");
+    assert!(
+        text.contains("floe_daemon_requests_total{route=\"/v1/blobs/{blob_id}\",method=\"GET\",status=\"404\"}"),
+        "{text}"
+    );
+    let bytes_line = text
+        .lines()
+        .find(|l| l.starts_with("floe_daemon_response_bytes_total{route=\"/v1/blobs/{blob_id}\"}"))
+        .expect("bytes counter");
+    let sent: f64 = bytes_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(sent >= 2.0 * bytes.len() as f64, "{bytes_line}");
+    assert!(text.contains("floe_daemon_request_seconds_bucket{"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -277,6 +440,8 @@ async fn n4_daemon_publisher_and_aggregator() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(reason(&json_of(resp).await), "OBJECT_NOT_FOUND");
+
+    web_ready(&cluster, &d, &http, &floe, object_id, &bytes).await;
 
     // An empty blob, permanent.
     let resp = http

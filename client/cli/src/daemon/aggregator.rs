@@ -16,7 +16,7 @@ use utoipa::IntoParams;
 
 use super::api::Status;
 use super::range::{ByteRange, RangeError};
-use super::{ApiError, State};
+use super::{ApiError, State, web};
 use floe_client::blobs::ReadError;
 
 /// Consistency options of a read.
@@ -135,15 +135,18 @@ pub(crate) fn read_error(e: &ReadError) -> ApiError {
 }
 
 /// The blob's bytes: 200, or 206 / 416 for a `Range`. `extra` headers (attributes) come first;
-/// `Content-Type` defaults to `application/octet-stream`.
+/// `Content-Type` defaults to `application/octet-stream`; `cache` is the `Cache-Control` of a
+/// success ([`web`](super::web)).
 fn respond(
     blob_id: BlobId,
     data: Bytes,
     range: Option<(ByteRange, String)>,
     extra: HeaderMap,
+    cache: &'static str,
 ) -> Result<Response, ApiError> {
     let len = data.len() as u64;
     let mut headers = extra;
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers
         .entry(header::CONTENT_TYPE)
         .or_insert(HeaderValue::from_static("application/octet-stream"));
@@ -187,7 +190,7 @@ fn respond(
 /// range returns 206 with `Content-Range`; a range outside the blob, or a malformed or
 /// multi-range header, returns 416.
 #[utoipa::path(
-    get,
+    method(get, head),
     path = "/v1/blobs/{blob_id}",
     operation_id = "get_blob",
     params(
@@ -196,7 +199,13 @@ fn respond(
         ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-999`."),
     ),
     responses(
-        (status = 200, description = "The blob's bytes (`ETag` is the quoted blob id, `Accept-Ranges: bytes`).", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 200, description = "The blob's bytes (`ETag` is the quoted blob id, `Accept-Ranges: bytes`). `HEAD` answers the same head without the body.", body = Vec<u8>, content_type = "application/octet-stream",
+            headers(
+                ("ETag" = String, description = "The quoted blob id."),
+                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`: content addressed by blob id never changes."),
+                ("Access-Control-Allow-Origin" = String, description = "The operator's allowed origin (`*` by default)."),
+                ("X-Content-Type-Options" = String, description = "`nosniff`."),
+            )),
         (status = 206, description = "The requested range, with `Content-Range`.", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 400, description = "A malformed blob id, or both consistency options.", body = Status),
         (status = 404, description = "Not stored (`BLOB_NOT_FOUND`), registered but not certified (`BLOB_NOT_CERTIFIED`), or invalid: inconsistently encoded, never served (`BLOB_INVALID`); the reason is in `error.details[0].reason`.", body = Status),
@@ -216,7 +225,7 @@ pub(crate) async fn get_blob(
     let blob_id = parse_blob_id(&blob_id)?;
     let range = range_of(&headers)?;
     let data = read(&state, blob_id, check).await?;
-    respond(blob_id, data, range, HeaderMap::new())
+    respond(blob_id, data, range, HeaderMap::new(), web::IMMUTABLE)
 }
 
 /// `?start=S&length=L`.
@@ -232,7 +241,7 @@ pub(crate) struct ByteRangeParams {
 
 /// Read bytes `[start, start + length)` of a blob.
 #[utoipa::path(
-    get,
+    method(get, head),
     path = "/v1/blobs/{blob_id}/byte-range",
     operation_id = "get_blob_byte_range",
     params(
@@ -271,10 +280,16 @@ pub(crate) async fn get_byte_range(
     }
     let part = data.slice(p.start as usize..end as usize);
     Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/octet-stream"),
-        )],
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(web::IMMUTABLE),
+            ),
+        ],
         Body::from(part),
     )
         .into_response())
@@ -288,7 +303,7 @@ pub(crate) async fn get_byte_range(
 /// are returned as response headers. `Range` and the consistency options work as for
 /// `GET /v1/blobs/{blob_id}`.
 #[utoipa::path(
-    get,
+    method(get, head),
     path = "/v1/blobs/by-object-id/{object_id}",
     operation_id = "get_blob_by_object_id",
     params(
@@ -360,5 +375,5 @@ pub(crate) async fn get_by_object_id(
         }
     }
     let data = read(&state, blob.blob_id, check).await?;
-    respond(blob.blob_id, data, range, extra)
+    respond(blob.blob_id, data, range, extra, web::BY_OBJECT)
 }

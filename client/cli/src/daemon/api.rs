@@ -166,6 +166,30 @@ pub struct ErrorInfo {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// `GET /status`: whether the daemon can serve, and how busy it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonStatus {
+    /// `ok`, or `degraded` when the ledger does not answer (reads and stores then fail).
+    pub status: String,
+    /// The chain served.
+    pub chain_id: String,
+    /// The ledger's current epoch (absent when it does not answer).
+    pub epoch: Option<u32>,
+    /// The ledger's error (when it does not answer).
+    pub ledger_error: Option<String>,
+    /// Reads being served.
+    pub reads_in_flight: usize,
+    /// Most reads at once.
+    pub max_concurrent_reads: usize,
+    /// Stores being served.
+    pub stores_in_flight: usize,
+    /// Most stores at once.
+    pub max_concurrent_stores: usize,
+    /// The daemon's version.
+    pub version: String,
+}
+
 /// The document's parts that no handler describes: what the daemon is and how it differs from
 /// Walrus's.
 #[derive(OpenApi)]
@@ -196,8 +220,16 @@ and the `error` variant of `BlobStoreResult` (`blobId`, `failurePhase`, `errorMs
 - `Range` accepts one range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); several ranges or a malformed \
 header answer 416. A range read still reads and checks the whole blob.
 - Quilts, `/v1alpha/blobs/concat` and JWT authentication are not implemented.
-- `GET /v1/api` serves this document as YAML rather than a Redoc page."
+- `GET /v1/api` serves this document as YAML rather than a Redoc page.
+
+Every answer carries `X-Content-Type-Options: nosniff`. Reads (`GET`, and `HEAD` on every \
+`GET` route) carry `Access-Control-Allow-Origin` (the operator's `--cors-allow-origin`, `*` by \
+default) and answer CORS preflights; `PUT` is never allowed cross-origin. A successful read by \
+blob id is `Cache-Control: public, max-age=31536000, immutable` with the blob id as `ETag`; by \
+object id `public, max-age=60`; errors are `no-store`. An answer whose content type a browser \
+would run (HTML, SVG, XML) carries `Content-Security-Policy: sandbox` unless the operator \
+passes `--allow-active-content`."
     ),
-    components(schemas(BlobStoreResult, Status))
+    components(schemas(BlobStoreResult, Status, DaemonStatus))
 )]
 pub struct ApiDoc;

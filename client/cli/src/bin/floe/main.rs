@@ -31,8 +31,8 @@
 //!   bench encode --size B --shards N  single-thread encode throughput (one JSON line)
 //!   bench store --size B              a timed store of random bytes (one JSON line)
 //!   bench read BLOB_ID                a timed read (one JSON line)
-//!   daemon [--bind A] [--max-body B] [--max-concurrent N]
-//!                                     HTTP publisher and aggregator (Walrus routes)
+//!   daemon [--bind A] [--max-body B] [--max-concurrent N] [--cors-allow-origin O]
+//!          [--allow-active-content]   HTTP publisher and aggregator (Walrus routes)
 //! ```
 //!
 //! The configuration is `--config PATH`, else `$XDG_CONFIG_HOME/floe/client.yaml` or
@@ -299,6 +299,13 @@ struct DaemonArgs {
     /// Reads served at once (more get 429).
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_concurrent_reads: usize,
+    /// The origin browsers may read from cross-origin (`*` for any, `none` for no CORS).
+    #[arg(long, value_name = "ORIGIN", default_value = "*")]
+    cors_allow_origin: String,
+    /// Serve HTML, SVG and XML without `Content-Security-Policy: sandbox` (lets stored pages
+    /// run script with the daemon's origin: only for a daemon serving its own sites).
+    #[arg(long)]
+    allow_active_content: bool,
 }
 
 #[derive(Subcommand)]

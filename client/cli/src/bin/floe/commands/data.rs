@@ -383,6 +383,8 @@ pub async fn daemon(env: &Env, args: DaemonArgs) -> Result<Report, CliError> {
         max_body: args.max_body,
         max_concurrent: args.max_concurrent,
         max_concurrent_reads: args.max_concurrent_reads,
+        cors_allow_origin: (args.cors_allow_origin != "none").then_some(args.cors_allow_origin),
+        allow_active_content: args.allow_active_content,
         ..DaemonOptions::default()
     };
     eprintln!(
