@@ -14,6 +14,9 @@
 //! Every `GET` route answers `HEAD` too. Browser-facing headers (CORS for reads, caching,
 //! `nosniff`, a sandbox for active content) are the [`web`] module's rules.
 //!
+//! Who may store is [`auth::Publisher`]: open, off, or JSON Web Tokens as Walrus's
+//! authenticated publisher.
+//!
 //! Limits: a publisher body larger than [`DaemonOptions::max_body`] is refused with 413 before it
 //! is read; more than [`DaemonOptions::max_concurrent`] stores (or
 //! [`DaemonOptions::max_concurrent_reads`] reads) at once are refused with 429 and `Retry-After`
@@ -37,6 +40,7 @@
 
 mod aggregator;
 pub mod api;
+pub mod auth;
 mod error;
 pub mod metrics;
 mod publisher;
@@ -91,6 +95,8 @@ pub struct DaemonOptions {
     /// Serve HTML, SVG and XML without `Content-Security-Policy: sandbox` (lets a stored page
     /// run script with the daemon's origin: only for a daemon that serves its own sites).
     pub allow_active_content: bool,
+    /// Who may store ([`auth`]).
+    pub publisher: auth::Publisher,
 }
 
 impl Default for DaemonOptions {
@@ -102,6 +108,7 @@ impl Default for DaemonOptions {
             allowed_headers: DEFAULT_ALLOWED_HEADERS.map(str::to_owned).to_vec(),
             cors_allow_origin: Some("*".to_owned()),
             allow_active_content: false,
+            publisher: auth::Publisher::Open,
         }
     }
 }

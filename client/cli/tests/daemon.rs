@@ -545,3 +545,133 @@ async fn n4_daemon_publisher_and_aggregator() {
     d.task.await.unwrap().unwrap();
     cluster.shutdown().await;
 }
+
+/// A publisher that requires tokens refuses, before reading the body and without spending
+/// anything: no token, a malformed or badly signed token, an expired one, a token whose epoch
+/// or size cap the request exceeds, and a token used a second time. A valid token stores once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn adv_publisher_unauthenticated() {
+    use floe_cli::daemon::auth::{JwtAuth, JwtOptions, Publisher};
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    let auth = JwtAuth::new("0x5ec7e7", JwtOptions::default()).unwrap();
+    let d = start_daemon_with(
+        &cluster,
+        DaemonOptions {
+            publisher: Publisher::Authenticated(Arc::new(auth)),
+            ..DaemonOptions::default()
+        },
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sign = |key: &[u8], claims: Value| {
+        encode(&Header::default(), &claims, &EncodingKey::from_secret(key)).unwrap()
+    };
+    let key = [0x5e, 0xc7, 0xe7];
+    let user = floe_ledger_types::Address::of(&cluster.user.public());
+    let balance = || async { cluster.ledger().account(&user).await.unwrap().balance };
+    let put = |token: Option<String>, epochs: u32, body: Vec<u8>| {
+        let mut req = http
+            .put(format!("{}/v1/blobs?epochs={epochs}", d.url))
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let bytes = data(20_000, 31);
+    let before = balance().await;
+    let refused = [
+        (None, 1, StatusCode::UNAUTHORIZED, "MISSING_TOKEN"),
+        (
+            Some("not.a.jwt".to_owned()),
+            1,
+            StatusCode::UNAUTHORIZED,
+            "INVALID_TOKEN",
+        ),
+        (
+            Some(sign(b"wrong key", json!({"exp": now + 60, "jti": "w"}))),
+            1,
+            StatusCode::UNAUTHORIZED,
+            "INVALID_TOKEN",
+        ),
+        (
+            Some(sign(&key, json!({"exp": now - 5, "jti": "x"}))),
+            1,
+            StatusCode::UNAUTHORIZED,
+            "INVALID_TOKEN",
+        ),
+        (
+            Some(sign(
+                &key,
+                json!({"exp": now + 60, "jti": "e", "max_epochs": 2}),
+            )),
+            3,
+            StatusCode::FORBIDDEN,
+            "TOKEN_EPOCHS_EXCEEDED",
+        ),
+        (
+            Some(sign(
+                &key,
+                json!({"exp": now + 60, "jti": "s", "max_size": 1000}),
+            )),
+            1,
+            StatusCode::FORBIDDEN,
+            "TOKEN_SIZE_EXCEEDED",
+        ),
+    ];
+    for (token, epochs, status, why) in refused {
+        let resp = put(token, epochs, bytes.clone()).await.unwrap();
+        assert_eq!(resp.status(), status, "{why}");
+        assert_eq!(reason(&json_of(resp).await), why);
+    }
+    assert_eq!(
+        balance().await,
+        before,
+        "nothing was spent on refused requests"
+    );
+
+    // A valid token stores once; its replay is refused and spends nothing.
+    let good = sign(
+        &key,
+        json!({"exp": now + 60, "jti": "once", "max_epochs": 2, "max_size": 100_000}),
+    );
+    let resp = put(Some(good.clone()), 2, bytes.clone()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(json_of(resp).await["newlyCreated"].is_object());
+    let after_store = balance().await;
+    assert!(after_store < before, "the valid store paid");
+    let resp = put(Some(good), 2, data(20_000, 32)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(reason(&json_of(resp).await), "TOKEN_REPLAYED");
+    assert_eq!(balance().await, after_store, "the replay spent nothing");
+
+    // An aggregator-only daemon stores nothing.
+    let reader = start_daemon_with(
+        &cluster,
+        DaemonOptions {
+            publisher: Publisher::Off,
+            ..DaemonOptions::default()
+        },
+    )
+    .await;
+    let resp = http
+        .put(format!("{}/v1/blobs", reader.url))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(reason(&json_of(resp).await), "PUBLISHER_DISABLED");
+    reader.stop.cancel();
+    reader.task.await.unwrap().unwrap();
+    d.stop.cancel();
+    d.task.await.unwrap().unwrap();
+    cluster.shutdown().await;
+}

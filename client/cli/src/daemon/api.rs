@@ -219,7 +219,10 @@ and the `error` variant of `BlobStoreResult` (`blobId`, `failurePhase`, `errorMs
 `error`).
 - `Range` accepts one range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); several ranges or a malformed \
 header answer 416. A range read still reads and checks the whole blob.
-- Quilts, `/v1alpha/blobs/concat` and JWT authentication are not implemented.
+- Quilts and `/v1alpha/blobs/concat` are not implemented.
+- JWT authentication (`--jwt-decode-secret`) follows Walrus's claims (`exp`, `jti`, `iat`, \
+`epochs`/`max_epochs`, `size`/`max_size`); a missing or bad token is 401, a token the request \
+exceeds or a replayed `jti` is 403, all before the body is read.
 - `GET /v1/api` serves this document as YAML rather than a Redoc page.
 
 Every answer carries `X-Content-Type-Options: nosniff`. Reads (`GET`, and `HEAD` on every \
@@ -230,6 +233,30 @@ object id `public, max-age=60`; errors are `no-store`. An answer whose content t
 would run (HTML, SVG, XML) carries `Content-Security-Policy: sandbox` unless the operator \
 passes `--allow-active-content`."
     ),
-    components(schemas(BlobStoreResult, Status, DaemonStatus))
+    components(schemas(BlobStoreResult, Status, DaemonStatus)),
+    modifiers(&JwtScheme)
 )]
 pub struct ApiDoc;
+
+/// Adds the publisher's bearer-token scheme (`jwt`) to the document.
+struct JwtScheme;
+
+impl utoipa::Modify for JwtScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "jwt",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Required by a publisher started with `--jwt-decode-secret`: a token \
+                         signed with the operator's key, with `exp` and a unique `jti`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}

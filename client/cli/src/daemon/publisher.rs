@@ -18,6 +18,7 @@ use super::api::{
     AlreadyCertified, BlobObject, BlobStoreResult, MarkedInvalid, NewlyCreated,
     RegisterFromScratch, ResourceOperation, Status, StorageResource,
 };
+use super::auth::Publisher;
 use super::{ApiError, State};
 use floe_client::blobs::{Persistence, StoreError, StoreOptions, StoreOutcome, UploadError};
 
@@ -136,9 +137,12 @@ async fn read_body(body: Body, size_hint: Option<u64>, limit: u64) -> Result<Byt
         content_type = "application/octet-stream",
         description = "The blob's bytes."
     ),
+    security((), ("jwt" = [])),
     responses(
         (status = 200, description = "Stored, already certified, or known to be invalid.", body = BlobStoreResult),
         (status = 400, description = "Bad parameters (both deletable and permanent, epochs 0 or too many, an unsupported option).", body = Status),
+        (status = 401, description = "An authenticated publisher got no token, or one that is malformed, badly signed or expired (`MISSING_TOKEN`, `INVALID_TOKEN`).", body = Status),
+        (status = 403, description = "The token does not allow this store (`TOKEN_EPOCHS_EXCEEDED`, `TOKEN_SIZE_EXCEEDED`), was already used (`TOKEN_REPLAYED`), or the daemon is an aggregator only (`PUBLISHER_DISABLED`).", body = Status),
         (status = 413, description = "The body is larger than the publisher's limit (`--max-body`), or than the network can encode.", body = Status),
         (status = 429, description = "The publisher is already serving `--max-concurrent` stores; retry after `Retry-After` seconds.", body = Status),
         (status = 500, description = "The ledger rejected a transaction of the store (`failurePhase` says which).", body = Status),
@@ -155,7 +159,25 @@ pub(crate) async fn put_blob(
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("bad query: {e}")))?;
     let wanted = validate(params)?;
-    let limit = state.options.max_body;
+    let mut limit = state.options.max_body;
+    let mut exact = None;
+    match &state.options.publisher {
+        Publisher::Open => {}
+        Publisher::Off => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "PUBLISHER_DISABLED",
+                "this daemon is an aggregator only: it stores nothing",
+            ));
+        }
+        Publisher::Authenticated(auth) => {
+            let grant = auth.admit(&headers, wanted.epochs, None)?;
+            if let Some(most) = grant.max_size.or(grant.size) {
+                limit = limit.min(most);
+            }
+            exact = grant.size;
+        }
+    }
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -170,6 +192,18 @@ pub(crate) async fn put_blob(
         .try_acquire_owned()
         .map_err(|_| ApiError::busy("stores", state.options.max_concurrent))?;
     let data = read_body(body, declared, limit).await?;
+    if let Some(size) = exact
+        && data.len() as u64 != size
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "TOKEN_SIZE_EXCEEDED",
+            format!(
+                "the token allows a body of exactly {size} bytes, not {}",
+                data.len()
+            ),
+        ));
+    }
     let opts = StoreOptions {
         epochs: wanted.epochs,
         persistence: wanted.persistence,

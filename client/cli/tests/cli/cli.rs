@@ -241,6 +241,22 @@ async fn cli_exit_codes_for_usage_config_and_network() {
     assert_eq!(err["error"]["code"], "unreachable");
     let err = json(&config, &["wallet", "balance"], 1).await;
     assert_eq!(err["error"]["code"], "wallet");
+    // An unauthenticated publisher on a public address is refused before anything starts.
+    let err = json(&config, &["daemon", "--bind", "0.0.0.0:0"], 1).await;
+    assert_eq!(err["error"]["code"], "open_publisher", "{err}");
+    let err = json(
+        &config,
+        &[
+            "daemon",
+            "--jwt-decode-secret",
+            "s",
+            "--jwt-algorithm",
+            "HS999",
+        ],
+        1,
+    )
+    .await;
+    assert_eq!(err["error"]["code"], "jwt", "{err}");
     // blob-id works offline with --shards, and from the config's n_shards when unreachable.
     let file = dir.path().join("f");
     std::fs::write(&file, b"hello").unwrap();

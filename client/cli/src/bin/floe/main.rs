@@ -306,6 +306,26 @@ struct DaemonArgs {
     /// run script with the daemon's origin: only for a daemon serving its own sites).
     #[arg(long)]
     allow_active_content: bool,
+    /// Store only for requests with a JSON Web Token signed with this key (`0x…` hex, or the
+    /// text itself; for EdDSA the public key in hex). Claims as Walrus's publisher.
+    #[arg(long, value_name = "SECRET")]
+    jwt_decode_secret: Option<String>,
+    /// The algorithm tokens must be signed with (HS256, HS384, HS512, EdDSA, ES256, RS256, …).
+    #[arg(long, value_name = "ALG", default_value = "HS256")]
+    jwt_algorithm: String,
+    /// Refuse tokens issued (`iat`) more than this many seconds ago (0: check `exp` only).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    jwt_expiring_sec: u64,
+    /// Most token ids (`jti`) remembered against replay; stores are refused while it is full.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    jwt_cache_size: usize,
+    /// Serve reads only: `PUT` answers 403.
+    #[arg(long, conflicts_with_all = ["jwt_decode_secret", "unsafe_open_publisher"])]
+    aggregator_only: bool,
+    /// Run a publisher without authentication on a non-loopback address (anyone who reaches
+    /// it spends the wallet's WAL).
+    #[arg(long)]
+    unsafe_open_publisher: bool,
 }
 
 #[derive(Subcommand)]

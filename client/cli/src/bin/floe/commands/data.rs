@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use floe_cli::bench;
+use floe_cli::daemon::auth::{Algorithm, JwtAuth, JwtOptions, Publisher};
 use floe_cli::daemon::{self, DaemonOptions};
 use floe_client::blobs::{BlobClient, BlobOptions, Persistence, StoreOptions, StoreOutcome};
 use floe_client::files::{self, DryRun, Epochs, StoredFile};
@@ -367,8 +368,55 @@ pub async fn bench(env: &Env, cmd: BenchCommand) -> Result<Report, CliError> {
     }
 }
 
+/// Who may store, from the flags; an open publisher on a non-loopback address needs
+/// `--unsafe-open-publisher`.
+fn publisher_of(args: &DaemonArgs) -> Result<Publisher, CliError> {
+    if args.aggregator_only {
+        return Ok(Publisher::Off);
+    }
+    if let Some(secret) = &args.jwt_decode_secret {
+        let algorithm: Algorithm = args.jwt_algorithm.parse().map_err(|_| {
+            CliError::local(
+                "jwt",
+                format!("unknown JWT algorithm {:?}", args.jwt_algorithm),
+            )
+            .hint("one of HS256, HS384, HS512, EdDSA, ES256, ES384, RS256, RS384, RS512, PS256, PS384, PS512")
+        })?;
+        let options = JwtOptions {
+            algorithm,
+            max_age: (args.jwt_expiring_sec > 0)
+                .then(|| std::time::Duration::from_secs(args.jwt_expiring_sec)),
+            cache_size: args.jwt_cache_size.max(1),
+        };
+        let auth =
+            JwtAuth::new(secret, options).map_err(|e| CliError::local("jwt", e.to_string()))?;
+        return Ok(Publisher::Authenticated(Arc::new(auth)));
+    }
+    let loopback = args
+        .bind
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback())
+        || args.bind.starts_with("localhost:");
+    if !loopback && !args.unsafe_open_publisher {
+        return Err(CliError::local(
+            "open_publisher",
+            format!(
+                "refusing to run an unauthenticated publisher on {}: anyone who reaches it \
+                 spends this wallet's WAL",
+                args.bind
+            ),
+        )
+        .hint(
+            "pass --jwt-decode-secret, or --aggregator-only, or (on a trusted network) \
+             --unsafe-open-publisher",
+        ));
+    }
+    Ok(Publisher::Open)
+}
+
 /// `floe daemon`: serves until Ctrl-C.
 pub async fn daemon(env: &Env, args: DaemonArgs) -> Result<Report, CliError> {
+    let publisher = publisher_of(&args)?;
     let (_config, client, ctx) = paying_client(env).await?;
     let listener = tokio::net::TcpListener::bind(&args.bind)
         .await
@@ -385,6 +433,7 @@ pub async fn daemon(env: &Env, args: DaemonArgs) -> Result<Report, CliError> {
         max_concurrent_reads: args.max_concurrent_reads,
         cors_allow_origin: (args.cors_allow_origin != "none").then_some(args.cors_allow_origin),
         allow_active_content: args.allow_active_content,
+        publisher,
         ..DaemonOptions::default()
     };
     eprintln!(
