@@ -21,6 +21,7 @@ pub mod chain;
 pub mod consensus;
 pub mod localnet;
 pub mod mempool;
+pub mod metrics;
 pub mod rpc;
 pub mod service;
 pub mod state;

@@ -182,6 +182,13 @@ impl Mempool {
     }
 
     /// Pending transactions.
+    /// When the transaction `digest` was admitted, if it is pending.
+    pub fn admitted_at(&self, digest: &TxDigest) -> Option<Instant> {
+        let key = self.by_digest.get(digest)?;
+        self.by_sender.get(key).map(|p| p.admitted)
+    }
+
+    /// Pending transactions.
     pub fn len(&self) -> usize {
         self.by_digest.len()
     }

@@ -220,6 +220,7 @@ pub fn router(ledger: Arc<Ledger>, forwarder: Forwarder) -> Router {
         .route("/v1/validators", get(queries::validators))
         .route("/v1/genesis", get(queries::genesis))
         .route("/v1/health", get(queries::health))
+        .route("/metrics", get(metrics_text))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -228,7 +229,42 @@ pub fn router(ledger: Arc<Ledger>, forwarder: Forwarder) -> Router {
                 "method not allowed on this route",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_request,
+        ))
         .with_state(state)
+}
+
+/// `GET /metrics`: the validator's metrics ([`crate::metrics`]), OpenMetrics text.
+async fn metrics_text(
+    axum::extract::State(st): axum::extract::State<AppState>,
+) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        st.ledger.metrics().render(),
+    )
+}
+
+/// Counts every answer by route template and status.
+async fn count_request(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    st.ledger
+        .metrics()
+        .request(&route, response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// Serves the API on `listener` until `cancel` fires, forwarding admitted transactions to

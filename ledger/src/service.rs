@@ -47,6 +47,7 @@ pub struct Ledger {
     chain_id: String,
     validators: ValidatorSet,
     genesis: Genesis,
+    metrics: crate::metrics::LedgerMetrics,
 }
 
 impl Ledger {
@@ -71,7 +72,13 @@ impl Ledger {
             chain: RwLock::new(chain),
             mempool: Mutex::new(Mempool::new(mempool)),
             tip,
+            metrics: crate::metrics::LedgerMetrics::default(),
         })
+    }
+
+    /// The validator's metrics.
+    pub fn metrics(&self) -> &crate::metrics::LedgerMetrics {
+        &self.metrics
     }
 
     /// The chain id.
@@ -156,6 +163,8 @@ impl Ledger {
                 Ok((digest, admission))
             })());
         }
+        self.metrics.mempool(pool.len(), pool.bytes());
+        drop(pool);
         results
             .into_iter()
             .map(|r| {
@@ -194,12 +203,21 @@ impl Ledger {
         certificate: CommitCertificate,
     ) -> Result<BlockRecord, ChainError> {
         let mut chain = self.chain.write().unwrap_or_else(|e| e.into_inner());
+        let previous = chain.tip();
+        let previous_timestamp = (previous.height > 0).then_some(previous.timestamp_ms);
         let record = chain.commit(&self.store, block, verified, certificate)?;
         let digests: Vec<TxDigest> = record.outcomes.iter().map(|o| o.digest).collect();
-        self.mempool
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .evict(&digests, chain.state());
+        let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        for d in &digests {
+            if let Some(admitted) = pool.admitted_at(d) {
+                self.metrics.finalized(now.duration_since(admitted));
+            }
+        }
+        pool.evict(&digests, chain.state());
+        self.metrics.mempool(pool.len(), pool.bytes());
+        drop(pool);
+        self.metrics.committed(&record, previous_timestamp);
         let tip = chain.tip();
         drop(chain);
         self.tip.send_replace(tip);

@@ -32,8 +32,8 @@ use floe_common::KeyPair;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidatorConfig {
-    /// Name, e.g. `validator-1`, used in logs and as the consensus engine's moniker. (A
-    /// validator serves its RPC only; it has no metrics endpoint.)
+    /// Name, e.g. `validator-1`, used in logs and as the consensus engine's moniker.
+    /// (Metrics are served at `GET /metrics` on the RPC address.)
     pub name: String,
     /// Directory for the RocksDB store and the consensus WAL.
     pub data_dir: PathBuf,

@@ -209,6 +209,7 @@ impl App {
                 ..
             } => {
                 self.current = (height.0, round_u32(round));
+                self.ledger.metrics().round(round_u32(round));
                 self.store_due_parts();
                 let values = self.stored_proposals(height, round);
                 let _ = reply_value.send(values);

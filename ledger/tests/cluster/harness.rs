@@ -97,6 +97,16 @@ impl Cluster {
         LedgerClient::new(vec![self.nodes[i].rpc_url.clone()])
     }
 
+    /// Validator `i`'s `GET /metrics` text.
+    pub async fn metrics(&self, i: usize) -> String {
+        reqwest::get(format!("{}/metrics", self.nodes[i].rpc_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn sign(&self, key: &KeyPair, nonce: u64, kind: TxKind) -> SignedTransaction {
         let tx = Transaction {
             sender: Address::of(&key.public()),

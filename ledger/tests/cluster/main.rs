@@ -57,6 +57,20 @@ async fn v4_finality_and_agreement() {
         assert_eq!(acct.balance, Frost(harness::FUNDS + 6_000), "validator {v}");
     }
     assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{hashes:?}");
+    // Every validator serves its metrics: the height it committed, the round it plays, the
+    // transactions it finalised and the block intervals.
+    for v in 0..4 {
+        let text = c.metrics(v).await;
+        let value = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("validator {v}: no {series} in\n{text}"))
+        };
+        assert!(value("floe_ledger_height") >= h as f64, "validator {v}");
+        assert!(value("floe_ledger_round") >= 0.0);
+        assert!(value("floe_ledger_transactions_total{outcome=\"success\"}") >= 6.0);
+        assert!(value("floe_ledger_block_interval_seconds_count") >= 2.0);
+    }
     c.stop_all().await;
 }
 

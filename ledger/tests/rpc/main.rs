@@ -1004,3 +1004,61 @@ async fn adv_rpc_abuse() {
     assert_eq!(all.len(), OBJECTS as usize + genesis_objects);
     node.stop().await;
 }
+
+/// `GET /metrics`: height, block interval, finality, outcomes, the pool and RPC answers.
+#[tokio::test]
+async fn metrics_count_blocks_outcomes_and_requests() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    let value = |text: &str, series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    let scrape = || async {
+        reqwest::get(format!("{}/metrics", node.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    make_block(&node.ledger);
+    let user = user_key(0);
+    client
+        .submit(&signed(&user, 0, transfer(9, 5)))
+        .await
+        .unwrap();
+    client
+        .submit(&signed(&user, 1, transfer(9, FUNDS.0 * 2)))
+        .await
+        .unwrap();
+    let pending = scrape().await;
+    assert_eq!(value(&pending, "floe_ledger_mempool_transactions"), 2.0);
+    make_block(&node.ledger);
+    let text = scrape().await;
+    assert_eq!(value(&text, "floe_ledger_height"), 2.0);
+    assert_eq!(value(&text, "floe_ledger_mempool_transactions"), 0.0);
+    assert_eq!(
+        value(&text, "floe_ledger_transactions_total{outcome=\"success\"}"),
+        1.0
+    );
+    assert_eq!(
+        value(&text, "floe_ledger_transactions_total{outcome=\"failed\"}"),
+        1.0
+    );
+    assert_eq!(value(&text, "floe_ledger_finality_seconds_count"), 2.0);
+    assert_eq!(
+        value(&text, "floe_ledger_block_interval_seconds_count"),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "floe_ledger_rpc_requests_total{route=\"/v1/transactions\",status=\"200\"}"
+        ),
+        2.0
+    );
+    assert!(text.contains("floe_ledger_rpc_request_seconds_bucket{"));
+    node.stop().await;
+}
