@@ -359,7 +359,7 @@ impl BlobClient {
         };
         match self
             .ledger
-            .proven_certification(blob_id, chain_id, validators)
+            .prove_certification(blob_id, &status, chain_id, validators)
             .await
         {
             Ok(Some(proven)) if proven.end_epoch >= wanted_end => {

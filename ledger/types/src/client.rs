@@ -604,10 +604,24 @@ impl LedgerClient {
         chain_id: &str,
         validators: &ValidatorSet,
     ) -> Result<Option<crate::rpc::ProvenCertification>, ClientError> {
-        use crate::rpc::EvidenceError;
         let Some(status) = self.blob_status(blob_id).await? else {
             return Ok(None);
         };
+        self.prove_certification(blob_id, &status, chain_id, validators)
+            .await
+    }
+
+    /// [`LedgerClient::proven_certification`] of a status already fetched for `blob_id`:
+    /// `None` when it says the blob is not certified, the proof of its evidence otherwise (the
+    /// event must be of `blob_id`, whatever blob the status names).
+    pub async fn prove_certification(
+        &self,
+        blob_id: &BlobId,
+        status: &crate::rpc::BlobStatus,
+        chain_id: &str,
+        validators: &ValidatorSet,
+    ) -> Result<Option<crate::rpc::ProvenCertification>, ClientError> {
+        use crate::rpc::EvidenceError;
         if !status.certified {
             return Ok(None);
         }
