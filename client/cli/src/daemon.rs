@@ -45,6 +45,7 @@ mod error;
 pub mod metrics;
 mod publisher;
 pub mod range;
+pub mod rate;
 pub mod web;
 
 use std::sync::Arc;
@@ -97,6 +98,11 @@ pub struct DaemonOptions {
     pub allow_active_content: bool,
     /// Who may store ([`auth`]).
     pub publisher: auth::Publisher,
+    /// Stores per client IP address ([`rate`]); `None`: no per-client limit.
+    pub publisher_rate: Option<rate::Rate>,
+    /// Largest blob a read serves (413 above it, decided from the metadata before any sliver
+    /// is fetched); `None`: no limit.
+    pub max_read_blob_size: Option<u64>,
 }
 
 impl Default for DaemonOptions {
@@ -109,6 +115,8 @@ impl Default for DaemonOptions {
             cors_allow_origin: Some("*".to_owned()),
             allow_active_content: false,
             publisher: auth::Publisher::Open,
+            publisher_rate: None,
+            max_read_blob_size: None,
         }
     }
 }
@@ -123,6 +131,8 @@ pub(crate) struct State {
     pub(crate) openapi_yaml: String,
     /// Counters for `/metrics`.
     pub(crate) metrics: metrics::DaemonMetrics,
+    /// Per-client store rate.
+    pub(crate) store_rate: Option<rate::RateLimiter>,
 }
 
 impl State {
@@ -165,6 +175,7 @@ pub fn router(client: Arc<BlobClient>, options: &DaemonOptions) -> Router {
         options: options.clone(),
         openapi_yaml: serde_yaml_ng::to_string(&doc).expect("an OpenAPI document serializes"),
         metrics: metrics::DaemonMetrics::default(),
+        store_rate: options.publisher_rate.map(rate::RateLimiter::new),
     });
     routes
         .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })
@@ -185,9 +196,12 @@ pub async fn serve(
     app: Router,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop.cancelled_owned())
+    .await
 }
 
 /// This document.

@@ -652,15 +652,78 @@ async fn adv_publisher_unauthenticated() {
     assert_eq!(reason(&json_of(resp).await), "TOKEN_REPLAYED");
     assert_eq!(balance().await, after_store, "the replay spent nothing");
 
+    // Hammering without a token is rate-limited per client address, before any check.
+    let limited = start_daemon_with(
+        &cluster,
+        DaemonOptions {
+            publisher: Publisher::Authenticated(Arc::new(
+                JwtAuth::new("0x5ec7e7", JwtOptions::default()).unwrap(),
+            )),
+            publisher_rate: Some(floe_cli::daemon::rate::Rate {
+                per_minute: 6,
+                burst: 2,
+            }),
+            ..DaemonOptions::default()
+        },
+    )
+    .await;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let resp = http
+            .put(format!("{}/v1/blobs", limited.url))
+            .body(vec![1u8; 10])
+            .send()
+            .await
+            .unwrap();
+        let retry = resp.headers().get("retry-after").cloned();
+        seen.push((
+            resp.status(),
+            reason(&json_of(resp).await).to_owned(),
+            retry,
+        ));
+    }
+    assert_eq!(seen[0].0, StatusCode::UNAUTHORIZED);
+    assert_eq!(seen[1].0, StatusCode::UNAUTHORIZED);
+    assert_eq!(seen[2].0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(seen[2].1, "RATE_LIMITED");
+    assert!(seen[2].2.is_some(), "Retry-After");
+    assert_eq!(balance().await, after_store, "nothing spent");
+    // A read over the aggregator's size limit is refused from the metadata.
+    let resp = http
+        .get(format!(
+            "{}/v1/blobs/{}",
+            limited.url,
+            floe_client::blob_id_of(&bytes, cluster.genesis.n_shards)
+                .unwrap()
+                .blob_id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "no read limit here");
+    limited.stop.cancel();
+    limited.task.await.unwrap().unwrap();
+
     // An aggregator-only daemon stores nothing.
     let reader = start_daemon_with(
         &cluster,
         DaemonOptions {
             publisher: Publisher::Off,
+            max_read_blob_size: Some(10_000),
             ..DaemonOptions::default()
         },
     )
     .await;
+    let id = floe_client::blob_id_of(&bytes, cluster.genesis.n_shards)
+        .unwrap()
+        .blob_id;
+    let resp = http
+        .get(format!("{}/v1/blobs/{id}", reader.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reason(&json_of(resp).await), "BLOB_TOO_LARGE");
     let resp = http
         .put(format!("{}/v1/blobs", reader.url))
         .body(bytes.clone())

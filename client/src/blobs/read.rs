@@ -81,6 +81,17 @@ pub enum ReadError {
     /// Decoding failed.
     #[error("decode: {0}")]
     Decode(DecodeError),
+    /// The blob is larger than the reader accepts ([`BlobClient::read_at_most`]); nothing
+    /// but its metadata was fetched.
+    #[error("blob {blob_id} has {size} bytes, more than the limit of {limit}")]
+    TooLarge {
+        /// The blob.
+        blob_id: BlobId,
+        /// Its length.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
 }
 
 impl BlobClient {
@@ -93,12 +104,34 @@ impl BlobClient {
         self.read_with_progress(blob_id, check, None).await
     }
 
+    /// [`BlobClient::read`] of a blob of at most `limit` bytes: a larger one is refused with
+    /// [`ReadError::TooLarge`] once its (verified) metadata says so, before any sliver is
+    /// fetched.
+    pub async fn read_at_most(
+        &self,
+        blob_id: BlobId,
+        check: ConsistencyCheck,
+        limit: u64,
+    ) -> Result<ReadOutcome, ReadError> {
+        self.read_limited(blob_id, check, None, Some(limit)).await
+    }
+
     /// [`BlobClient::read`], telling `progress` about phases and sliver bytes received.
     pub async fn read_with_progress(
         &self,
         blob_id: BlobId,
         check: ConsistencyCheck,
         progress: Option<&ProgressHook>,
+    ) -> Result<ReadOutcome, ReadError> {
+        self.read_limited(blob_id, check, progress, None).await
+    }
+
+    async fn read_limited(
+        &self,
+        blob_id: BlobId,
+        check: ConsistencyCheck,
+        progress: Option<&ProgressHook>,
+        limit: Option<u64>,
     ) -> Result<ReadOutcome, ReadError> {
         let t = Instant::now();
         report(progress, |p| p.phase("metadata"));
@@ -122,6 +155,16 @@ impl BlobClient {
         let committee = &committees.0;
         let metadata = self.fetch_metadata(&committees, blob_id).await?;
         let metadata_ms = t.elapsed().as_millis() as u64;
+        let size = metadata.unencoded_length();
+        if let Some(limit) = limit
+            && size > limit
+        {
+            return Err(ReadError::TooLarge {
+                blob_id,
+                size,
+                limit,
+            });
+        }
 
         let t = Instant::now();
         let config = *committee.encoding();

@@ -83,7 +83,11 @@ async fn read(state: &State, blob_id: BlobId, check: ConsistencyCheck) -> Result
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::busy("reads", state.options.max_concurrent_reads))?;
-    match state.client.read(blob_id, check).await {
+    let read = match state.options.max_read_blob_size {
+        Some(limit) => state.client.read_at_most(blob_id, check, limit).await,
+        None => state.client.read(blob_id, check).await,
+    };
+    match read {
         Ok(outcome) => Ok(Bytes::from(outcome.data)),
         Err(e) => {
             tracing::debug!(%blob_id, error = %e, "read failed");
@@ -127,6 +131,11 @@ pub(crate) fn read_error(e: &ReadError) -> ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "NETWORK_UNAVAILABLE",
             message,
+        ),
+        ReadError::TooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BLOB_TOO_LARGE",
+            format!("{message}: this aggregator serves blobs up to --max-read-blob-size"),
         ),
         ReadError::Decode(_) => {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "DECODE_FAILED", message)
@@ -210,6 +219,7 @@ fn respond(
         (status = 400, description = "A malformed blob id, or both consistency options.", body = Status),
         (status = 404, description = "Not stored (`BLOB_NOT_FOUND`), registered but not certified (`BLOB_NOT_CERTIFIED`), or invalid: inconsistently encoded, never served (`BLOB_INVALID`); the reason is in `error.details[0].reason`.", body = Status),
         (status = 416, description = "The range is malformed or outside the blob (`Content-Range: bytes */LEN` when the length is known).", body = Status),
+        (status = 413, description = "The blob is larger than the aggregator serves (`--max-read-blob-size`, `BLOB_TOO_LARGE`), decided from its metadata before any sliver is fetched.", body = Status),
         (status = 429, description = "Too many reads at once; retry.", body = Status),
         (status = 500, description = "Decoding failed.", body = Status),
         (status = 503, description = "Too few storage nodes answered, or the ledger is unreachable; retry later.", body = Status),

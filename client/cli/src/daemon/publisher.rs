@@ -144,7 +144,7 @@ async fn read_body(body: Body, size_hint: Option<u64>, limit: u64) -> Result<Byt
         (status = 401, description = "An authenticated publisher got no token, or one that is malformed, badly signed or expired (`MISSING_TOKEN`, `INVALID_TOKEN`).", body = Status),
         (status = 403, description = "The token does not allow this store (`TOKEN_EPOCHS_EXCEEDED`, `TOKEN_SIZE_EXCEEDED`), was already used (`TOKEN_REPLAYED`), or the daemon is an aggregator only (`PUBLISHER_DISABLED`).", body = Status),
         (status = 413, description = "The body is larger than the publisher's limit (`--max-body`), or than the network can encode.", body = Status),
-        (status = 429, description = "The publisher is already serving `--max-concurrent` stores; retry after `Retry-After` seconds.", body = Status),
+        (status = 429, description = "The publisher is already serving `--max-concurrent` stores (`TOO_MANY_REQUESTS`), or this client address made more than `--publisher-rate` stores a minute (`RATE_LIMITED`); retry after `Retry-After` seconds.", body = Status),
         (status = 500, description = "The ledger rejected a transaction of the store (`failurePhase` says which).", body = Status),
         (status = 503, description = "The ledger or the storage nodes could not be reached, or the publisher's wallet cannot pay.", body = Status),
         (status = 504, description = "Too few storage nodes confirmed storage in time; retry.", body = Status),
@@ -152,10 +152,27 @@ async fn read_body(body: Body, size_hint: Option<u64>, limit: u64) -> Result<Byt
 )]
 pub(crate) async fn put_blob(
     AxState(state): AxState<Arc<State>>,
+    client: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     params: Result<Query<PutParams>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BlobStoreResult>, ApiError> {
+    if let Some(limiter) = &state.store_rate {
+        // Without the peer's address (a router served without connect info), all share one.
+        let ip = client.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
+        if let Err(wait) = limiter.take(ip, std::time::Instant::now()) {
+            let secs = wait.as_secs().max(1);
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!("too many stores from {ip}; retry in {secs} s"),
+            )
+            .header(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from_str(&secs.to_string()).expect("digits"),
+            ));
+        }
+    }
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("bad query: {e}")))?;
     let wanted = validate(params)?;

@@ -429,6 +429,7 @@ pub fn from_read(e: &ReadError, ctx: &Context) -> CliError {
             CliError::new(Exit::Network, "unavailable", e.to_string())
                 .hint("too few storage nodes answered; retry later")
         }
+        ReadError::TooLarge { .. } => CliError::local("too_large", e.to_string()),
         ReadError::Decode(_) => CliError::new(Exit::Network, "decode", e.to_string())
             .hint("retry, or try --strict-consistency-check; report this if it persists"),
     }

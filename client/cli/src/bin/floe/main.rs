@@ -32,7 +32,9 @@
 //!   bench store --size B              a timed store of random bytes (one JSON line)
 //!   bench read BLOB_ID                a timed read (one JSON line)
 //!   daemon [--bind A] [--max-body B] [--max-concurrent N] [--cors-allow-origin O]
-//!          [--allow-active-content]   HTTP publisher and aggregator (Walrus routes)
+//!          [--allow-active-content] [--jwt-decode-secret S] [--aggregator-only]
+//!          [--publisher-rate N] [--max-read-blob-size B]
+//!                                     HTTP publisher and aggregator (Walrus routes)
 //! ```
 //!
 //! The configuration is `--config PATH`, else `$XDG_CONFIG_HOME/floe/client.yaml` or
@@ -326,6 +328,13 @@ struct DaemonArgs {
     /// it spends the wallet's WAL).
     #[arg(long)]
     unsafe_open_publisher: bool,
+    /// Stores per minute per client address, with bursts of up to a sixth of it (at least
+    /// 1); 0 for no limit. Default: 60 on a non-loopback address, none on loopback.
+    #[arg(long, value_name = "N")]
+    publisher_rate: Option<u32>,
+    /// Largest blob a read serves, in bytes (413 above it, before any sliver is fetched).
+    #[arg(long, value_name = "BYTES")]
+    max_read_blob_size: Option<u64>,
 }
 
 #[derive(Subcommand)]

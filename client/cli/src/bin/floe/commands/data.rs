@@ -392,12 +392,7 @@ fn publisher_of(args: &DaemonArgs) -> Result<Publisher, CliError> {
             JwtAuth::new(secret, options).map_err(|e| CliError::local("jwt", e.to_string()))?;
         return Ok(Publisher::Authenticated(Arc::new(auth)));
     }
-    let loopback = args
-        .bind
-        .parse::<std::net::SocketAddr>()
-        .is_ok_and(|a| a.ip().is_loopback())
-        || args.bind.starts_with("localhost:");
-    if !loopback && !args.unsafe_open_publisher {
+    if !is_loopback(&args.bind) && !args.unsafe_open_publisher {
         return Err(CliError::local(
             "open_publisher",
             format!(
@@ -412,6 +407,23 @@ fn publisher_of(args: &DaemonArgs) -> Result<Publisher, CliError> {
         ));
     }
     Ok(Publisher::Open)
+}
+
+/// The per-client store rate: `--publisher-rate`, else 60 a minute off loopback.
+fn publisher_rate_of(args: &DaemonArgs) -> Option<daemon::rate::Rate> {
+    let per_minute = args
+        .publisher_rate
+        .unwrap_or(if is_loopback(&args.bind) { 0 } else { 60 });
+    (per_minute > 0).then(|| daemon::rate::Rate {
+        per_minute,
+        burst: (per_minute / 6).max(1),
+    })
+}
+
+fn is_loopback(bind: &str) -> bool {
+    bind.parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback())
+        || bind.starts_with("localhost:")
 }
 
 /// `floe daemon`: serves until Ctrl-C.
@@ -431,9 +443,12 @@ pub async fn daemon(env: &Env, args: DaemonArgs) -> Result<Report, CliError> {
         max_body: args.max_body,
         max_concurrent: args.max_concurrent,
         max_concurrent_reads: args.max_concurrent_reads,
-        cors_allow_origin: (args.cors_allow_origin != "none").then_some(args.cors_allow_origin),
+        cors_allow_origin: (args.cors_allow_origin != "none")
+            .then(|| args.cors_allow_origin.clone()),
         allow_active_content: args.allow_active_content,
         publisher,
+        publisher_rate: publisher_rate_of(&args),
+        max_read_blob_size: args.max_read_blob_size,
         ..DaemonOptions::default()
     };
     eprintln!(
