@@ -217,9 +217,9 @@ impl Ledger {
         pool.evict(&digests, chain.state());
         self.metrics.mempool(pool.len(), pool.bytes());
         drop(pool);
-        self.metrics.committed(&record, previous_timestamp);
         let tip = chain.tip();
         drop(chain);
+        self.metrics.committed(&record, previous_timestamp);
         self.tip.send_replace(tip);
         Ok(record)
     }

@@ -113,7 +113,7 @@ impl BlobClient {
         check: ConsistencyCheck,
         limit: u64,
     ) -> Result<ReadOutcome, ReadError> {
-        self.read_limited(blob_id, check, None, Some(limit)).await
+        self.read_limited(blob_id, check, None, limit).await
     }
 
     /// [`BlobClient::read`], telling `progress` about phases and sliver bytes received.
@@ -123,7 +123,7 @@ impl BlobClient {
         check: ConsistencyCheck,
         progress: Option<&ProgressHook>,
     ) -> Result<ReadOutcome, ReadError> {
-        self.read_limited(blob_id, check, progress, None).await
+        self.read_limited(blob_id, check, progress, u64::MAX).await
     }
 
     async fn read_limited(
@@ -131,7 +131,7 @@ impl BlobClient {
         blob_id: BlobId,
         check: ConsistencyCheck,
         progress: Option<&ProgressHook>,
-        limit: Option<u64>,
+        limit: u64,
     ) -> Result<ReadOutcome, ReadError> {
         let t = Instant::now();
         report(progress, |p| p.phase("metadata"));
@@ -156,9 +156,7 @@ impl BlobClient {
         let metadata = self.fetch_metadata(&committees, blob_id).await?;
         let metadata_ms = t.elapsed().as_millis() as u64;
         let size = metadata.unencoded_length();
-        if let Some(limit) = limit
-            && size > limit
-        {
+        if size > limit {
             return Err(ReadError::TooLarge {
                 blob_id,
                 size,

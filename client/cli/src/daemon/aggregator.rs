@@ -83,11 +83,8 @@ async fn read(state: &State, blob_id: BlobId, check: ConsistencyCheck) -> Result
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::busy("reads", state.options.max_concurrent_reads))?;
-    let read = match state.options.max_read_blob_size {
-        Some(limit) => state.client.read_at_most(blob_id, check, limit).await,
-        None => state.client.read(blob_id, check).await,
-    };
-    match read {
+    let limit = state.options.max_read_blob_size.unwrap_or(u64::MAX);
+    match state.client.read_at_most(blob_id, check, limit).await {
         Ok(outcome) => Ok(Bytes::from(outcome.data)),
         Err(e) => {
             tracing::debug!(%blob_id, error = %e, "read failed");
