@@ -8,6 +8,8 @@
 //!   register in one batch → upload metadata and slivers to every node in parallel → collect
 //!   storage confirmations to quorum weight, then keep uploading for a bounded extra time →
 //!   certify with the aggregated certificate.
+//! * [`BlobClient::open`] + [`BlobClient::stream`]: the bytes of a range as they verify, row by
+//!   row, in bounded memory ([`stream`](self::stream) has the rules).
 //! * [`BlobClient::read`]: ledger status → verified metadata from a few nodes → primary slivers
 //!   in parallel, systematic ones first, each verified, stopping at `rows` → decode with the
 //!   chosen consistency check.
@@ -17,6 +19,7 @@
 mod progress;
 mod read;
 mod store;
+mod stream;
 mod upload;
 
 use std::time::Duration;
@@ -35,6 +38,7 @@ use crate::trust::{LedgerTrust, TrustError};
 pub use progress::{Progress, ProgressHook};
 pub use read::{ReadError, ReadOutcome, ReadPhases};
 pub use store::{Persistence, StoreError, StoreOptions, StoreOutcome, StorePhases};
+pub use stream::{BlobStream, OpenBlob, StreamStats};
 pub use upload::{NodeFailure, NodeFailures, NodeUploadError, UploadError};
 
 /// Tuning of the data path.
@@ -47,8 +51,14 @@ pub struct BlobOptions {
     /// How long a node may wait for the registration or its slivers before refusing a
     /// confirmation.
     pub confirmation_wait: Duration,
-    /// Slivers requested at once during a read.
+    /// Slivers requested at once during a (whole, decoding) read.
     pub read_slivers_in_flight: usize,
+    /// How far one streaming read ([`BlobClient::stream`]) fetches ahead of its consumer, in
+    /// bytes (at least one row is always in flight).
+    pub read_window_bytes: usize,
+    /// Bytes all streaming reads of this client hold at once, fetched but not yet dropped by
+    /// their consumers; a stream waits for room before fetching a row.
+    pub read_buffer_bytes: usize,
     /// How long to wait for the ledger to finalise a transaction.
     pub ledger_timeout: Duration,
     /// The chain to sign for and the fee cap ([`LedgerTrust`]).
@@ -62,6 +72,8 @@ impl Default for BlobOptions {
             extra_upload_time: Duration::from_secs(2),
             confirmation_wait: Duration::from_secs(10),
             read_slivers_in_flight: 48,
+            read_window_bytes: 16 << 20,
+            read_buffer_bytes: 256 << 20,
             ledger_timeout: Duration::from_secs(30),
             trust: LedgerTrust::default(),
         }
@@ -98,6 +110,8 @@ pub struct BlobClient {
     /// Held while a batch of transactions is signed, submitted and awaited, so concurrent
     /// stores through one client never race each other for the wallet's nonces.
     submit_lock: tokio::sync::Mutex<()>,
+    /// Memory of the streaming reads ([`BlobOptions::read_buffer_bytes`]).
+    read_budget: std::sync::Arc<stream::ReadBudget>,
     _stop: DropGuard,
 }
 
@@ -122,6 +136,7 @@ impl BlobClient {
             key,
             chain_id: system.chain_id,
             p2p,
+            read_budget: std::sync::Arc::new(stream::ReadBudget::new(options.read_buffer_bytes)),
             options,
             submit_lock: tokio::sync::Mutex::new(()),
             _stop: cancel.drop_guard(),

@@ -1,5 +1,8 @@
 //! `floe bench`: encode throughput on one thread, and timed stores and reads against the
-//! configured network. Each prints one JSON line; nothing here asserts a speed.
+//! configured network, and a running daemon's aggregator under readers ([`bench_aggregator`]).
+//! Each prints one JSON line; nothing here asserts a speed.
+
+mod aggregator;
 
 use std::time::Instant;
 
@@ -10,6 +13,8 @@ use serde::Serialize;
 use floe_client::blobs::{
     BlobClient, ReadError, ReadPhases, StoreError, StoreOptions, StorePhases,
 };
+
+pub use aggregator::{AggregatorBench, AggregatorBenchError, bench_aggregator};
 
 /// `floe bench encode`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -145,7 +150,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
     parse_vm_hwm(&status)
 }
 
-fn parse_vm_hwm(status: &str) -> Option<u64> {
+pub(crate) fn parse_vm_hwm(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line
         .trim_start_matches("VmHWM:")

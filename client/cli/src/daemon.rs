@@ -41,6 +41,7 @@
 mod aggregator;
 pub mod api;
 pub mod auth;
+pub mod conn;
 mod error;
 pub mod metrics;
 mod publisher;
@@ -190,15 +191,30 @@ pub fn router(client: Arc<BlobClient>, options: &DaemonOptions) -> Router {
         .with_state(state)
 }
 
-/// Serves `app` on `listener` until `stop` is cancelled (then finishes the requests in flight).
+/// How long a write to a client may make no progress before its connection is dropped
+/// ([`conn`]).
+pub const DEFAULT_STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves `app` on `listener` until `stop` is cancelled (then finishes the requests in flight),
+/// dropping connections whose writes stall for [`DEFAULT_STALL_TIMEOUT`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
+    serve_with_stall(listener, app, stop, DEFAULT_STALL_TIMEOUT).await
+}
+
+/// [`serve`], dropping connections whose writes stall for `stall` ([`conn`]).
+pub async fn serve_with_stall(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stop: CancellationToken,
+    stall: std::time::Duration,
+) -> std::io::Result<()> {
     axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        conn::StallGuardedListener::new(listener, stall),
+        app.into_make_service_with_connect_info::<conn::ClientAddr>(),
     )
     .with_graceful_shutdown(stop.cancelled_owned())
     .await

@@ -738,3 +738,92 @@ async fn adv_publisher_unauthenticated() {
     d.task.await.unwrap().unwrap();
     cluster.shutdown().await;
 }
+
+/// A reader that stops reading mid-body holds its read slot only until the stall timeout: the
+/// daemon then drops the connection, and the slot (and the rows buffered for it) are free for
+/// others. While the body is being sent the slot is held: a second read is refused with 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn adv_aggregator_stalled_reader() {
+    // 100 shards: blobs up to 146 MiB (12 shards take 3.5 MiB at most).
+    let cluster = TestCluster::start(ClusterOptions {
+        shards: 100,
+        ..ClusterOptions::default()
+    })
+    .await;
+    let client = Arc::new(cluster.client().await);
+    // Larger than the loopback socket buffers, so a reader that stops reading blocks writes.
+    let bytes = data(32 << 20, 41);
+    let stored = client
+        .store(
+            &bytes,
+            &floe_client::blobs::StoreOptions {
+                epochs: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let blob_id = stored.blob_id();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let options = DaemonOptions {
+        max_concurrent_reads: 1,
+        ..DaemonOptions::default()
+    };
+    let task = tokio::spawn(daemon::serve_with_stall(
+        listener,
+        daemon::router(client, &options),
+        stop.clone(),
+        Duration::from_secs(2),
+    ));
+    let url = format!("http://{addr}/v1/blobs/{blob_id}");
+
+    // The stalled reader: sends the request, reads the head and a few bytes, then nothing.
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(format!("GET /v1/blobs/{blob_id} HTTP/1.1\r\nHost: floe\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut head = vec![0u8; 4096];
+    let n = stalled.read(&mut head).await.unwrap();
+    let head = String::from_utf8_lossy(&head[..n]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {}", bytes.len())),
+        "{head}"
+    );
+
+    // While its body is being sent, the only read slot is taken.
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let resp = http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Once the stall timeout drops the stalled connection, reads are served again.
+    let body = loop {
+        let resp = http.get(&url).send().await.unwrap();
+        if resp.status() == StatusCode::OK {
+            break resp.bytes().await.unwrap();
+        }
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the stalled reader still holds the read slot after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(body == bytes, "the next reader gets the blob byte-exact");
+
+    // The stalled reader's connection was dropped: it never gets the whole body.
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut rest)).await;
+    assert!(
+        n + rest.len() < bytes.len(),
+        "the stalled reader got the whole body"
+    );
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    cluster.shutdown().await;
+}

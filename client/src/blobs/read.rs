@@ -14,13 +14,16 @@ use floe_common::{
     SliverPairIndex, VerifiedBlobMetadata, decode_blob,
 };
 use floe_node_protocol::committee::CommitteeView;
+use floe_node_protocol::p2p::P2p;
 use floe_node_protocol::protocol::{GetSliverRequest, NodeError};
+use floe_node_protocol::{Multiaddr, PeerId};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use rand::seq::SliceRandom as _;
 use serde::Serialize;
 
 use super::progress::{ProgressHook, report};
+use super::stream::OpenBlob;
 use super::{BlobClient, ConnectError};
 
 /// Metadata requests in flight at once.
@@ -134,6 +137,57 @@ impl BlobClient {
         limit: u64,
     ) -> Result<ReadOutcome, ReadError> {
         let t = Instant::now();
+        let blob = self.open_with_progress(blob_id, limit, progress).await?;
+        let metadata_ms = t.elapsed().as_millis() as u64;
+
+        let t = Instant::now();
+        let config = *blob.committees.0.encoding();
+        report(progress, |p| {
+            p.phase("slivers");
+            let sliver = config
+                .sliver_size(SliverAxis::Primary, blob.len())
+                .unwrap_or(0);
+            p.transfer((sliver * config.rows()) as u64);
+        });
+        let (slivers, failed, bad) = fetch_primaries(
+            &self.p2p,
+            self.options.read_slivers_in_flight,
+            &blob.committees,
+            blob_id,
+            &blob.metadata,
+            progress,
+        )
+        .await;
+        if slivers.len() < config.rows() {
+            return Err(ReadError::NotEnoughSlivers {
+                have: slivers.len(),
+                needed: config.rows(),
+                failed,
+            });
+        }
+        let slivers_ms = t.elapsed().as_millis() as u64;
+
+        let t = Instant::now();
+        report(progress, |p| p.phase("decode"));
+        let data = decode_full(config, blob.metadata, slivers, check, blob_id).await?;
+        Ok(ReadOutcome {
+            data,
+            phases: ReadPhases {
+                metadata: metadata_ms,
+                slivers: slivers_ms,
+                decode: t.elapsed().as_millis() as u64,
+            },
+            bad_slivers: bad,
+        })
+    }
+
+    /// [`BlobClient::open`], telling `progress` about the metadata phase.
+    pub(super) async fn open_with_progress(
+        &self,
+        blob_id: BlobId,
+        limit: u64,
+        progress: Option<&ProgressHook>,
+    ) -> Result<OpenBlob, ReadError> {
         report(progress, |p| p.phase("metadata"));
         let status = self
             .ledger
@@ -152,9 +206,7 @@ impl BlobClient {
             });
         }
         let committees = Arc::new(self.read_committees().await?);
-        let committee = &committees.0;
         let metadata = self.fetch_metadata(&committees, blob_id).await?;
-        let metadata_ms = t.elapsed().as_millis() as u64;
         let size = metadata.unencoded_length();
         if size > limit {
             return Err(ReadError::TooLarge {
@@ -163,51 +215,10 @@ impl BlobClient {
                 limit,
             });
         }
-
-        let t = Instant::now();
-        let config = *committee.encoding();
-        report(progress, |p| {
-            p.phase("slivers");
-            let len = metadata.unencoded_length();
-            let sliver = config.sliver_size(SliverAxis::Primary, len).unwrap_or(0);
-            p.transfer((sliver * config.rows()) as u64);
-        });
-        let (slivers, failed, bad) = self
-            .fetch_primaries(&committees, blob_id, &metadata, progress)
-            .await;
-        if slivers.len() < config.rows() {
-            return Err(ReadError::NotEnoughSlivers {
-                have: slivers.len(),
-                needed: config.rows(),
-                failed,
-            });
-        }
-        let slivers_ms = t.elapsed().as_millis() as u64;
-
-        let t = Instant::now();
-        report(progress, |p| p.phase("decode"));
-        let data =
-            tokio::task::spawn_blocking(move || decode_blob(&config, &metadata, &slivers, check))
-                .await
-                .map_err(|e| {
-                    ReadError::Decode(DecodeError::BadSliver {
-                        axis: SliverAxis::Primary,
-                        index: 0,
-                        reason: e.to_string(),
-                    })
-                })?
-                .map_err(|e| match e {
-                    DecodeError::InvalidBlob => ReadError::Invalid(blob_id),
-                    other => ReadError::Decode(other),
-                })?;
-        Ok(ReadOutcome {
-            data,
-            phases: ReadPhases {
-                metadata: metadata_ms,
-                slivers: slivers_ms,
-                decode: t.elapsed().as_millis() as u64,
-            },
-            bad_slivers: bad,
+        Ok(OpenBlob {
+            blob_id,
+            metadata,
+            committees,
         })
     }
 
@@ -269,88 +280,19 @@ impl BlobClient {
             }
         }
     }
-
-    /// Primary slivers, systematic ones first, verified, until `rows` are collected. Returns the
-    /// slivers, the failed requests and the bad slivers.
-    async fn fetch_primaries(
-        &self,
-        committees: &Arc<ReadCommittees>,
-        blob_id: BlobId,
-        metadata: &VerifiedBlobMetadata,
-        progress: Option<&ProgressHook>,
-    ) -> (Vec<Sliver>, usize, usize) {
-        let (committee, previous) = &**committees;
-        let config = *committee.encoding();
-        let needed = config.rows();
-        let n = config.n_shards();
-        // Systematic slivers first (no decoding work), the rest shuffled.
-        let mut rest: Vec<u16> = (needed as u16..n).collect();
-        rest.shuffle(&mut rand::thread_rng());
-        let mut order = (0..needed as u16).chain(rest).map(SliverPairIndex);
-        let mut asks = FuturesUnordered::new();
-        let mut slivers: Vec<Sliver> = Vec::with_capacity(needed);
-        let (mut failed, mut bad) = (0, 0);
-        let fanout = self.options.read_slivers_in_flight.max(1);
-        loop {
-            // Keep enough requests in flight to finish, bounded by the fan-out.
-            while asks.len() < fanout && slivers.len() + asks.len() < needed + failed.min(needed) {
-                let Some(pair) = order.next() else { break };
-                let Some(m) = committee.pair_holder(&blob_id, pair) else {
-                    continue;
-                };
-                // The current holder first; while syncing, the previous holder if different.
-                let mut holders = vec![(m.peer_id, m.addrs.clone())];
-                if let Some(p) = previous
-                    .as_ref()
-                    .and_then(|p| p.pair_holder(&blob_id, pair))
-                    && p.node_id != m.node_id
-                {
-                    holders.push((p.peer_id, p.addrs.clone()));
-                }
-                let p2p = self.p2p.clone();
-                let md = metadata.clone();
-                asks.push(async move {
-                    let req = GetSliverRequest {
-                        blob_id,
-                        pair,
-                        axis: SliverAxis::Primary,
-                    };
-                    for (peer, addrs) in holders {
-                        if let Ok(sliver) = p2p.get_sliver(peer, addrs, req).await {
-                            return verify_primary(config, md, pair, sliver).await;
-                        }
-                    }
-                    None
-                });
-            }
-            let Some(answer) = asks.next().await else {
-                break;
-            };
-            match answer {
-                Some(Ok(s)) => {
-                    report(progress, |p| p.advance(s.data.len() as u64));
-                    slivers.push(s);
-                }
-                Some(Err(())) => {
-                    bad += 1;
-                    failed += 1;
-                }
-                None => failed += 1,
-            }
-            if slivers.len() >= needed {
-                break;
-            }
-        }
-        (slivers, failed, bad)
-    }
 }
 
 /// The current committee, and the previous one while an epoch change syncs.
-type ReadCommittees = (CommitteeView, Option<CommitteeView>);
+pub(super) type ReadCommittees = (CommitteeView, Option<CommitteeView>);
+
+/// Sliver verifications running at once, over all reads of the process.
+static VERIFY_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
 
 /// Verifies a primary sliver of `pair` against the metadata off the async threads.
 /// `Some(Err(()))`: the node answered with a bad sliver.
-async fn verify_primary(
+pub(super) async fn verify_primary(
     config: EncodingConfig,
     metadata: VerifiedBlobMetadata,
     pair: SliverPairIndex,
@@ -362,6 +304,9 @@ async fn verify_primary(
         return Some(Err(()));
     }
     let symbol_size = config.symbol_size(metadata.unencoded_length()).ok()?;
+    // CPU-bound: at most one verification per core, so concurrent reads queue here instead of
+    // each holding an expanded sliver in a blocking thread.
+    let _slot = VERIFY_SLOTS.acquire().await.ok()?;
     tokio::task::spawn_blocking(move || {
         SliverExpander::new(config, symbol_size)
             .verify(&sliver, &metadata)
@@ -370,4 +315,113 @@ async fn verify_primary(
     })
     .await
     .ok()
+}
+
+/// Primary slivers, systematic ones first, verified, until `rows` are collected. Returns the
+/// slivers, the failed requests and the bad slivers.
+pub(super) async fn fetch_primaries(
+    p2p: &P2p,
+    fanout: usize,
+    committees: &ReadCommittees,
+    blob_id: BlobId,
+    metadata: &VerifiedBlobMetadata,
+    progress: Option<&ProgressHook>,
+) -> (Vec<Sliver>, usize, usize) {
+    let config = *committees.0.encoding();
+    let needed = config.rows();
+    let n = config.n_shards();
+    // Systematic slivers first (no decoding work), the rest shuffled.
+    let mut rest: Vec<u16> = (needed as u16..n).collect();
+    rest.shuffle(&mut rand::thread_rng());
+    let mut order = (0..needed as u16).chain(rest).map(SliverPairIndex);
+    let mut asks = FuturesUnordered::new();
+    let mut slivers: Vec<Sliver> = Vec::with_capacity(needed);
+    let (mut failed, mut bad) = (0, 0);
+    let fanout = fanout.max(1);
+    loop {
+        // Keep enough requests in flight to finish, bounded by the fan-out.
+        while asks.len() < fanout && slivers.len() + asks.len() < needed + failed.min(needed) {
+            let Some(pair) = order.next() else { break };
+            let holders = holders(committees, &blob_id, pair);
+            if holders.is_empty() {
+                continue;
+            }
+            let p2p = p2p.clone();
+            let md = metadata.clone();
+            asks.push(async move {
+                let req = GetSliverRequest {
+                    blob_id,
+                    pair,
+                    axis: SliverAxis::Primary,
+                };
+                for (peer, addrs) in holders {
+                    if let Ok(sliver) = p2p.get_sliver(peer, addrs, req).await {
+                        return verify_primary(config, md, pair, sliver).await;
+                    }
+                }
+                None
+            });
+        }
+        let Some(answer) = asks.next().await else {
+            break;
+        };
+        match answer {
+            Some(Ok(s)) => {
+                report(progress, |p| p.advance(s.data.len() as u64));
+                slivers.push(s);
+            }
+            Some(Err(())) => {
+                bad += 1;
+                failed += 1;
+            }
+            None => failed += 1,
+        }
+        if slivers.len() >= needed {
+            break;
+        }
+    }
+    (slivers, failed, bad)
+}
+
+/// Who serves `pair` of `blob_id`: its current holder and, while an epoch change syncs, its
+/// previous holder if that is another node.
+pub(super) fn holders(
+    committees: &ReadCommittees,
+    blob_id: &BlobId,
+    pair: SliverPairIndex,
+) -> Vec<(PeerId, Vec<Multiaddr>)> {
+    let (committee, previous) = committees;
+    let Some(m) = committee.pair_holder(blob_id, pair) else {
+        return Vec::new();
+    };
+    let mut holders = vec![(m.peer_id, m.addrs.clone())];
+    if let Some(p) = previous.as_ref().and_then(|p| p.pair_holder(blob_id, pair))
+        && p.node_id != m.node_id
+    {
+        holders.push((p.peer_id, p.addrs.clone()));
+    }
+    holders
+}
+
+/// Decodes verified primary slivers off the async threads.
+pub(super) async fn decode_full(
+    config: EncodingConfig,
+    metadata: VerifiedBlobMetadata,
+    slivers: Vec<Sliver>,
+    check: ConsistencyCheck,
+    blob_id: BlobId,
+) -> Result<Vec<u8>, ReadError> {
+    tokio::task::spawn_blocking(move || decode_blob(&config, &metadata, &slivers, check))
+        .await
+        .map_err(|e| {
+            ReadError::Decode(DecodeError::BadSliver {
+                axis: SliverAxis::Primary,
+                index: 0,
+                reason: e.to_string(),
+            })
+        })?
+        .map_err(|e| match e {
+            DecodeError::InvalidBlob => ReadError::Invalid(blob_id),
+            other => ReadError::Decode(other),
+        })
 }

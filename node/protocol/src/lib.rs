@@ -17,5 +17,6 @@ pub mod p2p;
 pub mod protocol;
 
 pub use committee::{CommitteeError, CommitteeView, Committees, Member};
+pub use libp2p::{Multiaddr, PeerId};
 pub use p2p::{CallError, P2p};
 pub use protocol::NodeError;

@@ -1,6 +1,7 @@
 //! The aggregator: `GET /v1/blobs/{blobId}` (with `Range`), `…/byte-range`, and
 //! `GET /v1/blobs/by-object-id/{objectId}` (attributes as headers).
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -8,7 +9,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use floe_common::{BlobId, ConsistencyCheck, ObjectId};
 use floe_ledger_types::Object;
 use serde::Deserialize;
@@ -17,7 +17,10 @@ use utoipa::IntoParams;
 use super::api::Status;
 use super::range::{ByteRange, RangeError};
 use super::{ApiError, State, web};
-use floe_client::blobs::ReadError;
+use floe_client::blobs::{OpenBlob, ReadError, StreamStats};
+use futures::StreamExt as _;
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Consistency options of a read.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -76,19 +79,63 @@ fn range_of(headers: &HeaderMap) -> Result<Option<(ByteRange, String)>, ApiError
     }
 }
 
-/// Reads a blob (holding a read slot), mapping failures to HTTP errors.
-async fn read(state: &State, blob_id: BlobId, check: ConsistencyCheck) -> Result<Bytes, ApiError> {
-    let _slot = state
+/// A blob opened for a read, with the read slot it holds until its body has been sent.
+struct Opened {
+    blob: OpenBlob,
+    slot: OwnedSemaphorePermit,
+}
+
+/// Takes a read slot and opens a blob (ledger status and verified metadata), mapping failures
+/// to HTTP errors. Nothing but the metadata is fetched: the body streams later.
+async fn open(state: &State, blob_id: BlobId) -> Result<Opened, ApiError> {
+    let slot = state
         .reads
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::busy("reads", state.options.max_concurrent_reads))?;
     let limit = state.options.max_read_blob_size.unwrap_or(u64::MAX);
-    match state.client.read_at_most(blob_id, check, limit).await {
-        Ok(outcome) => Ok(Bytes::from(outcome.data)),
+    match state.client.open(blob_id, limit).await {
+        Ok(blob) => Ok(Opened { blob, slot }),
         Err(e) => {
             tracing::debug!(%blob_id, error = %e, "read failed");
             Err(read_error(&e))
+        }
+    }
+}
+
+/// The body of bytes `range` of an opened blob: streamed as rows verify, holding the read slot
+/// until the last byte is out (or the client is gone). A failure mid-body aborts the
+/// response, so a client never takes a truncated body for a whole one.
+fn body(state: &State, opened: Opened, range: Range<u64>, check: ConsistencyCheck) -> Body {
+    let Opened { blob, slot } = opened;
+    let blob_id = blob.blob_id();
+    let stream = state.client.stream(blob, range, check);
+    let held = Held {
+        _slot: slot,
+        stats: stream.stats(),
+        node_bytes: state.metrics.read_node_bytes.clone(),
+        degraded: state.metrics.read_degraded.clone(),
+    };
+    Body::from_stream(stream.map(move |item| {
+        let _held = &held;
+        item.inspect_err(|e| tracing::warn!(%blob_id, error = %e, "read failed mid-body"))
+    }))
+}
+
+/// What a read body holds until it is dropped (sent, failed, or its client gone): the read
+/// slot; then it counts what the read fetched.
+struct Held {
+    _slot: OwnedSemaphorePermit,
+    stats: Arc<StreamStats>,
+    node_bytes: Counter,
+    degraded: Counter,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.node_bytes.inc_by(self.stats.fetched_bytes());
+        if self.stats.degraded() {
+            self.degraded.inc();
         }
     }
 }
@@ -144,13 +191,15 @@ pub(crate) fn read_error(e: &ReadError) -> ApiError {
 /// `Content-Type` defaults to `application/octet-stream`; `cache` is the `Cache-Control` of a
 /// success ([`web`](super::web)).
 fn respond(
-    blob_id: BlobId,
-    data: Bytes,
+    state: &State,
+    opened: Opened,
+    check: ConsistencyCheck,
     range: Option<(ByteRange, String)>,
     extra: HeaderMap,
     cache: &'static str,
 ) -> Result<Response, ApiError> {
-    let len = data.len() as u64;
+    let blob_id = opened.blob.blob_id();
+    let len = opened.blob.len();
     let mut headers = extra;
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers
@@ -161,7 +210,9 @@ fn respond(
         headers.insert(header::ETAG, etag);
     }
     let Some((range, text)) = range else {
-        return Ok((StatusCode::OK, headers, Body::from(data)).into_response());
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        let body = body(state, opened, 0..len, check);
+        return Ok((StatusCode::OK, headers, body).into_response());
     };
     match range.resolve(len, &text) {
         Ok(r) => {
@@ -170,8 +221,9 @@ fn respond(
                 header::CONTENT_RANGE,
                 HeaderValue::from_str(&value).expect("ASCII"),
             );
-            let part = data.slice(r.start as usize..r.end as usize);
-            Ok((StatusCode::PARTIAL_CONTENT, headers, Body::from(part)).into_response())
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(r.end - r.start));
+            let body = body(state, opened, r, check);
+            Ok((StatusCode::PARTIAL_CONTENT, headers, body).into_response())
         }
         Err(e @ RangeError::Unsatisfiable { .. }) => Err(ApiError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
@@ -231,8 +283,15 @@ pub(crate) async fn get_blob(
     let check = query(params)?.check()?;
     let blob_id = parse_blob_id(&blob_id)?;
     let range = range_of(&headers)?;
-    let data = read(&state, blob_id, check).await?;
-    respond(blob_id, data, range, HeaderMap::new(), web::IMMUTABLE)
+    let opened = open(&state, blob_id).await?;
+    respond(
+        &state,
+        opened,
+        check,
+        range,
+        HeaderMap::new(),
+        web::IMMUTABLE,
+    )
 }
 
 /// `?start=S&length=L`.
@@ -277,15 +336,15 @@ pub(crate) async fn get_byte_range(
         .start
         .checked_add(p.length)
         .ok_or_else(|| bad("start + length overflows".into()))?;
-    let data = read(&state, blob_id, ConsistencyCheck::Default).await?;
-    if end > data.len() as u64 {
+    let opened = open(&state, blob_id).await?;
+    let len = opened.blob.len();
+    if end > len {
         return Err(bad(format!(
-            "bytes {}..{end} are outside the blob of {} bytes",
-            p.start,
-            data.len()
+            "bytes {}..{end} are outside the blob of {len} bytes",
+            p.start
         )));
     }
-    let part = data.slice(p.start as usize..end as usize);
+    let body = body(&state, opened, p.start..end, ConsistencyCheck::Default);
     Ok((
         [
             (
@@ -296,8 +355,9 @@ pub(crate) async fn get_byte_range(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static(web::IMMUTABLE),
             ),
+            (header::CONTENT_LENGTH, HeaderValue::from(p.length)),
         ],
-        Body::from(part),
+        body,
     )
         .into_response())
 }
@@ -381,6 +441,6 @@ pub(crate) async fn get_by_object_id(
             extra.insert(name, value);
         }
     }
-    let data = read(&state, blob.blob_id, check).await?;
-    respond(blob.blob_id, data, range, extra, web::BY_OBJECT)
+    let opened = open(&state, blob.blob_id).await?;
+    respond(&state, opened, check, range, extra, web::BY_OBJECT)
 }

@@ -3,7 +3,9 @@
 //! | metric | labels | what |
 //! |---|---|---|
 //! | `requests_total` | `route`, `method`, `status` | answers by route template (`/v1/blobs/{blob_id}`, or `other` for unknown paths) |
-//! | `response_bytes_total` | `route` | body bytes of the answers whose size is known |
+//! | `response_bytes_total` | `route` | body bytes of the answers (a streamed body by its `Content-Length`) |
+//! | `read_node_bytes_total` | | sliver and symbol bytes fetched from storage nodes for read bodies |
+//! | `read_degraded_total` | | read bodies that fell back to decoding (a row's holder failed) |
 //! | `request_seconds` | `route` | time to the response's head, as a histogram |
 //! | `reads_in_flight`, `stores_in_flight` | | slots held now |
 
@@ -50,6 +52,8 @@ pub(crate) struct DaemonMetrics {
     seconds: Family<RouteLabels, Histogram, fn() -> Histogram>,
     reads_in_flight: Gauge,
     stores_in_flight: Gauge,
+    pub(crate) read_node_bytes: Counter,
+    pub(crate) read_degraded: Counter,
     render: std::sync::Mutex<()>,
 }
 
@@ -62,6 +66,8 @@ impl Default for DaemonMetrics {
             seconds: Family::new_with_constructor(latency_histogram),
             reads_in_flight: Gauge::default(),
             stores_in_flight: Gauge::default(),
+            read_node_bytes: Counter::default(),
+            read_degraded: Counter::default(),
             render: std::sync::Mutex::new(()),
         };
         let r = &mut m.registry;
@@ -89,6 +95,16 @@ impl Default for DaemonMetrics {
             "stores_in_flight",
             "Store slots held",
             m.stores_in_flight.clone(),
+        );
+        r.register(
+            "read_node_bytes",
+            "Sliver and symbol bytes fetched from storage nodes for read bodies",
+            m.read_node_bytes.clone(),
+        );
+        r.register(
+            "read_degraded",
+            "Read bodies that fell back to decoding because a row's holder failed",
+            m.read_degraded.clone(),
         );
         m
     }
@@ -136,7 +152,13 @@ pub(crate) async fn count(
     m.seconds
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
-    if let Some(len) = response.body().size_hint().exact() {
+    let len = response.body().size_hint().exact().or_else(|| {
+        response
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+    });
+    if let Some(len) = len {
         m.bytes.get_or_create(&labels).inc_by(len);
     }
     response

@@ -152,14 +152,14 @@ async fn read_body(body: Body, size_hint: Option<u64>, limit: u64) -> Result<Byt
 )]
 pub(crate) async fn put_blob(
     AxState(state): AxState<Arc<State>>,
-    client: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    client: Option<axum::Extension<axum::extract::ConnectInfo<super::conn::ClientAddr>>>,
     params: Result<Query<PutParams>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BlobStoreResult>, ApiError> {
     if let Some(limiter) = &state.store_rate {
         // Without the peer's address (a router served without connect info), all share one.
-        let ip = client.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
+        let ip = client.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.0.0.ip());
         if let Err(wait) = limiter.take(ip, std::time::Instant::now()) {
             let secs = wait.as_secs().max(1);
             return Err(ApiError::new(

@@ -284,6 +284,26 @@ enum BenchCommand {
         #[arg(allow_hyphen_values = true)]
         blob_id: BlobId,
     },
+    /// Read a blob through a running `floe daemon`: time to first byte, one fast client, a
+    /// 1 KiB range (latency, bytes fetched from nodes), then many slow readers at once and the
+    /// daemon's peak memory.
+    Aggregator {
+        /// The blob id (certified; a large blob, e.g. 64 MiB, shows the streaming).
+        #[arg(allow_hyphen_values = true)]
+        blob_id: BlobId,
+        /// The daemon.
+        #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:31415")]
+        url: String,
+        /// The daemon's process id, for its peak memory (`/proc/PID/status`).
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
+        /// Slow readers at once.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        clients: usize,
+        /// Each slow reader's pace, in bytes per second.
+        #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+        rate: u64,
+    },
 }
 
 /// `floe daemon`.
@@ -335,6 +355,10 @@ struct DaemonArgs {
     /// Largest blob a read serves, in bytes (413 above it, before any sliver is fetched).
     #[arg(long, value_name = "BYTES")]
     max_read_blob_size: Option<u64>,
+    /// Drop a client connection once a write to it has made no progress for this many seconds
+    /// (a reader that stopped reading frees its read slot and buffers).
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    stall_timeout: u64,
 }
 
 #[derive(Subcommand)]

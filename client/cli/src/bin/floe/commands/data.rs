@@ -365,6 +365,21 @@ pub async fn bench(env: &Env, cmd: BenchCommand) -> Result<Report, CliError> {
                 .map_err(|e| from_read(&e, &ctx))?;
             Ok(Report::line(b))
         }
+        BenchCommand::Aggregator {
+            blob_id,
+            url,
+            pid,
+            clients,
+            rate,
+        } => {
+            let b = bench::bench_aggregator(&url, blob_id, pid, clients, rate)
+                .await
+                .map_err(|e| {
+                    CliError::new(crate::fail::Exit::Network, "bench", e.to_string())
+                        .hint("start the daemon first: floe daemon --aggregator-only &")
+                })?;
+            Ok(Report::line(b))
+        }
     }
 }
 
@@ -466,7 +481,8 @@ pub async fn daemon(env: &Env, args: DaemonArgs) -> Result<Report, CliError> {
         let _ = tokio::signal::ctrl_c().await;
         on_signal.cancel();
     });
-    daemon::serve(listener, app, stop)
+    let stall = std::time::Duration::from_secs(args.stall_timeout);
+    daemon::serve_with_stall(listener, app, stop, stall)
         .await
         .map_err(|e| CliError::new(crate::fail::Exit::Network, "serve", e.to_string()))?;
     Ok(Report::new(
