@@ -104,6 +104,9 @@ pub struct DaemonOptions {
     /// Largest blob a read serves (413 above it, decided from the metadata before any sliver
     /// is fetched); `None`: no limit.
     pub max_read_blob_size: Option<u64>,
+    /// Reads one client address may have in flight at once (429 above it); `None`: only
+    /// [`DaemonOptions::max_concurrent_reads`] bounds them.
+    pub max_reads_per_client: Option<usize>,
 }
 
 impl Default for DaemonOptions {
@@ -118,6 +121,7 @@ impl Default for DaemonOptions {
             publisher: auth::Publisher::Open,
             publisher_rate: None,
             max_read_blob_size: None,
+            max_reads_per_client: None,
         }
     }
 }
@@ -134,6 +138,8 @@ pub(crate) struct State {
     pub(crate) metrics: metrics::DaemonMetrics,
     /// Per-client store rate.
     pub(crate) store_rate: Option<rate::RateLimiter>,
+    /// Per-client reads in flight.
+    pub(crate) client_reads: Option<rate::ClientSlots>,
 }
 
 impl State {
@@ -177,6 +183,7 @@ pub fn router(client: Arc<BlobClient>, options: &DaemonOptions) -> Router {
         openapi_yaml: serde_yaml_ng::to_string(&doc).expect("an OpenAPI document serializes"),
         metrics: metrics::DaemonMetrics::default(),
         store_rate: options.publisher_rate.map(rate::RateLimiter::new),
+        client_reads: options.max_reads_per_client.map(rate::ClientSlots::new),
     });
     routes
         .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })

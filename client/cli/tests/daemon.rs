@@ -739,11 +739,27 @@ async fn adv_publisher_unauthenticated() {
     cluster.shutdown().await;
 }
 
+/// Opens a GET of `path` from `addr` that reads the response head and then stops reading.
+async fn stalled_get(addr: std::net::SocketAddr, path: &str) -> (tokio::net::TcpStream, usize) {
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: floe\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut head = vec![0u8; 4096];
+    let n = stalled.read(&mut head).await.unwrap();
+    let text = String::from_utf8_lossy(&head[..n]).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    (stalled, n)
+}
+
 /// A reader that stops reading mid-body holds its read slot only until the stall timeout: the
 /// daemon then drops the connection, and the slot (and the rows buffered for it) are free for
 /// others. While the body is being sent the slot is held: a second read is refused with 429.
+/// A client that takes its per-client share of reads is refused more (429), while another
+/// address is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn adv_aggregator_stalled_reader() {
+async fn adv_aggregator_stalled_and_greedy_readers() {
     // 100 shards: blobs up to 146 MiB (12 shards take 3.5 MiB at most).
     let cluster = TestCluster::start(ClusterOptions {
         shards: 100,
@@ -780,19 +796,8 @@ async fn adv_aggregator_stalled_reader() {
     let url = format!("http://{addr}/v1/blobs/{blob_id}");
 
     // The stalled reader: sends the request, reads the head and a few bytes, then nothing.
-    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stalled
-        .write_all(format!("GET /v1/blobs/{blob_id} HTTP/1.1\r\nHost: floe\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut head = vec![0u8; 4096];
-    let n = stalled.read(&mut head).await.unwrap();
-    let head = String::from_utf8_lossy(&head[..n]).into_owned();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(
-        head.contains(&format!("content-length: {}", bytes.len())),
-        "{head}"
-    );
+    let path = format!("/v1/blobs/{blob_id}");
+    let (mut stalled, n) = stalled_get(addr, &path).await;
 
     // While its body is being sent, the only read slot is taken.
     let http = reqwest::Client::new();
@@ -825,5 +830,29 @@ async fn adv_aggregator_stalled_reader() {
     );
     stop.cancel();
     task.await.unwrap().unwrap();
+
+    // One read per client address: a second from 127.0.0.1 is refused, 127.0.0.2 is served.
+    let options = DaemonOptions {
+        max_reads_per_client: Some(1),
+        ..DaemonOptions::default()
+    };
+    let d = start_daemon_with(&cluster, options).await;
+    let (greedy, _) = stalled_get(d.addr, &path).await;
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
+    let url = format!("{}{path}", d.url);
+    let resp = from([127, 0, 0, 1]).get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reason(&json_of(resp).await), "TOO_MANY_READS_FROM_CLIENT");
+    let resp = from([127, 0, 0, 2]).get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.bytes().await.unwrap() == bytes);
+    drop(greedy);
+    d.stop.cancel();
+    d.task.await.unwrap().unwrap();
     cluster.shutdown().await;
 }

@@ -1,12 +1,14 @@
 //! The aggregator: `GET /v1/blobs/{blobId}` (with `Range`), `…/byte-range`, and
 //! `GET /v1/blobs/by-object-id/{objectId}` (attributes as headers).
 
+use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::{ConnectInfo, Path, Query, State as AxState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use floe_common::{BlobId, ConsistencyCheck, ObjectId};
@@ -15,7 +17,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::api::Status;
+use super::conn::ClientAddr;
 use super::range::{ByteRange, RangeError};
+use super::rate::ClientSlot;
 use super::{ApiError, State, web};
 use floe_client::blobs::{OpenBlob, ReadError, StreamStats};
 use futures::StreamExt as _;
@@ -47,6 +51,11 @@ impl ReadParams {
             (false, false) => Ok(ConsistencyCheck::Default),
         }
     }
+}
+
+/// The client's address; without connect info (a router served by other means) all share one.
+fn ip_of(client: Option<Extension<ConnectInfo<ClientAddr>>>) -> IpAddr {
+    client.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.0.ip())
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -82,17 +91,42 @@ fn range_of(headers: &HeaderMap) -> Result<Option<(ByteRange, String)>, ApiError
 /// A blob opened for a read, with the read slot it holds until its body has been sent.
 struct Opened {
     blob: OpenBlob,
-    slot: OwnedSemaphorePermit,
+    slot: ReadSlot,
+}
+
+/// A read's slots: one of the daemon's, and one of its client's if those are limited.
+struct ReadSlot {
+    _daemon: OwnedSemaphorePermit,
+    _client: Option<ClientSlot>,
 }
 
 /// Takes a read slot and opens a blob (ledger status and verified metadata), mapping failures
 /// to HTTP errors. Nothing but the metadata is fetched: the body streams later.
-async fn open(state: &State, blob_id: BlobId) -> Result<Opened, ApiError> {
-    let slot = state
+async fn open(state: &State, client: IpAddr, blob_id: BlobId) -> Result<Opened, ApiError> {
+    let per_client = match &state.client_reads {
+        None => None,
+        Some(slots) => Some(slots.try_take(client).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_READS_FROM_CLIENT",
+                format!(
+                    "{client} already has {} reads in flight (the daemon's limit per client); \
+                     retry when one has finished",
+                    slots.per_client()
+                ),
+            )
+            .header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+        })?),
+    };
+    let daemon = state
         .reads
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::busy("reads", state.options.max_concurrent_reads))?;
+    let slot = ReadSlot {
+        _daemon: daemon,
+        _client: per_client,
+    };
     let limit = state.options.max_read_blob_size.unwrap_or(u64::MAX);
     match state.client.open(blob_id, limit).await {
         Ok(blob) => Ok(Opened { blob, slot }),
@@ -125,7 +159,7 @@ fn body(state: &State, opened: Opened, range: Range<u64>, check: ConsistencyChec
 /// What a read body holds until it is dropped (sent, failed, or its client gone): the read
 /// slot; then it counts what the read fetched.
 struct Held {
-    _slot: OwnedSemaphorePermit,
+    _slot: ReadSlot,
     stats: Arc<StreamStats>,
     node_bytes: Counter,
     degraded: Counter,
@@ -276,6 +310,7 @@ fn respond(
 )]
 pub(crate) async fn get_blob(
     AxState(state): AxState<Arc<State>>,
+    client: Option<Extension<ConnectInfo<ClientAddr>>>,
     Path(blob_id): Path<String>,
     params: Result<Query<ReadParams>, QueryRejection>,
     headers: HeaderMap,
@@ -283,7 +318,7 @@ pub(crate) async fn get_blob(
     let check = query(params)?.check()?;
     let blob_id = parse_blob_id(&blob_id)?;
     let range = range_of(&headers)?;
-    let opened = open(&state, blob_id).await?;
+    let opened = open(&state, ip_of(client), blob_id).await?;
     respond(
         &state,
         opened,
@@ -323,6 +358,7 @@ pub(crate) struct ByteRangeParams {
 )]
 pub(crate) async fn get_byte_range(
     AxState(state): AxState<Arc<State>>,
+    client: Option<Extension<ConnectInfo<ClientAddr>>>,
     Path(blob_id): Path<String>,
     params: Result<Query<ByteRangeParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -336,7 +372,7 @@ pub(crate) async fn get_byte_range(
         .start
         .checked_add(p.length)
         .ok_or_else(|| bad("start + length overflows".into()))?;
-    let opened = open(&state, blob_id).await?;
+    let opened = open(&state, ip_of(client), blob_id).await?;
     let len = opened.blob.len();
     if end > len {
         return Err(bad(format!(
@@ -389,6 +425,7 @@ pub(crate) async fn get_byte_range(
 )]
 pub(crate) async fn get_by_object_id(
     AxState(state): AxState<Arc<State>>,
+    client: Option<Extension<ConnectInfo<ClientAddr>>>,
     Path(object_id): Path<String>,
     params: Result<Query<ReadParams>, QueryRejection>,
     headers: HeaderMap,
@@ -441,6 +478,6 @@ pub(crate) async fn get_by_object_id(
             extra.insert(name, value);
         }
     }
-    let opened = open(&state, blob.blob_id).await?;
+    let opened = open(&state, ip_of(client), blob.blob_id).await?;
     respond(&state, opened, check, range, extra, web::BY_OBJECT)
 }

@@ -5,10 +5,13 @@
 //! token) before anything else is done for it. The table holds at most [`MAX_CLIENTS`]
 //! buckets: when it is full, buckets that have refilled (clients idle long enough) are
 //! forgotten, and if none has, the request is refused rather than tracked.
+//!
+//! Reads are bounded per client differently: by how many one address has in flight at once
+//! ([`ClientSlots`]), since a read's cost is the time it holds a slot, not its start.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Most client addresses tracked at once.
@@ -82,9 +85,80 @@ impl RateLimiter {
     }
 }
 
+/// Requests in flight per client address, at most `per_client` each.
+#[derive(Debug)]
+pub struct ClientSlots {
+    per_client: usize,
+    held: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One request's slot; freed when dropped.
+#[derive(Debug)]
+pub struct ClientSlot {
+    client: IpAddr,
+    held: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl ClientSlots {
+    /// At most `per_client` (at least 1) in flight per address.
+    pub fn new(per_client: usize) -> ClientSlots {
+        ClientSlots {
+            per_client: per_client.max(1),
+            held: Arc::default(),
+        }
+    }
+
+    /// The most a client may hold.
+    pub fn per_client(&self) -> usize {
+        self.per_client
+    }
+
+    /// A slot for `client`, or `None` if it holds `per_client` already. The table only holds
+    /// clients with requests in flight, so it is bounded by the daemon's total slots.
+    pub fn try_take(&self, client: IpAddr) -> Option<ClientSlot> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let n = held.entry(client).or_insert(0);
+        if *n >= self.per_client {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            client,
+            held: self.held.clone(),
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.client);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_slots_are_per_address_and_freed_on_drop() {
+        let slots = ClientSlots::new(2);
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let s1 = slots.try_take(a).unwrap();
+        let _s2 = slots.try_take(a).unwrap();
+        assert!(slots.try_take(a).is_none());
+        let _other = slots.try_take(b).unwrap();
+        drop(s1);
+        let _s3 = slots.try_take(a).unwrap();
+        assert!(slots.try_take(a).is_none());
+        drop((_s2, _s3, _other));
+        assert!(slots.held.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn burst_then_steady_rate_per_client() {

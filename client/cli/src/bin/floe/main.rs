@@ -355,6 +355,10 @@ struct DaemonArgs {
     /// Largest blob a read serves, in bytes (413 above it, before any sliver is fetched).
     #[arg(long, value_name = "BYTES")]
     max_read_blob_size: Option<u64>,
+    /// Reads one client address may have in flight at once (more get 429); 0 for no limit.
+    /// Default: 8 on a non-loopback address, none on loopback.
+    #[arg(long, value_name = "N")]
+    max_reads_per_client: Option<usize>,
     /// Drop a client connection once a write to it has made no progress for this many seconds
     /// (a reader that stopped reading frees its read slot and buffers).
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]

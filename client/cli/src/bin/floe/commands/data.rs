@@ -435,6 +435,14 @@ fn publisher_rate_of(args: &DaemonArgs) -> Option<daemon::rate::Rate> {
     })
 }
 
+/// Reads per client address at once: as given (0: no limit), else 8 off loopback.
+fn reads_per_client_of(args: &DaemonArgs) -> Option<usize> {
+    let n = args
+        .max_reads_per_client
+        .unwrap_or(if is_loopback(&args.bind) { 0 } else { 8 });
+    (n > 0).then_some(n)
+}
+
 fn is_loopback(bind: &str) -> bool {
     bind.parse::<std::net::SocketAddr>()
         .is_ok_and(|a| a.ip().is_loopback())
@@ -464,6 +472,7 @@ pub async fn daemon(env: &Env, args: DaemonArgs) -> Result<Report, CliError> {
         publisher,
         publisher_rate: publisher_rate_of(&args),
         max_read_blob_size: args.max_read_blob_size,
+        max_reads_per_client: reads_per_client_of(&args),
         ..DaemonOptions::default()
     };
     eprintln!(
