@@ -281,6 +281,13 @@ fn respond(
 /// Reconstructs the blob from the storage nodes and returns its bytes. A `Range` header with one
 /// range returns 206 with `Content-Range`; a range outside the blob, or a malformed or
 /// multi-range header, returns 416.
+///
+/// The body streams: the head, with `Content-Length`, is sent once the blob's metadata is
+/// verified, and the bytes as the storage nodes' slivers arrive and verify. A range fetches
+/// only the slivers (and of a partly covered sliver only the symbols) it needs. Should the read
+/// fail after the head was sent, the connection is aborted: a body shorter than
+/// `Content-Length` is never a whole one. A client that stops reading is disconnected after
+/// the daemon's stall timeout.
 #[utoipa::path(
     method(get, head),
     path = "/v1/blobs/{blob_id}",
@@ -297,13 +304,14 @@ fn respond(
                 ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`: content addressed by blob id never changes."),
                 ("Access-Control-Allow-Origin" = String, description = "The operator's allowed origin (`*` by default)."),
                 ("X-Content-Type-Options" = String, description = "`nosniff`."),
+                ("Content-Length" = u64, description = "The blob's (or the range's) length, sent before the body streams."),
             )),
         (status = 206, description = "The requested range, with `Content-Range`.", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 400, description = "A malformed blob id, or both consistency options.", body = Status),
         (status = 404, description = "Not stored (`BLOB_NOT_FOUND`), registered but not certified (`BLOB_NOT_CERTIFIED`), or invalid: inconsistently encoded, never served (`BLOB_INVALID`); the reason is in `error.details[0].reason`.", body = Status),
         (status = 416, description = "The range is malformed or outside the blob (`Content-Range: bytes */LEN` when the length is known).", body = Status),
         (status = 413, description = "The blob is larger than the aggregator serves (`--max-read-blob-size`, `BLOB_TOO_LARGE`), decided from its metadata before any sliver is fetched.", body = Status),
-        (status = 429, description = "Too many reads at once; retry.", body = Status),
+        (status = 429, description = "Too many reads at once (`TOO_MANY_REQUESTS`), or from this client address (`TOO_MANY_READS_FROM_CLIENT`); retry after `Retry-After` seconds.", body = Status),
         (status = 500, description = "Decoding failed.", body = Status),
         (status = 503, description = "Too few storage nodes answered, or the ledger is unreachable; retry later.", body = Status),
     )
@@ -353,6 +361,7 @@ pub(crate) struct ByteRangeParams {
         (status = 200, description = "The bytes.", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 400, description = "Length 0, an overflow, or a range outside the blob.", body = Status),
         (status = 404, description = "As for `GET /v1/blobs/{blob_id}`.", body = Status),
+        (status = 429, description = "As for `GET /v1/blobs/{blob_id}`.", body = Status),
         (status = 503, description = "As for `GET /v1/blobs/{blob_id}`.", body = Status),
     )
 )]
@@ -420,6 +429,7 @@ pub(crate) async fn get_byte_range(
         (status = 400, description = "A malformed object id.", body = Status),
         (status = 404, description = "No such object (`OBJECT_NOT_FOUND`), not a blob object (`NOT_A_BLOB_OBJECT`), or as for `GET /v1/blobs/{blob_id}`.", body = Status),
         (status = 416, description = "A bad range.", body = Status),
+        (status = 429, description = "As for `GET /v1/blobs/{blob_id}`.", body = Status),
         (status = 503, description = "As for `GET /v1/blobs/{blob_id}`.", body = Status),
     )
 )]
