@@ -42,6 +42,30 @@ pub struct NodeConfig {
     /// Limits on what peers may ask of this node.
     #[serde(default)]
     pub inbound: InboundConfig,
+    /// Disk space the node keeps free.
+    #[serde(default)]
+    pub disk: DiskConfig,
+}
+
+/// Disk space settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiskConfig {
+    /// New data (metadata, slivers) is refused with `storage_full` while the file system of
+    /// `data_dir` has fewer free bytes than this; reads and the ledger view go on, and writes
+    /// are taken again once free space is back above this plus an eighth. It is the room
+    /// RocksDB needs to flush its write buffers (up to 128 MiB per sliver family) and compact,
+    /// so keep it well above 256 MiB; 0 turns the check off (RocksDB's own out-of-space errors
+    /// are still answered `storage_full`).
+    pub min_free_bytes: u64,
+}
+
+impl Default for DiskConfig {
+    fn default() -> Self {
+        Self {
+            min_free_bytes: 1 << 30,
+        }
+    }
 }
 
 /// Blob sync settings.
@@ -104,6 +128,7 @@ mod tests {
         assert_eq!(config.name, "node-1");
         assert_eq!(config.recovery, RecoveryConfig::default());
         assert_eq!(config.inbound, InboundConfig::default());
+        assert_eq!(config.disk, DiskConfig::default());
         assert_eq!(config.ledger_rpc.len(), 2);
     }
 

@@ -26,8 +26,20 @@ pub const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
 
 impl From<StorageError> for NodeError {
     fn from(e: StorageError) -> Self {
-        tracing::error!(error = %e, "storage failure");
-        NodeError::Internal(format!("storage: {e}"))
+        match e {
+            // Logged by the store when it starts refusing; a refusal per request is expected.
+            StorageError::Full {
+                available,
+                min_free,
+            } => NodeError::StorageFull {
+                available_bytes: available,
+                min_free_bytes: min_free,
+            },
+            e => {
+                tracing::error!(error = %e, "storage failure");
+                NodeError::Internal(format!("storage: {e}"))
+            }
+        }
     }
 }
 
@@ -289,6 +301,7 @@ impl NodeCore {
             shards: self.shards().len() as u64,
             recovering: self.recovering.load(Ordering::Relaxed),
             wal_syncs: self.storage.wal_syncs(),
+            space: self.storage.space(),
         }
     }
 }

@@ -282,6 +282,7 @@ pub async fn start_with(
         encoding,
         StorageOptions {
             sync_writes: config.sync_writes,
+            min_free_bytes: config.disk.min_free_bytes,
         },
     )?);
     let validators = genesis

@@ -18,6 +18,10 @@
 //! * **Attestations mean "proven".** An invalid-blob attestation is signed only after the
 //!   inconsistency proof verifies against the stored metadata.
 //! * Reads of an invalidated blob answer [`NodeError::Invalid`].
+//! * **A full disk refuses new data, nothing else.** While the store keeps less free space than
+//!   its margin, metadata and sliver writes answer [`NodeError::StorageFull`] (before any
+//!   verification work); reads, confirmations of what is stored and the ledger view go on, and
+//!   writes are taken again as soon as space is freed (see `storage::space`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -105,6 +109,8 @@ impl NodeCore {
         if self.storage.has_sliver(&blob_id, pair, sliver.axis)? {
             return Ok(());
         }
+        // A full store refuses before the sliver is verified (the store checks again).
+        self.storage.check_room()?;
         let metadata = self.verified_metadata(&blob_id)?;
         let core = self.clone();
         tokio::task::spawn_blocking(move || {

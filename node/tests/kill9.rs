@@ -103,6 +103,7 @@ async fn kill9_during_uploads_loses_nothing_confirmed() {
         sync_writes: false,
         recovery: Default::default(),
         inbound: Default::default(),
+        disk: Default::default(),
     };
     let config_path = ndir.join("node.toml");
     std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();

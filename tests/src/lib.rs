@@ -197,6 +197,7 @@ impl TestCluster {
                     ..RecoveryConfig::default()
                 },
                 inbound: InboundConfig::default(),
+                disk: Default::default(),
             };
             nodes.push(TestNode {
                 config,

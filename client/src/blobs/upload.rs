@@ -93,6 +93,18 @@ pub enum NodeUploadError {
     BadConfirmation(#[source] CertificateError),
 }
 
+impl NodeUploadError {
+    /// The node's disk is full: it refuses new data now (and takes it again once space is
+    /// freed), so it is not retried within this store; it recovers the blob's slivers from
+    /// its peers later, like any node that missed an upload.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(
+            self,
+            NodeUploadError::Call(CallError::Node(NodeError::StorageFull { .. }))
+        )
+    }
+}
+
 /// One node that did not confirm, and why.
 #[derive(Debug)]
 pub struct NodeFailure {
@@ -498,7 +510,8 @@ struct UploadCtx<'a, 's> {
 }
 
 /// Retries a call ([`CALL_RETRY`]) on `busy` and transport failures, and on `shard not held` (a
-/// node that has not applied the latest epoch change yet).
+/// node that has not applied the latest epoch change yet). Other refusals, such as
+/// `storage_full` (a node whose disk is full), end that node's part of the upload at once.
 async fn retry<T, F, Fut>(call: F) -> Result<T, CallError>
 where
     F: FnMut() -> Fut,
