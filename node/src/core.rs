@@ -19,10 +19,8 @@ use crate::blob_state::BlobState;
 use crate::committee::{CommitteeView, Committees};
 use crate::metrics::{Gauges, Metrics};
 use crate::protocol::{HealthResponse, NodeError, NodeResult};
+use crate::service::{LongPollLimits, LongPolls};
 use crate::storage::{LedgerTip, Storage, StorageError};
-
-/// Longest a metadata or sliver write waits for the node to see the blob's registration.
-pub const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
 
 impl From<StorageError> for NodeError {
     fn from(e: StorageError) -> Self {
@@ -61,6 +59,8 @@ pub struct NodeCore {
     stored: watch::Sender<u64>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) max_confirmation_wait: Duration,
+    /// Places of confirmation long polls.
+    pub(crate) long_polls: LongPolls,
     /// Blobs in the sync queue (maintained by blob sync).
     pub recovering: AtomicU64,
 }
@@ -76,6 +76,7 @@ impl NodeCore {
         committee: watch::Receiver<Arc<Committees>>,
         metrics: Arc<Metrics>,
         max_confirmation_wait: Duration,
+        long_polls: LongPollLimits,
     ) -> Self {
         let config = *storage.config();
         NodeCore {
@@ -89,6 +90,7 @@ impl NodeCore {
             stored: watch::Sender::new(0),
             metrics,
             max_confirmation_wait,
+            long_polls: LongPolls::new(long_polls),
             recovering: AtomicU64::new(0),
         }
     }
@@ -302,6 +304,7 @@ impl NodeCore {
             recovering: self.recovering.load(Ordering::Relaxed),
             wal_syncs: self.storage.wal_syncs(),
             space: self.storage.space(),
+            long_polls: self.long_polls.waiting() as u64,
         }
     }
 }

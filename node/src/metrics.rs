@@ -88,6 +88,7 @@ pub struct Metrics {
     blobs_recovering: Gauge,
     storage_full: Gauge,
     storage_free_bytes: Gauge,
+    long_polls: Gauge,
     /// Serialises rendering (gauges are set, then the registry encoded).
     render: Mutex<()>,
 }
@@ -109,6 +110,8 @@ pub struct Gauges {
     pub wal_syncs: u64,
     /// Free space and whether the store takes data writes.
     pub space: SpaceStatus,
+    /// Confirmation requests waiting for slivers.
+    pub long_polls: u64,
 }
 
 impl Default for Metrics {
@@ -142,6 +145,7 @@ impl Default for Metrics {
             blobs_recovering: Gauge::default(),
             storage_full: Gauge::default(),
             storage_free_bytes: Gauge::default(),
+            long_polls: Gauge::default(),
             render: Mutex::new(()),
         };
         m.register();
@@ -189,6 +193,11 @@ impl Metrics {
                 "storage_free_bytes",
                 "Bytes free on the file system of the store",
                 &self.storage_free_bytes,
+            ),
+            (
+                "long_polls",
+                "Confirmation requests waiting for slivers (bounded by the long-poll budget)",
+                &self.long_polls,
             ),
         ] {
             r.register(name, help, gauge.clone());
@@ -330,6 +339,7 @@ impl Metrics {
         set(&self.blobs_recovering, g.recovering);
         set(&self.storage_full, u64::from(g.space.full));
         set(&self.storage_free_bytes, g.space.available.unwrap_or(0));
+        set(&self.long_polls, g.long_polls);
         for (counter, total) in [
             (&self.wal_syncs, g.wal_syncs),
             (&self.writes_refused_full, g.space.refused),

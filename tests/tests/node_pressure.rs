@@ -7,18 +7,32 @@
 //!   `adv_node_disk_full_without_margin` does the same with the margin off, so RocksDB itself
 //!   hits `ENOSPC`.
 //!
+//! * `adv_node_slot_exhaustion`: eight fresh identities, each over its own real connection,
+//!   keep 64 confirmation long polls open (for unregistered blob ids and for a registered blob
+//!   the node lacks) and hammer `get_sliver`. An honest store and read through the attacked
+//!   node still finish, and an honest `get_sliver` is answered within a second.
+//!
 //! Mounting a tmpfs needs root (CI runs as root). A test that cannot mount fails with the
 //! reason; it never passes without having run.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use floe_client::blobs::{StoreOptions, StoreOutcome};
-use floe_common::{BlobId, ConsistencyCheck};
+use floe_common::{BlobId, BlobPersistence, ConsistencyCheck, KeyPair, SliverAxis};
 use floe_node::core::NodeCore;
-use floe_node_protocol::protocol::{GET_SLIVER, GetSliverRequest, PUT_METADATA};
+use floe_node_protocol::p2p::{CallError, P2p};
+use floe_node_protocol::protocol::{
+    self, CONFIRMATION, ConfirmationRequest, GET_SLIVER, GetSliverRequest, NodeError, PUT_METADATA,
+};
 use floe_tests::{ClusterOptions, TestCluster, data, eventually, holds_every_sliver};
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use libp2p::{Multiaddr, PeerId};
 
 /// A tmpfs mounted for one test, unmounted when dropped (also when the test fails).
 struct Tmpfs {
@@ -282,4 +296,257 @@ async fn fill_and_free(margin_mib: u64) {
     drop((core, client));
     cluster.shutdown().await;
     drop(tmpfs);
+}
+
+/// What the attackers got.
+#[derive(Default)]
+struct Tally {
+    ok: AtomicU64,
+    busy: AtomicU64,
+    other: AtomicU64,
+}
+
+impl Tally {
+    fn count<T>(&self, r: &Result<T, CallError>) {
+        let c = match r {
+            Ok(_) => &self.ok,
+            Err(CallError::Node(NodeError::Busy)) => &self.busy,
+            Err(_) => &self.other,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> (u64, u64, u64) {
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.busy.load(Ordering::Relaxed),
+            self.other.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Long polls each attacker keeps open, and `get_sliver` requests it keeps in flight (half for
+/// a stored sliver, half for a blob the node does not have, which it answers faster).
+const LONG_POLLS: usize = 64;
+const HAMMER: usize = 32;
+const ATTACKERS: usize = 8;
+
+/// One attacker: a fresh identity with its own connection, keeping [`LONG_POLLS`] confirmation
+/// requests open (every other one for an unregistered blob id, the rest for a registered blob
+/// the node lacks) and [`HAMMER`] `get_sliver` requests in flight, until `stop`.
+#[allow(clippy::too_many_arguments)]
+async fn attack(
+    p2p: P2p,
+    target: (PeerId, Vec<Multiaddr>),
+    lacking: BlobId,
+    sliver: GetSliverRequest,
+    stop: Arc<AtomicBool>,
+    polls: Arc<Tally>,
+    gets: Arc<Tally>,
+    seed: u8,
+) {
+    let (peer, addrs) = target;
+    let poll = |i: usize| {
+        let (p2p, addrs, polls) = (p2p.clone(), addrs.clone(), polls.clone());
+        async move {
+            let blob_id = if i.is_multiple_of(2) {
+                BlobId([seed.wrapping_add(i as u8) | 1; 32])
+            } else {
+                lacking
+            };
+            let r = p2p
+                .confirmation(
+                    peer,
+                    addrs,
+                    ConfirmationRequest {
+                        blob_id,
+                        persistence: BlobPersistence::Permanent,
+                        wait_ms: 30_000,
+                    },
+                )
+                .await;
+            polls.count(&r);
+            i
+        }
+    };
+    let get = |i: usize| {
+        let (p2p, addrs, gets) = (p2p.clone(), addrs.clone(), gets.clone());
+        let req = match i % 2 {
+            0 => sliver,
+            _ => GetSliverRequest {
+                blob_id: BlobId([seed.wrapping_add(i as u8) | 1; 32]),
+                ..sliver
+            },
+        };
+        async move {
+            let r = p2p.get_sliver(peer, addrs, req).await;
+            gets.count(&r);
+            i
+        }
+    };
+    let mut open: FuturesUnordered<_> = (0..LONG_POLLS).map(poll).collect();
+    let mut hammer: FuturesUnordered<_> = (0..HAMMER).map(get).collect();
+    while !stop.load(Ordering::Relaxed) {
+        tokio::select! {
+            Some(i) = open.next() => open.push(poll(i)),
+            Some(i) = hammer.next() => hammer.push(get(i)),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn adv_node_slot_exhaustion() {
+    let cluster = TestCluster::start(ClusterOptions {
+        // Node 0 must not recover the blob it was skipped for while the test runs.
+        grace_ms: 600_000,
+        ..ClusterOptions::default()
+    })
+    .await;
+    // Node 0 keeps the default limits but a lower per-peer rate, so that eight attackers on
+    // two shared cores can exceed it and the test shows it refusing them.
+    let mut cluster = cluster;
+    cluster.stop_node(0).await;
+    cluster.nodes[0].config.inbound.peer_requests_per_second = 50;
+    cluster.nodes[0].config.inbound.peer_request_burst = 100;
+    cluster.start_node(0).await;
+    let client = cluster.client().await;
+    let core = cluster.nodes[0].core().expect("running").clone();
+    let known_bytes = data(200_000, 1);
+    let known = client
+        .store(&known_bytes, &StoreOptions::default())
+        .await
+        .expect("store")
+        .blob_id();
+    let lacking = client
+        .store(
+            &data(100_000, 2),
+            &StoreOptions {
+                skip_nodes: HashSet::from([cluster.nodes[0].node_id()]),
+                ..StoreOptions::default()
+            },
+        )
+        .await
+        .expect("store without node 0")
+        .blob_id();
+    cluster.wait_nodes_synced().await;
+    assert!(core.blob_status(&lacking).unwrap().registered);
+    assert!(!holds_every_sliver(&core, &[lacking]));
+    let target = (
+        floe_node_protocol::network::peer_id_of(&cluster.nodes[0].key),
+        vec![
+            cluster.nodes[0]
+                .config
+                .p2p_listen
+                .parse::<Multiaddr>()
+                .unwrap(),
+        ],
+    );
+    let sliver = GetSliverRequest {
+        blob_id: known,
+        pair: core.own_pairs(&known)[0],
+        axis: SliverAxis::Primary,
+    };
+    let limits = protocol::limits(core.config());
+
+    // The attack: eight fresh identities, each over its own connection.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (polls, gets) = (Arc::new(Tally::default()), Arc::new(Tally::default()));
+    let mut attackers = Vec::new();
+    for i in 0..ATTACKERS {
+        let key = KeyPair::generate(&mut rand::rngs::OsRng);
+        let (p2p, _, _) = P2p::start(&key, &limits, None, cancel.clone())
+            .await
+            .expect("attacker swarm");
+        attackers.push(tokio::spawn(attack(
+            p2p,
+            target.clone(),
+            lacking,
+            sliver,
+            stop.clone(),
+            polls.clone(),
+            gets.clone(),
+            i as u8 * 16,
+        )));
+    }
+    // Let it take hold: every long poll open, the hammer going.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let waiting = core.metrics().render(&core.gauges());
+    let long_polls: u64 = waiting
+        .lines()
+        .find_map(|l| l.strip_prefix("floe_node_long_polls "))
+        .expect("long poll gauge")
+        .parse()
+        .unwrap();
+
+    // An honest reader with a fresh identity: every get_sliver answered, each within a second.
+    let (honest, _, _) = P2p::start(
+        &KeyPair::generate(&mut rand::rngs::OsRng),
+        &limits,
+        None,
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    let mut latencies = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let got = honest
+            .get_sliver(target.0, target.1.clone(), sliver)
+            .await
+            .expect("an honest get_sliver is answered with the sliver");
+        latencies.push(t.elapsed());
+        assert_eq!(got.index, sliver.pair.sliver_index(SliverAxis::Primary, 12));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let slowest = latencies.iter().max().copied().unwrap();
+
+    // An honest store and read finish, and the attacked node took its slivers directly.
+    let t = Instant::now();
+    let bytes = data(300_000, 3);
+    let stored = client
+        .store(&bytes, &StoreOptions::default())
+        .await
+        .expect("an honest store under attack");
+    let store_time = t.elapsed();
+    assert!(
+        holds_every_sliver(&core, &[stored.blob_id()]),
+        "the attacked node stored the honest writer's slivers"
+    );
+    let t = Instant::now();
+    for (id, b) in [(stored.blob_id(), &bytes), (known, &known_bytes)] {
+        let read = client.read(id, ConsistencyCheck::Strict).await.unwrap();
+        assert_eq!(&read.data, b);
+    }
+    let read_time = t.elapsed();
+
+    stop.store(true, Ordering::Relaxed);
+    for a in attackers {
+        a.abort();
+    }
+    cancel.cancel();
+    let (p, g) = (polls.get(), gets.get());
+    eprintln!(
+        "honest get_sliver under attack: slowest {slowest:?} of {latencies:?}; store {store_time:?}, reads {read_time:?}; \
+         long polls waiting at once {long_polls}; attackers' confirmations ok/busy/other {p:?}, get_sliver ok/busy/other {g:?}; \
+         node 0 answered confirmations busy {} times, get_sliver busy {} times",
+        core.metrics().requests(CONFIRMATION, "busy"),
+        core.metrics().requests(GET_SLIVER, "busy"),
+    );
+    assert!(
+        slowest < Duration::from_secs(1),
+        "an honest get_sliver took {slowest:?}"
+    );
+    let limits = cluster.nodes[0].config.inbound.clone();
+    assert!(
+        long_polls as usize <= limits.max_long_polls_per_ip.min(limits.max_long_polls),
+        "{long_polls} long polls waited at once"
+    );
+    assert!(
+        g.1 > 0 && p.1 > 0,
+        "the flood was refused busy: get_sliver {g:?}, confirmations {p:?}"
+    );
+    assert_eq!(p.0, 0, "no attacker got a confirmation");
+    drop(core);
+    cluster.shutdown().await;
 }
