@@ -417,6 +417,7 @@ pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, De
             sync_writes: false,
             recovery: RecoveryConfig::default(),
             inbound: InboundConfig::default(),
+            disk: Default::default(),
         };
         let config_path = dir.join("config.toml");
         let text = toml::to_string(&config).map_err(DevnetError::parse(&config_path))?;

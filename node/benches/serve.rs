@@ -22,7 +22,7 @@ use floe_node::service::Service;
 use floe_node::storage::{LedgerTip, Storage, StorageOptions};
 use floe_node_protocol::committee::CommitteeView;
 use floe_node_protocol::network::{self, Limits};
-use floe_node_protocol::p2p::{InboundLimits, P2p, Server};
+use floe_node_protocol::p2p::{InboundLimits, P2p, RateLimit, Server};
 use floe_node_protocol::protocol::{self, GetSliverRequest};
 use futures::StreamExt as _;
 use libp2p::request_response::{Event, Message};
@@ -30,6 +30,11 @@ use libp2p::swarm::SwarmEvent;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+/// Serving throughput is measured, not admission: no rate limits.
+const UNLIMITED: RateLimit = RateLimit {
+    per_second: u32::MAX,
+    burst: u32::MAX,
+};
 const IN_FLIGHT: usize = 16;
 
 fn env(name: &str, default: usize) -> usize {
@@ -101,6 +106,7 @@ async fn run() {
         committee_rx,
         Arc::new(Metrics::default()),
         Duration::from_secs(1),
+        floe_node::config::InboundConfig::default().long_polls(),
     ));
     let cancel = CancellationToken::new();
     let limits = protocol::limits(&config);
@@ -111,8 +117,9 @@ async fn run() {
             listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
             handler: Arc::new(Service::new(core)),
             limits: InboundLimits {
-                max_concurrent: 256,
-                max_concurrent_per_peer: 64,
+                peer_rate: UNLIMITED,
+                ip_rate: UNLIMITED,
+                ..InboundLimits::default()
             },
             observer: None,
         }),

@@ -19,15 +19,25 @@ use crate::blob_state::BlobState;
 use crate::committee::{CommitteeView, Committees};
 use crate::metrics::{Gauges, Metrics};
 use crate::protocol::{HealthResponse, NodeError, NodeResult};
+use crate::service::{LongPollLimits, LongPolls};
 use crate::storage::{LedgerTip, Storage, StorageError};
-
-/// Longest a metadata or sliver write waits for the node to see the blob's registration.
-pub const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
 
 impl From<StorageError> for NodeError {
     fn from(e: StorageError) -> Self {
-        tracing::error!(error = %e, "storage failure");
-        NodeError::Internal(format!("storage: {e}"))
+        match e {
+            // Logged by the store when it starts refusing; a refusal per request is expected.
+            StorageError::Full {
+                available,
+                min_free,
+            } => NodeError::StorageFull {
+                available_bytes: available,
+                min_free_bytes: min_free,
+            },
+            e => {
+                tracing::error!(error = %e, "storage failure");
+                NodeError::Internal(format!("storage: {e}"))
+            }
+        }
     }
 }
 
@@ -49,6 +59,8 @@ pub struct NodeCore {
     stored: watch::Sender<u64>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) max_confirmation_wait: Duration,
+    /// Places of confirmation long polls.
+    pub(crate) long_polls: LongPolls,
     /// Blobs in the sync queue (maintained by blob sync).
     pub recovering: AtomicU64,
 }
@@ -64,6 +76,7 @@ impl NodeCore {
         committee: watch::Receiver<Arc<Committees>>,
         metrics: Arc<Metrics>,
         max_confirmation_wait: Duration,
+        long_polls: LongPollLimits,
     ) -> Self {
         let config = *storage.config();
         NodeCore {
@@ -77,6 +90,7 @@ impl NodeCore {
             stored: watch::Sender::new(0),
             metrics,
             max_confirmation_wait,
+            long_polls: LongPolls::new(long_polls),
             recovering: AtomicU64::new(0),
         }
     }
@@ -289,6 +303,8 @@ impl NodeCore {
             shards: self.shards().len() as u64,
             recovering: self.recovering.load(Ordering::Relaxed),
             wal_syncs: self.storage.wal_syncs(),
+            space: self.storage.space(),
+            long_polls: self.long_polls.waiting() as u64,
         }
     }
 }

@@ -36,7 +36,11 @@
 //!   after [`POLL_INTERVAL`];
 //! - transient RPC errors are logged and retried with exponential backoff (capped at
 //!   [`MAX_BACKOFF`]);
-//! - a record that fails verification is rejected as above; only a storage error stops it.
+//! - a record that fails verification is rejected as above;
+//! - a block the store cannot persist because the disk is full ([`StorageError::Full`]) is
+//!   not applied and not skipped: the follower pauses (same backoff) and applies it again
+//!   once space is freed, while the node goes on serving reads;
+//! - only another storage error stops it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -382,6 +386,13 @@ impl Follower {
                 Err(FollowerError::Rpc(e)) => {
                     let wait = delays.next_delay().unwrap_or(MAX_BACKOFF);
                     tracing::warn!(error = %e, retry_in = ?wait, "ledger rpc failed");
+                    wait
+                }
+                // A full disk: the block is not applied (its batch was refused whole), so the
+                // cursor has not moved; pause and apply it again once space is freed.
+                Err(FollowerError::Storage(e @ StorageError::Full { .. })) => {
+                    let wait = delays.next_delay().unwrap_or(MAX_BACKOFF);
+                    tracing::warn!(error = %e, retry_in = ?wait, "cannot persist the next ledger block; paused");
                     wait
                 }
                 Err(e) if e.is_rejection() => {

@@ -21,6 +21,10 @@ pub struct HttpHealth {
     pub name: String,
     /// `"ok"`.
     pub status: String,
+    /// The disk is too full to take new data (writes are refused with `storage_full`; reads
+    /// go on).
+    #[serde(default)]
+    pub storage_full: bool,
     /// The node's view.
     #[serde(flatten)]
     pub health: HealthResponse,
@@ -35,6 +39,7 @@ async fn health(State(ctx): State<Arc<Ctx>>) -> Json<HttpHealth> {
     Json(HttpHealth {
         name: ctx.name.clone(),
         status: "ok".into(),
+        storage_full: ctx.core.storage().space().full,
         health: ctx.core.health(),
     })
 }

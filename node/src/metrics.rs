@@ -17,7 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::storage::StorageStats;
+use crate::storage::{SpaceStatus, StorageStats};
 
 /// An inbound request's protocol and result.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -60,6 +60,8 @@ pub struct Metrics {
     pub gc_bytes_deleted: Counter,
     /// fsyncs of the write-ahead log before signing confirmations (set from the store).
     wal_syncs: Counter,
+    /// Data writes refused because the disk was full (set from the store).
+    writes_refused_full: Counter,
     /// Slivers received from a shard's previous holder (shard sync).
     pub shard_slivers_received: Counter,
     /// Bytes of slivers received by shard sync.
@@ -84,6 +86,9 @@ pub struct Metrics {
     epoch: Gauge,
     shards: Gauge,
     blobs_recovering: Gauge,
+    storage_full: Gauge,
+    storage_free_bytes: Gauge,
+    long_polls: Gauge,
     /// Serialises rendering (gauges are set, then the registry encoded).
     render: Mutex<()>,
 }
@@ -103,6 +108,10 @@ pub struct Gauges {
     pub recovering: u64,
     /// fsyncs of the write-ahead log made before signing confirmations.
     pub wal_syncs: u64,
+    /// Free space and whether the store takes data writes.
+    pub space: SpaceStatus,
+    /// Confirmation requests waiting for slivers.
+    pub long_polls: u64,
 }
 
 impl Default for Metrics {
@@ -117,6 +126,7 @@ impl Default for Metrics {
             gc_blobs_deleted: Counter::default(),
             gc_bytes_deleted: Counter::default(),
             wal_syncs: Counter::default(),
+            writes_refused_full: Counter::default(),
             shard_slivers_received: Counter::default(),
             shard_bytes_received: Counter::default(),
             shard_sync_fallbacks: Counter::default(),
@@ -133,6 +143,9 @@ impl Default for Metrics {
             epoch: Gauge::default(),
             shards: Gauge::default(),
             blobs_recovering: Gauge::default(),
+            storage_full: Gauge::default(),
+            storage_free_bytes: Gauge::default(),
+            long_polls: Gauge::default(),
             render: Mutex::new(()),
         };
         m.register();
@@ -170,6 +183,21 @@ impl Metrics {
                 "blobs_recovering",
                 "Certified blobs queued for sliver recovery",
                 &self.blobs_recovering,
+            ),
+            (
+                "storage_full",
+                "1 while the disk is too full to take new data (metadata and slivers are refused with storage_full; reads go on), else 0",
+                &self.storage_full,
+            ),
+            (
+                "storage_free_bytes",
+                "Bytes free on the file system of the store",
+                &self.storage_free_bytes,
+            ),
+            (
+                "long_polls",
+                "Confirmation requests waiting for slivers (bounded by the long-poll budget)",
+                &self.long_polls,
             ),
         ] {
             r.register(name, help, gauge.clone());
@@ -245,6 +273,11 @@ impl Metrics {
                 "fsyncs of the write-ahead log before signing storage confirmations (one serves all confirmations waiting on it)",
                 &self.wal_syncs,
             ),
+            (
+                "writes_refused_full",
+                "Metadata and sliver writes refused because the disk was full",
+                &self.writes_refused_full,
+            ),
         ] {
             r.register(name, help, counter.clone());
         }
@@ -304,9 +337,17 @@ impl Metrics {
         set(&self.epoch, u64::from(g.epoch));
         set(&self.shards, g.shards);
         set(&self.blobs_recovering, g.recovering);
-        let counted = self.wal_syncs.get();
-        if g.wal_syncs > counted {
-            self.wal_syncs.inc_by(g.wal_syncs - counted);
+        set(&self.storage_full, u64::from(g.space.full));
+        set(&self.storage_free_bytes, g.space.available.unwrap_or(0));
+        set(&self.long_polls, g.long_polls);
+        for (counter, total) in [
+            (&self.wal_syncs, g.wal_syncs),
+            (&self.writes_refused_full, g.space.refused),
+        ] {
+            let counted = counter.get();
+            if total > counted {
+                counter.inc_by(total - counted);
+            }
         }
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
@@ -332,9 +373,21 @@ mod tests {
                 bytes: 99,
                 blobs: 1,
             },
+            space: SpaceStatus {
+                full: true,
+                available: Some(5),
+                min_free: 10,
+                refused: 3,
+            },
             ..Gauges::default()
         });
         assert!(text.contains("floe_node_stored_bytes 99\n"), "{text}");
+        assert!(text.contains("floe_node_storage_full 1\n"), "{text}");
+        assert!(text.contains("floe_node_storage_free_bytes 5\n"), "{text}");
+        assert!(
+            text.contains("floe_node_writes_refused_full_total 3\n"),
+            "{text}"
+        );
         assert!(text.contains("floe_node_slivers_stored 7\n"));
         assert!(text.contains("floe_node_recovery_bytes_received_total 1234\n"));
         assert!(text.contains("floe_node_slivers_recovered_total 0\n"));

@@ -22,7 +22,7 @@ use crate::core::NodeCore;
 use crate::follower::Follower;
 use crate::ledger_tx::NodeAccount;
 use crate::metrics::Metrics;
-use crate::p2p::{Handler, InboundLimits, P2p, Served, Server};
+use crate::p2p::{Handler, P2p, Served, Server};
 use crate::service::Service;
 use crate::storage::{EpochRecord, Storage, StorageOptions};
 use crate::{gc, http, migration, protocol, sync};
@@ -282,6 +282,7 @@ pub async fn start_with(
         encoding,
         StorageOptions {
             sync_writes: config.sync_writes,
+            min_free_bytes: config.disk.min_free_bytes,
         },
     )?);
     let validators = genesis
@@ -316,6 +317,7 @@ pub async fn start_with(
         committee_rx,
         metrics.clone(),
         Duration::from_millis(config.inbound.max_confirmation_wait_ms),
+        config.inbound.long_polls(),
     ));
     let (p2p, p2p_addr, p2p_task) =
         start_p2p(&config, &key, &encoding, &core, hook, cancel.clone()).await?;
@@ -376,10 +378,7 @@ async fn start_p2p(
         Some(Server {
             listen,
             handler,
-            limits: InboundLimits {
-                max_concurrent: config.inbound.max_concurrent,
-                max_concurrent_per_peer: config.inbound.max_concurrent_per_peer,
-            },
+            limits: config.inbound.limits(),
             observer: Some(Arc::new(move |s: Served| {
                 observer_metrics.request(s.protocol, s.result, s.elapsed)
             })),

@@ -4,20 +4,38 @@
 //! Protocol rules (what an honest node enforces; see also the module docs of
 //! [`crate::protocol`]):
 //!
-//! * **Writes need a live registration.** Metadata and slivers are accepted only for a blob
-//!   that is registered, not expired and not invalid in the node's ledger view. A write that
-//!   arrives just before the node has applied the registering block waits up to
-//!   [`REGISTRATION_WAIT`] for it instead of failing.
+//! * **Writes need a live registration, and never wait for one.** Metadata, slivers and
+//!   confirmations are accepted only for a blob that is registered, not expired and not invalid
+//!   in the node's ledger view; otherwise the answer is `not_registered` (or
+//!   `persistence_not_registered`) at once. The node applies a block once the next one is
+//!   certified, so a writer that saw its registration become final may be a block ahead of the
+//!   node: the writer retries such answers with backoff for a few seconds (the SDK does). A
+//!   node that waited instead would let anyone hold a request slot for free by naming any blob
+//!   id.
 //! * **Slivers only for held shards, only verified.** A sliver is accepted for a pair whose shard
 //!   (for this blob's rotation) the node holds, after its index, size and Merkle root are checked
 //!   against the stored metadata; the metadata itself is accepted only if it hashes to the blob
 //!   id. Nothing unverified is ever written.
 //! * **Confirmations mean "stored".** A storage confirmation is signed, for the current epoch,
 //!   only when the requested persistence is registered and both slivers of every pair on the
-//!   node's shards are stored. The request may wait (long-poll) for both.
+//!   node's shards are stored. A request for a registered blob whose slivers are still missing
+//!   may wait for them (long-poll, at most the request's and the node's wait), but only with a
+//!   place in the long-poll budget ([`long_poll`]: in total, per peer, per IP address);
+//!   without one it is answered `busy` at once.
 //! * **Attestations mean "proven".** An invalid-blob attestation is signed only after the
 //!   inconsistency proof verifies against the stored metadata.
 //! * Reads of an invalidated blob answer [`NodeError::Invalid`].
+//! * **A full disk refuses new data, nothing else.** While the store keeps less free space than
+//!   its margin, metadata and sliver writes answer [`NodeError::StorageFull`] (before any
+//!   verification work); reads, confirmations of what is stored and the ledger view go on, and
+//!   writes are taken again as soon as space is freed (see `storage::space`).
+//!
+//! Capacity: [`Service`] classifies each request for the swarm's admission
+//! ([`crate::p2p::Class`]): requests of committee members, and writes (metadata, slivers,
+//! confirmations) naming a blob registered in the node's ledger view, may use the slots
+//! reserved for them and are not held to the per-address rate; everything else is anonymous.
+
+mod long_poll;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -28,10 +46,11 @@ use floe_common::{
     BlobId, BlobMetadata, BlobPersistence, EncodingConfig, Sliver, SliverExpander, SliverIndex,
     SliverPairIndex, StorageConfirmation,
 };
-use libp2p::PeerId;
 
-use crate::core::{NodeCore, REGISTRATION_WAIT, join_error};
-use crate::p2p::{Handler, Request, Response};
+pub use self::long_poll::LongPollLimits;
+pub(crate) use self::long_poll::LongPolls;
+use crate::core::{NodeCore, join_error};
+use crate::p2p::{Class, Handler, Origin, Request, Response};
 use crate::protocol::{
     BlobStatusResponse, ConfirmationRequest, GetSliverRequest, InconsistencyRequest,
     MAX_RECOVERY_SYMBOLS_PER_N, NodeError, NodeResult, PutSliverRequest, RecoveryRequest,
@@ -41,7 +60,7 @@ use crate::protocol::{
 /// The protocol answers of a node.
 impl NodeCore {
     /// Stores verified metadata.
-    pub async fn put_metadata(&self, metadata: BlobMetadata) -> NodeResult<()> {
+    pub fn put_metadata(&self, metadata: &BlobMetadata) -> NodeResult<()> {
         let blob_id = metadata.blob_id();
         metadata
             .clone()
@@ -50,13 +69,8 @@ impl NodeCore {
                 blob_id,
                 reason: e.to_string(),
             })?;
-        self.wait_until(
-            REGISTRATION_WAIT,
-            || self.writable(&blob_id),
-            |e| matches!(e, NodeError::NotRegistered(_)),
-        )
-        .await?;
-        self.storage.put_metadata(&blob_id, &metadata)?;
+        self.writable(&blob_id)?;
+        self.storage.put_metadata(&blob_id, metadata)?;
         Ok(())
     }
 
@@ -96,15 +110,12 @@ impl NodeCore {
                 ),
             });
         }
-        self.wait_until(
-            REGISTRATION_WAIT,
-            || self.writable(&blob_id),
-            |e| matches!(e, NodeError::NotRegistered(_)),
-        )
-        .await?;
+        self.writable(&blob_id)?;
         if self.storage.has_sliver(&blob_id, pair, sliver.axis)? {
             return Ok(());
         }
+        // A full store refuses before the sliver is verified (the store checks again).
+        self.storage.check_room()?;
         let metadata = self.verified_metadata(&blob_id)?;
         let core = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -181,24 +192,33 @@ impl NodeCore {
         Ok(())
     }
 
-    /// A signed storage confirmation, waiting up to the request's (capped) wait. Signed only
-    /// once the slivers it vouches for are durable: the write-ahead log is fsynced first
+    /// A signed storage confirmation. One that cannot be signed yet only because slivers are
+    /// missing waits for them up to the request's (capped) wait, with a place in the long-poll
+    /// budget taken for `from` (`busy` without one); anything else is answered at once. Signed
+    /// only once the slivers it vouches for are durable: the write-ahead log is fsynced first
     /// (shared with concurrent confirmations).
-    pub async fn confirmation(&self, req: ConfirmationRequest) -> NodeResult<SignedConfirmation> {
+    pub async fn confirmation(
+        &self,
+        from: &Origin,
+        req: ConfirmationRequest,
+    ) -> NodeResult<SignedConfirmation> {
         let wait = Duration::from_millis(u64::from(req.wait_ms)).min(self.max_confirmation_wait);
-        self.wait_until(
-            wait,
-            || self.confirmable(&req),
-            |e| {
-                matches!(
-                    e,
-                    NodeError::NotRegistered(_)
-                        | NodeError::PersistenceNotRegistered { .. }
-                        | NodeError::NotStored { .. }
+        match self.confirmable(&req) {
+            Ok(()) => {}
+            Err(NodeError::NotStored { .. }) if !wait.is_zero() => {
+                let Some(_place) = self.long_polls.try_take(from) else {
+                    tracing::debug!(peer = %from.peer, ip = ?from.ip, blob_id = %req.blob_id, "confirmation long poll refused: budget used up");
+                    return Err(NodeError::Busy);
+                };
+                self.wait_until(
+                    wait,
+                    || self.confirmable(&req),
+                    |e| matches!(e, NodeError::NotStored { .. }),
                 )
-            },
-        )
-        .await?;
+                .await?;
+            }
+            Err(e) => return Err(e),
+        }
         let storage = self.storage.clone();
         tokio::task::spawn_blocking(move || storage.sync_wal())
             .await
@@ -352,17 +372,28 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Whether `blob_id` is registered (and valid) in the node's ledger view.
+    fn registered(&self, blob_id: &BlobId) -> bool {
+        matches!(
+            self.core.storage().blob_state(blob_id),
+            Ok(Some(s)) if !s.invalid && s.registered_deletable + s.registered_permanent > 0
+        )
+    }
+}
+
 #[async_trait::async_trait]
 impl Handler for Service {
-    async fn handle(&self, peer: PeerId, request: Request) -> Response {
+    async fn handle(&self, from: Origin, request: Request) -> Response {
         let core = &self.core;
+        let peer = from.peer;
         tracing::trace!(%peer, protocol = request.protocol(), "inbound request");
         match request {
-            Request::PutMetadata(md) => Response::PutMetadata(core.put_metadata(md).await),
+            Request::PutMetadata(md) => Response::PutMetadata(core.put_metadata(&md)),
             Request::GetMetadata(id) => Response::GetMetadata(core.get_metadata(&id)),
             Request::PutSliver(r) => Response::PutSliver(core.put_sliver(r).await),
             Request::GetSliver(r) => Response::GetSliver(core.get_sliver(&r)),
-            Request::Confirmation(r) => Response::Confirmation(core.confirmation(r).await),
+            Request::Confirmation(r) => Response::Confirmation(core.confirmation(&from, r).await),
             Request::Recovery(r) => Response::Recovery(core.recovery(r).await),
             Request::Inconsistency(r) => Response::Inconsistency(core.inconsistency(r).await),
             Request::BlobStatus(id) => Response::BlobStatus(core.blob_status(&id)),
@@ -370,6 +401,30 @@ impl Handler for Service {
             Request::SyncShard(r) => {
                 Response::SyncShard(crate::migration::serve(core, peer, r).await)
             }
+        }
+    }
+
+    /// Members of the current or previous committee, then writes naming a registered blob.
+    fn class(&self, from: &Origin, request: &Request) -> Class {
+        let committees = self.core.committees();
+        let member = committees.current.member_by_peer(&from.peer).is_some()
+            || committees
+                .previous
+                .as_ref()
+                .is_some_and(|p| p.member_by_peer(&from.peer).is_some());
+        if member {
+            return Class::Member;
+        }
+        let blob_id = match request {
+            Request::PutMetadata(md) => md.blob_id(),
+            Request::PutSliver(r) => r.blob_id,
+            Request::Confirmation(r) => r.blob_id,
+            _ => return Class::Anonymous,
+        };
+        if self.registered(&blob_id) {
+            Class::Writer
+        } else {
+            Class::Anonymous
         }
     }
 }

@@ -37,6 +37,7 @@ mod ledger_view;
 mod migration_state;
 mod schema;
 mod sliver_format;
+mod space;
 mod stats;
 mod sync_queue;
 #[cfg(test)]
@@ -54,6 +55,7 @@ use rocksdb::{DB, WriteBatch, WriteOptions};
 pub use ledger_view::{EpochRecord, LedgerTip};
 pub use schema::next_blob_id;
 pub use sliver_format::{SliverFormatError, decode_stored_sliver, encode_stored_sliver};
+pub use space::SpaceStatus;
 pub use stats::StorageStats;
 
 /// A storage operation failed.
@@ -73,6 +75,16 @@ pub enum StorageError {
         /// What is wrong.
         #[source]
         reason: Corruption,
+    },
+    /// The store's file system is (nearly) full: a data write was refused, so that RocksDB
+    /// keeps room to flush and the ledger view can still be written ([`space`]). Reads go on;
+    /// writes are taken again once space is freed.
+    #[error("storage full: {} bytes free, {min_free} kept free; new data is refused until space is freed", available.map_or_else(|| "unknown".to_string(), |a| a.to_string()))]
+    Full {
+        /// Bytes free on the store's file system, if known.
+        available: Option<u64>,
+        /// The margin the node keeps free.
+        min_free: u64,
     },
     /// A sliver whose index does not belong to the pair it is stored under.
     #[error("{axis} sliver {index} does not belong to pair {pair}")]
@@ -130,6 +142,9 @@ pub enum Corruption {
 pub struct StorageOptions {
     /// fsync the write-ahead log on every acknowledged write.
     pub sync_writes: bool,
+    /// Data writes (metadata, slivers) are refused while the store's file system has fewer
+    /// free bytes than this ([`space`]); 0 turns the margin off.
+    pub min_free_bytes: u64,
 }
 
 /// The node's RocksDB store.
@@ -143,6 +158,8 @@ pub struct Storage {
     stats: Mutex<StorageStats>,
     /// Group commit of the write-ahead log ([`Storage::sync_wal`]).
     wal: WalSync,
+    /// Free space, and whether data writes are taken ([`space`]).
+    space: space::DiskSpace,
 }
 
 /// Counts writes and fsyncs of the write-ahead log, so that one fsync serves every write made
@@ -176,6 +193,7 @@ impl Storage {
             read,
             stats: Mutex::new(StorageStats::default()),
             wal: WalSync::default(),
+            space: space::DiskSpace::new(path, opts.min_free_bytes),
         };
         let stats = schema::STATS.get(&st)?.unwrap_or_default();
         *st.stats.get_mut().expect("not shared yet") = stats;
@@ -193,9 +211,11 @@ impl Storage {
             .expect("column families are created on open")
     }
 
-    /// Writes `batch` through the write-ahead log (fsynced with `sync_writes`).
+    /// Writes `batch` through the write-ahead log (fsynced with `sync_writes`). A write RocksDB
+    /// refuses for lack of space is [`StorageError::Full`].
     fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        self.db.write_opt(batch, &self.write)?;
+        self.space
+            .after_write(self.db.write_opt(batch, &self.write))?;
         self.wal
             .written
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
@@ -217,6 +237,18 @@ impl Storage {
         self.wal.syncs.fetch_add(1, Ordering::Relaxed);
         *synced = covered;
         Ok(())
+    }
+
+    /// Whether the store takes data writes now, the free space and the writes refused so far
+    /// (reads the file system's free space).
+    pub fn space(&self) -> SpaceStatus {
+        self.space.status()
+    }
+
+    /// Fails with [`StorageError::Full`] (and counts the refusal) if a data write would be
+    /// refused now: callers check before doing work for a write.
+    pub fn check_room(&self) -> Result<(), StorageError> {
+        self.space.check_room()
     }
 
     /// fsyncs of the write-ahead log done by [`Storage::sync_wal`].

@@ -12,8 +12,10 @@ use floe_ledger::testkit::reserve_and_register;
 use floe_ledger::{Address, Genesis, GenesisNode, LedgerClient, SignedTransaction, Transaction};
 use floe_node::NodeConfig;
 use floe_node_protocol::committee::CommitteeView;
-use floe_node_protocol::p2p::P2p;
-use floe_node_protocol::protocol::{self, ConfirmationRequest, GetSliverRequest, PutSliverRequest};
+use floe_node_protocol::p2p::{CallError, P2p};
+use floe_node_protocol::protocol::{
+    self, ConfirmationRequest, GetSliverRequest, NodeError, PutSliverRequest,
+};
 use rand::{RngCore, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
@@ -103,6 +105,7 @@ async fn kill9_during_uploads_loses_nothing_confirmed() {
         sync_writes: false,
         recovery: Default::default(),
         inbound: Default::default(),
+        disk: Default::default(),
     };
     let config_path = ndir.join("node.toml");
     std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
@@ -172,11 +175,18 @@ async fn kill9_during_uploads_loses_nothing_confirmed() {
             for (i, enc) in blobs.iter().enumerate() {
                 let id = enc.blob_id();
                 let (peer, addrs) = (member.peer_id, member.addrs.clone());
-                if p2p
+                // The node applies a block once the next one is certified: it may not have seen
+                // the registrations yet, and says so at once.
+                let mut put = p2p
                     .put_metadata(peer, addrs.clone(), enc.metadata.metadata().clone())
-                    .await
-                    .is_err()
-                {
+                    .await;
+                while let Err(CallError::Node(NodeError::NotRegistered(_))) = put {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    put = p2p
+                        .put_metadata(peer, addrs.clone(), enc.metadata.metadata().clone())
+                        .await;
+                }
+                if put.is_err() {
                     return;
                 }
                 for pair in &enc.pairs {

@@ -197,6 +197,7 @@ impl TestCluster {
                     ..RecoveryConfig::default()
                 },
                 inbound: InboundConfig::default(),
+                disk: Default::default(),
             };
             nodes.push(TestNode {
                 config,
@@ -401,7 +402,7 @@ pub mod faults {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     use floe_node::server::HandlerHook;
-    use floe_node_protocol::p2p::{Handler, Request, Response};
+    use floe_node_protocol::p2p::{Class, Handler, Origin, Request, Response};
     use libp2p::PeerId;
 
     /// A Byzantine node: serves every sliver and recovery symbol with a flipped byte, and
@@ -414,8 +415,8 @@ pub mod faults {
 
     #[async_trait::async_trait]
     impl Handler for Liar {
-        async fn handle(&self, peer: PeerId, request: Request) -> Response {
-            let response = match self.inner.handle(peer, request).await {
+        async fn handle(&self, from: Origin, request: Request) -> Response {
+            let response = match self.inner.handle(from, request).await {
                 Response::GetSliver(Ok(mut s)) if !s.data.is_empty() => {
                     s.data[0] ^= 0xff;
                     Response::GetSliver(Ok(s))
@@ -432,6 +433,10 @@ pub mod faults {
             };
             self.lies.fetch_add(1, Ordering::Relaxed);
             response
+        }
+
+        fn class(&self, from: &Origin, request: &Request) -> Class {
+            self.inner.class(from, request)
         }
     }
 
@@ -483,14 +488,18 @@ pub mod faults {
 
     #[async_trait::async_trait]
     impl Handler for Pausable {
-        async fn handle(&self, peer: PeerId, request: Request) -> Response {
-            if self.pause.paused.load(Ordering::Relaxed) && (self.filter)(&peer, &request) {
+        async fn handle(&self, from: Origin, request: Request) -> Response {
+            if self.pause.paused.load(Ordering::Relaxed) && (self.filter)(&from.peer, &request) {
                 self.pause.stalled.fetch_add(1, Ordering::Relaxed);
                 while self.pause.paused.load(Ordering::Relaxed) {
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             }
-            self.inner.handle(peer, request).await
+            self.inner.handle(from, request).await
+        }
+
+        fn class(&self, from: &Origin, request: &Request) -> Class {
+            self.inner.class(from, request)
         }
     }
 

@@ -59,6 +59,10 @@ const STALL_CHECK: Duration = Duration::from_millis(250);
 /// Retries of one call to a node: 100 ms doubling, jittered, four retries.
 const CALL_RETRY: Backoff =
     Backoff::new(Duration::from_millis(100), Duration::from_secs(2)).times(4);
+/// Retries of a call the node answered "not registered": 100 ms doubling to 1 s, jittered, for
+/// about 6 to 12 seconds in all (blocks come every second or faster).
+const REGISTRATION_RETRY: Backoff =
+    Backoff::new(Duration::from_millis(100), Duration::from_secs(1)).times(10);
 /// Times a confirmation signed for an earlier epoch is asked again.
 const LAGGING_RETRIES: u32 = 10;
 /// Wait before asking a lagging node again.
@@ -91,6 +95,18 @@ pub enum NodeUploadError {
     /// The node's confirmation does not verify against the committee.
     #[error("bad confirmation: {0}")]
     BadConfirmation(#[source] CertificateError),
+}
+
+impl NodeUploadError {
+    /// The node's disk is full: it refuses new data now (and takes it again once space is
+    /// freed), so it is not retried within this store; it recovers the blob's slivers from
+    /// its peers later, like any node that missed an upload.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(
+            self,
+            NodeUploadError::Call(CallError::Node(NodeError::StorageFull { .. }))
+        )
+    }
 }
 
 /// One node that did not confirm, and why.
@@ -498,22 +514,39 @@ struct UploadCtx<'a, 's> {
 }
 
 /// Retries a call ([`CALL_RETRY`]) on `busy` and transport failures, and on `shard not held` (a
-/// node that has not applied the latest epoch change yet).
-async fn retry<T, F, Fut>(call: F) -> Result<T, CallError>
+/// node that has not applied the latest epoch change yet). Answers that the blob (or its
+/// persistence) is not registered are retried too, with [`REGISTRATION_RETRY`]: a node applies a
+/// block once the next one is certified, so it may see a registration a block after the writer
+/// did, and it answers at once instead of waiting. Other refusals, such as `storage_full` (a
+/// node whose disk is full), end that node's part of the upload at once.
+async fn retry<T, F, Fut>(mut call: F) -> Result<T, CallError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, CallError>>,
 {
-    call.retry(CALL_RETRY.builder())
-        .sleep(tokio::time::sleep)
-        .when(|e| {
-            matches!(
-                e,
-                CallError::Node(NodeError::Busy | NodeError::ShardNotHeld { .. })
-                    | CallError::Transport(_)
-            )
-        })
-        .await
+    let mut registration = REGISTRATION_RETRY.delays();
+    loop {
+        let result = (&mut call)
+            .retry(CALL_RETRY.builder())
+            .sleep(tokio::time::sleep)
+            .when(|e| {
+                matches!(
+                    e,
+                    CallError::Node(NodeError::Busy | NodeError::ShardNotHeld { .. })
+                        | CallError::Transport(_)
+                )
+            })
+            .await;
+        match result {
+            Err(CallError::Node(
+                NodeError::NotRegistered(_) | NodeError::PersistenceNotRegistered { .. },
+            )) => match registration.next_delay() {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return result,
+            },
+            other => return other,
+        }
+    }
 }
 
 impl UploadCtx<'_, '_> {

@@ -4,17 +4,24 @@
 //! * Outbound: [`P2p::call`] (or the typed helpers generated per protocol, e.g.
 //!   [`P2p::get_sliver`]) sends a request to a peer at known addresses and resolves with the
 //!   peer's answer, a [`CallError::Node`] refusal, or a transport failure.
-//! * Inbound (servers only): each request is handed to the [`Handler`] on its own task. At most
-//!   [`InboundLimits::max_concurrent`] requests run at once, and at most
-//!   [`InboundLimits::max_concurrent_per_peer`] per peer; beyond that a request is answered
+//! * Inbound (servers only): each request is handed to the [`Handler`] on its own task, with
+//!   its [`Origin`] (peer id and IP address). Before that, `admission` decides whether it runs
+//!   at all: requests in flight in total and per peer, slots reserved for committee members and
+//!   writers of registered blobs (the handler classifies each request, [`Handler::class`]),
+//!   and token-bucket rates per peer and per IP address. A request refused there is answered
 //!   [`NodeError::Busy`] at once, so a flooding peer costs one small answer per request and
-//!   cannot starve others. Oversized and malformed bodies never reach the handler (the codec
-//!   refuses them, see [`crate::network`]). A panicking handler is logged and its request
-//!   dropped; the swarm keeps running.
+//!   cannot starve others. Connections are capped in total, per peer and per IP address, and
+//!   streams per connection ([`connections`], [`InboundLimits`]). Oversized and malformed
+//!   bodies never reach the handler (the codec refuses them, see [`crate::network`]). A
+//!   panicking handler is logged and its request dropped; the swarm keeps running.
 //!
-//! Clients (the SDK) run the same swarm with outbound support only.
+//! Clients (the SDK) run the same swarm with outbound support only and no limits.
+
+mod admission;
+pub mod connections;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,12 +30,14 @@ use futures::{FutureExt as _, StreamExt as _};
 use libp2p::request_response::{
     self, Event, Message, OutboundFailure, OutboundRequestId, ProtocolSupport, ResponseChannel,
 };
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use self::admission::Admission;
+use self::connections::IpLimits;
 use crate::network::{BcsCodec, NetworkError, build_swarm};
 use crate::protocol::{
     self, BlobStatusResponse, ConfirmationRequest, GetSliverRequest, HealthResponse,
@@ -50,40 +59,135 @@ pub enum CallError {
     Stopped,
 }
 
-/// Inbound request limits.
+/// A token bucket's shape: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Tokens added per second.
+    pub per_second: u32,
+    /// Most tokens held (the largest burst).
+    pub burst: u32,
+}
+
+/// Inbound limits of a serving swarm (see the module docs and `admission`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboundLimits {
     /// Requests handled at once over all peers.
     pub max_concurrent: usize,
     /// Requests of one peer handled at once.
     pub max_concurrent_per_peer: usize,
+    /// Of `max_concurrent`, slots only committee members and writers of registered blobs may
+    /// take.
+    pub reserved: usize,
+    /// Request rate of one peer (members are not limited).
+    pub peer_rate: RateLimit,
+    /// Request rate of one IP address, over all its peers (anonymous requests only).
+    pub ip_rate: RateLimit,
+    /// Established inbound connections.
+    pub max_connections: u32,
+    /// Established inbound connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Established connections with one peer.
+    pub max_connections_per_peer: u32,
+    /// Inbound connections in their handshake.
+    pub max_pending_connections: u32,
+    /// Streams open at once on one connection, per protocol (requests beyond are dropped).
+    pub max_streams_per_connection: usize,
+}
+
+impl Default for InboundLimits {
+    fn default() -> Self {
+        InboundLimits {
+            max_concurrent: 256,
+            max_concurrent_per_peer: 64,
+            reserved: 64,
+            peer_rate: RateLimit {
+                per_second: 200,
+                burst: 400,
+            },
+            ip_rate: RateLimit {
+                per_second: 2_000,
+                burst: 8_000,
+            },
+            max_connections: 1_024,
+            max_connections_per_ip: 64,
+            max_connections_per_peer: 4,
+            max_pending_connections: 128,
+            max_streams_per_connection: 128,
+        }
+    }
+}
+
+/// Where an inbound request comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// The authenticated peer id.
+    pub peer: PeerId,
+    /// The remote IP address of its connection (`None` if not an IP transport).
+    pub ip: Option<IpAddr>,
+}
+
+/// Who a request is from, as far as capacity goes (see `admission`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// A member of the committee (current, or previous while a change syncs).
+    Member,
+    /// A write (metadata, sliver, confirmation) for a blob registered on the ledger.
+    Writer,
+    /// Anyone else.
+    Anonymous,
 }
 
 /// Serves inbound requests.
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync + 'static {
-    /// Answers `request` from `peer`.
-    async fn handle(&self, peer: PeerId, request: Request) -> Response;
+    /// Answers `request` from `from`.
+    async fn handle(&self, from: Origin, request: Request) -> Response;
+
+    /// The class of `request` (called on the swarm task before the request is admitted, so it
+    /// must be quick). Anonymous unless the handler knows better.
+    fn class(&self, _from: &Origin, _request: &Request) -> Class {
+        Class::Anonymous
+    }
 }
 
 /// How long an outbound request may take (a large sliver over a slow link, or a confirmation
 /// long-poll).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Streams a client may have open at once on one connection, per protocol.
+const CLIENT_STREAMS: usize = 1024;
 
 macro_rules! protocols {
     ($( $field:ident, $Variant:ident, $name:path, $Req:ty, $Resp:ty; )*) => {
-        /// The node protocols, one request-response behaviour each.
+        /// The node protocols, one request-response behaviour each, and the connection limits.
         #[derive(NetworkBehaviour)]
         struct Behaviour {
+            connection_limits: libp2p::connection_limits::Behaviour,
+            ip_limits: IpLimits,
             $( $field: request_response::Behaviour<BcsCodec<$Req, NodeResult<$Resp>>>, )*
         }
 
         impl Behaviour {
-            fn new(limits: &ProtocolLimits, support: ProtocolSupport) -> Self {
+            /// A server's behaviour with `inbound` limits, or a client's (outbound only, no
+            /// limits).
+            fn new(limits: &ProtocolLimits, inbound: Option<&InboundLimits>) -> Self {
+                let support = match inbound {
+                    Some(_) => ProtocolSupport::Full,
+                    None => ProtocolSupport::Outbound,
+                };
+                let streams = inbound.map_or(CLIENT_STREAMS, |l| l.max_streams_per_connection);
                 let config = request_response::Config::default()
                     .with_request_timeout(REQUEST_TIMEOUT)
-                    .with_max_concurrent_streams(1024);
+                    .with_max_concurrent_streams(streams);
+                let connections = match inbound {
+                    Some(l) => libp2p::connection_limits::ConnectionLimits::default()
+                        .with_max_pending_incoming(Some(l.max_pending_connections))
+                        .with_max_established_incoming(Some(l.max_connections))
+                        .with_max_established_per_peer(Some(l.max_connections_per_peer)),
+                    None => libp2p::connection_limits::ConnectionLimits::default(),
+                };
                 Behaviour {
+                    connection_limits: libp2p::connection_limits::Behaviour::new(connections),
+                    ip_limits: IpLimits::new(inbound.map(|l| l.max_connections_per_ip)),
                     $( $field: request_response::Behaviour::with_codec(
                         BcsCodec::new(limits.$field),
                         [(StreamProtocol::new($name), support.clone())],
@@ -144,9 +248,10 @@ macro_rules! protocols {
         /// Splits a behaviour event into an inbound request or an outbound outcome.
         fn classify(event: BehaviourEvent) -> Option<Classified> {
             match event {
+                BehaviourEvent::ConnectionLimits(never) | BehaviourEvent::IpLimits(never) => match never {},
                 $( BehaviourEvent::$Variant(e) => match e {
-                    Event::Message { peer, message: Message::Request { request, channel, .. }, .. } =>
-                        Some(Classified::Inbound(peer, Request::$Variant(request), Responder::$Variant(channel))),
+                    Event::Message { peer, connection_id, message: Message::Request { request, channel, .. } } =>
+                        Some(Classified::Inbound(peer, connection_id, Request::$Variant(request), Responder::$Variant(channel))),
                     Event::Message { message: Message::Response { request_id, response }, .. } =>
                         Some(Classified::Outcome(($name, request_id), Ok(Response::$Variant(response)))),
                     Event::OutboundFailure { request_id, error, .. } =>
@@ -192,7 +297,7 @@ fn failure(error: &OutboundFailure) -> CallError {
 }
 
 enum Classified {
-    Inbound(PeerId, Request, Responder),
+    Inbound(PeerId, ConnectionId, Request, Responder),
     /// Request ids are per protocol behaviour, so the protocol name is part of the key.
     Outcome(
         (&'static str, OutboundRequestId),
@@ -243,12 +348,8 @@ impl P2p {
         server: Option<Server>,
         cancel: CancellationToken,
     ) -> Result<(P2p, Option<Multiaddr>, tokio::task::JoinHandle<()>), NetworkError> {
-        let support = if server.is_some() {
-            ProtocolSupport::Full
-        } else {
-            ProtocolSupport::Outbound
-        };
-        let mut swarm = build_swarm(key, Behaviour::new(limits, support))?;
+        let inbound = server.as_ref().map(|s| &s.limits);
+        let mut swarm = build_swarm(key, Behaviour::new(limits, inbound))?;
         let mut listen_addr = None;
         if let Some(s) = &server {
             swarm
@@ -327,8 +428,7 @@ pub struct Server {
 
 struct Inbound {
     server: Server,
-    global: Arc<Semaphore>,
-    per_peer: HashMap<PeerId, usize>,
+    admission: Admission,
     tasks: JoinSet<(PeerId, Responder, &'static str, Response, Duration)>,
 }
 
@@ -337,36 +437,37 @@ impl Inbound {
         &mut self,
         swarm: &mut Swarm<Behaviour>,
         peer: PeerId,
+        connection: ConnectionId,
         request: Request,
         to: Responder,
     ) {
         let protocol = request.protocol();
-        let in_flight = self.per_peer.entry(peer).or_default();
-        let permit = if *in_flight < self.server.limits.max_concurrent_per_peer {
-            self.global.clone().try_acquire_owned().ok()
-        } else {
-            None
+        let from = Origin {
+            peer,
+            ip: swarm.behaviour().ip_limits.ip(connection),
         };
-        let Some(permit) = permit else {
-            tracing::debug!(%peer, protocol, "inbound request refused: busy");
+        let class = self.server.handler.class(&from, &request);
+        if let Err(refusal) = self
+            .admission
+            .admit(&from, class, tokio::time::Instant::now())
+        {
+            tracing::debug!(%peer, ip = ?from.ip, ?class, protocol, reason = refusal.reason(), "inbound request refused: busy");
             let response = request.refuse(NodeError::Busy);
             self.observe(protocol, &response, Duration::ZERO);
             respond(swarm.behaviour_mut(), to, response);
             return;
-        };
-        *in_flight += 1;
+        }
         let handler = self.server.handler.clone();
         let refusal = request.refuse(NodeError::Internal("handler panicked".into()));
         self.tasks.spawn(async move {
             let started = tokio::time::Instant::now();
-            let response = std::panic::AssertUnwindSafe(handler.handle(peer, request))
+            let response = std::panic::AssertUnwindSafe(handler.handle(from, request))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| {
                     tracing::error!(%peer, protocol, "inbound handler panicked");
                     refusal
                 });
-            drop(permit);
             (peer, to, protocol, response, started.elapsed())
         });
     }
@@ -380,12 +481,7 @@ impl Inbound {
         response: Response,
         elapsed: Duration,
     ) {
-        if let Some(n) = self.per_peer.get_mut(&peer) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.per_peer.remove(&peer);
-            }
-        }
+        self.admission.release(&peer);
         self.observe(protocol, &response, elapsed);
         respond(swarm.behaviour_mut(), to, response);
     }
@@ -409,9 +505,8 @@ async fn run(
 ) {
     let mut pending: HashMap<(&'static str, OutboundRequestId), Reply> = HashMap::new();
     let mut inbound = server.map(|server| Inbound {
-        global: Arc::new(Semaphore::new(server.limits.max_concurrent)),
+        admission: Admission::new(server.limits),
         server,
-        per_peer: HashMap::new(),
         tasks: JoinSet::new(),
     });
     loop {
@@ -438,8 +533,8 @@ async fn run(
             }
             event = swarm.select_next_some() => match event {
                 SwarmEvent::Behaviour(e) => match classify(e) {
-                    Some(Classified::Inbound(peer, request, to)) => match inbound.as_mut() {
-                        Some(i) => i.accept(&mut swarm, peer, request, to),
+                    Some(Classified::Inbound(peer, connection, request, to)) => match inbound.as_mut() {
+                        Some(i) => i.accept(&mut swarm, peer, connection, request, to),
                         None => drop(to),
                     },
                     Some(Classified::Outcome(id, outcome)) => {
@@ -472,7 +567,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Handler for Slow {
-        async fn handle(&self, _: PeerId, request: Request) -> Response {
+        async fn handle(&self, _: Origin, request: Request) -> Response {
             tokio::time::sleep(Duration::from_millis(300)).await;
             match request {
                 Request::Health(()) => Response::Health(Ok(crate::protocol::HealthResponse {
@@ -508,6 +603,7 @@ mod tests {
                 limits: InboundLimits {
                     max_concurrent: 100,
                     max_concurrent_per_peer: 2,
+                    ..InboundLimits::default()
                 },
                 observer: Some(Arc::new(move |s: Served| {
                     log.lock().unwrap().push((s.protocol, s.result))

@@ -326,6 +326,16 @@ pub enum NodeError {
     /// A shard-sync request this node does not serve, and which check refused it.
     #[error("shard sync refused: {0}")]
     NotSyncing(SyncRefusal),
+    /// The node's disk is (nearly) full: it refuses new data (metadata, slivers) and keeps
+    /// serving what it holds. It takes writes again by itself once space is freed; a writer
+    /// treats it like any node that cannot take its slivers now.
+    #[error("storage full: this node keeps {min_free_bytes} bytes free and has {}; it refuses new data until space is freed", available_bytes.map_or_else(|| "fewer".to_string(), |a| a.to_string()))]
+    StorageFull {
+        /// Bytes free on the node's store, if known.
+        available_bytes: Option<u64>,
+        /// The margin the node keeps free.
+        min_free_bytes: u64,
+    },
 }
 
 /// Why a node refused to serve a shard's slivers (`/floe/sync-shard/1`). The checks run in
@@ -378,6 +388,7 @@ impl NodeError {
             NodeError::Busy => "busy",
             NodeError::NotSyncing(_) => "not_syncing",
             NodeError::Internal(_) => "internal",
+            NodeError::StorageFull { .. } => "storage_full",
         }
     }
 }
@@ -558,6 +569,10 @@ mod tests {
             NodeError::Busy,
             NodeError::NotSyncing(SyncRefusal::NotAMember),
             NodeError::Internal(String::new()),
+            NodeError::StorageFull {
+                available_bytes: Some(1),
+                min_free_bytes: 2,
+            },
         ];
         let labels: std::collections::BTreeSet<_> = errors.iter().map(|e| e.label()).collect();
         assert_eq!(labels.len(), errors.len());

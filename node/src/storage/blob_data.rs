@@ -29,12 +29,14 @@ impl Storage {
         if self.has_metadata(blob_id)? {
             return Ok(());
         }
+        self.space.check_room()?;
         let mut batch = WriteBatch::default();
         let len = METADATA.put(self, &mut batch, blob_id, metadata);
         let mut stats = *guard;
         stats.blobs += 1;
         stats.bytes += len;
         self.write_counted(batch, &mut guard, stats)
+            .inspect_err(|e| self.space.count_refused(e))
     }
 
     /// Whether a blob's metadata is stored (no value read).
@@ -76,6 +78,7 @@ impl Storage {
         if self.has_sliver(blob_id, pair, sliver.axis)? {
             return Ok(());
         }
+        self.space.check_room()?;
         let value = encode_stored_sliver(sliver);
         let mut stats = *guard;
         stats.slivers += 1;
@@ -93,6 +96,7 @@ impl Storage {
             value,
         );
         self.write_counted(batch, &mut guard, stats)
+            .inspect_err(|e| self.space.count_refused(e))
     }
 
     /// The sliver of `pair` on `axis`, if stored.

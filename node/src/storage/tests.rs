@@ -202,7 +202,15 @@ fn block_events_and_cursor_commit_together() {
 #[test]
 fn corrupt_records_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let st = Storage::open(dir.path(), config(), StorageOptions { sync_writes: true }).unwrap();
+    let st = Storage::open(
+        dir.path(),
+        config(),
+        StorageOptions {
+            sync_writes: true,
+            ..StorageOptions::default()
+        },
+    )
+    .unwrap();
     let id = BlobId([1; 32]);
     st.db.put_cf(st.cf(CF_METADATA), id.0, b"garbage").unwrap();
     assert!(matches!(
