@@ -73,7 +73,7 @@ impl Default for BlobOptions {
             confirmation_wait: Duration::from_secs(10),
             read_slivers_in_flight: 48,
             read_window_bytes: 16 << 20,
-            read_buffer_bytes: 256 << 20,
+            read_buffer_bytes: 192 << 20,
             ledger_timeout: Duration::from_secs(30),
             trust: LedgerTrust::default(),
         }
