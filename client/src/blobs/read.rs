@@ -7,16 +7,17 @@
 //! of both committees.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use floe_common::{
     BlobId, ConsistencyCheck, DecodeError, EncodingConfig, Sliver, SliverAxis, SliverExpander,
     SliverPairIndex, VerifiedBlobMetadata, decode_blob,
 };
 use floe_node_protocol::committee::CommitteeView;
-use floe_node_protocol::p2p::P2p;
+use floe_node_protocol::p2p::{CallError, P2p};
 use floe_node_protocol::protocol::{GetSliverRequest, NodeError};
 use floe_node_protocol::{Multiaddr, PeerId};
+use floe_runtime::retry::{Backoff, Retryable as _};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use rand::seq::SliceRandom as _;
@@ -28,6 +29,24 @@ use super::{BlobClient, ConnectError};
 
 /// Metadata requests in flight at once.
 const METADATA_FANOUT: usize = 3;
+
+/// Retries of a read call a node answered `busy` (at its request limits): 50 ms doubling to
+/// 400 ms, jittered, three times. A node that is down or lies is not retried: its sliver is
+/// asked elsewhere or rebuilt, which a busy node would only make more expensive.
+const BUSY_RETRY: Backoff =
+    Backoff::new(Duration::from_millis(50), Duration::from_millis(400)).times(3);
+
+/// `call`, retried while the node answers `busy` ([`BUSY_RETRY`]).
+pub(super) async fn when_busy<T, F, Fut>(call: F) -> Result<T, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CallError>>,
+{
+    call.retry(BUSY_RETRY.builder())
+        .sleep(tokio::time::sleep)
+        .when(|e| matches!(e, CallError::Node(NodeError::Busy)))
+        .await
+}
 
 /// Milliseconds spent in each step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -260,9 +279,9 @@ impl BlobClient {
             while asks.len() < METADATA_FANOUT {
                 let Some(m) = members.next() else { break };
                 let p2p = self.p2p.clone();
-                asks.push(
-                    async move { p2p.get_metadata(m.peer_id, m.addrs.clone(), blob_id).await },
-                );
+                asks.push(async move {
+                    when_busy(|| p2p.get_metadata(m.peer_id, m.addrs.clone(), blob_id)).await
+                });
             }
             let Some(answer) = asks.next().await else {
                 return Err(ReadError::NoMetadata(blob_id));
@@ -273,7 +292,7 @@ impl BlobClient {
                         return Ok(v);
                     }
                 }
-                Err(floe_node_protocol::p2p::CallError::Node(NodeError::Invalid(_))) => {
+                Err(CallError::Node(NodeError::Invalid(_))) => {
                     return Err(ReadError::Invalid(blob_id));
                 }
                 Err(_) => {}
@@ -355,7 +374,8 @@ pub(super) async fn fetch_primaries(
                     axis: SliverAxis::Primary,
                 };
                 for (peer, addrs) in holders {
-                    if let Ok(sliver) = p2p.get_sliver(peer, addrs, req).await {
+                    if let Ok(sliver) = when_busy(|| p2p.get_sliver(peer, addrs.clone(), req)).await
+                    {
                         return verify_primary(config, md, pair, sliver).await;
                     }
                 }

@@ -47,7 +47,9 @@ use futures::{Stream, StreamExt as _};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::AbortOnDropHandle;
 
-use super::read::{ReadCommittees, decode_full, fetch_primaries, holders, verify_primary};
+use super::read::{
+    ReadCommittees, decode_full, fetch_primaries, holders, verify_primary, when_busy,
+};
 use super::{BlobClient, ReadError};
 
 /// A blob whose ledger status and metadata are checked: ready to stream
@@ -269,7 +271,8 @@ impl Reader {
             axis: SliverAxis::Primary,
         };
         for (peer, addrs) in holders {
-            let Ok(sliver) = self.p2p.get_sliver(peer, addrs, req).await else {
+            let Ok(sliver) = when_busy(|| self.p2p.get_sliver(peer, addrs.clone(), req)).await
+            else {
                 continue;
             };
             self.stats.add(sliver.data.len());
@@ -301,7 +304,9 @@ impl Reader {
             sources: vec![SliverIndex(row as u16)],
             proofs: true,
         };
-        let resp = self.p2p.recovery(peer, addrs, req).await.ok()?;
+        let resp = when_busy(|| self.p2p.recovery(peer, addrs.clone(), req.clone()))
+            .await
+            .ok()?;
         let mut data = Vec::with_capacity(cols.len() * resp.symbols.first()?.data.len());
         for j in cols {
             let target = SliverIndex(j as u16);
