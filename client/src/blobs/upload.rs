@@ -59,10 +59,11 @@ const STALL_CHECK: Duration = Duration::from_millis(250);
 /// Retries of one call to a node: 100 ms doubling, jittered, four retries.
 const CALL_RETRY: Backoff =
     Backoff::new(Duration::from_millis(100), Duration::from_secs(2)).times(4);
-/// Retries of a call the node answered "not registered": 100 ms doubling to 1 s, jittered, for
-/// about 6 to 12 seconds in all (blocks come every second or faster).
+/// Retries of a call the node answered "not registered": 25 ms doubling to 500 ms, jittered,
+/// for about 8 to 16 seconds in all. The answer is cheap and a node usually sees the
+/// registration one block (a few hundred ms) after the writer, so the first retries come soon.
 const REGISTRATION_RETRY: Backoff =
-    Backoff::new(Duration::from_millis(100), Duration::from_secs(1)).times(10);
+    Backoff::new(Duration::from_millis(25), Duration::from_millis(500)).times(20);
 /// Times a confirmation signed for an earlier epoch is asked again.
 const LAGGING_RETRIES: u32 = 10;
 /// Wait before asking a lagging node again.
