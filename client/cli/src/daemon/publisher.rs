@@ -105,7 +105,9 @@ fn too_large(limit: u64) -> ApiError {
 }
 
 /// Reads the body into one buffer (sized from `Content-Length` when given), refusing more than
-/// `limit` bytes.
+/// `limit` bytes as soon as they arrive. Each received chunk is dropped once copied in, and the
+/// encoder reads this buffer in place (`BlobClient::store` borrows it), so the blob is in
+/// memory once, not twice.
 async fn read_body(body: Body, size_hint: Option<u64>, limit: u64) -> Result<Bytes, ApiError> {
     let capacity = size_hint.unwrap_or(0).min(limit);
     let mut buf = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
