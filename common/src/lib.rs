@@ -8,10 +8,13 @@
 //!   checks, sliver verification, recovery from peers' symbols, inconsistency proofs.
 //! * [`crypto`], [`messages`], [`certificate`]: ed25519 keys, intent-tagged signed messages,
 //!   committees and weighted certificates.
+//! * [`challenge`]: storage challenges: the symbols a node must prove it holds, and proofs
+//!   checked against the blob id alone.
 //!
 //! This crate is pure: no IO, no async, no clocks. It is safe to call from any thread.
 
 pub mod certificate;
+pub mod challenge;
 pub mod codec;
 pub mod config;
 pub mod crypto;

@@ -90,6 +90,21 @@ impl MerkleProof {
         index: usize,
         leaves: usize,
     ) -> Result<(), MerkleError> {
+        if self.root(leaf_hash, index, leaves)? == *root {
+            Ok(())
+        } else {
+            Err(MerkleError::RootMismatch)
+        }
+    }
+
+    /// The root of the `leaves`-leaf tree in which this path leads from the leaf `leaf_hash` at
+    /// `index` (for a checker that knows the root only through what it commits to).
+    pub fn root(
+        &self,
+        leaf_hash: &Digest,
+        index: usize,
+        leaves: usize,
+    ) -> Result<Digest, MerkleError> {
         if index >= leaves {
             return Err(MerkleError::IndexOutOfRange { index, leaves });
         }
@@ -112,11 +127,7 @@ impl MerkleProof {
             };
             i /= 2;
         }
-        if cur == *root {
-            Ok(())
-        } else {
-            Err(MerkleError::RootMismatch)
-        }
+        Ok(cur)
     }
 }
 

@@ -127,6 +127,38 @@ fn compute() -> BTreeMap<String, String> {
         "certificate/3of4".into(),
         hex::encode(floe_common::codec::encode(&cert)),
     );
+
+    // Storage challenges: the draws for a fixed seed and node, and a proof's exact bytes.
+    let seed = floe_common::Digest([0x5e; 32]);
+    let node = NodeId([0x0d; 32]);
+    let shards = [ShardIndex(3), ShardIndex(40), ShardIndex(77)];
+    let draws = floe_common::challenge::challenges(&seed, &node, 4, 1000, &shards, 100);
+    let text: Vec<String> = draws
+        .iter()
+        .map(|c| format!("{}/{}/{}/{}", c.blob_rank, c.shard.0, c.axis, c.symbol))
+        .collect();
+    v.insert("challenge/draws/k4".into(), text.join(" "));
+    let config = EncodingConfig::new(10).unwrap();
+    let enc = encode_blob(&config, &input(1000)).unwrap();
+    let c = floe_common::challenge::Challenge {
+        blob_rank: 0,
+        shard: ShardIndex(6),
+        axis: SliverAxis::Secondary,
+        symbol: 5,
+    };
+    let (pair, _) = floe_common::challenge::challenged_sliver(&c, &enc.blob_id(), 10);
+    let proof = floe_common::challenge::StorageProof::prove(
+        &config,
+        &enc.metadata,
+        pair,
+        enc.pairs[pair.as_usize()].sliver(c.axis),
+        c.symbol,
+    )
+    .unwrap();
+    v.insert(
+        "challenge/proof/n10/len1000".into(),
+        hex::encode(floe_common::codec::encode(&proof)),
+    );
     v
 }
 

@@ -14,6 +14,7 @@
 //! * [`server`]: wires everything into one running node under a cancellation token.
 
 pub mod blob_state;
+pub mod challenge;
 pub mod config;
 pub mod core;
 pub mod follower;

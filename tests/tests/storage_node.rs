@@ -522,3 +522,66 @@ async fn n10f1_recovery_traffic_at_100_shards() {
     assert_eq!(read.data, bytes);
     cluster.shutdown().await;
 }
+
+/// Storage challenges answered from each node's store: every node proves every draw over the
+/// live blobs from its own slivers, and each proof verifies against the blob id alone. A node
+/// whose slivers of a blob are gone (a lazy node) cannot prove a draw on that blob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn n4_storage_challenges_from_the_store() {
+    use floe_common::challenge::challenges;
+
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    let client = cluster.client().await;
+    let mut ids = Vec::new();
+    for i in 0..3u64 {
+        let bytes = data(30_000 + i as usize * 7_000, 90 + i);
+        ids.push(client.store(&bytes, &opts()).await.unwrap().blob_id());
+    }
+    ids.sort();
+    wait_for(Duration::from_secs(20), || {
+        cluster
+            .nodes
+            .iter()
+            .filter_map(|n| n.core())
+            .all(|core| holds_every_sliver(core, &ids))
+    })
+    .await
+    .expect("every node holds its slivers");
+    let config = EncodingConfig::new(cluster.genesis.n_shards).unwrap();
+    let seed = floe_common::Digest([0xc4; 32]);
+    for node in &cluster.nodes {
+        let core = node.core().unwrap();
+        let shards: Vec<_> = core.served_shards().into_iter().collect();
+        let draws = challenges(&seed, &node.node_id(), 20, ids.len() as u64, &shards, 12);
+        assert_eq!(draws.len(), 20);
+        for c in &draws {
+            let blob_id = ids[c.blob_rank as usize];
+            let proof = core.prove_challenge(&blob_id, c).unwrap();
+            proof.verify(&config, &blob_id, c).unwrap();
+        }
+    }
+
+    // Node 0 drops every sliver of the first blob: draws on that blob fail, others still pass.
+    let core = cluster.nodes[0].core().unwrap();
+    core.storage().delete_slivers_except(&ids[0], &[]).unwrap();
+    let shards: Vec<_> = core.served_shards().into_iter().collect();
+    let draws = challenges(&seed, &cluster.nodes[0].node_id(), 40, 3, &shards, 12);
+    let (mut failed, mut passed) = (0, 0);
+    for c in &draws {
+        let blob_id = ids[c.blob_rank as usize];
+        match core.prove_challenge(&blob_id, c) {
+            Ok(proof) => {
+                assert_ne!(c.blob_rank, 0, "a proof without the sliver");
+                proof.verify(&config, &blob_id, c).unwrap();
+                passed += 1;
+            }
+            Err(NodeError::NotFound) => {
+                assert_eq!(c.blob_rank, 0);
+                failed += 1;
+            }
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert!(failed > 0 && passed > 0, "{failed} failed, {passed} passed");
+    cluster.shutdown().await;
+}
