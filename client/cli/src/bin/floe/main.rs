@@ -38,7 +38,7 @@
 //!   bench read BLOB_ID                a timed read (one JSON line)
 //!   bench quilt --files N --size B [--individual M]
 //!                                     a quilt against separate blobs (one JSON line)
-//!   daemon [--bind A] [--max-body B] [--max-concurrent N] [--cors-allow-origin O]
+//!   daemon [--bind A] [--max-body B] [--max-quilt-body B] [--max-concurrent N] [--cors-allow-origin O]
 //!          [--allow-active-content] [--jwt-decode-secret S] [--aggregator-only]
 //!          [--publisher-rate N] [--max-read-blob-size B]
 //!                                     HTTP publisher and aggregator (Walrus routes)
@@ -406,6 +406,9 @@ struct DaemonArgs {
     /// Largest blob a PUT may upload, in bytes (larger bodies get 413).
     #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
     max_body: u64,
+    /// Largest `PUT /v1/quilts` body, in bytes (larger bodies get 413).
+    #[arg(long, value_name = "BYTES", default_value_t = 100 * 1024 * 1024)]
+    max_quilt_body: u64,
     /// Stores served at once (more get 429).
     #[arg(long, value_name = "N", default_value_t = 8)]
     max_concurrent: usize,

@@ -487,6 +487,7 @@ pub async fn daemon(env: &Env, args: DaemonArgs) -> Result<Report, CliError> {
         .map_err(|e| CliError::local("bind", e.to_string()))?;
     let options = DaemonOptions {
         max_body: args.max_body,
+        max_quilt_body: args.max_quilt_body,
         max_concurrent: args.max_concurrent,
         max_concurrent_reads: args.max_concurrent_reads,
         cors_allow_origin: (args.cors_allow_origin != "none")
