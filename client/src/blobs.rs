@@ -10,6 +10,8 @@
 //!   certify with the aggregated certificate.
 //! * [`BlobClient::open`] + [`BlobClient::stream`]: the bytes of a range as they verify, row by
 //!   row, in bounded memory ([`stream`](self::stream) has the rules).
+//! * [`BlobClient::store_quilt`], [`BlobClient::read_patch`]: many files as one blob, each
+//!   read alone through the stream of its byte range ([`quilt`](self::quilt)).
 //! * [`BlobClient::read`]: ledger status → verified metadata from a few nodes → primary slivers
 //!   in parallel, systematic ones first, each verified, stopping at `rows` → decode with the
 //!   chosen consistency check.
@@ -17,6 +19,7 @@
 //! Every failure is a typed error that names the step and the cause.
 
 mod progress;
+mod quilt;
 mod read;
 mod store;
 mod stream;
@@ -35,7 +38,11 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::trust::{LedgerTrust, TrustError};
 
+pub use floe_common::quilt::{QuiltFile, QuiltIndex, QuiltPatchId};
 pub use progress::{Progress, ProgressHook};
+pub use quilt::{
+    PatchLocation, QuiltPatch, QuiltReadError, QuiltStoreError, QuiltStoreOutcome, patch_id_of,
+};
 pub use read::{ReadError, ReadOutcome, ReadPhases};
 pub use store::{Persistence, StoreError, StoreOptions, StoreOutcome, StorePhases};
 pub use stream::{BlobStream, OpenBlob, StreamStats};

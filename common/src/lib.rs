@@ -6,6 +6,7 @@
 //! * [`hash`], [`merkle`]: BLAKE3 Merkle trees with proofs (Walrus conventions).
 //! * [`encoding`]: RedStuff (two-dimensional Reed-Solomon): encode, decode with consistency
 //!   checks, sliver verification, recovery from peers' symbols, inconsistency proofs.
+//! * [`quilt`]: many small files in one blob (the byte layout, patch ids), each readable alone.
 //! * [`crypto`], [`messages`], [`certificate`]: ed25519 keys, intent-tagged signed messages,
 //!   committees and weighted certificates.
 //! * [`challenge`]: storage challenges: the symbols a node must prove it holds, and proofs
@@ -24,6 +25,7 @@ pub mod hash;
 pub mod ids;
 pub mod merkle;
 pub mod messages;
+pub mod quilt;
 
 pub use certificate::{
     Certificate, CertificateBuilder, CertificateError, Committee, CommitteeMember, Threshold,

@@ -1,4 +1,5 @@
-//! Conformance vectors: blob ids of fixed inputs and the exact bytes of every signed message.
+//! Conformance vectors: blob ids of fixed inputs, the exact bytes of every signed message, and
+//! a quilt's layout and patch ids.
 //!
 //! The expected values live in `tests/vectors/conformance.json`. Any change to a byte format,
 //! the encoding, the hash or the Merkle conventions changes them and fails this test. To
@@ -47,6 +48,7 @@ fn compute() -> BTreeMap<String, String> {
             );
         }
     }
+    quilt_vectors(&mut v);
     let blob_id = BlobId([0x11; 32]);
     let epoch = Epoch(7);
     let k = key(1);
@@ -160,6 +162,48 @@ fn compute() -> BTreeMap<String, String> {
         hex::encode(floe_common::codec::encode(&proof)),
     );
     v
+}
+
+/// A small quilt at 10 shards: its bytes, blob id, symbol size and patch ids.
+fn quilt_vectors(v: &mut BTreeMap<String, String>) {
+    use floe_common::quilt::{QuiltFile, QuiltPatchId, encode_quilt};
+    let config = EncodingConfig::new(10).unwrap();
+    let files = vec![
+        QuiltFile {
+            identifier: "index.html".into(),
+            tags: BTreeMap::from([("lang".into(), "en".into())]),
+            content_type: None,
+            data: input(40),
+        },
+        QuiltFile {
+            identifier: "empty".into(),
+            tags: BTreeMap::new(),
+            content_type: Some("text/plain".into()),
+            data: Vec::new(),
+        },
+        QuiltFile {
+            identifier: "a/b.bin".into(),
+            tags: BTreeMap::new(),
+            content_type: None,
+            data: input(7),
+        },
+    ];
+    let q = encode_quilt(&config, &files).unwrap();
+    let blob_id = encode_blob(&config, &q.data).unwrap().blob_id();
+    v.insert("quilt/n10/bytes".into(), hex::encode(&q.data));
+    v.insert("quilt/n10/blob_id".into(), blob_id.to_string());
+    v.insert("quilt/n10/symbol_size".into(), q.symbol_size.to_string());
+    for p in &q.index.patches {
+        let id = QuiltPatchId {
+            quilt_id: blob_id,
+            start_symbol: p.start_symbol,
+            end_symbol: p.end_symbol,
+        };
+        v.insert(
+            format!("quilt/n10/patch_id/{}", p.identifier),
+            id.to_string(),
+        );
+    }
 }
 
 #[test]

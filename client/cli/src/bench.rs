@@ -1,8 +1,10 @@
 //! `floe bench`: encode throughput on one thread, and timed stores and reads against the
-//! configured network, and a running daemon's aggregator under readers ([`bench_aggregator`]).
+//! configured network, a running daemon's aggregator under readers ([`bench_aggregator`]),
+//! and quilts against separate blobs ([`bench_quilt`]).
 //! Each prints one JSON line; nothing here asserts a speed.
 
 mod aggregator;
+mod quilt;
 
 use std::time::Instant;
 
@@ -15,6 +17,7 @@ use floe_client::blobs::{
 };
 
 pub use aggregator::{AggregatorBench, AggregatorBenchError, bench_aggregator};
+pub use quilt::{QuiltBench, QuiltBenchError, bench_quilt};
 
 /// `floe bench encode`.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -7,6 +7,10 @@
 //! | `GET /v1/blobs/{blobId}` | the blob's bytes; `Range: bytes=…` → 206; `?strict_consistency_check` / `?skip_consistency_check` |
 //! | `GET /v1/blobs/{blobId}/byte-range?start=S&length=L` | a byte range of the blob |
 //! | `GET /v1/blobs/by-object-id/{objectId}` | the blob of a blob object, with its attributes (`content-type`, …) as headers |
+//! | `PUT /v1/quilts?epochs=N…` | store a `multipart/form-data` body as a quilt (one field per file, optional `_metadata`); `{blobStoreResult, storedQuiltBlobs}` ([`quilts`]) |
+//! | `GET /v1/blobs/by-quilt-patch-id/{patchId}` | a quilt patch's bytes (only its symbols are fetched); `Range` relative to the patch |
+//! | `GET /v1/blobs/by-quilt-id/{quiltId}/{identifier}` | the same, by identifier (through the quilt's index) |
+//! | `GET /v1/quilts/{quiltId}/patches` | a quilt's patches: `[{identifier, quiltPatchId, tags}]` |
 //! | `GET /v1/api` | the OpenAPI document, as YAML ([`openapi`]) |
 //! | `GET /status` | the daemon's status: ledger reachable, slots in use ([`api::DaemonStatus`]) |
 //! | `GET /metrics` | Prometheus metrics ([`metrics`](self::metrics)) |
@@ -17,8 +21,8 @@
 //! Who may store is [`auth::Publisher`]: open, off, or JSON Web Tokens as Walrus's
 //! authenticated publisher.
 //!
-//! Limits: a publisher body larger than [`DaemonOptions::max_body`] is refused with 413 before it
-//! is read; more than [`DaemonOptions::max_concurrent`] stores (or
+//! Limits: a publisher body larger than [`DaemonOptions::max_body`] (a quilt's:
+//! [`DaemonOptions::max_quilt_body`]) is refused with 413 before it is read; more than [`DaemonOptions::max_concurrent`] stores (or
 //! [`DaemonOptions::max_concurrent_reads`] reads) at once are refused with 429 and `Retry-After`
 //! before the body is read, so memory stays bounded by `max_concurrent × max_body` plus the
 //! reads. Errors are Walrus's `Status` JSON (`{"error": {"status", "code", "message",
@@ -45,6 +49,7 @@ pub mod conn;
 mod error;
 pub mod metrics;
 mod publisher;
+pub mod quilts;
 pub mod range;
 pub mod rate;
 pub mod web;
@@ -85,6 +90,8 @@ pub const DEFAULT_ALLOWED_HEADERS: [&str; 7] = [
 pub struct DaemonOptions {
     /// Largest publisher body, in bytes (Walrus's default: 10,240 KiB).
     pub max_body: u64,
+    /// Largest `PUT /v1/quilts` body, in bytes (Walrus's default: 100 MiB).
+    pub max_quilt_body: u64,
     /// Stores at once; more are refused with 429 (Walrus's default: 8).
     pub max_concurrent: usize,
     /// Reads at once; more are refused with 429.
@@ -113,6 +120,7 @@ impl Default for DaemonOptions {
     fn default() -> Self {
         DaemonOptions {
             max_body: 10 * 1024 * 1024,
+            max_quilt_body: 100 * 1024 * 1024,
             max_concurrent: 8,
             max_concurrent_reads: 64,
             allowed_headers: DEFAULT_ALLOWED_HEADERS.map(str::to_owned).to_vec(),
@@ -157,6 +165,10 @@ fn routes() -> OpenApiRouter<Arc<State>> {
         .routes(routes!(aggregator::get_blob))
         .routes(routes!(aggregator::get_byte_range))
         .routes(routes!(aggregator::get_by_object_id))
+        .routes(routes!(quilts::put_quilt))
+        .routes(routes!(quilts::get_by_quilt_patch_id))
+        .routes(routes!(quilts::get_by_quilt_id))
+        .routes(routes!(quilts::list_patches))
         .routes(routes!(openapi_document))
         .routes(routes!(status))
         .routes(routes!(metrics_text))
@@ -332,8 +344,12 @@ mod tests {
                 "/v1/api",
                 "/v1/blobs",
                 "/v1/blobs/by-object-id/{object_id}",
+                "/v1/blobs/by-quilt-id/{quilt_id}/{identifier}",
+                "/v1/blobs/by-quilt-patch-id/{quilt_patch_id}",
                 "/v1/blobs/{blob_id}",
                 "/v1/blobs/{blob_id}/byte-range",
+                "/v1/quilts",
+                "/v1/quilts/{quilt_id}/patches",
             ]
         );
     }

@@ -147,3 +147,36 @@ async fn n4_cli_store_read_round_trip() {
 
     cluster.shutdown().await;
 }
+
+/// `floe bench quilt`'s document: a quilt of 100 files of 10 KiB against 4 separate blobs at 40
+/// shards, then a patch read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn n4_bench_quilt_document() {
+    let cluster = TestCluster::start(ClusterOptions {
+        shards: 40,
+        ..ClusterOptions::default()
+    })
+    .await;
+    let client = cluster.client().await;
+    let b = bench::bench_quilt(&client, 100, 10_240, 4, 1, 3)
+        .await
+        .unwrap();
+    let line = serde_json::to_string(&b).unwrap();
+    println!("{line}");
+    assert_eq!(b.quilt.files, 100);
+    // Three transactions for the quilt (reserve, register, certify), three per separate blob.
+    assert!((b.quilt.ledger_txs - 0.03).abs() < 1e-9, "{line}");
+    assert!((b.individual.ledger_txs - 3.0).abs() < 1e-9, "{line}");
+    assert!(b.ratios.ledger_txs >= 100.0, "{line}");
+    assert!(
+        b.quilt.frost > 0.0 && b.individual.frost > b.quilt.frost,
+        "{line}"
+    );
+    assert_eq!(b.patch_read.patch_bytes, 10_240);
+    // The patch's symbols (10 KiB, a header and at most a symbol of padding), not the quilt.
+    let s = u64::from(b.symbol_size);
+    assert!(b.patch_read.fetched_bytes <= 10_240 + 200 + s, "{line}");
+    let est = b.at_1000_shards.expect("estimate");
+    assert!(est.frost_ratio > 50.0, "{line}");
+    cluster.shutdown().await;
+}

@@ -54,16 +54,16 @@ impl ReadParams {
 }
 
 /// The client's address; without connect info (a router served by other means) all share one.
-fn ip_of(client: Option<Extension<ConnectInfo<ClientAddr>>>) -> IpAddr {
+pub(super) fn ip_of(client: Option<Extension<ConnectInfo<ClientAddr>>>) -> IpAddr {
     client.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.0.ip())
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t)
         .map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("bad query: {e}")))
 }
 
-fn parse_blob_id(s: &str) -> Result<BlobId, ApiError> {
+pub(super) fn parse_blob_id(s: &str) -> Result<BlobId, ApiError> {
     s.parse().map_err(|e| {
         ApiError::bad_request(
             "INVALID_BLOB_ID",
@@ -73,7 +73,7 @@ fn parse_blob_id(s: &str) -> Result<BlobId, ApiError> {
 }
 
 /// The `Range` header, parsed (malformed → 416 before any work).
-fn range_of(headers: &HeaderMap) -> Result<Option<(ByteRange, String)>, ApiError> {
+pub(super) fn range_of(headers: &HeaderMap) -> Result<Option<(ByteRange, String)>, ApiError> {
     let Some(value) = headers.get(header::RANGE) else {
         return Ok(None);
     };
@@ -89,8 +89,8 @@ fn range_of(headers: &HeaderMap) -> Result<Option<(ByteRange, String)>, ApiError
 }
 
 /// A blob opened for a read, with the read slot it holds until its body has been sent.
-struct Opened {
-    blob: OpenBlob,
+pub(super) struct Opened {
+    pub(super) blob: OpenBlob,
     slot: ReadSlot,
 }
 
@@ -102,7 +102,11 @@ struct ReadSlot {
 
 /// Takes a read slot and opens a blob (ledger status and verified metadata), mapping failures
 /// to HTTP errors. Nothing but the metadata is fetched: the body streams later.
-async fn open(state: &State, client: IpAddr, blob_id: BlobId) -> Result<Opened, ApiError> {
+pub(super) async fn open(
+    state: &State,
+    client: IpAddr,
+    blob_id: BlobId,
+) -> Result<Opened, ApiError> {
     let per_client = match &state.client_reads {
         None => None,
         Some(slots) => Some(slots.try_take(client).ok_or_else(|| {
@@ -232,20 +236,45 @@ fn respond(
     extra: HeaderMap,
     cache: &'static str,
 ) -> Result<Response, ApiError> {
-    let blob_id = opened.blob.blob_id();
-    let len = opened.blob.len();
+    let served = Served {
+        bytes: 0..opened.blob.len(),
+        etag: opened.blob.blob_id().to_string(),
+    };
+    respond_within(state, opened, served, check, range, extra, cache)
+}
+
+/// What a read serves of an opened blob: all of it, or a quilt patch's data.
+pub(super) struct Served {
+    /// The bytes of the blob served as the resource (a `Range` is relative to them).
+    pub(super) bytes: Range<u64>,
+    /// The `ETag`, unquoted.
+    pub(super) etag: String,
+}
+
+/// [`respond`] for bytes `served` of the blob.
+pub(super) fn respond_within(
+    state: &State,
+    opened: Opened,
+    served: Served,
+    check: ConsistencyCheck,
+    range: Option<(ByteRange, String)>,
+    extra: HeaderMap,
+    cache: &'static str,
+) -> Result<Response, ApiError> {
+    let base = served.bytes.start;
+    let len = served.bytes.end - served.bytes.start;
     let mut headers = extra;
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers
         .entry(header::CONTENT_TYPE)
         .or_insert(HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{blob_id}\"")) {
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", served.etag)) {
         headers.insert(header::ETAG, etag);
     }
     let Some((range, text)) = range else {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-        let body = body(state, opened, 0..len, check);
+        let body = body(state, opened, served.bytes, check);
         return Ok((StatusCode::OK, headers, body).into_response());
     };
     match range.resolve(len, &text) {
@@ -256,7 +285,7 @@ fn respond(
                 HeaderValue::from_str(&value).expect("ASCII"),
             );
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(r.end - r.start));
-            let body = body(state, opened, r, check);
+            let body = body(state, opened, base + r.start..base + r.end, check);
             Ok((StatusCode::PARTIAL_CONTENT, headers, body).into_response())
         }
         Err(e @ RangeError::Unsatisfiable { .. }) => Err(ApiError::new(

@@ -219,7 +219,11 @@ and the `error` variant of `BlobStoreResult` (`blobId`, `failurePhase`, `errorMs
 `error`).
 - `Range` accepts one range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); several ranges or a malformed \
 header answer 416. A range read still reads and checks the whole blob.
-- Quilts and `/v1alpha/blobs/concat` are not implemented.
+- Quilts place patches on symbol boundaries of the blob, not on columns: a quilt holds up to \
+`rows·cols − 1` patches (Walrus: `cols − 1`) and a patch read fetches about the patch's own \
+bytes. The byte layout and patch ids (55 characters: quilt id, version, start and end symbol) \
+are Floe's own. Tags whose key is an allowed header come back as headers.
+- `/v1alpha/blobs/concat` is not implemented.
 - JWT authentication (`--jwt-decode-secret`) follows Walrus's claims (`exp`, `jti`, `iat`, \
 `epochs`/`max_epochs`, `size`/`max_size`); a missing or bad token is 401, a token the request \
 exceeds or a replayed `jti` is 403, all before the body is read.

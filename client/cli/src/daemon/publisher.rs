@@ -45,10 +45,22 @@ pub(crate) struct PutParams {
 
 /// What a valid request asks for.
 #[derive(Debug)]
-struct Wanted {
-    epochs: u32,
+pub(crate) struct Wanted {
+    pub(crate) epochs: u32,
     persistence: Persistence,
     force: bool,
+}
+
+impl Wanted {
+    /// The SDK's options for it.
+    pub(crate) fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            epochs: self.epochs,
+            persistence: self.persistence,
+            force: self.force,
+            ..StoreOptions::default()
+        }
+    }
 }
 
 fn validate(p: PutParams) -> Result<Wanted, ApiError> {
@@ -96,7 +108,7 @@ fn validate(p: PutParams) -> Result<Wanted, ApiError> {
     })
 }
 
-fn too_large(limit: u64) -> ApiError {
+pub(crate) fn too_large(limit: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "BLOB_TOO_LARGE",
@@ -108,7 +120,11 @@ fn too_large(limit: u64) -> ApiError {
 /// `limit` bytes as soon as they arrive. Each received chunk is dropped once copied in, and the
 /// encoder reads this buffer in place (`BlobClient::store` borrows it), so the blob is in
 /// memory once, not twice.
-async fn read_body(body: Body, size_hint: Option<u64>, limit: u64) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    body: Body,
+    size_hint: Option<u64>,
+    limit: u64,
+) -> Result<Bytes, ApiError> {
     let capacity = size_hint.unwrap_or(0).min(limit);
     let mut buf = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
     let mut stream = body.into_data_stream();
@@ -159,6 +175,74 @@ pub(crate) async fn put_blob(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BlobStoreResult>, ApiError> {
+    let (wanted, admitted) = admit(&state, client, params, &headers, state.options.max_body)?;
+    let data = read_body(body, admitted.declared, admitted.limit).await?;
+    admitted.check_size(data.len())?;
+    let opts = wanted.store_options();
+    let started = std::time::Instant::now();
+    let outcome = state.client.store(&data, &opts).await;
+    let size = data.len();
+    drop(data);
+    match outcome {
+        Ok(outcome) => {
+            tracing::info!(blob_id = %outcome.blob_id(), size, ms = started.elapsed().as_millis() as u64, "stored");
+            Ok(Json(stored(&state, &outcome, wanted.epochs).await))
+        }
+        Err(e) => store_failed(&state, e, size).await.map(Json),
+    }
+}
+
+/// A store that failed: `markedInvalid` for an invalid blob id, else the error.
+pub(crate) async fn store_failed(
+    state: &State,
+    e: StoreError,
+    size: usize,
+) -> Result<BlobStoreResult, ApiError> {
+    match e {
+        StoreError::Invalid(blob_id) => Ok(marked_invalid(state, blob_id).await),
+        e => {
+            tracing::warn!(size, error = %e, "store failed");
+            Err(store_error(e))
+        }
+    }
+}
+
+/// A store admitted by [`admit`]: its body limit, the declared length, and the store slot held
+/// until it is dropped.
+pub(crate) struct Admitted {
+    /// The most body bytes accepted.
+    pub(crate) limit: u64,
+    /// `Content-Length`, if sent.
+    pub(crate) declared: Option<u64>,
+    /// The exact body size a token demands.
+    exact: Option<u64>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Admitted {
+    /// Refuses a body of another size than the token allows.
+    pub(crate) fn check_size(&self, len: usize) -> Result<(), ApiError> {
+        match self.exact {
+            Some(size) if len as u64 != size => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "TOKEN_SIZE_EXCEEDED",
+                format!("the token allows a body of exactly {size} bytes, not {len}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What every store goes through before its body is read: the per-client rate, the query,
+/// who may store (JWT), the declared length against `max_body` (and the token), and a store
+/// slot.
+pub(crate) fn admit(
+    state: &State,
+    client: Option<axum::Extension<axum::extract::ConnectInfo<super::conn::ClientAddr>>>,
+    params: Result<Query<PutParams>, QueryRejection>,
+    headers: &HeaderMap,
+    max_body: u64,
+) -> Result<(Wanted, Admitted), ApiError> {
     if let Some(limiter) = &state.store_rate {
         // Without the peer's address (a router served without connect info), all share one.
         let ip = client.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.0.0.ip());
@@ -178,7 +262,7 @@ pub(crate) async fn put_blob(
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("INVALID_QUERY", format!("bad query: {e}")))?;
     let wanted = validate(params)?;
-    let mut limit = state.options.max_body;
+    let mut limit = max_body;
     let mut exact = None;
     match &state.options.publisher {
         Publisher::Open => {}
@@ -190,7 +274,7 @@ pub(crate) async fn put_blob(
             ));
         }
         Publisher::Authenticated(auth) => {
-            let grant = auth.admit(&headers, wanted.epochs, None)?;
+            let grant = auth.admit(headers, wanted.epochs, None)?;
             if let Some(most) = grant.max_size.or(grant.size) {
                 limit = limit.min(most);
             }
@@ -205,49 +289,24 @@ pub(crate) async fn put_blob(
         return Err(too_large(limit));
     }
     // Take a slot before reading the body, so at most `max_concurrent` bodies are in memory.
-    let _slot = state
+    let slot = state
         .stores
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::busy("stores", state.options.max_concurrent))?;
-    let data = read_body(body, declared, limit).await?;
-    if let Some(size) = exact
-        && data.len() as u64 != size
-    {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "TOKEN_SIZE_EXCEEDED",
-            format!(
-                "the token allows a body of exactly {size} bytes, not {}",
-                data.len()
-            ),
-        ));
-    }
-    let opts = StoreOptions {
-        epochs: wanted.epochs,
-        persistence: wanted.persistence,
-        force: wanted.force,
-        ..StoreOptions::default()
-    };
-    let started = std::time::Instant::now();
-    let outcome = state.client.store(&data, &opts).await;
-    let size = data.len();
-    drop(data);
-    match outcome {
-        Ok(outcome) => {
-            tracing::info!(blob_id = %outcome.blob_id(), size, ms = started.elapsed().as_millis() as u64, "stored");
-            Ok(Json(stored(&state, &outcome, wanted.epochs).await))
-        }
-        Err(StoreError::Invalid(blob_id)) => Ok(Json(marked_invalid(&state, blob_id).await)),
-        Err(e) => {
-            tracing::warn!(size, error = %e, "store failed");
-            Err(store_error(e))
-        }
-    }
+    Ok((
+        wanted,
+        Admitted {
+            limit,
+            declared,
+            exact,
+            _slot: slot,
+        },
+    ))
 }
 
 /// The `newlyCreated` or `alreadyCertified` document.
-async fn stored(state: &State, outcome: &StoreOutcome, epochs: u32) -> BlobStoreResult {
+pub(crate) async fn stored(state: &State, outcome: &StoreOutcome, epochs: u32) -> BlobStoreResult {
     match outcome {
         StoreOutcome::NewlyCreated {
             blob_id,
@@ -358,7 +417,7 @@ async fn marked_invalid(state: &State, blob_id: BlobId) -> BlobStoreResult {
 }
 
 /// A failed store as an HTTP error that is also the publisher's `error` result.
-fn store_error(e: StoreError) -> ApiError {
+pub(crate) fn store_error(e: StoreError) -> ApiError {
     let message = e.to_string();
     match e {
         StoreError::Encode(_) => {

@@ -8,13 +8,13 @@ use floe_common::crypto::KeyFile;
 use floe_tests::{ClusterOptions, TestCluster};
 use serde_json::Value;
 
-struct Out {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
+pub(crate) struct Out {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
 }
 
-async fn floe(config: &Path, args: &[&str]) -> Out {
+pub(crate) async fn floe(config: &Path, args: &[&str]) -> Out {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_floe"))
         .arg("--config")
         .arg(config)
@@ -30,7 +30,7 @@ async fn floe(config: &Path, args: &[&str]) -> Out {
     }
 }
 
-fn ok_json(out: &Out, what: &str) -> Value {
+pub(crate) fn ok_json(out: &Out, what: &str) -> Value {
     assert_eq!(
         out.code,
         0,

@@ -4,5 +4,6 @@
 
 mod cli;
 mod data;
+mod quilt;
 mod sdk;
 mod support;

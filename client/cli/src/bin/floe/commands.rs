@@ -17,6 +17,9 @@ use crate::{Cli, Command, WalletCommand};
 mod blobs;
 mod data;
 mod governance;
+mod quilt;
+
+pub use quilt::parse_tag;
 
 /// Where the configuration is, loaded on demand (some commands work without one).
 pub struct Env {
@@ -50,7 +53,7 @@ impl Env {
             .map_err(|e| CliError::config(&e, &self.config_path().unwrap_or_default()))
     }
 
-    fn context(&self, wallet: Option<&Wallet>) -> Context {
+    pub(crate) fn context(&self, wallet: Option<&Wallet>) -> Context {
         Context {
             config: self.config_path().ok().map(|p| p.display().to_string()),
             address: wallet.map(|w| w.address().to_string()),
@@ -121,6 +124,9 @@ pub async fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Delete { object } => blobs::delete(&env, object).await,
         Command::Store(args) => data::store(&env, args).await,
         Command::Read(args) => data::read(&env, args).await,
+        Command::StoreQuilt(args) => quilt::store_quilt(&env, args).await,
+        Command::ReadQuilt(args) => quilt::read_quilt(&env, args).await,
+        Command::ListPatches { quilt_id } => quilt::list_patches(&env, quilt_id).await,
         Command::Bench(cmd) => data::bench(&env, cmd).await,
         Command::Daemon(args) => data::daemon(&env, args).await,
     }

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use floe_client::blobs::{ConnectError, ReadError, StoreError, UploadError};
+use floe_client::blobs::{
+    ConnectError, QuiltReadError, QuiltStoreError, ReadError, StoreError, UploadError,
+};
 use floe_client::config::ClientConfigError;
 use floe_client::files::FilesError;
 use floe_client::{ErrorKind, FloeError, TrustError, WalletError};
@@ -432,6 +434,40 @@ pub fn from_read(e: &ReadError, ctx: &Context) -> CliError {
         ReadError::TooLarge { .. } => CliError::local("too_large", e.to_string()),
         ReadError::Decode(_) => CliError::new(Exit::Network, "decode", e.to_string())
             .hint("retry, or try --strict-consistency-check; report this if it persists"),
+    }
+}
+
+/// A failed quilt store.
+pub fn from_quilt_store(e: &QuiltStoreError, ctx: &Context) -> CliError {
+    match e {
+        QuiltStoreError::Format(f) => {
+            CliError::local("invalid_quilt", e.to_string()).hint(match f {
+                floe_common::quilt::QuiltError::TooManyPatches { .. } => {
+                    "split the files over several quilts"
+                }
+                _ => "fix the files or their identifiers; nothing was paid",
+            })
+        }
+        QuiltStoreError::Store(s) => from_store(s, ctx),
+    }
+}
+
+/// A failed quilt or patch read.
+pub fn from_quilt_read(e: &QuiltReadError, ctx: &Context) -> CliError {
+    match e {
+        QuiltReadError::Read(r) => from_read(r, ctx),
+        QuiltReadError::NotAQuilt { .. } => {
+            not_found("not_a_quilt", e.to_string()).hint("read it as a blob with `floe read`")
+        }
+        QuiltReadError::UnknownIdentifier { quilt_id, .. } => {
+            not_found("unknown_patch", e.to_string()).hint(format!(
+                "list the identifiers with `floe list-patches {quilt_id}`"
+            ))
+        }
+        QuiltReadError::WrongQuilt { .. }
+        | QuiltReadError::OutOfRange { .. }
+        | QuiltReadError::BadPatch { .. } => CliError::local("bad_patch_id", e.to_string())
+            .hint("check the patch id (`floe list-patches QUILT_ID` lists them)"),
     }
 }
 

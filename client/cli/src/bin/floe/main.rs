@@ -28,10 +28,17 @@
 //!                                     store files (pay, upload, certify)
 //!   read BLOB_ID [-o FILE] [--strict-consistency-check|--skip-consistency-check]
 //!                                     read a blob (to stdout without -o)
+//!   store-quilt FILE…|--dir DIR [--tag K=V…] [--epochs N|max] [--permanent|--deletable]
+//!                                     store many files as one quilt (one blob)
+//!   read-quilt QUILT_ID [IDENTIFIER…] | --patch PATCH_ID… | --tag K=V… [-o DIR]
+//!                                     read patches of a quilt (all without a selection)
+//!   list-patches QUILT_ID             a quilt's patches: identifiers, patch ids, tags
 //!   bench encode --size B --shards N  single-thread encode throughput (one JSON line)
 //!   bench store --size B              a timed store of random bytes (one JSON line)
 //!   bench read BLOB_ID                a timed read (one JSON line)
-//!   daemon [--bind A] [--max-body B] [--max-concurrent N] [--cors-allow-origin O]
+//!   bench quilt --files N --size B [--individual M]
+//!                                     a quilt against separate blobs (one JSON line)
+//!   daemon [--bind A] [--max-body B] [--max-quilt-body B] [--max-concurrent N] [--cors-allow-origin O]
 //!          [--allow-active-content] [--jwt-decode-secret S] [--aggregator-only]
 //!          [--publisher-rate N] [--max-read-blob-size B]
 //!                                     HTTP publisher and aggregator (Walrus routes)
@@ -182,6 +189,17 @@ enum Command {
     Store(StoreArgs),
     /// Read a blob: to stdout (binary safe), or to a file with -o.
     Read(ReadArgs),
+    /// Store many files as one quilt (one blob); each is read on its own by patch id or
+    /// identifier.
+    StoreQuilt(StoreQuiltArgs),
+    /// Read patches of a quilt: by identifier, by patch id, by tag, or all of them.
+    ReadQuilt(ReadQuiltArgs),
+    /// List a quilt's patches: identifiers, patch ids, content types and tags.
+    ListPatches {
+        /// The quilt's blob id.
+        #[arg(allow_hyphen_values = true)]
+        quilt_id: BlobId,
+    },
     /// Measure encoding, storing and reading; each prints one JSON line.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -239,6 +257,59 @@ struct StoreArgs {
     force: bool,
 }
 
+/// `floe store-quilt`.
+#[derive(Args)]
+struct StoreQuiltArgs {
+    /// The files (each patch's identifier is its file name).
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "dir",
+        conflicts_with = "dir"
+    )]
+    files: Vec<PathBuf>,
+    /// Store every file under this directory (identifiers: paths relative to it).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// A tag for every patch (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = commands::parse_tag)]
+    tags: Vec<(String, String)>,
+    /// Epochs ahead to store for, or `max` (default: the config's `default_epochs`).
+    #[arg(long, value_name = "N|max")]
+    epochs: Option<Epochs>,
+    /// Store a permanent blob (it cannot be deleted before it expires).
+    #[arg(long, conflicts_with = "deletable")]
+    permanent: bool,
+    /// Store a deletable blob (the default).
+    #[arg(long)]
+    deletable: bool,
+}
+
+/// `floe read-quilt`.
+#[derive(Args)]
+struct ReadQuiltArgs {
+    /// The quilt's blob id (optional with --patch).
+    #[arg(allow_hyphen_values = true, required_unless_present = "patches")]
+    quilt_id: Option<BlobId>,
+    /// Identifiers of the patches to read (default: all, or those with the --tag tags).
+    #[arg(value_name = "IDENTIFIER", conflicts_with_all = ["patches", "tags"])]
+    identifiers: Vec<String>,
+    /// Read the patch with this patch id (repeatable).
+    #[arg(
+        long = "patch",
+        value_name = "PATCH_ID",
+        allow_hyphen_values = true,
+        conflicts_with = "tags"
+    )]
+    patches: Vec<floe_client::blobs::QuiltPatchId>,
+    /// Read the patches that have this tag (repeatable: all must match).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = commands::parse_tag)]
+    tags: Vec<(String, String)>,
+    /// Write the patches into this directory, as their identifiers (default: stdout, one
+    /// patch; with --json, base64 in the document).
+    #[arg(short, long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
 /// `floe read`.
 #[derive(Args)]
 struct ReadArgs {
@@ -276,6 +347,26 @@ enum BenchCommand {
         /// Epochs (default: the config's `default_epochs`).
         #[arg(long, value_name = "N")]
         epochs: Option<u32>,
+    },
+    /// Store `files` random files as one quilt and `individual` as separate blobs, then read
+    /// one patch ~20 times: per-file transactions, WAL, stored bytes and time, the ratios,
+    /// and the patch read's bytes from nodes and latency.
+    Quilt {
+        /// Files in the quilt.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        files: usize,
+        /// Bytes per file.
+        #[arg(long, value_name = "BYTES", default_value_t = 10240)]
+        size: usize,
+        /// Files stored as separate blobs for comparison (per-file figures extrapolate).
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        individual: usize,
+        /// Epochs (default: the config's `default_epochs`).
+        #[arg(long, value_name = "N")]
+        epochs: Option<u32>,
+        /// Patch reads timed (the median is reported).
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        reads: usize,
     },
     /// Read a blob from the configured network: size, blob_id, mib_s, phases_ms,
     /// peak_rss_bytes.
@@ -315,6 +406,9 @@ struct DaemonArgs {
     /// Largest blob a PUT may upload, in bytes (larger bodies get 413).
     #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
     max_body: u64,
+    /// Largest `PUT /v1/quilts` body, in bytes (larger bodies get 413).
+    #[arg(long, value_name = "BYTES", default_value_t = 100 * 1024 * 1024)]
+    max_quilt_body: u64,
     /// Stores served at once (more get 429).
     #[arg(long, value_name = "N", default_value_t = 8)]
     max_concurrent: usize,
@@ -425,9 +519,13 @@ fn main() -> ExitCode {
     let json = cli.json;
     // Data commands encode, verify and serve in parallel; the others need one thread.
     let mut builder = match cli.command {
-        Command::Store(_) | Command::Read(_) | Command::Bench(_) | Command::Daemon(_) => {
-            tokio::runtime::Builder::new_multi_thread()
-        }
+        Command::Store(_)
+        | Command::Read(_)
+        | Command::StoreQuilt(_)
+        | Command::ReadQuilt(_)
+        | Command::ListPatches { .. }
+        | Command::Bench(_)
+        | Command::Daemon(_) => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
     };
     let result = match builder.enable_all().build() {

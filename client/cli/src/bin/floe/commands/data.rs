@@ -24,7 +24,9 @@ use crate::render::{Report, bytes, duration};
 use crate::{BenchCommand, DaemonArgs, ReadArgs, StoreArgs};
 
 /// A blob client paying from the configuration's wallet.
-async fn paying_client(env: &Env) -> Result<(ClientConfig, BlobClient, Context), CliError> {
+pub(super) async fn paying_client(
+    env: &Env,
+) -> Result<(ClientConfig, BlobClient, Context), CliError> {
     let config = env.config()?;
     let wallet = Wallet::load(&config.wallet).map_err(|e| CliError::wallet(&e))?;
     let ctx = env.context(Some(&wallet));
@@ -40,7 +42,7 @@ async fn paying_client(env: &Env) -> Result<(ClientConfig, BlobClient, Context),
 }
 
 /// A blob client for reading (no wallet needed: a throwaway key).
-async fn reading_client(env: &Env) -> Result<(BlobClient, Context), CliError> {
+pub(super) async fn reading_client(env: &Env) -> Result<(BlobClient, Context), CliError> {
     let config = env.config()?;
     let ctx = env.context(None);
     let ledger = LedgerClient::new(config.ledger_rpc.clone());
@@ -358,6 +360,27 @@ pub async fn bench(env: &Env, cmd: BenchCommand) -> Result<Report, CliError> {
                 .map_err(|e| from_store(&e, &ctx))?;
             Ok(Report::line(b))
         }
+        BenchCommand::Quilt {
+            files,
+            size,
+            individual,
+            epochs,
+            reads,
+        } => {
+            let (config, client, ctx) = paying_client(env).await?;
+            let epochs = epochs.unwrap_or(config.default_epochs.max(1));
+            let b = bench::bench_quilt(&client, files, size, individual, epochs, reads)
+                .await
+                .map_err(|e| match e {
+                    bench::QuiltBenchError::Quilt(e) => crate::fail::from_quilt_store(&e, &ctx),
+                    bench::QuiltBenchError::Store(e) => from_store(&e, &ctx),
+                    bench::QuiltBenchError::Read(e) => crate::fail::from_quilt_read(&e, &ctx),
+                    e @ bench::QuiltBenchError::Ledger(_) => {
+                        CliError::new(crate::fail::Exit::Network, "ledger_error", e.to_string())
+                    }
+                })?;
+            Ok(Report::line(b))
+        }
         BenchCommand::Read { blob_id } => {
             let (client, ctx) = reading_client(env).await?;
             let b = bench::bench_read(&client, blob_id)
@@ -464,6 +487,7 @@ pub async fn daemon(env: &Env, args: DaemonArgs) -> Result<Report, CliError> {
         .map_err(|e| CliError::local("bind", e.to_string()))?;
     let options = DaemonOptions {
         max_body: args.max_body,
+        max_quilt_body: args.max_quilt_body,
         max_concurrent: args.max_concurrent,
         max_concurrent_reads: args.max_concurrent_reads,
         cors_allow_origin: (args.cors_allow_origin != "none")
