@@ -405,7 +405,11 @@ fn rewards_follow_the_formula_and_withdraw_returns_principal_plus_share() {
                 total,
                 nodes,
                 leftover,
-            }) => Some((*epoch, *total, nodes.clone(), *leftover)),
+                forfeited,
+            }) => {
+                assert_eq!(*forfeited, Frost::ZERO);
+                Some((*epoch, *total, nodes.clone(), *leftover))
+            }
             _ => None,
         })
         .unwrap();
