@@ -27,12 +27,32 @@ pub fn config() -> EncodingConfig {
 
 /// Encodes `len` bytes from `seed`, registers (for `epochs`) and certifies the blob.
 pub fn store_blob(net: &mut Net, user: usize, seed: u8, len: usize, epochs: u32) -> EncodedBlob {
+    try_store_blob(net, user, seed, len, epochs).expect("stored")
+}
+
+/// [`store_blob`], or `None` if a transaction of it fails (e.g. no capacity left).
+pub fn try_store_blob(
+    net: &mut Net,
+    user: usize,
+    seed: u8,
+    len: usize,
+    epochs: u32,
+) -> Option<EncodedBlob> {
     let data: Vec<u8> = (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect();
     let enc = encode_blob(&config(), &data).unwrap();
     let md = enc.metadata.metadata();
-    let storage = net.reserve(user, MIB, epochs);
+    let storage = net
+        .exec(
+            user,
+            TxKind::ReserveSpace {
+                encoded_size: MIB,
+                epochs_ahead: epochs,
+            },
+        )
+        .ok()?
+        .created[0];
     let fx = net
         .exec(
             user,
@@ -45,9 +65,22 @@ pub fn store_blob(net: &mut Net, user: usize, seed: u8, len: usize, epochs: u32)
                 deletable: false,
             },
         )
-        .unwrap();
-    net.certify(user, fx.created[0], enc.blob_id(), false);
-    enc
+        .ok()?;
+    let object = fx.created[0];
+    let certificate = net.confirmation(
+        enc.blob_id(),
+        floe_common::BlobPersistence::Permanent,
+        &QUORUM,
+    );
+    net.exec(
+        user,
+        TxKind::CertifyBlob {
+            blob_object: object,
+            certificate,
+        },
+    )
+    .ok()?;
+    Some(enc)
 }
 
 /// The proofs node `i` owes in the current round, made from `blobs`' slivers.
