@@ -314,11 +314,13 @@ impl Chain {
                 .map_err(|source| ChainError::Diverged { height, source })?,
         };
         let mut outcomes = Vec::with_capacity(verified.len());
+        let block_hash = block.hash();
         for (i, tx) in verified.iter().enumerate() {
             let ctx = BlockContext {
                 height,
                 timestamp_ms: block.header.timestamp_ms,
                 tx_index: i as u32,
+                block_hash,
             };
             if i == 0 {
                 self.state.begin_block(&ctx);
@@ -337,6 +339,7 @@ impl Chain {
                 height,
                 timestamp_ms: block.header.timestamp_ms,
                 tx_index: 0,
+                block_hash,
             });
         }
         let system_events = self.state.take_block_events();
@@ -359,7 +362,7 @@ impl Chain {
         };
         let tip = ChainTip {
             height,
-            block_hash: block.hash(),
+            block_hash,
             timestamp_ms: block.header.timestamp_ms,
             app_hash,
         };

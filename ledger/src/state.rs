@@ -13,7 +13,8 @@
 //! events* ([`State::take_block_events`]), recorded with the block before its transactions'.
 //!
 //! Modules: [`coin`], [`storage`] (escrow per epoch, capacity), [`blob`], [`staking`] (pools,
-//! votes, commission, `EpochSyncDone`), [`pricing`] (quantiles), [`governance`], [`epoch`].
+//! votes, commission, `EpochSyncDone`), [`pricing`] (quantiles), [`governance`], [`epoch`],
+//! [`challenge`] (storage challenges: live-blob snapshot, seed, proofs, forfeiture).
 //!
 //! Conservation: `total_supply` (genesis + faucet mints − slashing burns) always equals the
 //! sum of balances, the fee pool, the per-epoch escrow, every pool's active and pending WAL and
@@ -23,11 +24,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use floe_common::{BlobId, Committee, Epoch, Frost, NodeId, ObjectId, ShardIndex};
 
+use crate::block::BlockHash;
 use crate::error::{TxError, TxFailure};
 use crate::genesis::{Genesis, GenesisError};
 use crate::tx::{Address, TxDigest, TxKind, VerifiedTransaction};
 
 mod blob;
+pub mod challenge;
 mod coin;
 pub mod epoch;
 pub mod governance;
@@ -48,9 +51,9 @@ use floe_ledger_types::{events, objects};
 
 pub use events::{Effects, EpochEvent, Event, MemberShards, NodeReward, ShardMove};
 pub use objects::{
-    Account, BlobIdInfo, BlobObject, CommitteeState, EpochAccount, EpochState, NodeVotes, Object,
-    Proposal, ProposalChange, ProposalStatus, StakeStatus, StakedWal, StakingPool, StorageNode,
-    StorageResource, SystemState, derive_object_id,
+    Account, BlobIdInfo, BlobObject, ChallengeRound, CommitteeState, EpochAccount, EpochState,
+    NodeVotes, Object, Proposal, ProposalChange, ProposalStatus, StakeStatus, StakedWal,
+    StakingPool, StorageNode, StorageResource, SystemState, derive_object_id,
 };
 pub use persist::StateError;
 
@@ -66,6 +69,9 @@ pub struct BlockContext {
     pub timestamp_ms: u64,
     /// Index of the transaction in the block.
     pub tx_index: u32,
+    /// The block's hash: the storage challenges of an epoch are seeded from the block that
+    /// starts it ([`challenge`]).
+    pub block_hash: BlockHash,
 }
 
 /// Everything the ledger knows.
@@ -82,6 +88,10 @@ pub struct State {
     /// The committee selected at mid-epoch for the next epoch.
     next_committee: Option<CommitteeState>,
     proposals: BTreeMap<u64, Proposal>,
+    /// The current epoch's storage challenges (none in epoch 0 or when disabled).
+    challenge: Option<ChallengeRound>,
+    /// The live blobs at the current epoch's start, ascending: rank → blob id for the draws.
+    challenge_blobs: Vec<BlobId>,
     /// `(owner, object)` for every object: the owner index (derived from `objects`, not part
     /// of equality or of the stored state).
     owned: BTreeSet<(Address, ObjectId)>,
@@ -102,6 +112,8 @@ impl PartialEq for State {
             && self.previous_committee == o.previous_committee
             && self.next_committee == o.next_committee
             && self.proposals == o.proposals
+            && self.challenge == o.challenge
+            && self.challenge_blobs == o.challenge_blobs
     }
 }
 
@@ -205,6 +217,8 @@ impl State {
             previous_committee: None,
             next_committee: None,
             proposals: BTreeMap::new(),
+            challenge: None,
+            challenge_blobs: Vec::new(),
             owned: BTreeSet::new(),
             dirty: BTreeSet::new(),
             block_events: Vec::new(),
@@ -424,6 +438,7 @@ pub fn apply(
     state.begin_block(ctx);
     let mut o = Overlay::new(state, tx.digest());
     o.height = ctx.height;
+    o.time_ms = ctx.timestamp_ms;
     let min = o.system.params.min_fee;
     if t.fee < min {
         return Err(TxFailure::refused(TxError::FeeTooLow { fee: t.fee, min }));
@@ -604,6 +619,9 @@ fn execute(o: &mut Overlay<'_>, sender: Address, kind: &TxKind) -> Result<(), Tx
         ),
         TxKind::CollectCommission { node } => staking::collect_commission(o, sender, *node),
         TxKind::EpochSyncDone { epoch } => staking::epoch_sync_done(o, sender, *epoch),
+        TxKind::SubmitStorageProofs { epoch, proofs } => {
+            challenge::submit_proofs(o, sender, *epoch, proofs)
+        }
         TxKind::Propose {
             change,
             deadline_epoch,

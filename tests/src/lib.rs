@@ -132,7 +132,12 @@ impl TestCluster {
         let owner = Address::of(&user.public());
         let mut genesis = Genesis::builder("floe-test", opts.shards)
             .time_ms(now_ms())
-            .params(|p| p.epoch_duration_ms = opts.epoch_ms)
+            .params(|p| {
+                p.epoch_duration_ms = opts.epoch_ms;
+                // Storage nodes do not answer storage challenges yet: without proofs every
+                // member would forfeit its rewards.
+                p.challenges_per_node = 0;
+            })
             .account(owner, Frost(10_000_000 * WAL))
             .devnet()
             .faucet(FaucetParams {

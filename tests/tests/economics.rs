@@ -37,6 +37,7 @@ async fn rewards_of(
             total,
             nodes,
             leftover,
+            ..
         }) if e == epoch => Some((total, nodes, leftover)),
         _ => None,
     })

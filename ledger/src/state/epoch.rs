@@ -26,7 +26,9 @@
 //!       added to the pool's `active_wal`; the rounding leftover goes to the next epoch's
 //!       escrow. (Rewards are "shards × bytes stored": every shard stores one sliver pair of
 //!       every blob, so each shard stores the same bytes and the product is proportional to
-//!       shards.)
+//!       shards.) A member that failed the epoch's storage challenges is not paid: its
+//!       reward goes to the next epoch's escrow too ([`super::challenge`]; the results are
+//!       settled before the change);
 //!    3. the selected committee takes office (or, if none was selected because a sync was
 //!       still running, the current one continues unchanged); the old committee becomes the
 //!       *previous* committee — except when continuing an unfinished sync, where the previous
@@ -40,7 +42,12 @@
 //!    8. **sync**: every shard whose holder differs from the previous committee's is a move
 //!       (`to` pulls from `from`). Members that gain no shard count as synced at once. State →
 //!       `sync` (event `EpochChanged`); if the synced weight is already a quorum (e.g. nothing
-//!       moved), state → `normal` at once (event `SyncDone`).
+//!       moved), state → `normal` at once (event `SyncDone`);
+//!    9. the new epoch's storage challenges are drawn from this block's hash
+//!       ([`super::challenge`], event `ChallengesStarted`).
+//!
+//!    Before each step, a challenge round whose window closed (or whose epoch ends) is settled
+//!    (event `ChallengeResults`).
 //! 3. **Sync done** — `EpochSyncDone { epoch }` transactions from members' keys add their weight
 //!    (event `ShardsSynced`); at a quorum (`3w ≥ 2n+1`) state → `normal` (`SyncDone`), and reads
 //!    of older blobs move from the previous committee to the current one. Members that report
@@ -114,6 +121,7 @@ impl State {
         let t = ctx.timestamp_ms;
         let start = self.system.epoch;
         loop {
+            self.settle_challenges(t);
             if self.system.epoch_state == EpochState::Normal
                 && self.next_committee.is_none()
                 && t >= self.system.mid_epoch_ms()
@@ -125,7 +133,7 @@ impl State {
                     // A block late past the midpoint and the boundary: select first.
                     self.select_next_committee();
                 }
-                self.change_epoch(t);
+                self.change_epoch(ctx);
             } else {
                 break;
             }
@@ -184,7 +192,8 @@ impl State {
         self.dirty.insert(Key::System);
     }
 
-    fn change_epoch(&mut self, t: u64) {
+    fn change_epoch(&mut self, ctx: &BlockContext) {
+        let t = ctx.timestamp_ms;
         let old = self.system.epoch;
         // Whole epochs (of the new length) missed after the boundary: skipped in one change.
         let length = self.system.params.epoch_duration_ms.max(1);
@@ -217,6 +226,7 @@ impl State {
         self.update_prices();
         self.expire_proposals(new);
         self.start_shard_sync(new, start, continuing_sync);
+        self.start_challenges(ctx);
     }
 
     /// Unlocks last epoch's commission and pays the rewards of every epoch before `new`.
@@ -332,10 +342,16 @@ impl State {
             a.rewards = Frost::ZERO;
         }
         let n = u128::from(self.committee.committee.n_shards().max(1));
+        let forfeiting = self.forfeiting();
         let mut paid = 0u64;
+        let mut forfeited = 0u64;
         let mut rewards = Vec::new();
         for m in self.committee.committee.members() {
             let reward = (u128::from(total.0) * u128::from(m.weight) / n) as u64;
+            if forfeiting.contains(&m.node_id) {
+                forfeited += reward;
+                continue;
+            }
             let Some(node) = self.nodes.get_mut(&m.node_id) else {
                 continue;
             };
@@ -351,10 +367,11 @@ impl State {
                 commission: Frost(commission),
             });
         }
-        let leftover = Frost(total.0 - paid);
-        if leftover > Frost::ZERO {
+        let leftover = Frost(total.0 - paid - forfeited);
+        let carried = Frost(total.0 - paid);
+        if carried > Frost::ZERO {
             let next = self.system.epoch_accounts.entry(next).or_default();
-            next.rewards = sat(next.rewards, leftover);
+            next.rewards = sat(next.rewards, carried);
         }
         self.block_events
             .push(Event::Epoch(EpochEvent::RewardsPaid {
@@ -362,6 +379,7 @@ impl State {
                 total,
                 nodes: rewards,
                 leftover,
+                forfeited: Frost(forfeited),
             }));
     }
 

@@ -8,7 +8,8 @@
 //! - **Propose** `{ change, deadline_epoch }`: `current ≤ deadline_epoch ≤ current +`
 //!   [`MAX_PROPOSAL_EPOCHS`]; the change must be valid on its own (epoch length
 //!   1 ms..=1 year, `max_epochs_ahead` 1..=10000, active set ≥ 1, shard cap ≥ 1, with
-//!   `active_set_size × max_shards_per_node ≥ n_shards`; a slashed node must exist). Ids are
+//!   `active_set_size × max_shards_per_node ≥ n_shards`; a slashed node must exist;
+//!   `challenges_per_node` 0..=15; challenge window 1 ms..=1 year). Ids are
 //!   sequential from 0. Proposing does not vote.
 //! - **Vote** `{ proposal, approve }`: records the vote of every current committee member the
 //!   sender controls (a later vote replaces an earlier one). The tally counts the *current*
@@ -21,6 +22,7 @@
 //! - **Execution**: parameters change at once in `params`; an epoch-length change applies from
 //!   the next epoch (the current epoch keeps its length, so the next boundary stays and the one
 //!   after moves); active set size and shard cap apply at the next committee selection;
+//!   the challenge count and window apply from the next epoch's round;
 //!   `SlashCommission(node)` burns the node's collectable and locked commission (total supply
 //!   falls; delegated stake is never touched).
 
@@ -31,6 +33,7 @@ use super::objects::{Proposal, ProposalChange, ProposalStatus};
 use super::overlay::Overlay;
 use super::pricing::is_quorum;
 use crate::error::TxError;
+use crate::genesis::MAX_CHALLENGES_PER_NODE;
 use crate::tx::{Address, MAX_PROPOSAL_EPOCHS};
 
 /// One year in ms: the longest epoch governance may set.
@@ -85,6 +88,14 @@ fn validate(o: &Overlay<'_>, change: &ProposalChange) -> Result<(), TxError> {
         }
         ProposalChange::SlashCommission(node) if o.node(&node).is_none() => {
             Err(TxError::UnknownNode(node))
+        }
+        ProposalChange::ChallengesPerNode(k) if k > MAX_CHALLENGES_PER_NODE => Err(invalid(
+            format!("challenges_per_node {k} not in 0..={MAX_CHALLENGES_PER_NODE}"),
+        )),
+        ProposalChange::ChallengeWindowMs(w) if w == 0 || w > MAX_EPOCH_DURATION_MS => {
+            Err(invalid(format!(
+                "challenge window {w} ms not in 1..={MAX_EPOCH_DURATION_MS}"
+            )))
         }
         _ => Ok(()),
     }
@@ -190,6 +201,8 @@ fn execute(o: &mut Overlay<'_>, change: &ProposalChange) -> Result<(), TxError> 
         ProposalChange::MinFee(f) => p.min_fee = f,
         ProposalChange::ActiveSetSize(s) => p.active_set_size = s,
         ProposalChange::MaxShardsPerNode(c) => p.max_shards_per_node = c,
+        ProposalChange::ChallengesPerNode(k) => p.challenges_per_node = k,
+        ProposalChange::ChallengeWindowMs(w) => p.challenge_window_ms = w,
         ProposalChange::SlashCommission(node) => {
             let mut n = o.node(&node).ok_or(TxError::UnknownNode(node))?;
             let amount = n

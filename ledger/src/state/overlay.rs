@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use floe_common::{BlobId, Committee, Epoch, Frost, NodeId, ObjectId};
 
-use super::objects::{EpochAccount, Proposal, derive_object_id};
+use super::objects::{ChallengeRound, EpochAccount, Proposal, derive_object_id};
 
 use super::events::Event;
 use super::objects::{
@@ -33,6 +33,9 @@ pub(crate) struct Overlay<'s> {
     pub events: Vec<Event>,
     /// The height of the block being executed.
     pub height: u64,
+    /// The time of the block being executed.
+    pub time_ms: u64,
+    challenge: Option<ChallengeRound>,
 }
 
 /// The writes of a successful transaction, detached from the state they were read from.
@@ -43,6 +46,7 @@ pub(crate) struct Writes {
     blobs: BTreeMap<BlobId, Option<BlobIdInfo>>,
     nodes: BTreeMap<NodeId, StorageNode>,
     proposals: BTreeMap<u64, Proposal>,
+    challenge: Option<ChallengeRound>,
     pub created: Vec<ObjectId>,
     pub mutated: Vec<ObjectId>,
     pub deleted: Vec<ObjectId>,
@@ -65,7 +69,34 @@ impl<'s> Overlay<'s> {
             created: Vec::new(),
             events: Vec::new(),
             height: 0,
+            time_ms: 0,
+            challenge: None,
         }
+    }
+
+    /// The current epoch's challenge round, as this transaction sees it.
+    pub fn challenge_round(&self) -> Option<ChallengeRound> {
+        self.challenge
+            .clone()
+            .or_else(|| self.base.challenge.clone())
+    }
+
+    /// Writes the challenge round.
+    pub fn put_challenge_round(&mut self, r: ChallengeRound) {
+        self.challenge = Some(r);
+    }
+
+    /// The blob of rank `rank` in the snapshot of the epoch's start.
+    pub fn challenge_blob(&self, rank: u64) -> Option<BlobId> {
+        usize::try_from(rank)
+            .ok()
+            .and_then(|r| self.base.challenge_blobs.get(r))
+            .copied()
+    }
+
+    /// The shards of a current committee member.
+    pub fn shards_of(&self, node: &NodeId) -> &[floe_common::ShardIndex] {
+        self.base.shards_of(node)
     }
 
     /// The current epoch.
@@ -357,6 +388,7 @@ impl<'s> Overlay<'s> {
             blobs: self.blobs,
             nodes: self.nodes,
             proposals: self.proposals,
+            challenge: self.challenge,
             created,
             mutated,
             deleted,
@@ -407,6 +439,10 @@ impl State {
         for (id, p) in w.proposals {
             self.proposals.insert(id, p);
             self.dirty.insert(Key::Proposal(id));
+        }
+        if let Some(r) = w.challenge {
+            self.challenge = Some(r);
+            self.dirty.insert(Key::ChallengeRound);
         }
         (w.created, w.mutated, w.deleted, w.events)
     }

@@ -13,6 +13,12 @@
 //! | `0x07` previous committee | (none) | [`CommitteeState`] (reads during sync) |
 //! | `0x08` next committee | (none) | [`CommitteeState`] (selected at mid-epoch) |
 //! | `0x09` proposals | id (u64 BE) | [`Proposal`] |
+//! | `0x0a` challenge round | (none) | [`ChallengeRound`] (the current epoch's) |
+//! | `0x0b` challenge blobs | chunk (u32 BE) | `Vec<BlobId>`: ids `chunk × 65536 ..` of the live-blob snapshot |
+//!
+//! The snapshot is cut in chunks of [`CHALLENGE_CHUNK`] ids (2 MiB each) so that no value
+//! nears [`MAX_VALUE_BYTES`] however many blobs are live; it is written once per epoch, apart
+//! from the round, which each accepted proof rewrites.
 
 use std::collections::BTreeMap;
 
@@ -22,12 +28,15 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::State;
 use super::objects::{
-    Account, BlobIdInfo, CommitteeState, Object, Proposal, StorageNode, SystemState,
+    Account, BlobIdInfo, ChallengeRound, CommitteeState, Object, Proposal, StorageNode, SystemState,
 };
 use crate::tx::Address;
 
 /// Largest value accepted when rebuilding the state (a blob-id index entry with many objects).
 const MAX_VALUE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Blob ids per stored chunk of the challenge snapshot.
+pub(super) const CHALLENGE_CHUNK: usize = 1 << 16;
 
 /// A state entry that could not be read back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +70,8 @@ pub(crate) enum Key {
     PreviousCommittee,
     NextCommittee,
     Proposal(u64),
+    ChallengeRound,
+    ChallengeBlobs(u32),
 }
 
 const ACCOUNTS: u8 = 1;
@@ -72,10 +83,13 @@ const SYSTEM: u8 = 6;
 const PREVIOUS_COMMITTEE: u8 = 7;
 const NEXT_COMMITTEE: u8 = 8;
 const PROPOSALS: u8 = 9;
+const CHALLENGE_ROUND: u8 = 10;
+const CHALLENGE_BLOBS: u8 = 11;
 
 impl Key {
     fn to_bytes(self) -> Vec<u8> {
         let pid;
+        let cid;
         let (table, id): (u8, &[u8]) = match &self {
             Key::Account(a) => (ACCOUNTS, &a.0),
             Key::Object(o) => (OBJECTS, &o.0),
@@ -88,6 +102,11 @@ impl Key {
             Key::Proposal(p) => {
                 pid = p.to_be_bytes();
                 (PROPOSALS, &pid)
+            }
+            Key::ChallengeRound => (CHALLENGE_ROUND, &[]),
+            Key::ChallengeBlobs(c) => {
+                cid = c.to_be_bytes();
+                (CHALLENGE_BLOBS, &cid)
             }
         };
         let mut k = Vec::with_capacity(1 + id.len());
@@ -110,6 +129,10 @@ impl Key {
             Some((&NEXT_COMMITTEE, [])) => Ok(Key::NextCommittee),
             Some((&PROPOSALS, rest)) => Ok(Key::Proposal(u64::from_be_bytes(
                 <[u8; 8]>::try_from(rest).map_err(|_| bad())?,
+            ))),
+            Some((&CHALLENGE_ROUND, [])) => Ok(Key::ChallengeRound),
+            Some((&CHALLENGE_BLOBS, rest)) => Ok(Key::ChallengeBlobs(u32::from_be_bytes(
+                <[u8; 4]>::try_from(rest).map_err(|_| bad())?,
             ))),
             _ => Err(bad()),
         }
@@ -139,7 +162,20 @@ impl State {
             Key::PreviousCommittee => enc(self.previous_committee.as_ref()),
             Key::NextCommittee => enc(self.next_committee.as_ref()),
             Key::Proposal(p) => enc(self.proposals.get(&p)),
+            Key::ChallengeRound => enc(self.challenge.as_ref()),
+            Key::ChallengeBlobs(c) => {
+                let chunk = self
+                    .challenge_blobs
+                    .chunks(CHALLENGE_CHUNK)
+                    .nth(c as usize)?;
+                Some(codec::encode(&chunk))
+            }
         }
+    }
+
+    /// The number of stored chunks of the challenge snapshot.
+    pub(super) fn challenge_chunks(&self) -> u32 {
+        u32::try_from(self.challenge_blobs.len().div_ceil(CHALLENGE_CHUNK)).unwrap_or(u32::MAX)
     }
 
     /// The entries changed since the last call, as (key, new value or `None` if deleted) in
@@ -170,7 +206,9 @@ impl State {
                 Key::PreviousCommittee,
                 Key::NextCommittee,
             ])
-            .chain(self.proposals.keys().map(|p| Key::Proposal(*p)));
+            .chain(self.proposals.keys().map(|p| Key::Proposal(*p)))
+            .chain([Key::ChallengeRound])
+            .chain((0..self.challenge_chunks()).map(Key::ChallengeBlobs));
         keys.filter_map(|k| self.value_of(k).map(|v| (k.to_bytes(), v)))
             .collect()
     }
@@ -189,6 +227,8 @@ impl State {
         let mut previous_committee = None;
         let mut next_committee = None;
         let mut proposals = BTreeMap::new();
+        let mut challenge = None;
+        let mut chunks: BTreeMap<u32, Vec<BlobId>> = BTreeMap::new();
         for (k, v) in entries {
             match Key::from_bytes(&k)? {
                 Key::Account(a) => {
@@ -210,7 +250,27 @@ impl State {
                 Key::Proposal(p) => {
                     proposals.insert(p, dec::<Proposal>(&k, &v)?);
                 }
+                Key::ChallengeRound => challenge = Some(dec::<ChallengeRound>(&k, &v)?),
+                Key::ChallengeBlobs(c) => {
+                    chunks.insert(c, dec::<Vec<BlobId>>(&k, &v)?);
+                }
             }
+        }
+        // Chunks are numbered from 0 without gaps, each full but the last.
+        let n = chunks.len();
+        let mut challenge_blobs = Vec::new();
+        for (i, (c, ids)) in chunks.into_iter().enumerate() {
+            let full = i + 1 == n || ids.len() == CHALLENGE_CHUNK;
+            if c as usize != i || !full {
+                return Err(StateError::BadKey(format!("challenge blob chunk {c}")));
+            }
+            challenge_blobs.extend(ids);
+        }
+        let live = challenge
+            .as_ref()
+            .map_or(0, |r: &ChallengeRound| r.live_blobs);
+        if challenge_blobs.len() as u64 != live {
+            return Err(StateError::Missing("challenge blob snapshot"));
         }
         Ok(State {
             system: system.ok_or(StateError::Missing("system"))?,
@@ -223,6 +283,8 @@ impl State {
             previous_committee,
             next_committee,
             proposals,
+            challenge,
+            challenge_blobs,
             dirty: Default::default(),
             block_events: Vec::new(),
         })
@@ -258,6 +320,9 @@ mod tests {
             Key::PreviousCommittee,
             Key::NextCommittee,
             Key::Proposal(3),
+            Key::ChallengeRound,
+            Key::ChallengeBlobs(0),
+            Key::ChallengeBlobs(7),
         ];
         let mut bytes: Vec<Vec<u8>> = keys.iter().map(|k| k.to_bytes()).collect();
         for (k, b) in keys.iter().zip(&bytes) {
@@ -266,7 +331,8 @@ mod tests {
         let sorted = bytes.clone();
         bytes.sort();
         assert_eq!(bytes, sorted);
-        assert!(Key::from_bytes(&[10]).is_err());
+        assert!(Key::from_bytes(&[12]).is_err());
+        assert!(Key::from_bytes(&[11, 0]).is_err());
         assert!(Key::from_bytes(&[9, 1]).is_err());
         assert!(Key::from_bytes(&[1, 2]).is_err());
         assert!(Key::from_bytes(&[5, 0]).is_err());

@@ -405,7 +405,11 @@ fn rewards_follow_the_formula_and_withdraw_returns_principal_plus_share() {
                 total,
                 nodes,
                 leftover,
-            }) => Some((*epoch, *total, nodes.clone(), *leftover)),
+                forfeited,
+            }) => {
+                assert_eq!(*forfeited, Frost::ZERO);
+                Some((*epoch, *total, nodes.clone(), *leftover))
+            }
             _ => None,
         })
         .unwrap();
@@ -685,6 +689,10 @@ enum Op {
     Sync(usize),
     Time(u64),
     Slash(usize),
+    /// Stores (registers and certifies) a real encoded blob.
+    Store(usize, u8),
+    /// A node proves its storage challenges (honestly, or with one symbol byte changed).
+    Prove(usize, bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -700,6 +708,8 @@ fn op() -> impl Strategy<Value = Op> {
         (0..10usize).prop_map(Op::Sync),
         (1..3 * EPOCH_MS).prop_map(Op::Time),
         (0..10usize).prop_map(Op::Slash),
+        (0..4usize, any::<u8>()).prop_map(|(u, s)| Op::Store(u, s)),
+        (0..10usize, any::<bool>()).prop_map(|(n, h)| Op::Prove(n, h)),
     ]
 }
 
@@ -712,8 +722,27 @@ fn stakes_of(net: &Net, user: usize) -> Vec<floe_common::ObjectId> {
         .collect()
 }
 
-fn run(net: &mut Net, op: &Op) {
+fn run(net: &mut Net, blobs: &mut Vec<floe_common::EncodedBlob>, op: &Op) {
     let _ = match *op {
+        Op::Store(u, seed) => {
+            if blobs.len() < 6
+                && let Some(b) = crate::challenges::try_store_blob(net, u, seed, 1500, 3)
+            {
+                blobs.push(b);
+            }
+            return;
+        }
+        Op::Prove(n, honest) => {
+            if net.state.challenge_round().is_none() {
+                return;
+            }
+            let mut proofs = crate::challenges::honest_proofs(net, n, blobs);
+            if !honest && let Some(p) = proofs.first_mut() {
+                p.data[0] ^= 1;
+            }
+            let kind = crate::challenges::submit_kind(net, proofs);
+            net.exec_key(&node_key(n), kind)
+        }
         Op::Faucet(u, a) => net.exec(u, TxKind::Faucet { amount: Frost(a) }),
         Op::Transfer(a, b, x) => net.exec(
             a,
@@ -799,15 +828,17 @@ proptest! {
 
     #[test]
     fn wal_is_conserved(ops in proptest::collection::vec(op(), 1..60)) {
-        let mut net = Net::new();
+        // Storage challenges on, so that proofs, settlement and forfeiture are covered too.
+        let mut net = Net::from_genesis(&crate::challenges::challenge_genesis(3, EPOCH_MS / 2));
         net.fund_node_keys();
+        let mut blobs = Vec::new();
         let minted_before = net.state.system().total_supply;
         let mut minted = 0u64;
         let mut burned = 0u64;
         for op in &ops {
             let supply = net.state.system().total_supply;
             let b = net.state.system().total_burned;
-            run(&mut net, op);
+            run(&mut net, &mut blobs, op);
             let s = net.state.system();
             if let Op::Faucet(..) = op {
                 minted += s.total_supply.0 + (s.total_burned.0 - b.0) - supply.0;

@@ -1,6 +1,7 @@
 //! Ledger state-machine tests with real keys and certificates.
 
 mod blob;
+mod challenges;
 mod coin;
 mod economics;
 mod genesis;

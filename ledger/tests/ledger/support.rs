@@ -48,6 +48,8 @@ pub fn params() -> Params {
         storage_price_per_mib_epoch: STORAGE_PRICE,
         write_price_per_mib: WRITE_PRICE,
         min_fee: MIN_FEE,
+        // Storage challenges have their own tests (`challenges.rs`), which turn them on.
+        challenges_per_node: 0,
         ..Params::for_shards(100)
     }
 }
@@ -100,6 +102,11 @@ pub fn blob_fixture(len: u64, salt: u8) -> (BlobId, Digest) {
     (derive_blob_id(EncodingType::RedStuffRs2, len, &root), root)
 }
 
+/// The hash of the test block at `height` (made up, distinct per height).
+pub fn block_hash(height: u64) -> floe_ledger::BlockHash {
+    floe_ledger::BlockHash(*blake3::hash(&height.to_le_bytes()).as_bytes())
+}
+
 pub struct Net {
     pub state: State,
     pub time_ms: u64,
@@ -124,6 +131,7 @@ impl Net {
             height: self.height,
             timestamp_ms: self.time_ms,
             tx_index: 0,
+            block_hash: block_hash(self.height),
         }
     }
 

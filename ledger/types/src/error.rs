@@ -355,6 +355,39 @@ pub enum TxError {
     /// The proposal no longer takes votes.
     #[error("proposal {0} is closed")]
     ProposalClosed(u64),
+    /// No storage challenges run in this epoch (epoch 0, or challenges disabled).
+    #[error("no storage challenges in epoch {epoch}")]
+    NoChallenges {
+        /// Current epoch.
+        epoch: Epoch,
+    },
+    /// The epoch's challenge window has closed.
+    #[error("the challenge window of epoch {epoch} closed at {closes_ms} ms")]
+    ChallengeWindowClosed {
+        /// Current epoch.
+        epoch: Epoch,
+        /// When it closed (block time).
+        closes_ms: u64,
+    },
+    /// The node's proofs for this epoch were already accepted.
+    #[error("node {0} already proved its storage challenges this epoch")]
+    AlreadyProved(NodeId),
+    /// Not one proof per draw.
+    #[error("{got} storage proofs for {expected} challenges")]
+    WrongProofCount {
+        /// Draws.
+        expected: u64,
+        /// Proofs sent.
+        got: u64,
+    },
+    /// A storage proof does not answer its draw.
+    #[error("storage proof {index} fails: {reason}")]
+    ProofFailed {
+        /// Its index (= the draw's).
+        index: u64,
+        /// Why.
+        reason: String,
+    },
     /// An amount or counter overflowed.
     #[error("arithmetic overflow in {what}")]
     Overflow {
@@ -419,6 +452,11 @@ impl TxError {
             TxError::InvalidProposal { .. } => "invalid_proposal",
             TxError::UnknownProposal(_) => "unknown_proposal",
             TxError::ProposalClosed(_) => "proposal_closed",
+            TxError::NoChallenges { .. } => "no_challenges",
+            TxError::ChallengeWindowClosed { .. } => "challenge_window_closed",
+            TxError::AlreadyProved(_) => "already_proved",
+            TxError::WrongProofCount { .. } => "wrong_proof_count",
+            TxError::ProofFailed { .. } => "proof_failed",
             TxError::Overflow { .. } => "overflow",
         }
     }

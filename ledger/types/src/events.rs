@@ -292,6 +292,42 @@ pub enum EpochEvent {
         nodes: Vec<NodeReward>,
         /// Rounding leftover carried to the next epoch's escrow.
         leftover: Frost,
+        /// Rewards of members that failed their storage challenges, carried to the next
+        /// epoch's escrow (not part of `leftover` nor of `nodes`).
+        forfeited: Frost,
+    },
+    /// The storage challenges of `epoch` are drawn: each member computes its `k` draws with
+    /// [`floe_common::challenge::challenges`] from `seed` over the `live_blobs` blobs of the
+    /// epoch's start and proves them before `closes_ms`.
+    ChallengesStarted {
+        /// The epoch.
+        epoch: Epoch,
+        /// The seed.
+        seed: floe_common::Digest,
+        /// Draws per node.
+        k: u16,
+        /// Live blobs ranked.
+        live_blobs: u64,
+        /// Proofs are accepted in blocks before this time.
+        closes_ms: u64,
+    },
+    /// The challenge window of `epoch` closed (or the epoch ended first): who proved.
+    ChallengeResults {
+        /// The epoch.
+        epoch: Epoch,
+        /// Members that proved (or had nothing to prove), in id order.
+        passed: Vec<NodeId>,
+        /// Members that did not, in id order: they forfeit the epoch's rewards.
+        failed: Vec<NodeId>,
+    },
+    /// A member's storage proofs for `epoch` all verified.
+    StorageProved {
+        /// The epoch.
+        epoch: Epoch,
+        /// The node.
+        node: NodeId,
+        /// Proofs checked.
+        proofs: u16,
     },
 }
 

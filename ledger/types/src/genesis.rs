@@ -35,6 +35,31 @@ pub struct Params {
     /// Most nodes in a committee (the largest by stake); default [`DEFAULT_ACTIVE_SET_SIZE`].
     #[serde(default = "default_active_set_size")]
     pub active_set_size: u16,
+    /// Storage challenges per committee member and epoch (`k`; 0 disables challenges). At most
+    /// [`MAX_CHALLENGES_PER_NODE`]. Changeable by governance; applies from the next epoch.
+    #[serde(default = "default_challenges_per_node")]
+    pub challenges_per_node: u16,
+    /// How long after an epoch's start (block time, ms) its storage proofs are accepted;
+    /// positive. A window longer than the epoch ends with the epoch. Changeable by governance;
+    /// applies from the next epoch.
+    #[serde(default = "default_challenge_window_ms")]
+    pub challenge_window_ms: u64,
+}
+
+/// Default storage challenges per node and epoch.
+pub const DEFAULT_CHALLENGES_PER_NODE: u16 = 10;
+/// Most storage challenges per node and epoch: the proofs must fit one transaction
+/// ([`crate::tx::MAX_PROOFS_TX_BYTES`]) even for the largest symbols.
+pub const MAX_CHALLENGES_PER_NODE: u16 = 15;
+/// Default challenge window: 30 minutes of block time.
+pub const DEFAULT_CHALLENGE_WINDOW_MS: u64 = 30 * 60 * 1000;
+
+fn default_challenges_per_node() -> u16 {
+    DEFAULT_CHALLENGES_PER_NODE
+}
+
+fn default_challenge_window_ms() -> u64 {
+    DEFAULT_CHALLENGE_WINDOW_MS
 }
 
 /// Default committee size cap (Walrus mainnet uses 111).
@@ -47,8 +72,9 @@ pub const DEFAULT_WRITE_PRICE: Frost = Frost(500);
 impl Params {
     /// Parameters for a network of `n_shards` shards: one-hour epochs, storage bought up to 100
     /// epochs ahead, the default prices ([`DEFAULT_STORAGE_PRICE`], [`DEFAULT_WRITE_PRICE`]), a
-    /// 1,000 FROST minimum fee, no per-node cap below the shard count, and the default active
-    /// set.
+    /// 1,000 FROST minimum fee, no per-node cap below the shard count, the default active set,
+    /// and [`DEFAULT_CHALLENGES_PER_NODE`] storage challenges answered within
+    /// [`DEFAULT_CHALLENGE_WINDOW_MS`].
     pub fn for_shards(n_shards: u16) -> Params {
         Params {
             epoch_duration_ms: 3_600_000,
@@ -58,6 +84,8 @@ impl Params {
             min_fee: Frost(1_000),
             max_shards_per_node: n_shards,
             active_set_size: DEFAULT_ACTIVE_SET_SIZE,
+            challenges_per_node: DEFAULT_CHALLENGES_PER_NODE,
+            challenge_window_ms: DEFAULT_CHALLENGE_WINDOW_MS,
         }
     }
 }
@@ -351,6 +379,15 @@ impl Genesis {
         }
         if p.active_set_size == 0 {
             return Err(invalid("active_set_size", "must be positive"));
+        }
+        if p.challenges_per_node > MAX_CHALLENGES_PER_NODE {
+            return Err(invalid(
+                "challenges_per_node",
+                "must be at most MAX_CHALLENGES_PER_NODE (15)",
+            ));
+        }
+        if p.challenge_window_ms == 0 {
+            return Err(invalid("challenge_window_ms", "must be positive"));
         }
         EncodingConfig::new(self.n_shards).map_err(|_| GenesisError::ShardCount(self.n_shards))?;
         if self.validators.is_empty() {

@@ -38,15 +38,15 @@ pub use genesis::{
     FaucetParams, Genesis, GenesisBuilder, GenesisError, GenesisNode, GenesisValidator, Params,
 };
 pub use objects::{
-    Account, BlobIdInfo, BlobObject, CommitteeState, EpochAccount, EpochState, FaucetMinted,
-    NodeVotes, Object, Proposal, ProposalChange, ProposalStatus, StakeStatus, StakedWal,
-    StakingPool, StorageNode, StorageResource, SystemState, derive_object_id,
+    Account, BlobIdInfo, BlobObject, ChallengeRound, CommitteeState, EpochAccount, EpochState,
+    FaucetMinted, NodeVotes, Object, Proposal, ProposalChange, ProposalStatus, StakeStatus,
+    StakedWal, StakingPool, StorageNode, StorageResource, SystemState, derive_object_id,
 };
 pub use record::{
     BlockRecord, CommittedTx, EventCursor, EventRecord, ResultsError, TxOutcome, TxStatus,
     app_hash_after,
 };
 pub use tx::{
-    Address, MAX_TX_BYTES, SignedTransaction, Transaction, TxDigest, TxKind, VerifiedTransaction,
-    node_id_of,
+    Address, MAX_PROOFS_TX_BYTES, MAX_TX_BYTES, SignedTransaction, Transaction, TxDigest, TxKind,
+    VerifiedTransaction, node_id_of,
 };

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use floe_common::{
-    BlobId, Committee, EncodingType, Epoch, Frost, NodeId, ObjectId, PublicKey, ShardIndex,
+    BlobId, Committee, Digest, EncodingType, Epoch, Frost, NodeId, ObjectId, PublicKey, ShardIndex,
 };
 use serde::{Deserialize, Serialize};
 
@@ -446,6 +446,32 @@ pub struct EpochAccount {
     pub used: u64,
 }
 
+/// One epoch's storage challenges (see the ledger's `challenge` module docs): the seed, the
+/// window and who proved. The live blobs it draws from are kept apart (one entry per chunk of
+/// blob ids), so recording a submission does not rewrite them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeRound {
+    /// The epoch whose committee is challenged.
+    pub epoch: Epoch,
+    /// The seed of the draws: `BLAKE3("floe/challenge-seed/v1" ‖ block hash ‖ epoch u32 LE)`
+    /// of the block that started the epoch.
+    pub seed: Digest,
+    /// Height of that block.
+    pub seed_height: u64,
+    /// Draws per node (`challenges_per_node` when the epoch started).
+    pub k: u16,
+    /// Live, certified, valid blobs at the epoch's start (the ranks drawn from).
+    pub live_blobs: u64,
+    /// Proofs are accepted in blocks with time `< closes_ms`.
+    pub closes_ms: u64,
+    /// Members whose proofs all verified (or who had nothing to prove, once settled).
+    pub passed: BTreeSet<NodeId>,
+    /// Members that did not prove by the window's end (set when settled).
+    pub failed: BTreeSet<NodeId>,
+    /// Whether the window closed and the results are final.
+    pub settled: bool,
+}
+
 /// The epoch state machine (see the `epoch` module docs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -491,6 +517,10 @@ pub enum ProposalChange {
     MaxShardsPerNode(u16),
     /// Burns the node's uncollected commission.
     SlashCommission(NodeId),
+    /// Storage challenges per node and epoch (0 disables them; from the next epoch).
+    ChallengesPerNode(u16),
+    /// The challenge window in ms of block time (from the next epoch).
+    ChallengeWindowMs(u64),
 }
 
 /// Where a proposal is.

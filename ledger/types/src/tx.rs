@@ -5,6 +5,7 @@
 //! There is no epoch in a transaction's intent; replay is prevented by the per-account nonce and
 //! across chains by the chain id (a text id from genesis, e.g. `"floe-devnet-1"`).
 
+use floe_common::challenge::StorageProof;
 use floe_common::codec::{self, CodecError};
 use floe_common::crypto::verify_batch as verify_signatures;
 use floe_common::ids::IdParseError;
@@ -20,6 +21,10 @@ use crate::error::TxError;
 /// Largest encoded [`SignedTransaction`]: 128 KiB. A certificate signed by all of 1000 nodes is
 /// about 64 KiB of signatures, so it fits with room to spare.
 pub const MAX_TX_BYTES: usize = 128 * 1024;
+/// Largest encoded [`SignedTransaction`] carrying [`TxKind::SubmitStorageProofs`]: 1 MiB, room
+/// for [`crate::genesis::MAX_CHALLENGES_PER_NODE`] proofs of the largest symbols
+/// ([`StorageProof::max_encoded_len`] is below 67 KiB for any shard count).
+pub const MAX_PROOFS_TX_BYTES: usize = 1 << 20;
 /// Longest node name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
 /// Longest network or HTTP address of a node, in bytes.
@@ -272,6 +277,16 @@ pub enum TxKind {
         /// The current epoch.
         epoch: Epoch,
     },
+    /// A member of the current committee proves its storage challenges of `epoch` (sender: the
+    /// account of the node's protocol key): `proofs[i]` answers draw `i`
+    /// ([`floe_common::challenge::challenges`] over the epoch's seed and live blobs). Accepted
+    /// once per node and epoch, within the challenge window.
+    SubmitStorageProofs {
+        /// The current epoch.
+        epoch: Epoch,
+        /// One proof per draw, in draw order.
+        proofs: Vec<StorageProof>,
+    },
     /// Proposes a governance change (sender: the owner or key account of a current committee
     /// member).
     Propose {
@@ -288,6 +303,17 @@ pub enum TxKind {
         /// Approve (`true`) or reject.
         approve: bool,
     },
+}
+
+impl TxKind {
+    /// The largest encoded signed transaction of this kind: [`MAX_PROOFS_TX_BYTES`] for
+    /// storage proofs, [`MAX_TX_BYTES`] for everything else.
+    pub fn max_tx_bytes(&self) -> usize {
+        match self {
+            TxKind::SubmitStorageProofs { .. } => MAX_PROOFS_TX_BYTES,
+            _ => MAX_TX_BYTES,
+        }
+    }
 }
 
 /// The signed bytes of a transaction (see the module docs).
@@ -339,16 +365,29 @@ impl SignedTransaction {
         codec::encode(self)
     }
 
-    /// Decodes at most [`MAX_TX_BYTES`] bytes.
+    /// Decodes at most [`MAX_TX_BYTES`] bytes ([`MAX_PROOFS_TX_BYTES`] for storage proofs).
     pub fn decode(bytes: &[u8]) -> Result<Self, TxError> {
-        codec::decode(bytes, MAX_TX_BYTES).map_err(|e| match e {
+        let tx: Self = codec::decode(bytes, MAX_PROOFS_TX_BYTES).map_err(|e| match e {
             CodecError::TooLarge { size, limit } => {
                 TxError::too_large("transaction", size as u64, limit as u64)
+            }
+            // Only storage proofs may exceed the general limit.
+            CodecError::Malformed(_) if bytes.len() > MAX_TX_BYTES => {
+                TxError::too_large("transaction", bytes.len() as u64, MAX_TX_BYTES as u64)
             }
             CodecError::Malformed(e) => TxError::Malformed {
                 reason: e.to_string(),
             },
-        })
+        })?;
+        let max = tx.tx.kind.max_tx_bytes();
+        if bytes.len() > max {
+            return Err(TxError::too_large(
+                "transaction",
+                bytes.len() as u64,
+                max as u64,
+            ));
+        }
+        Ok(tx)
     }
 
     /// `BLAKE3(BCS(self))`.
@@ -373,11 +412,12 @@ impl SignedTransaction {
             return Err(TxError::WrongSender);
         }
         let bytes = self.encode();
-        if bytes.len() > MAX_TX_BYTES {
+        let max = self.tx.kind.max_tx_bytes();
+        if bytes.len() > max {
             return Err(TxError::too_large(
                 "transaction",
                 bytes.len() as u64,
-                MAX_TX_BYTES as u64,
+                max as u64,
             ));
         }
         Ok(bytes)
@@ -579,6 +619,50 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "malformed"
+        );
+    }
+
+    #[test]
+    fn only_storage_proofs_may_exceed_the_general_size_limit() {
+        let k = key(1);
+        let sender = Address::of(&k.public());
+        let memo = |kind| Transaction {
+            sender,
+            nonce: 0,
+            fee: Frost(10),
+            kind,
+        };
+        let config = floe_common::EncodingConfig::new(10).unwrap();
+        let enc = floe_common::encoding::encode_blob(&config, &[7; 2000]).unwrap();
+        let pair = floe_common::SliverPairIndex(0);
+        let mut proof =
+            StorageProof::prove(&config, &enc.metadata, pair, &enc.pairs[0].primary, 0).unwrap();
+        proof.data = vec![1; 60_000];
+        let big = SignedTransaction::sign(
+            &k,
+            memo(TxKind::SubmitStorageProofs {
+                epoch: Epoch(1),
+                proofs: vec![proof; 3],
+            }),
+            "c",
+        );
+        let bytes = big.encode();
+        assert!(bytes.len() > MAX_TX_BYTES && bytes.len() <= MAX_PROOFS_TX_BYTES);
+        assert_eq!(SignedTransaction::decode(&bytes).unwrap(), big);
+        // The same size for another kind is refused, decoded or not.
+        let mut other = SignedTransaction::sign(&k, memo(TxKind::Faucet { amount: Frost(1) }), "c");
+        other.signature = Signature([0; 64]);
+        let mut long = other.encode();
+        long.resize(MAX_TX_BYTES + 1, 0);
+        assert_eq!(
+            SignedTransaction::decode(&long).unwrap_err().code(),
+            "too_large"
+        );
+        assert_eq!(
+            SignedTransaction::decode(&vec![0; MAX_PROOFS_TX_BYTES + 1])
+                .unwrap_err()
+                .code(),
+            "too_large"
         );
     }
 

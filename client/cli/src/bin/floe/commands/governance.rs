@@ -20,6 +20,8 @@ pub fn change_text(c: &ProposalChange) -> String {
         ProposalChange::ActiveSetSize(n) => format!("active set size {n}"),
         ProposalChange::MaxShardsPerNode(n) => format!("max shards per node {n}"),
         ProposalChange::SlashCommission(n) => format!("slash the commission of node {n}"),
+        ProposalChange::ChallengesPerNode(k) => format!("storage challenges per node {k}"),
+        ProposalChange::ChallengeWindowMs(ms) => format!("challenge window {}", duration(*ms)),
     }
 }
 
