@@ -41,6 +41,26 @@ pub(super) async fn paying_client(
     Ok((config, client, ctx))
 }
 
+/// The epochs a store pays for: `--epochs` (a count, or `max` resolved against the ledger), or
+/// the config's default; with the ledger's system record it was resolved against.
+pub(super) async fn store_epochs(
+    config: &ClientConfig,
+    client: &BlobClient,
+    ctx: &Context,
+    epochs: Option<Epochs>,
+) -> Result<(u32, SystemInfo), CliError> {
+    let system = client
+        .ledger()
+        .system()
+        .await
+        .map_err(|e| from_files(&e.into(), ctx))?;
+    let epochs = epochs
+        .unwrap_or(Epochs::Count(config.default_epochs.max(1)))
+        .resolve(&system)
+        .map_err(|e| from_files(&e, ctx))?;
+    Ok((epochs, system))
+}
+
 /// A blob client for reading (no wallet needed: a throwaway key).
 pub(super) async fn reading_client(env: &Env) -> Result<(BlobClient, Context), CliError> {
     let config = env.config()?;
@@ -90,16 +110,7 @@ pub async fn store(env: &Env, args: StoreArgs) -> Result<Report, CliError> {
         return dry_run(env, &args).await;
     }
     let (config, client, ctx) = paying_client(env).await?;
-    let system = client
-        .ledger()
-        .system()
-        .await
-        .map_err(|e| from_files(&e.into(), &ctx))?;
-    let epochs = args
-        .epochs
-        .unwrap_or(Epochs::Count(config.default_epochs.max(1)))
-        .resolve(&system)
-        .map_err(|e| from_files(&e, &ctx))?;
+    let (epochs, system) = store_epochs(&config, &client, &ctx, args.epochs).await?;
     let persistence = if args.permanent {
         Persistence::Permanent
     } else {

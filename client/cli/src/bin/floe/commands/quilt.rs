@@ -8,13 +8,12 @@ use base64::Engine as _;
 use floe_client::blobs::{
     Persistence, QuiltFile, QuiltPatch, QuiltPatchId, StoreOptions, StoreOutcome, patch_id_of,
 };
-use floe_client::files::Epochs;
 use floe_common::BlobId;
 use serde_json::json;
 
 use super::Env;
-use super::data::{paying_client, reading_client};
-use crate::fail::{CliError, from_files, from_quilt_read, from_quilt_store};
+use super::data::{paying_client, reading_client, store_epochs};
+use crate::fail::{CliError, from_quilt_read, from_quilt_store};
 use crate::render::{Report, bytes, table};
 use crate::{ReadQuiltArgs, StoreQuiltArgs};
 
@@ -84,16 +83,7 @@ pub async fn store_quilt(env: &Env, args: StoreQuiltArgs) -> Result<Report, CliE
         });
     }
     let (config, client, ctx) = paying_client(env).await?;
-    let system = client
-        .ledger()
-        .system()
-        .await
-        .map_err(|e| from_files(&e.into(), &ctx))?;
-    let epochs = args
-        .epochs
-        .unwrap_or(Epochs::Count(config.default_epochs.max(1)))
-        .resolve(&system)
-        .map_err(|e| from_files(&e, &ctx))?;
+    let (epochs, system) = store_epochs(&config, &client, &ctx, args.epochs).await?;
     let opts = StoreOptions {
         epochs,
         persistence: if args.permanent {
