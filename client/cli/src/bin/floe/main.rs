@@ -234,21 +234,28 @@ struct ProposeArgs {
     deadline_epoch: Option<u32>,
 }
 
+/// How long a store keeps what it stores, and whether it may be deleted early.
+#[derive(Args)]
+struct Lifetime {
+    /// Epochs ahead to store for, or `max` (default: the config's `default_epochs`).
+    #[arg(long, value_name = "N|max")]
+    epochs: Option<Epochs>,
+    /// Store permanently: it cannot be deleted before it expires.
+    #[arg(long, conflicts_with = "deletable")]
+    permanent: bool,
+    /// Store deletable (the default).
+    #[arg(long)]
+    deletable: bool,
+}
+
 /// `floe store`.
 #[derive(Args)]
 struct StoreArgs {
     /// The files.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Epochs ahead to store for, or `max` (default: the config's `default_epochs`).
-    #[arg(long, value_name = "N|max")]
-    epochs: Option<Epochs>,
-    /// Store permanent blobs (they cannot be deleted before they expire).
-    #[arg(long, conflicts_with = "deletable")]
-    permanent: bool,
-    /// Store deletable blobs (the default).
-    #[arg(long)]
-    deletable: bool,
+    #[command(flatten)]
+    lifetime: Lifetime,
     /// Only encode and price: print the blob id, encoded size and price; pay nothing.
     #[arg(long)]
     dry_run: bool,
@@ -273,15 +280,8 @@ struct StoreQuiltArgs {
     /// A tag for every patch (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = commands::parse_tag)]
     tags: Vec<(String, String)>,
-    /// Epochs ahead to store for, or `max` (default: the config's `default_epochs`).
-    #[arg(long, value_name = "N|max")]
-    epochs: Option<Epochs>,
-    /// Store a permanent blob (it cannot be deleted before it expires).
-    #[arg(long, conflicts_with = "deletable")]
-    permanent: bool,
-    /// Store a deletable blob (the default).
-    #[arg(long)]
-    deletable: bool,
+    #[command(flatten)]
+    lifetime: Lifetime,
 }
 
 /// `floe read-quilt`.

@@ -110,8 +110,8 @@ pub async fn store(env: &Env, args: StoreArgs) -> Result<Report, CliError> {
         return dry_run(env, &args).await;
     }
     let (config, client, ctx) = paying_client(env).await?;
-    let (epochs, system) = store_epochs(&config, &client, &ctx, args.epochs).await?;
-    let persistence = if args.permanent {
+    let (epochs, system) = store_epochs(&config, &client, &ctx, args.lifetime.epochs).await?;
+    let persistence = if args.lifetime.permanent {
         Persistence::Permanent
     } else {
         Persistence::Deletable
@@ -222,6 +222,7 @@ async fn dry_run(env: &Env, args: &StoreArgs) -> Result<Report, CliError> {
     let ctx = env.context(None);
     let ledger = LedgerClient::new(config.ledger_rpc.clone());
     let epochs = args
+        .lifetime
         .epochs
         .unwrap_or(Epochs::Count(config.default_epochs.max(1)));
     let mut runs: Vec<(PathBuf, DryRun)> = Vec::new();

@@ -83,10 +83,10 @@ pub async fn store_quilt(env: &Env, args: StoreQuiltArgs) -> Result<Report, CliE
         });
     }
     let (config, client, ctx) = paying_client(env).await?;
-    let (epochs, system) = store_epochs(&config, &client, &ctx, args.epochs).await?;
+    let (epochs, system) = store_epochs(&config, &client, &ctx, args.lifetime.epochs).await?;
     let opts = StoreOptions {
         epochs,
-        persistence: if args.permanent {
+        persistence: if args.lifetime.permanent {
             Persistence::Permanent
         } else {
             Persistence::Deletable
