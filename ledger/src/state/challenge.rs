@@ -223,16 +223,10 @@ pub(super) fn submit_proofs(
     epoch: Epoch,
     proofs: &[StorageProof],
 ) -> Result<(), TxError> {
-    let current = o.epoch();
-    if epoch != current {
-        return Err(TxError::WrongEpoch {
-            expected: current,
-            got: epoch,
-        });
-    }
+    o.check_epoch(epoch)?;
     let mut round = o
         .challenge_round()
-        .filter(|r| r.epoch == current)
+        .filter(|r| r.epoch == epoch)
         .ok_or(TxError::NoChallenges { epoch })?;
     let node = o
         .committee()

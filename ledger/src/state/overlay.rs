@@ -104,6 +104,18 @@ impl<'s> Overlay<'s> {
         self.system.epoch
     }
 
+    /// Refuses a transaction made for another epoch than the current one.
+    pub fn check_epoch(&self, epoch: Epoch) -> Result<(), TxError> {
+        let current = self.epoch();
+        if epoch != current {
+            return Err(TxError::WrongEpoch {
+                expected: current,
+                got: epoch,
+            });
+        }
+        Ok(())
+    }
+
     /// The chain id.
     pub fn chain_id(&self) -> &str {
         self.base.chain_id()

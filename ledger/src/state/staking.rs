@@ -329,13 +329,7 @@ pub(super) fn epoch_sync_done(
     sender: Address,
     epoch: Epoch,
 ) -> Result<(), TxError> {
-    let current = o.epoch();
-    if epoch != current {
-        return Err(TxError::WrongEpoch {
-            expected: current,
-            got: epoch,
-        });
-    }
+    o.check_epoch(epoch)?;
     let member = o
         .committee()
         .members()
@@ -347,7 +341,7 @@ pub(super) fn epoch_sync_done(
         // After the quorum: a late gainer's report is recorded (its previous holders learn
         // the handover is complete) without changing the state. Epoch 0 had no change.
         if o.system.epoch_synced.is_empty() {
-            return Err(TxError::NotSyncing { epoch: current });
+            return Err(TxError::NotSyncing { epoch });
         }
         if !o.system.epoch_synced.insert(member.node_id) {
             return Err(TxError::AlreadySynced(member.node_id));

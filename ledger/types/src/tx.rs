@@ -379,14 +379,7 @@ impl SignedTransaction {
                 reason: e.to_string(),
             },
         })?;
-        let max = tx.tx.kind.max_tx_bytes();
-        if bytes.len() > max {
-            return Err(TxError::too_large(
-                "transaction",
-                bytes.len() as u64,
-                max as u64,
-            ));
-        }
+        tx.check_size(bytes.len())?;
         Ok(tx)
     }
 
@@ -412,15 +405,17 @@ impl SignedTransaction {
             return Err(TxError::WrongSender);
         }
         let bytes = self.encode();
-        let max = self.tx.kind.max_tx_bytes();
-        if bytes.len() > max {
-            return Err(TxError::too_large(
-                "transaction",
-                bytes.len() as u64,
-                max as u64,
-            ));
-        }
+        self.check_size(bytes.len())?;
         Ok(bytes)
+    }
+
+    /// Refuses an encoding of `len` bytes larger than this transaction's kind allows.
+    fn check_size(&self, len: usize) -> Result<(), TxError> {
+        let max = self.tx.kind.max_tx_bytes();
+        if len > max {
+            return Err(TxError::too_large("transaction", len as u64, max as u64));
+        }
+        Ok(())
     }
 
     /// Verifies every transaction of a block, all or nothing: the first transaction failing
