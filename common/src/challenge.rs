@@ -15,7 +15,8 @@
 //! At 1000 shards a proof is about 1.2 KiB plus the symbol.
 //!
 //! **What is asked** ([`challenges`]). From a seed nobody knows before it is committed (the
-//! ledger uses the hash of a commit certificate), each node gets `k` draws. Draw `i` is
+//! ledger derives it from the hash of the block that starts the epoch), each node gets `k`
+//! draws. Draw `i` is
 //! `BLAKE3("floe/challenge/v1" ‖ seed ‖ node id ‖ i u32 LE)`, read as little-endian integers:
 //! bytes `0..8` pick the blob by rank among the live blobs (mod their count), `8..16` one of the
 //! node's shards (mod their count, shards in ascending order), byte `16` the axis (bit 0: 0
@@ -28,7 +29,11 @@
 //! for 30%. Each challenge costs the ledger one proof check and the node one sliver read and
 //! expansion.
 
+mod snapshot;
+
 use serde::{Deserialize, Serialize};
+
+pub use self::snapshot::{RankedBlob, snapshot_root, snapshot_tree};
 
 use crate::config::{EncodingConfig, EncodingType};
 use crate::encoding::{Sliver, SliverAxis, derive_blob_id};

@@ -331,9 +331,6 @@ fn genesis(
             p.storage_price_per_mib_epoch = storage_price;
             p.write_price_per_mib = write_price;
             p.max_shards_per_node = limits::max_shards_per_node(opts);
-            // Storage nodes do not answer storage challenges yet: without proofs every member
-            // would forfeit its rewards.
-            p.challenges_per_node = 0;
         })
         .account(owner, wal(WALLET_WAL))
         .devnet()

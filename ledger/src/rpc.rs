@@ -39,6 +39,7 @@ use crate::TxError;
 use crate::mempool::{Admission, MempoolError};
 use crate::service::{Ledger, SubmitError};
 
+mod challenges;
 mod forward;
 mod handlers;
 mod limits;
@@ -181,6 +182,7 @@ async fn blocking<T: Send + 'static>(
 struct AppState {
     ledger: Arc<Ledger>,
     forwarder: Forwarder,
+    snapshots: challenges::SnapshotCache,
 }
 
 impl From<Admission> for AdmissionStatus {
@@ -195,7 +197,11 @@ impl From<Admission> for AdmissionStatus {
 /// The API's routes over `ledger`; admitted client transactions go to `forwarder`, and
 /// long-polls end when its shutdown token fires.
 pub fn router(ledger: Arc<Ledger>, forwarder: Forwarder) -> Router {
-    let state = AppState { ledger, forwarder };
+    let state = AppState {
+        ledger,
+        forwarder,
+        snapshots: Default::default(),
+    };
     Router::new()
         .route(
             "/v1/transactions",
@@ -213,6 +219,8 @@ pub fn router(ledger: Arc<Ledger>, forwarder: Forwarder) -> Router {
         .route("/v1/nodes/{node_id}", get(queries::node))
         .route("/v1/committee", get(queries::committee))
         .route("/v1/system", get(queries::system))
+        .route("/v1/challenges", get(challenges::rounds))
+        .route("/v1/challenges/blobs", get(challenges::blobs))
         .route("/v1/proposals", get(queries::proposals))
         .route("/v1/proposals/{id}", get(queries::proposal))
         .route("/v1/events", get(queries::events))

@@ -92,6 +92,8 @@ pub struct State {
     challenge: Option<ChallengeRound>,
     /// The live blobs at the current epoch's start, ascending: rank → blob id for the draws.
     challenge_blobs: Vec<BlobId>,
+    /// The last settled round, kept once the next one starts (or challenges are disabled).
+    challenge_last: Option<ChallengeRound>,
     /// `(owner, object)` for every object: the owner index (derived from `objects`, not part
     /// of equality or of the stored state).
     owned: BTreeSet<(Address, ObjectId)>,
@@ -114,6 +116,7 @@ impl PartialEq for State {
             && self.proposals == o.proposals
             && self.challenge == o.challenge
             && self.challenge_blobs == o.challenge_blobs
+            && self.challenge_last == o.challenge_last
     }
 }
 
@@ -219,6 +222,7 @@ impl State {
             proposals: BTreeMap::new(),
             challenge: None,
             challenge_blobs: Vec::new(),
+            challenge_last: None,
             owned: BTreeSet::new(),
             dirty: BTreeSet::new(),
             block_events: Vec::new(),
@@ -619,9 +623,11 @@ fn execute(o: &mut Overlay<'_>, sender: Address, kind: &TxKind) -> Result<(), Tx
         ),
         TxKind::CollectCommission { node } => staking::collect_commission(o, sender, *node),
         TxKind::EpochSyncDone { epoch } => staking::epoch_sync_done(o, sender, *epoch),
-        TxKind::SubmitStorageProofs { epoch, proofs } => {
-            challenge::submit_proofs(o, sender, *epoch, proofs)
-        }
+        TxKind::SubmitStorageProofs {
+            epoch,
+            first,
+            proofs,
+        } => challenge::submit_proofs(o, sender, *epoch, *first, proofs),
         TxKind::Propose {
             change,
             deadline_epoch,

@@ -75,6 +75,10 @@ impl Default for DiskConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecoveryConfig {
+    /// Rebuild slivers the node should hold but lacks. Off, the node never recovers (not for
+    /// newly certified blobs it missed, nor for a challenged sliver it lost) and fails the
+    /// storage challenges that fall on them: for fault tests and maintenance only.
+    pub enabled: bool,
     /// Blobs recovered at the same time.
     pub max_concurrent_blobs: usize,
     /// Time after a blob's certification before the node recovers slivers it lacks, so that a
@@ -89,6 +93,7 @@ pub struct RecoveryConfig {
 impl Default for RecoveryConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             max_concurrent_blobs: 4,
             grace_ms: 2_000,
             initial_backoff_ms: 500,

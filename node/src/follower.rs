@@ -18,6 +18,10 @@
 //!   logs it, counts it (`floe_node_ledger_records_rejected_total`), fails over to the next
 //!   validator of its configuration and goes on; it does not stop.
 //!
+//! Storage challenge rounds come from `ChallengesStarted` (the round: seed, `k`, snapshot size
+//! and root, window), `StorageProved` (a member proved) and `ChallengeResults` (the settled
+//! results); the latest round is stored as a [`ChallengeRecord`] with the block.
+//!
 //! Epochs come from the blocks' system events: `EpochChanged` sets the epoch, records the new
 //! committee's shards and the shard moves ([`EpochRecord`]) and marks the change as syncing;
 //! `ShardsSynced` adds the reporting member to the record; `SyncDone` (a system event, or an
@@ -55,7 +59,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::blob_state::{BlobState, apply_event, event_blob_id};
-use crate::storage::{EpochRecord, LedgerTip, Storage, StorageError};
+use crate::storage::{
+    ChallengeRecord, EpochRecord, LedgerTip, SettledRound, Storage, StorageError,
+};
 
 /// How long a caught-up follower's request for the next block may wait for it to commit.
 pub const LONG_POLL: Duration = Duration::from_secs(5);
@@ -304,6 +310,8 @@ impl Follower {
         let (mut epoch, mut sync_pending) = (previous.epoch, previous.sync_pending);
         let mut epoch_record: Option<EpochRecord> = None;
         let mut record_changed = false;
+        let mut challenge: Option<ChallengeRecord> = None;
+        let mut challenge_changed = false;
         // System events first, in the order the ledger ran them (a change and its completion
         // in the same block leave nothing pending), then the successful transactions' events.
         let tx_events = record.outcomes.iter().flat_map(|o| match &o.status {
@@ -341,6 +349,56 @@ impl Follower {
                     }
                 }
                 EpochEvent::SyncDone { epoch: e } if *e == epoch => sync_pending = false,
+                EpochEvent::ChallengesStarted {
+                    epoch: e,
+                    seed,
+                    k,
+                    live_blobs,
+                    snapshot_root,
+                    closes_ms,
+                } => {
+                    let settled = match challenge.take() {
+                        Some(r) => r.settled,
+                        None => self.storage.challenge_record()?.and_then(|r| r.settled),
+                    };
+                    challenge = Some(ChallengeRecord {
+                        epoch: *e,
+                        seed: *seed,
+                        k: *k,
+                        live_blobs: *live_blobs,
+                        snapshot_root: *snapshot_root,
+                        closes_ms: *closes_ms,
+                        proved: Vec::new(),
+                        settled,
+                    });
+                    challenge_changed = true;
+                }
+                EpochEvent::StorageProved { epoch: e, node, .. } => {
+                    if challenge.is_none() {
+                        challenge = self.storage.challenge_record()?;
+                    }
+                    if let Some(r) = challenge.as_mut().filter(|r| r.epoch == *e) {
+                        r.proved.push(*node);
+                        challenge_changed = true;
+                    }
+                }
+                EpochEvent::ChallengeResults {
+                    epoch: e,
+                    passed,
+                    failed,
+                } => {
+                    if challenge.is_none() {
+                        challenge = self.storage.challenge_record()?;
+                    }
+                    if let Some(r) = challenge.as_mut() {
+                        r.settled = Some(SettledRound {
+                            epoch: *e,
+                            passed: passed.clone(),
+                            failed: failed.clone(),
+                        });
+                        challenge_changed = true;
+                    }
+                }
                 _ => {}
             }
         }
@@ -351,8 +409,14 @@ impl Follower {
             sync_pending,
         };
         let change = epoch_record.filter(|_| record_changed);
-        self.storage
-            .apply_block_events(tip, &updates, &certified, change.as_ref())?;
+        let challenge = challenge.filter(|_| challenge_changed);
+        self.storage.apply_block_events(
+            tip,
+            &updates,
+            &certified,
+            change.as_ref(),
+            challenge.as_ref(),
+        )?;
         if let Some(c) = change.as_ref().filter(|c| c.epoch != previous.epoch) {
             tracing::info!(epoch = %c.epoch, moves = c.moves.len(), "epoch changed");
         }

@@ -75,6 +75,16 @@ pub struct Metrics {
     /// Ledger block records refused by the follower (bad certificate or unproven results);
     /// each one made the node leave the validator that served it.
     pub ledger_records_rejected: Counter,
+    /// Storage proofs the ledger accepted from this node.
+    pub challenge_proofs_submitted: Counter,
+    /// Challenged symbols this node could not prove from its store (missing or bad sliver).
+    pub challenge_prove_failures: Counter,
+    /// Settled challenge rounds this node passed.
+    pub challenge_rounds_passed: Counter,
+    /// Settled challenge rounds this node failed (forfeiting the epoch's rewards).
+    pub challenge_rounds_failed: Counter,
+    challenge_epoch: Gauge,
+    challenge_proved: Gauge,
     /// How long a blob sync took, from its start to its outcome (seconds).
     pub blob_sync_seconds: Histogram,
     requests: Family<RequestLabels, Counter>,
@@ -133,6 +143,12 @@ impl Default for Metrics {
             epoch_syncs_reported: Counter::default(),
             handed_over_slivers_deleted: Counter::default(),
             ledger_records_rejected: Counter::default(),
+            challenge_proofs_submitted: Counter::default(),
+            challenge_prove_failures: Counter::default(),
+            challenge_rounds_passed: Counter::default(),
+            challenge_rounds_failed: Counter::default(),
+            challenge_epoch: Gauge::default(),
+            challenge_proved: Gauge::default(),
             blob_sync_seconds: latency(),
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(latency),
@@ -154,6 +170,12 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// The latest challenge round followed, and whether this node's proofs were accepted.
+    pub fn set_challenge_round(&self, epoch: floe_common::Epoch, proved: bool) {
+        self.challenge_epoch.set(i64::from(epoch.0));
+        self.challenge_proved.set(i64::from(proved));
+    }
+
     fn register(&mut self) {
         let r = &mut self.registry;
         for (name, help, gauge) in [
@@ -198,6 +220,16 @@ impl Metrics {
                 "long_polls",
                 "Confirmation requests waiting for slivers (bounded by the long-poll budget)",
                 &self.long_polls,
+            ),
+            (
+                "challenge_epoch",
+                "Epoch of the latest storage challenge round followed",
+                &self.challenge_epoch,
+            ),
+            (
+                "challenge_proved",
+                "1 once the ledger accepted this node's proofs for that round, else 0",
+                &self.challenge_proved,
             ),
         ] {
             r.register(name, help, gauge.clone());
@@ -272,6 +304,26 @@ impl Metrics {
                 "wal_syncs",
                 "fsyncs of the write-ahead log before signing storage confirmations (one serves all confirmations waiting on it)",
                 &self.wal_syncs,
+            ),
+            (
+                "challenge_proofs_submitted",
+                "Storage proofs the ledger accepted from this node",
+                &self.challenge_proofs_submitted,
+            ),
+            (
+                "challenge_prove_failures",
+                "Challenged symbols this node could not prove from its store (missing or bad sliver)",
+                &self.challenge_prove_failures,
+            ),
+            (
+                "challenge_rounds_passed",
+                "Settled storage challenge rounds this node passed",
+                &self.challenge_rounds_passed,
+            ),
+            (
+                "challenge_rounds_failed",
+                "Settled storage challenge rounds this node failed (the epoch's rewards are forfeited)",
+                &self.challenge_rounds_failed,
             ),
             (
                 "writes_refused_full",

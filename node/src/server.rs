@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 use crate::p2p::{Handler, P2p, Served, Server};
 use crate::service::Service;
 use crate::storage::{EpochRecord, Storage, StorageOptions};
-use crate::{gc, http, migration, protocol, sync};
+use crate::{challenge, gc, http, migration, protocol, sync};
 
 /// The node could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -443,6 +443,17 @@ impl Services {
         tasks.spawn(async move {
             migrator.run(c).await;
             ("migration", Ok(()))
+        });
+        let c = cancel.clone();
+        let prover = challenge::Prover::new(
+            core.clone(),
+            LedgerClient::new(config.ledger_rpc.clone()),
+            account.clone(),
+            config.recovery.enabled,
+        );
+        tasks.spawn(async move {
+            prover.run(c).await;
+            ("challenges", Ok(()))
         });
         let c = cancel.clone();
         let syncer = sync::BlobSync::new(core.clone(), p2p, account, config.recovery.clone());

@@ -52,7 +52,7 @@ use floe_common::encoding::MetadataError;
 use floe_common::{EncodingConfig, SliverAxis, SliverIndex, SliverPairIndex};
 use rocksdb::{DB, WriteBatch, WriteOptions};
 
-pub use ledger_view::{EpochRecord, LedgerTip};
+pub use ledger_view::{ChallengeRecord, EpochRecord, LedgerTip, SettledRound};
 pub use schema::next_blob_id;
 pub use sliver_format::{SliverFormatError, decode_stored_sliver, encode_stored_sliver};
 pub use space::SpaceStatus;

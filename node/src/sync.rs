@@ -168,6 +168,11 @@ impl BlobSync {
 
     /// Works through the sync queue until `cancel` fires.
     pub async fn run(self, cancel: CancellationToken) {
+        if !self.config.enabled {
+            tracing::warn!("sliver recovery is off: this node does not rebuild what it lacks");
+            cancel.cancelled().await;
+            return;
+        }
         let core = self.inner.core.clone();
         let mut tip = core.tip_watch();
         let grace = Duration::from_millis(self.config.grace_ms);

@@ -46,6 +46,8 @@ pub struct ClusterOptions {
     /// Puts a [`ByzantineRpc`] in front of the validator and lists it first in every node's
     /// ledger RPC URLs (the honest validator second).
     pub byzantine_rpc: bool,
+    /// Storage challenges per node and epoch (0: none).
+    pub challenges_per_node: u16,
 }
 
 impl Default for ClusterOptions {
@@ -58,6 +60,7 @@ impl Default for ClusterOptions {
             grace_ms: 300,
             standby: 0,
             byzantine_rpc: false,
+            challenges_per_node: floe_ledger_types::DEFAULT_CHALLENGES_PER_NODE,
         }
     }
 }
@@ -134,9 +137,7 @@ impl TestCluster {
             .time_ms(now_ms())
             .params(|p| {
                 p.epoch_duration_ms = opts.epoch_ms;
-                // Storage nodes do not answer storage challenges yet: without proofs every
-                // member would forfeit its rewards.
-                p.challenges_per_node = 0;
+                p.challenges_per_node = opts.challenges_per_node;
             })
             .account(owner, Frost(10_000_000 * WAL))
             .devnet()
@@ -390,6 +391,20 @@ pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> Resu
             return Err(format!("condition not met within {timeout:?}"));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every ledger event so far, in order.
+pub async fn all_events(ledger: &LedgerClient) -> Vec<floe_ledger::Event> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = ledger.events(after, 1000, None).await.expect("events");
+        if page.events.is_empty() {
+            return out;
+        }
+        out.extend(page.events.into_iter().map(|r| r.event));
+        after = Some(page.next);
     }
 }
 

@@ -8,23 +8,9 @@ use std::time::Duration;
 use floe_client::blobs::{Persistence, StoreOptions, StoreOutcome};
 use floe_common::{EncodingConfig, Epoch, Frost};
 use floe_ledger::{EpochEvent, Event, LedgerClient, ProposalChange, ProposalStatus};
-use floe_tests::{ClusterOptions, TestCluster, data, eventually, wait_for};
+use floe_tests::{ClusterOptions, TestCluster, all_events, data, eventually, wait_for};
 
 const MIB: u64 = 1 << 20;
-
-/// Every event so far, in order.
-async fn all_events(ledger: &LedgerClient) -> Vec<Event> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = ledger.events(after, 1000, None).await.expect("events");
-        if page.events.is_empty() {
-            return out;
-        }
-        out.extend(page.events.into_iter().map(|r| r.event));
-        after = Some(page.next);
-    }
-}
 
 /// The `RewardsPaid` event of `epoch`, once the epoch ended.
 async fn rewards_of(

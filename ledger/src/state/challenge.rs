@@ -7,7 +7,9 @@
 //!    scheduled start) records, after the committee of `E` takes office:
 //!    - the **snapshot**: the ids of the blobs that are certified, not invalid and live in `E`
 //!      (`max_certified_end_epoch > E`; deleted objects no longer count), ascending. A draw's
-//!      `blob_rank` is an index into it, so finding the blob is one array read;
+//!      `blob_rank` is an index into it, so finding the blob is one array read. Its Merkle
+//!      root ([`floe_common::challenge::snapshot_root`]) is in the round and its event, so a
+//!      node learns the blob of a rank from any server and checks it;
 //!    - the **seed** `BLAKE3("floe/challenge-seed/v1" ‖ block hash ‖ E u32 LE)` of that block
 //!      ([`challenge_seed`]);
 //!    - `k = challenges_per_node` and the window's end `closes_ms = min(start of E +
@@ -15,17 +17,20 @@
 //!
 //!    Event `ChallengesStarted`. With `k = 0` no round is recorded and every member is paid
 //!    as before; epoch 0, which no change started, has no round either.
-//! 2. **Proofs.** `SubmitStorageProofs { epoch, proofs }` from the account of a member's
-//!    protocol key, in a block with time `< closes_ms`: the ledger draws the member's `k`
-//!    challenges ([`floe_common::challenge::challenges`] over the seed, the snapshot's size,
-//!    the member's shards in `E`'s committee and the shard count) and checks `proofs[i]`
-//!    against draw `i` and the snapshot's blob of its rank ([`StorageProof::verify`]); each
-//!    proof's encoding may not exceed [`StorageProof::max_encoded_len`]. All verify: the
-//!    member has *passed* (event `StorageProved`). Refusals, each paying the fee with nothing
-//!    else kept: `wrong_epoch`, `no_challenges` (no round in this epoch),
-//!    `not_committee_member`, `challenge_window_closed`, `already_proved` (a second accepted
-//!    submission), `wrong_proof_count`, `proof_failed` (with the index and the reason). A
-//!    refused submission records nothing, so a member may try again within the window.
+//! 2. **Proofs.** `SubmitStorageProofs { epoch, first, proofs }` from the account of a
+//!    member's protocol key, in a block with time `< closes_ms`: the ledger draws the member's
+//!    `k` challenges ([`floe_common::challenge::challenges`] over the seed, the snapshot's
+//!    size, the member's shards in `E`'s committee and the shard count) and checks `proofs[i]`
+//!    against draw `first + i` and the snapshot's blob of its rank ([`StorageProof::verify`]);
+//!    each proof's encoding may not exceed [`StorageProof::max_encoded_len`]. Proofs may come
+//!    in several transactions (a transaction holds at most 1 MiB): `first` must be the number
+//!    of draws already accepted (`progress`). When the last draw is accepted the member has
+//!    *passed* (event `StorageProved`). Refusals, each paying the fee with nothing else kept:
+//!    `wrong_epoch`, `no_challenges` (no round in this epoch), `not_committee_member`,
+//!    `challenge_window_closed`, `already_proved`, `proof_out_of_order` (`first` is not the
+//!    next unproved draw: a replay or a duplicate), `wrong_proof_count` (none, or more than
+//!    the draws left), `proof_failed` (with the index and the reason). A refused submission
+//!    records nothing, so a member may try again within the window.
 //! 3. **Settlement**, at the first block at or after `closes_ms` (or the epoch change, if it
 //!    comes first): a member with no draw (no live blob, or no shard) passes; every other
 //!    member that did not pass has *failed*. Event `ChallengeResults { epoch, passed, failed }`.
@@ -50,9 +55,9 @@
 //! invalidation and expiry, and it would have to be versioned to answer ranks *as of the
 //! epoch's start*; the copy is simple, exact, and `O(1)` per draw.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use floe_common::challenge::{Challenge, StorageProof, challenges};
+use floe_common::challenge::{Challenge, StorageProof, challenges, snapshot_root};
 use floe_common::{BlobId, Digest, EncodingConfig, Epoch, NodeId, codec};
 
 use super::events::{EpochEvent, Event};
@@ -87,6 +92,12 @@ impl State {
         &self.challenge_blobs
     }
 
+    /// The last settled round before the current one (its results stay readable after the
+    /// next round starts).
+    pub fn last_challenge_round(&self) -> Option<&ChallengeRound> {
+        self.challenge_last.as_ref()
+    }
+
     /// The draws of `node` in the current round, each with the blob of its rank (empty without
     /// a round, or for a node with nothing to prove).
     pub fn challenge_draws(&self, node: &NodeId) -> Vec<(BlobId, Challenge)> {
@@ -116,6 +127,10 @@ impl State {
         let epoch = self.system.epoch;
         let old_chunks = self.challenge_chunks();
         let k = self.system.params.challenges_per_node;
+        if let Some(done) = self.challenge.take().filter(|r| r.settled) {
+            self.challenge_last = Some(done);
+            self.dirty.insert(Key::ChallengeLast);
+        }
         if k == 0 {
             self.challenge = None;
             self.challenge_blobs = Vec::new();
@@ -135,14 +150,17 @@ impl State {
                 .saturating_add(self.system.params.challenge_window_ms)
                 .min(self.system.next_epoch_at_ms());
             let live_blobs = self.challenge_blobs.len() as u64;
+            let snapshot_root = snapshot_root(&self.challenge_blobs);
             self.challenge = Some(ChallengeRound {
                 epoch,
                 seed,
                 seed_height: ctx.height,
                 k,
                 live_blobs,
+                snapshot_root,
                 closes_ms,
                 passed: BTreeSet::new(),
+                progress: BTreeMap::new(),
                 failed: BTreeSet::new(),
                 settled: false,
             });
@@ -159,6 +177,7 @@ impl State {
                     seed,
                     k,
                     live_blobs,
+                    snapshot_root,
                     closes_ms,
                 }));
         }
@@ -221,6 +240,7 @@ pub(super) fn submit_proofs(
     o: &mut Overlay<'_>,
     sender: Address,
     epoch: Epoch,
+    first: u16,
     proofs: &[StorageProof],
 ) -> Result<(), TxError> {
     o.check_epoch(epoch)?;
@@ -253,9 +273,17 @@ pub(super) fn submit_proofs(
         o.shards_of(&node),
         n_shards,
     );
-    if proofs.len() != draws.len() {
+    let done = round.progress.get(&node).copied().unwrap_or(0);
+    if first != done {
+        return Err(TxError::ProofOutOfOrder {
+            expected: u64::from(done),
+            got: u64::from(first),
+        });
+    }
+    let left = draws.len() - usize::from(done).min(draws.len());
+    if proofs.len() > left || (proofs.is_empty() && left > 0) {
         return Err(TxError::WrongProofCount {
-            expected: draws.len() as u64,
+            expected: left as u64,
             got: proofs.len() as u64,
         });
     }
@@ -264,9 +292,9 @@ pub(super) fn submit_proofs(
         reason: e.to_string(),
     })?;
     let max = StorageProof::max_encoded_len(&config);
-    for (i, (proof, draw)) in proofs.iter().zip(&draws).enumerate() {
+    for (i, (proof, draw)) in proofs.iter().zip(&draws[usize::from(done)..]).enumerate() {
         let failed = |reason: String| TxError::ProofFailed {
-            index: i as u64,
+            index: (usize::from(done) + i) as u64,
             reason,
         };
         let size = codec::encode(proof).len();
@@ -280,6 +308,13 @@ pub(super) fn submit_proofs(
             .verify(&config, &blob, draw)
             .map_err(|e| failed(e.to_string()))?;
     }
+    let done = usize::from(done) + proofs.len();
+    if done < draws.len() {
+        round.progress.insert(node, done as u16);
+        o.put_challenge_round(round);
+        return Ok(());
+    }
+    round.progress.remove(&node);
     round.passed.insert(node);
     o.put_challenge_round(round);
     o.events.push(Event::Epoch(EpochEvent::StorageProved {

@@ -15,6 +15,7 @@
 //! | `0x09` proposals | id (u64 BE) | [`Proposal`] |
 //! | `0x0a` challenge round | (none) | [`ChallengeRound`] (the current epoch's) |
 //! | `0x0b` challenge blobs | chunk (u32 BE) | `Vec<BlobId>`: ids `chunk × 65536 ..` of the live-blob snapshot |
+//! | `0x0c` last challenge round | (none) | [`ChallengeRound`] (the last settled one, kept after the next starts) |
 //!
 //! The snapshot is cut in chunks of [`CHALLENGE_CHUNK`] ids (2 MiB each) so that no value
 //! nears [`MAX_VALUE_BYTES`] however many blobs are live; it is written once per epoch, apart
@@ -72,6 +73,7 @@ pub(crate) enum Key {
     Proposal(u64),
     ChallengeRound,
     ChallengeBlobs(u32),
+    ChallengeLast,
 }
 
 const ACCOUNTS: u8 = 1;
@@ -85,6 +87,7 @@ const NEXT_COMMITTEE: u8 = 8;
 const PROPOSALS: u8 = 9;
 const CHALLENGE_ROUND: u8 = 10;
 const CHALLENGE_BLOBS: u8 = 11;
+const CHALLENGE_LAST: u8 = 12;
 
 impl Key {
     fn to_bytes(self) -> Vec<u8> {
@@ -104,6 +107,7 @@ impl Key {
                 (PROPOSALS, &pid)
             }
             Key::ChallengeRound => (CHALLENGE_ROUND, &[]),
+            Key::ChallengeLast => (CHALLENGE_LAST, &[]),
             Key::ChallengeBlobs(c) => {
                 cid = c.to_be_bytes();
                 (CHALLENGE_BLOBS, &cid)
@@ -131,6 +135,7 @@ impl Key {
                 <[u8; 8]>::try_from(rest).map_err(|_| bad())?,
             ))),
             Some((&CHALLENGE_ROUND, [])) => Ok(Key::ChallengeRound),
+            Some((&CHALLENGE_LAST, [])) => Ok(Key::ChallengeLast),
             Some((&CHALLENGE_BLOBS, rest)) => Ok(Key::ChallengeBlobs(u32::from_be_bytes(
                 <[u8; 4]>::try_from(rest).map_err(|_| bad())?,
             ))),
@@ -163,6 +168,7 @@ impl State {
             Key::NextCommittee => enc(self.next_committee.as_ref()),
             Key::Proposal(p) => enc(self.proposals.get(&p)),
             Key::ChallengeRound => enc(self.challenge.as_ref()),
+            Key::ChallengeLast => enc(self.challenge_last.as_ref()),
             Key::ChallengeBlobs(c) => {
                 let chunk = self
                     .challenge_blobs
@@ -207,7 +213,7 @@ impl State {
                 Key::NextCommittee,
             ])
             .chain(self.proposals.keys().map(|p| Key::Proposal(*p)))
-            .chain([Key::ChallengeRound])
+            .chain([Key::ChallengeRound, Key::ChallengeLast])
             .chain((0..self.challenge_chunks()).map(Key::ChallengeBlobs));
         keys.filter_map(|k| self.value_of(k).map(|v| (k.to_bytes(), v)))
             .collect()
@@ -228,6 +234,7 @@ impl State {
         let mut next_committee = None;
         let mut proposals = BTreeMap::new();
         let mut challenge = None;
+        let mut challenge_last = None;
         let mut chunks: BTreeMap<u32, Vec<BlobId>> = BTreeMap::new();
         for (k, v) in entries {
             match Key::from_bytes(&k)? {
@@ -251,6 +258,7 @@ impl State {
                     proposals.insert(p, dec::<Proposal>(&k, &v)?);
                 }
                 Key::ChallengeRound => challenge = Some(dec::<ChallengeRound>(&k, &v)?),
+                Key::ChallengeLast => challenge_last = Some(dec::<ChallengeRound>(&k, &v)?),
                 Key::ChallengeBlobs(c) => {
                     chunks.insert(c, dec::<Vec<BlobId>>(&k, &v)?);
                 }
@@ -285,6 +293,7 @@ impl State {
             proposals,
             challenge,
             challenge_blobs,
+            challenge_last,
             dirty: Default::default(),
             block_events: Vec::new(),
         })

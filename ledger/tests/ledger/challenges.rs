@@ -1,7 +1,7 @@
 //! Storage challenges on the ledger: the live-blob snapshot and seed of each epoch, proofs
 //! made from real encoded blobs, refusals, settlement and forfeited rewards.
 
-use floe_common::challenge::{StorageProof, challenged_sliver, challenges};
+use floe_common::challenge::{StorageProof, challenged_sliver, challenges, snapshot_root};
 use floe_common::encoding::encode_blob;
 use floe_common::{EncodedBlob, EncodingConfig, Epoch, Frost, NodeId};
 use floe_ledger::state::challenge::challenge_seed;
@@ -101,6 +101,7 @@ pub fn honest_proofs(net: &Net, i: usize, blobs: &[EncodedBlob]) -> Vec<StorageP
 pub fn submit_kind(net: &Net, proofs: Vec<StorageProof>) -> TxKind {
     TxKind::SubmitStorageProofs {
         epoch: net.state.epoch(),
+        first: 0,
         proofs,
     }
 }
@@ -151,6 +152,11 @@ fn epoch_one(k: u16, window_ms: u64) -> (Net, Vec<EncodedBlob>) {
             seed,
             k,
             live_blobs: 3,
+            snapshot_root: snapshot_root(&{
+                let mut ids: Vec<_> = blobs.iter().map(EncodedBlob::blob_id).collect();
+                ids.sort();
+                ids
+            }),
             closes_ms: GENESIS_MS + EPOCH_MS + window_ms.min(EPOCH_MS),
         }))
     );
@@ -275,6 +281,10 @@ fn adv_challenges_cannot_precompute() {
     let proofs = honest_proofs(&net, 2, &blobs);
     net.block_at(GENESIS_MS + 2 * EPOCH_MS);
     assert_eq!(net.state.epoch(), Epoch(2));
+    // Epoch 1's settled round stays readable after epoch 2's starts.
+    let last = net.state.last_challenge_round().unwrap();
+    assert!(last.epoch == Epoch(1) && last.settled);
+    assert_eq!(net.state.challenge_round().unwrap().epoch, Epoch(2));
     net.reject_key(
         &node_key(2),
         submit_kind(&net, proofs.clone()),
@@ -284,6 +294,7 @@ fn adv_challenges_cannot_precompute() {
         &node_key(2),
         TxKind::SubmitStorageProofs {
             epoch: Epoch(1),
+            first: 0,
             proofs,
         },
         "wrong_epoch",
@@ -305,19 +316,54 @@ fn adv_proofs_outside_the_window_are_refused() {
 }
 
 #[test]
-fn adv_submissions_need_a_member_and_one_proof_per_draw() {
+fn adv_submissions_need_a_member_and_proofs_in_draw_order() {
     let (mut net, blobs) = epoch_one(3, EPOCH_MS / 2);
     let proofs = honest_proofs(&net, 1, &blobs);
     // A user (not a node key) cannot submit for anyone.
     net.reject(0, submit_kind(&net, proofs.clone()), "not_committee_member");
-    let mut short = proofs.clone();
-    short.pop();
-    net.reject_key(&node_key(1), submit_kind(&net, short), "wrong_proof_count");
     let mut long = proofs.clone();
     long.push(proofs[0].clone());
     net.reject_key(&node_key(1), submit_kind(&net, long), "wrong_proof_count");
-    net.exec_key(&node_key(1), submit_kind(&net, proofs))
+    net.reject_key(
+        &node_key(1),
+        submit_kind(&net, Vec::new()),
+        "wrong_proof_count",
+    );
+    // In two transactions, in order: the first half, then the rest.
+    let half = proofs.len() / 2;
+    let part = |first: usize, proofs: &[StorageProof]| TxKind::SubmitStorageProofs {
+        epoch: Epoch(1),
+        first: first as u16,
+        proofs: proofs.to_vec(),
+    };
+    net.reject_key(
+        &node_key(1),
+        part(half, &proofs[half..]),
+        "proof_out_of_order",
+    );
+    net.exec_key(&node_key(1), part(0, &proofs[..half]))
         .unwrap();
+    assert!(
+        !net.state
+            .challenge_round()
+            .unwrap()
+            .passed
+            .contains(&nid(1))
+    );
+    // The same first half again is a replay.
+    net.reject_key(&node_key(1), part(0, &proofs[..half]), "proof_out_of_order");
+    // The second half must prove the draws it claims: the first half again does not.
+    net.reject_key(&node_key(1), part(half, &proofs[..half]), "proof_failed");
+    net.exec_key(&node_key(1), part(half, &proofs[half..]))
+        .unwrap();
+    assert!(
+        net.state
+            .challenge_round()
+            .unwrap()
+            .passed
+            .contains(&nid(1))
+    );
+    net.reject_key(&node_key(1), part(0, &proofs), "already_proved");
 }
 
 #[test]

@@ -472,6 +472,23 @@ impl LedgerClient {
         Self::optional(self.get(&format!("/v1/committee?epoch={}", epoch.0)).await)
     }
 
+    /// The storage challenges of the current epoch and the last settled round.
+    pub async fn challenges(&self) -> Result<crate::rpc::ChallengesResponse, ClientError> {
+        self.get("/v1/challenges").await
+    }
+
+    /// The blobs of `ranks` in the current round's snapshot, with their Merkle paths (check
+    /// them with [`floe_common::challenge::RankedBlob::verify`] against the root of a
+    /// verified `ChallengesStarted` event). At most [`crate::rpc::MAX_CHALLENGE_RANKS`].
+    pub async fn challenge_blobs(
+        &self,
+        ranks: &[u64],
+    ) -> Result<crate::rpc::ChallengeBlobsResponse, ClientError> {
+        let ranks: Vec<String> = ranks.iter().map(u64::to_string).collect();
+        self.get(&format!("/v1/challenges/blobs?ranks={}", ranks.join(",")))
+            .await
+    }
+
     /// Every governance proposal, by id.
     pub async fn proposals(&self) -> Result<Vec<crate::objects::Proposal>, ClientError> {
         let r: crate::rpc::ProposalsResponse = self.get("/v1/proposals").await?;

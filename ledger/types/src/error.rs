@@ -372,12 +372,20 @@ pub enum TxError {
     /// The node's proofs for this epoch were already accepted.
     #[error("node {0} already proved its storage challenges this epoch")]
     AlreadyProved(NodeId),
-    /// Not one proof per draw.
-    #[error("{got} storage proofs for {expected} challenges")]
+    /// No proof, or more proofs than draws left.
+    #[error("{got} storage proofs for {expected} challenges left")]
     WrongProofCount {
-        /// Draws.
+        /// Draws not yet proved.
         expected: u64,
         /// Proofs sent.
+        got: u64,
+    },
+    /// Proofs that do not start at the first unproved draw.
+    #[error("storage proofs start at draw {got}, the next unproved draw is {expected}")]
+    ProofOutOfOrder {
+        /// The first unproved draw.
+        expected: u64,
+        /// Where the proofs start.
         got: u64,
     },
     /// A storage proof does not answer its draw.
@@ -456,6 +464,7 @@ impl TxError {
             TxError::ChallengeWindowClosed { .. } => "challenge_window_closed",
             TxError::AlreadyProved(_) => "already_proved",
             TxError::WrongProofCount { .. } => "wrong_proof_count",
+            TxError::ProofOutOfOrder { .. } => "proof_out_of_order",
             TxError::ProofFailed { .. } => "proof_failed",
             TxError::Overflow { .. } => "overflow",
         }

@@ -308,6 +308,10 @@ pub enum EpochEvent {
         k: u16,
         /// Live blobs ranked.
         live_blobs: u64,
+        /// Merkle root over the ranked blob ids
+        /// ([`floe_common::challenge::snapshot_root`]): a prover checks the blob of each drawn
+        /// rank against it.
+        snapshot_root: floe_common::Digest,
         /// Proofs are accepted in blocks before this time.
         closes_ms: u64,
     },

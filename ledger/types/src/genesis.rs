@@ -48,9 +48,9 @@ pub struct Params {
 
 /// Default storage challenges per node and epoch.
 pub const DEFAULT_CHALLENGES_PER_NODE: u16 = 10;
-/// Most storage challenges per node and epoch: the proofs must fit one transaction
-/// ([`crate::tx::MAX_PROOFS_TX_BYTES`]) even for the largest symbols.
-pub const MAX_CHALLENGES_PER_NODE: u16 = 15;
+/// Most storage challenges per node and epoch (a node's proofs may take several transactions,
+/// each at most [`crate::tx::MAX_PROOFS_TX_BYTES`]; this bounds the ledger's work per member).
+pub const MAX_CHALLENGES_PER_NODE: u16 = 64;
 /// Default challenge window: 30 minutes of block time.
 pub const DEFAULT_CHALLENGE_WINDOW_MS: u64 = 30 * 60 * 1000;
 
@@ -383,7 +383,7 @@ impl Genesis {
         if p.challenges_per_node > MAX_CHALLENGES_PER_NODE {
             return Err(invalid(
                 "challenges_per_node",
-                "must be at most MAX_CHALLENGES_PER_NODE (15)",
+                "must be at most MAX_CHALLENGES_PER_NODE (64)",
             ));
         }
         if p.challenge_window_ms == 0 {

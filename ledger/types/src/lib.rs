@@ -35,7 +35,8 @@ pub use committee::{ApportionError, active_set, apportion, assign_shards, transi
 pub use error::{TxError, TxFailure};
 pub use events::{Effects, EpochEvent, Event, MemberShards, NodeReward, ShardMove};
 pub use genesis::{
-    FaucetParams, Genesis, GenesisBuilder, GenesisError, GenesisNode, GenesisValidator, Params,
+    DEFAULT_CHALLENGES_PER_NODE, FaucetParams, Genesis, GenesisBuilder, GenesisError, GenesisNode,
+    GenesisValidator, MAX_CHALLENGES_PER_NODE, Params,
 };
 pub use objects::{
     Account, BlobIdInfo, BlobObject, ChallengeRound, CommitteeState, EpochAccount, EpochState,

@@ -462,10 +462,15 @@ pub struct ChallengeRound {
     pub k: u16,
     /// Live, certified, valid blobs at the epoch's start (the ranks drawn from).
     pub live_blobs: u64,
+    /// Merkle root over their ids in rank order
+    /// ([`floe_common::challenge::snapshot_root`]).
+    pub snapshot_root: Digest,
     /// Proofs are accepted in blocks with time `< closes_ms`.
     pub closes_ms: u64,
     /// Members whose proofs all verified (or who had nothing to prove, once settled).
     pub passed: BTreeSet<NodeId>,
+    /// Members part way through their proofs: the draws accepted so far (a prefix).
+    pub progress: BTreeMap<NodeId, u16>,
     /// Members that did not prove by the window's end (set when settled).
     pub failed: BTreeSet<NodeId>,
     /// Whether the window closed and the results are final.

@@ -656,3 +656,33 @@ mod tests {
         refuse(&evidence, &blob, &record(4, vec![registered]));
     }
 }
+
+/// Most ranks in one `GET /v1/challenges/blobs` request (a node asks for its draws' blobs,
+/// at most [`crate::genesis::MAX_CHALLENGES_PER_NODE`]).
+pub const MAX_CHALLENGE_RANKS: usize = 64;
+
+/// `GET /v1/challenges`: the storage challenges of the current epoch and the last settled
+/// round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengesResponse {
+    /// The current epoch.
+    pub epoch: Epoch,
+    /// The current epoch's round (none in epoch 0 or while challenges are disabled).
+    pub current: Option<crate::objects::ChallengeRound>,
+    /// The last settled round before it.
+    pub last: Option<crate::objects::ChallengeRound>,
+}
+
+/// `GET /v1/challenges/blobs?ranks=…`: the blobs of some ranks of the current round's
+/// snapshot, each with its path to the round's `snapshot_root`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeBlobsResponse {
+    /// The round's epoch.
+    pub epoch: Epoch,
+    /// Blobs in the snapshot.
+    pub live_blobs: u64,
+    /// The snapshot's Merkle root (also in the round's `ChallengesStarted` event).
+    pub snapshot_root: Digest,
+    /// One entry per rank asked, in the order asked.
+    pub blobs: Vec<floe_common::challenge::RankedBlob>,
+}

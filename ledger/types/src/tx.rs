@@ -22,8 +22,8 @@ use crate::error::TxError;
 /// about 64 KiB of signatures, so it fits with room to spare.
 pub const MAX_TX_BYTES: usize = 128 * 1024;
 /// Largest encoded [`SignedTransaction`] carrying [`TxKind::SubmitStorageProofs`]: 1 MiB, room
-/// for [`crate::genesis::MAX_CHALLENGES_PER_NODE`] proofs of the largest symbols
-/// ([`StorageProof::max_encoded_len`] is below 67 KiB for any shard count).
+/// for 15 proofs of the largest symbols ([`StorageProof::max_encoded_len`] is below 67 KiB for
+/// any shard count) and for hundreds of typical ones; more proofs take more transactions.
 pub const MAX_PROOFS_TX_BYTES: usize = 1 << 20;
 /// Longest node name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
@@ -278,13 +278,16 @@ pub enum TxKind {
         epoch: Epoch,
     },
     /// A member of the current committee proves its storage challenges of `epoch` (sender: the
-    /// account of the node's protocol key): `proofs[i]` answers draw `i`
-    /// ([`floe_common::challenge::challenges`] over the epoch's seed and live blobs). Accepted
-    /// once per node and epoch, within the challenge window.
+    /// account of the node's protocol key): `proofs[i]` answers draw `first + i`
+    /// ([`floe_common::challenge::challenges`] over the epoch's seed and live blobs). The
+    /// proofs may come in several transactions, in draw order (`first` is the number already
+    /// accepted), within the challenge window; the member has proved when the last draw is.
     SubmitStorageProofs {
         /// The current epoch.
         epoch: Epoch,
-        /// One proof per draw, in draw order.
+        /// The draw `proofs[0]` answers: the count of this epoch's proofs already accepted.
+        first: u16,
+        /// One proof per draw from `first` on, in draw order (at least one).
         proofs: Vec<StorageProof>,
     },
     /// Proposes a governance change (sender: the owner or key account of a current committee
@@ -637,6 +640,7 @@ mod tests {
             &k,
             memo(TxKind::SubmitStorageProofs {
                 epoch: Epoch(1),
+                first: 0,
                 proofs: vec![proof; 3],
             }),
             "c",

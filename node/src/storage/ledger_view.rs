@@ -6,12 +6,12 @@
 //! cursor, the blob states, the sync queue and the epoch record always agree, and following
 //! resumes at the next block. The tip's height is the follower's cursor; it is stored once.
 
-use floe_common::{BlobId, Epoch, NodeId};
+use floe_common::{BlobId, Digest, Epoch, NodeId};
 use floe_ledger_types::{MemberShards, ShardMove};
 use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
-use super::schema::{BLOBS, EPOCH_RECORD, LEDGER_TIP, PENDING};
+use super::schema::{BLOBS, CHALLENGE_RECORD, EPOCH_RECORD, LEDGER_TIP, PENDING};
 use super::{Storage, StorageError};
 use crate::blob_state::BlobState;
 
@@ -43,6 +43,48 @@ pub struct EpochRecord {
     pub moves: Vec<ShardMove>,
     /// Members whose `EpochSyncDone` the ledger counted in this epoch (`ShardsSynced`).
     pub synced: Vec<NodeId>,
+}
+
+/// The latest storage challenge round, from the ledger's verified `ChallengesStarted` event,
+/// and its results once the ledger settled it (`ChallengeResults`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeRecord {
+    /// The challenged epoch.
+    pub epoch: Epoch,
+    /// The draws' seed.
+    pub seed: Digest,
+    /// Draws per member.
+    pub k: u16,
+    /// Blobs in the round's snapshot.
+    pub live_blobs: u64,
+    /// Merkle root over the snapshot's blob ids, by rank.
+    pub snapshot_root: Digest,
+    /// Proofs count in blocks before this time (ms).
+    pub closes_ms: u64,
+    /// Members whose proofs the ledger accepted (`StorageProved`).
+    pub proved: Vec<NodeId>,
+    /// The latest settled results: this round's once settled, until then the previous
+    /// round's (a round settles in the block that starts the next one, so they are kept
+    /// across it).
+    pub settled: Option<SettledRound>,
+}
+
+/// The results of a settled challenge round (`ChallengeResults`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettledRound {
+    /// The round's epoch.
+    pub epoch: Epoch,
+    /// Members that proved or had nothing to prove.
+    pub passed: Vec<NodeId>,
+    /// Members that did not prove: they forfeit the epoch's rewards.
+    pub failed: Vec<NodeId>,
+}
+
+impl ChallengeRecord {
+    /// Whether this round's results are in.
+    pub fn is_settled(&self) -> bool {
+        self.settled.as_ref().is_some_and(|s| s.epoch == self.epoch)
+    }
 }
 
 impl EpochRecord {
@@ -79,6 +121,11 @@ impl Storage {
         Ok(LEDGER_TIP.get(self)?.unwrap_or_default())
     }
 
+    /// The latest storage challenge round followed, if any.
+    pub fn challenge_record(&self) -> Result<Option<ChallengeRecord>, StorageError> {
+        CHALLENGE_RECORD.get(self)
+    }
+
     /// The latest epoch change followed, if any.
     pub fn epoch_record(&self) -> Result<Option<EpochRecord>, StorageError> {
         EPOCH_RECORD.get(self)
@@ -86,17 +133,21 @@ impl Storage {
 
     /// Writes the blob states changed by ledger block `tip` (`None` deletes), queues the blobs
     /// it certified for sync, records the block's epoch change if any, and moves the ledger
-    /// cursor to `tip`, atomically.
+    /// cursor to `tip`, atomically; with them the block's changed challenge round, if any.
     pub fn apply_block_events(
         &self,
         tip: LedgerTip,
         updates: &[(BlobId, Option<BlobState>)],
         certified: &[BlobId],
         epoch_change: Option<&EpochRecord>,
+        challenge: Option<&ChallengeRecord>,
     ) -> Result<(), StorageError> {
         let mut batch = WriteBatch::default();
         if let Some(record) = epoch_change {
             EPOCH_RECORD.put(self, &mut batch, record);
+        }
+        if let Some(record) = challenge {
+            CHALLENGE_RECORD.put(self, &mut batch, record);
         }
         for id in certified {
             PENDING.put(self, &mut batch, id, &());

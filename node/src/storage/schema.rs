@@ -16,7 +16,7 @@ use rocksdb::WriteBatch;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::ledger_view::{EpochRecord, LedgerTip};
+use super::ledger_view::{ChallengeRecord, EpochRecord, LedgerTip};
 use super::stats::StorageStats;
 use super::{Corruption, Storage, StorageError};
 use crate::blob_state::BlobState;
@@ -225,6 +225,9 @@ pub(super) const LEDGER_TIP: NodeEntry<LedgerTip> = NodeEntry::named("ledger_tip
 pub(super) const STATS: NodeEntry<StorageStats> = NodeEntry::named("stats");
 /// The latest epoch change followed ([`EpochRecord`]).
 pub(super) const EPOCH_RECORD: NodeEntry<EpochRecord> = NodeEntry::named("epoch_record");
+/// The latest storage challenge round followed ([`ChallengeRecord`]).
+pub(super) const CHALLENGE_RECORD: NodeEntry<ChallengeRecord> =
+    NodeEntry::named("challenge_record");
 /// The epoch whose `EpochSyncDone` the node has sent.
 pub(super) const SYNC_REPORTED: NodeEntry<Epoch> = NodeEntry::named("sync_reported_epoch");
 

@@ -145,6 +145,16 @@ fn block_events_and_cursor_commit_together() {
         end_epoch: floe_common::Epoch(5),
         ..BlobState::default()
     };
+    let round = ChallengeRecord {
+        epoch: floe_common::Epoch(1),
+        seed: floe_common::Digest([4; 32]),
+        k: 10,
+        live_blobs: 1,
+        snapshot_root: floe_common::Digest([5; 32]),
+        closes_ms: 99,
+        proved: Vec::new(),
+        settled: None,
+    };
     {
         let st = Storage::open(dir.path(), config(), StorageOptions::default()).unwrap();
         assert_eq!(st.ledger_height().unwrap(), None);
@@ -157,6 +167,7 @@ fn block_events_and_cursor_commit_together() {
             },
             &[(a, Some(state.clone())), (b, Some(state.clone()))],
             &[a],
+            None,
             None,
         )
         .unwrap();
@@ -176,6 +187,7 @@ fn block_events_and_cursor_commit_together() {
                 moves: Vec::new(),
                 synced: Vec::new(),
             }),
+            Some(&round),
         )
         .unwrap();
     }
@@ -188,6 +200,7 @@ fn block_events_and_cursor_commit_together() {
         st.epoch_record().unwrap().unwrap().previous_epoch,
         floe_common::Epoch(0)
     );
+    assert_eq!(st.challenge_record().unwrap(), Some(round));
     assert_eq!(st.blob_states(&BlobId([0; 32]), 10).unwrap().len(), 1);
     assert_eq!(st.pending_blobs(&BlobId([0; 32]), 10).unwrap(), vec![a]);
     assert_eq!(st.blob_state(&a).unwrap(), Some(state));
