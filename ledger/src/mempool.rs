@@ -11,6 +11,9 @@
 //!   (`fees_not_covered`). A faucet call, which pays its fee from what it mints, is the one
 //!   exception, and only at the account's next nonce with nothing else pending, on a chain
 //!   with a faucet (`faucet_disabled`);
+//! - storage proofs (the one kind up to 1 MiB) come from the key account of a member of the
+//!   current committee (`not_committee_member`), so nobody else buys a megabyte of block
+//!   space for one fee;
 //! - the sender has fewer than [`MempoolConfig::max_per_sender`] transactions pending
 //!   (`sender_limit`), and the pool is under [`MempoolConfig::capacity`] transactions and
 //!   [`MempoolConfig::max_bytes`] encoded bytes (`mempool_full`).
@@ -117,6 +120,9 @@ pub enum MempoolError {
     /// A faucet call on a chain without a faucet.
     #[error("this chain has no faucet")]
     FaucetDisabled,
+    /// Storage proofs from an account that is not a current committee member's key.
+    #[error("only a current committee member's key account submits storage proofs")]
+    NotCommitteeMember,
 }
 
 impl MempoolError {
@@ -132,6 +138,7 @@ impl MempoolError {
             MempoolError::FeesNotCovered { .. } => "fees_not_covered",
             MempoolError::SenderLimit(_) => "sender_limit",
             MempoolError::FaucetDisabled => "faucet_disabled",
+            MempoolError::NotCommitteeMember => "not_committee_member",
         }
     }
 }
@@ -233,6 +240,15 @@ impl Mempool {
         }
         if self.by_sender.contains_key(&(sender, nonce)) {
             return Err(MempoolError::NonceTaken(nonce));
+        }
+        if matches!(t.kind, TxKind::SubmitStorageProofs { .. })
+            && !state
+                .committee()
+                .members()
+                .iter()
+                .any(|m| Address::of(&m.public_key) == sender)
+        {
+            return Err(MempoolError::NotCommitteeMember);
         }
         let load = self.load.get(&sender).copied().unwrap_or_default();
         if load.count >= self.config.max_per_sender {
@@ -481,6 +497,28 @@ mod tests {
 
     fn code(r: Result<Admission, MempoolError>) -> &'static str {
         r.map_or_else(|e| e.code(), |_| "admitted")
+    }
+
+    #[test]
+    fn adv_storage_proofs_only_from_committee_members() {
+        let s = state(true);
+        let mut pool = Mempool::new(MempoolConfig::default());
+        let proofs = |signer| {
+            tx(
+                signer,
+                0,
+                MIN_FEE,
+                TxKind::SubmitStorageProofs {
+                    epoch: floe_common::Epoch(0),
+                    first: 0,
+                    proofs: Vec::new(),
+                },
+            )
+        };
+        // A funded account that is no member's key cannot queue a (up to 1 MiB) proof.
+        assert_eq!(code(pool.insert(proofs(2), &s)), "not_committee_member");
+        // The member's key account passes that rule (and then needs its fee like anyone).
+        assert_eq!(code(pool.insert(proofs(60), &s)), "fees_not_covered");
     }
 
     #[test]

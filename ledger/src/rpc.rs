@@ -12,6 +12,8 @@
 //! | `GET /v1/committee[?epoch=E]`     | current committee, or the previous/next one of epoch E |
 //! | `GET /v1/system`                  | parameters, prices, capacity, epoch state and timing, tip |
 //! | `GET /v1/proposals`, `/v1/proposals/{id}` | governance proposals                          |
+//! | `GET /v1/challenges`              | storage challenges: current round, last settled round  |
+//! | `GET /v1/challenges/blobs?ranks=` | the current round's blobs of those ranks, with Merkle paths to its `snapshot_root` |
 //! | `GET /v1/events`                  | `?after=H:I&limit=&wait_ms=` event log                 |
 //! | `GET /v1/blocks/{height\|latest}?wait_ms=N` | block record (JSON, or BCS with `Accept: application/octet-stream`); the next height long-polls up to `wait_ms` |
 //! | `GET /v1/validators`, `/v1/genesis`, `/v1/health` | chain metadata                         |
@@ -147,7 +149,8 @@ impl From<SubmitError> for ApiError {
             SubmitError::Mempool(
                 MempoolError::FeeTooLow { .. }
                 | MempoolError::FeesNotCovered { .. }
-                | MempoolError::FaucetDisabled,
+                | MempoolError::FaucetDisabled
+                | MempoolError::NotCommitteeMember,
             ) => StatusCode::UNPROCESSABLE_ENTITY,
             SubmitError::Mempool(MempoolError::NonceTaken(_))
             | SubmitError::Mempool(MempoolError::AlreadyCommitted(_))

@@ -341,6 +341,11 @@ async fn challenges_cannot_precompute() {
     for e in &answer.blobs {
         e.verify(&round.snapshot_root, round.live_blobs).unwrap();
     }
+    let beyond = ledger
+        .challenge_blobs(&[round.live_blobs])
+        .await
+        .unwrap_err();
+    assert_eq!(beyond.code(), Some("unknown_rank"), "{beyond}");
     let prove = |blob_id: &BlobId, d: &floe_common::challenge::Challenge| {
         let enc = &blobs[blob_id];
         let (pair, _) = challenged_sliver(d, blob_id, SHARDS);

@@ -1,7 +1,7 @@
 //! Network information for `floe info`: parameters, prices, epoch timing and the committee.
 
 use floe_common::{Committee, CommitteeMember, Epoch, Frost, NodeId, ShardIndex};
-use floe_ledger_types::rpc::{CommitteeResponse, SystemInfo};
+use floe_ledger_types::rpc::{ChallengesResponse, CommitteeResponse, SystemInfo};
 use floe_ledger_types::{Proposal, ProposalStatus};
 use serde::Serialize;
 
@@ -56,6 +56,9 @@ pub struct NetworkInfo {
     pub committee_epoch: Epoch,
     /// The committee, in certificate order.
     pub committee: Vec<CommitteeNode>,
+    /// Storage challenges: the current round (who proved so far) and the last settled one
+    /// (who passed and who failed).
+    pub challenges: ChallengesResponse,
 }
 
 impl Floe {
@@ -79,6 +82,7 @@ impl Floe {
             .into_iter()
             .filter(|p| p.status == ProposalStatus::Open)
             .collect();
+        let challenges = self.ledger.challenges().await.map_err(err)?;
         let members = committee
             .members
             .into_iter()
@@ -106,6 +110,7 @@ impl Floe {
             system,
             committee_epoch: committee.epoch,
             committee: members,
+            challenges,
         })
     }
 }

@@ -9,7 +9,7 @@
 //!   [`MAX_PROPOSAL_EPOCHS`]; the change must be valid on its own (epoch length
 //!   1 ms..=1 year, `max_epochs_ahead` 1..=10000, active set ≥ 1, shard cap ≥ 1, with
 //!   `active_set_size × max_shards_per_node ≥ n_shards`; a slashed node must exist;
-//!   `challenges_per_node` 0..=15; challenge window 1 ms..=1 year). Ids are
+//!   `challenges_per_node` 0..=64; challenge window 1 ms..=1 year). Ids are
 //!   sequential from 0. Proposing does not vote.
 //! - **Vote** `{ proposal, approve }`: records the vote of every current committee member the
 //!   sender controls (a later vote replaces an earlier one). The tally counts the *current*

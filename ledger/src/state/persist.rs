@@ -332,6 +332,7 @@ mod tests {
             Key::ChallengeRound,
             Key::ChallengeBlobs(0),
             Key::ChallengeBlobs(7),
+            Key::ChallengeLast,
         ];
         let mut bytes: Vec<Vec<u8>> = keys.iter().map(|k| k.to_bytes()).collect();
         for (k, b) in keys.iter().zip(&bytes) {
@@ -340,7 +341,8 @@ mod tests {
         let sorted = bytes.clone();
         bytes.sort();
         assert_eq!(bytes, sorted);
-        assert!(Key::from_bytes(&[12]).is_err());
+        assert!(Key::from_bytes(&[13]).is_err());
+        assert!(Key::from_bytes(&[12, 0]).is_err());
         assert!(Key::from_bytes(&[11, 0]).is_err());
         assert!(Key::from_bytes(&[9, 1]).is_err());
         assert!(Key::from_bytes(&[1, 2]).is_err());

@@ -1062,3 +1062,38 @@ async fn metrics_count_blocks_outcomes_and_requests() {
     assert!(text.contains("floe_ledger_rpc_request_seconds_bucket{"));
     node.stop().await;
 }
+
+#[tokio::test]
+async fn adv_challenge_queries_are_refused() {
+    let node = Node::start_alone().await;
+    let client = node.client();
+    make_block(&node.ledger);
+    // Epoch 0 has no round: none to show, no blob to rank.
+    let rounds = client.challenges().await.unwrap();
+    assert!(rounds.current.is_none() && rounds.last.is_none());
+    let err = client.challenge_blobs(&[0]).await.unwrap_err();
+    assert_eq!(err.code(), Some("no_challenges"), "{err}");
+    // Malformed or oversized rank lists are refused before anything is read.
+    let get = |q: String| {
+        let url = format!("{}/v1/challenges/blobs{q}", node.url);
+        async move {
+            let resp = reqwest::get(url).await.unwrap();
+            let status = resp.status().as_u16();
+            let body: Option<ErrorBody> = serde_json::from_slice(&resp.bytes().await.unwrap()).ok();
+            (status, body.map(|b| b.code))
+        }
+    };
+    let many: Vec<String> = (0..65).map(|i| i.to_string()).collect();
+    for q in [
+        "?ranks=".to_owned(),
+        "?ranks=1,x".to_owned(),
+        "?ranks=-1".to_owned(),
+        "?ranks=99999999999999999999999".to_owned(),
+        format!("?ranks={}", many.join(",")),
+        "?ranks=1&extra=2".to_owned(),
+        String::new(),
+    ] {
+        let (status, code) = get(q.clone()).await;
+        assert_eq!(status, 400, "{q}: {code:?}");
+    }
+}

@@ -133,6 +133,8 @@ async fn cli_json_end_to_end() {
     assert_eq!(info["committee"].as_array().unwrap().len(), 4);
     assert_eq!(info["committee"][0]["name"], "node-1");
     assert!(frost(&info["next_epoch_ms"]) > frost(&info["system"]["genesis_time_ms"]));
+    // Epoch 0 has no storage challenge round yet.
+    assert!(info["challenges"]["current"].is_null() && info["challenges"]["last"].is_null());
 
     // Stake by name; unknown node.
     let staked = json(&config, &["stake", "--node", "node-2", "--amount", "2"], 0).await;
@@ -195,6 +197,12 @@ async fn cli_json_end_to_end() {
         run.stdout
     );
     assert!(run.stdout.contains("node-3"));
+    assert!(
+        run.stdout.contains("CHALLENGES (NOW/LAST)")
+            && run.stdout.contains("Storage challenges: none this epoch"),
+        "{}",
+        run.stdout
+    );
     let run = floe(&["--config", config.to_str().unwrap(), "wallet", "balance"]).await;
     assert!(
         run.stdout.contains("Balance: 48.499995 WAL"),

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use floe_client::{ClientConfig, Floe, FloeError, LedgerTrust, Wallet};
 use floe_common::{Frost, NodeId};
 use floe_ledger_types::Address;
+use floe_ledger_types::ChallengeRound;
 use floe_ledger_types::LedgerClient;
-use floe_ledger_types::rpc::NodeInfo;
+use floe_ledger_types::rpc::{ChallengesResponse, NodeInfo};
 use serde_json::json;
 
 use crate::fail::{CliError, Context, from_floe};
@@ -354,6 +355,7 @@ async fn info(env: &Env) -> Result<Report, CliError> {
                 format!("{:.2}%", f64::from(n.commission) / 100.0),
                 n.shards.len().to_string(),
                 shard_ranges(&n.shards),
+                challenge_status(&info.challenges, &n.node_id),
             ]
         })
         .collect();
@@ -365,9 +367,11 @@ async fn info(env: &Env) -> Result<Report, CliError> {
             "COMMISSION",
             "SHARDS",
             "SHARD INDICES",
+            "CHALLENGES (NOW/LAST)",
         ],
         &rows,
     ));
+    challenges_text(&mut h, &info.challenges, info.committee.len());
     if !info.proposals.is_empty() {
         let _ = writeln!(h, "\nOpen proposals:");
         for p in &info.proposals {
@@ -383,6 +387,57 @@ async fn info(env: &Env) -> Result<Report, CliError> {
         }
     }
     Ok(Report::new(&info, h))
+}
+
+/// A member's storage challenges: this round (`proved`, `pending`, or the settled result) and
+/// the last settled round (`passed`, `failed`), `-` where there is none.
+fn challenge_status(c: &ChallengesResponse, node: &NodeId) -> String {
+    let result = |r: &ChallengeRound| {
+        if r.failed.contains(node) {
+            "failed"
+        } else if r.passed.contains(node) {
+            if r.settled { "passed" } else { "proved" }
+        } else if r.settled {
+            "-"
+        } else {
+            "pending"
+        }
+    };
+    format!(
+        "{}/{}",
+        c.current.as_ref().map_or("-", result),
+        c.last.as_ref().map_or("-", result)
+    )
+}
+
+/// The storage challenge lines of `floe info`.
+fn challenges_text(h: &mut String, c: &ChallengesResponse, members: usize) {
+    match &c.current {
+        Some(r) => {
+            let _ = writeln!(
+                h,
+                "\nStorage challenges (epoch {}): {} per node over {} live blobs; proofs until {}; {} of {members} members {}",
+                r.epoch,
+                r.k,
+                r.live_blobs,
+                time_utc(r.closes_ms),
+                r.passed.len(),
+                if r.settled { "passed" } else { "proved so far" },
+            );
+        }
+        None => {
+            let _ = writeln!(h, "\nStorage challenges: none this epoch");
+        }
+    }
+    if let Some(r) = &c.last {
+        let _ = writeln!(
+            h,
+            "Last round (epoch {}): {} passed, {} failed (their rewards forfeited)",
+            r.epoch,
+            r.passed.len(),
+            r.failed.len()
+        );
+    }
 }
 
 async fn stake(env: &Env, node: &str, amount: Frost) -> Result<Report, CliError> {
@@ -452,4 +507,64 @@ async fn withdraw(env: &Env, node: &str) -> Result<Report, CliError> {
         let _ = writeln!(h, "Balance: {balance}");
     }
     Ok(Report::new(&report, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use floe_common::{Digest, Epoch};
+
+    use super::*;
+
+    fn round(epoch: u32, passed: &[u8], failed: &[u8], settled: bool) -> ChallengeRound {
+        ChallengeRound {
+            epoch: Epoch(epoch),
+            seed: Digest([1; 32]),
+            seed_height: 10,
+            k: 10,
+            live_blobs: 7,
+            snapshot_root: Digest([2; 32]),
+            closes_ms: 0,
+            passed: passed.iter().map(|i| NodeId([*i; 32])).collect(),
+            progress: BTreeMap::new(),
+            failed: failed
+                .iter()
+                .map(|i| NodeId([*i; 32]))
+                .collect::<BTreeSet<_>>(),
+            settled,
+        }
+    }
+
+    #[test]
+    fn challenge_columns_say_who_proved_passed_and_failed() {
+        let c = ChallengesResponse {
+            epoch: Epoch(5),
+            current: Some(round(5, &[1], &[], false)),
+            last: Some(round(4, &[1, 3], &[2], true)),
+        };
+        let status = |i: u8| challenge_status(&c, &NodeId([i; 32]));
+        assert_eq!(status(1), "proved/passed");
+        assert_eq!(status(2), "pending/failed");
+        assert_eq!(status(3), "pending/passed");
+        // Not in the last committee.
+        assert_eq!(status(4), "pending/-");
+        let none = ChallengesResponse {
+            epoch: Epoch(0),
+            current: None,
+            last: None,
+        };
+        assert_eq!(challenge_status(&none, &NodeId([1; 32])), "-/-");
+        let mut text = String::new();
+        challenges_text(&mut text, &c, 3);
+        assert!(
+            text.contains("Storage challenges (epoch 5): 10 per node over 7 live blobs")
+                && text.contains("1 of 3 members proved so far")
+                && text.contains("Last round (epoch 4): 2 passed, 1 failed"),
+            "{text}"
+        );
+        let mut text = String::new();
+        challenges_text(&mut text, &none, 3);
+        assert!(text.contains("none this epoch"), "{text}");
+    }
 }

@@ -12,7 +12,8 @@
 //!   withdraw --node NODE              request, or complete, the withdrawal of your stake
 //!   proposals                         governance proposals
 //!   propose (--epoch-secs N|--max-epochs-ahead N|--min-fee X|--active-set-size N|
-//!            --max-shards-per-node N|--slash-commission NODE) [--deadline-epoch E]
+//!            --max-shards-per-node N|--challenges-per-node K|--challenge-window-secs N|
+//!            --slash-commission NODE) [--deadline-epoch E]
 //!                                     propose a change (committee node owners/keys)
 //!   vote --proposal ID --approve|--reject
 //!                                     vote with the committee nodes you control
@@ -226,6 +227,12 @@ struct ProposeArgs {
     /// New per-node shard cap.
     #[arg(long, value_name = "N", group = "change")]
     max_shards_per_node: Option<u16>,
+    /// New storage challenges per node and epoch (0 turns them off).
+    #[arg(long, value_name = "K", group = "change")]
+    challenges_per_node: Option<u16>,
+    /// New storage challenge window, in seconds after an epoch's start.
+    #[arg(long, value_name = "N", group = "change")]
+    challenge_window_secs: Option<u64>,
     /// Burn the uncollected commission of this node (id or name).
     #[arg(long, value_name = "NODE", group = "change")]
     slash_commission: Option<String>,

@@ -73,6 +73,10 @@ pub async fn propose(env: &Env, args: ProposeArgs) -> Result<Report, CliError> {
         ProposalChange::ActiveSetSize(n)
     } else if let Some(n) = args.max_shards_per_node {
         ProposalChange::MaxShardsPerNode(n)
+    } else if let Some(k) = args.challenges_per_node {
+        ProposalChange::ChallengesPerNode(k)
+    } else if let Some(s) = args.challenge_window_secs {
+        ProposalChange::ChallengeWindowMs(s.saturating_mul(1000))
     } else if let Some(node) = &args.slash_commission {
         let info = floe.resolve_node(node).await.map_err(fail)?;
         ProposalChange::SlashCommission(info.node.node_id)
