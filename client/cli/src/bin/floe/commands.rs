@@ -432,10 +432,15 @@ fn challenges_text(h: &mut String, c: &ChallengesResponse, members: usize) {
     if let Some(r) = &c.last {
         let _ = writeln!(
             h,
-            "Last round (epoch {}): {} passed, {} failed (their rewards forfeited)",
+            "Last round (epoch {}): {} passed, {} failed{}",
             r.epoch,
             r.passed.len(),
-            r.failed.len()
+            r.failed.len(),
+            if r.failed.is_empty() {
+                ""
+            } else {
+                " (their rewards for the epoch are forfeited)"
+            }
         );
     }
 }
