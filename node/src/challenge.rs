@@ -225,7 +225,9 @@ impl Prover {
             return Ok(RoundEnd::Proved);
         }
         let blobs = self.snapshot_blobs(round, &draws).await?;
+        // Every draw is tried, so that one attempt queues every lost sliver for recovery.
         let mut proofs = Vec::with_capacity(draws.len());
+        let mut failure = None;
         for (draw, blob_id) in draws.iter().zip(blobs) {
             let (c, d) = (core.clone(), *draw);
             match tokio::task::spawn_blocking(move || c.prove_challenge(&blob_id, &d)).await? {
@@ -238,9 +240,12 @@ impl Prover {
                             tracing::warn!(%blob_id, error = %e, "cannot queue a challenged blob for recovery");
                         }
                     }
-                    return Err(ProveError::Symbol { blob_id, error });
+                    failure.get_or_insert(ProveError::Symbol { blob_id, error });
                 }
             }
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
         self.submit(round, proofs).await
     }
