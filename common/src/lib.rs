@@ -7,6 +7,7 @@
 //! * [`encoding`]: RedStuff (two-dimensional Reed-Solomon): encode, decode with consistency
 //!   checks, sliver verification, recovery from peers' symbols, inconsistency proofs.
 //! * [`quilt`]: many small files in one blob (the byte layout, patch ids), each readable alone.
+//! * [`site`]: websites recorded on the ledger: the site record, path resolution, names.
 //! * [`crypto`], [`messages`], [`certificate`]: ed25519 keys, intent-tagged signed messages,
 //!   committees and weighted certificates.
 //! * [`challenge`]: storage challenges: the symbols a node must prove it holds, and proofs
@@ -26,6 +27,7 @@ pub mod ids;
 pub mod merkle;
 pub mod messages;
 pub mod quilt;
+pub mod site;
 
 pub use certificate::{
     Certificate, CertificateBuilder, CertificateError, Committee, CommitteeMember, Threshold,
