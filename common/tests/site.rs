@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use floe_common::codec;
 use floe_common::quilt::QuiltPatchId;
 use floe_common::site::{
-    Redirect, SiteChanges, SiteRecord, SiteResource, normalize_path, parse_site_label,
-    site_label, validate_name,
+    Redirect, SiteChanges, SiteRecord, SiteResource, normalize_path, parse_site_label, site_label,
+    validate_name,
 };
 use floe_common::{BlobId, Digest, ObjectId};
 use proptest::prelude::*;
@@ -49,7 +49,11 @@ fn conformance_site_record_bytes() {
     let r = fixture();
     r.validate().unwrap();
     let bytes = codec::encode(&r);
-    assert_eq!(hex::encode(&bytes), PINNED_RECORD, "the site record's BCS changed");
+    assert_eq!(
+        hex::encode(&bytes),
+        PINNED_RECORD,
+        "the site record's BCS changed"
+    );
     assert_eq!(codec::decode::<SiteRecord>(&bytes, LIMIT).unwrap(), r);
     let changes = SiteChanges {
         remove: ["/gone.html".to_owned()].into(),
@@ -131,7 +135,7 @@ proptest! {
     #[test]
     fn records_round_trip(r in record()) {
         let bytes = codec::encode(&r);
-        prop_assert_eq!(codec::decode::<SiteRecord>(&bytes, LIMIT).unwrap(), r.clone());
+        prop_assert_eq!(&codec::decode::<SiteRecord>(&bytes, LIMIT).unwrap(), &r);
         // Validation never panics, whatever the record holds.
         let _ = r.validate();
         // Every path the record accepts resolves without panicking.
@@ -152,7 +156,7 @@ proptest! {
     #[test]
     fn normalized_paths_are_fixed_points(raw in "/[a-z%2e./]{0,24}") {
         if let Ok(p) = normalize_path(&raw) {
-            prop_assert_eq!(normalize_path(&p).unwrap(), p.clone());
+            prop_assert_eq!(&normalize_path(&p).unwrap(), &p);
             prop_assert!(!p.split('/').any(|s| s == ".." || s == "."));
         }
     }

@@ -14,7 +14,8 @@
 //!
 //! Modules: [`coin`], [`storage`] (escrow per epoch, capacity), [`blob`], [`staking`] (pools,
 //! votes, commission, `EpochSyncDone`), [`pricing`] (quantiles), [`governance`], [`epoch`],
-//! [`challenge`] (storage challenges: live-blob snapshot, seed, proofs, forfeiture).
+//! [`challenge`] (storage challenges: live-blob snapshot, seed, proofs, forfeiture), `site`
+//! (sites and names).
 //!
 //! Conservation: `total_supply` (genesis + faucet mints − slashing burns) always equals the
 //! sum of balances, the fee pool, the per-epoch escrow, every pool's active and pending WAL and
@@ -37,6 +38,7 @@ pub mod governance;
 mod overlay;
 mod persist;
 pub mod pricing;
+mod site;
 pub mod staking;
 mod storage;
 
@@ -633,5 +635,14 @@ fn execute(o: &mut Overlay<'_>, sender: Address, kind: &TxKind) -> Result<(), Tx
             deadline_epoch,
         } => governance::propose(o, sender, change, *deadline_epoch),
         TxKind::Vote { proposal, approve } => governance::vote(o, sender, *proposal, *approve),
+        TxKind::CreateSite { record } => site::create_site(o, sender, record),
+        TxKind::UpdateSite { site, changes } => site::update_site(o, sender, *site, changes),
+        TxKind::DeleteSite { site } => site::delete_site(o, sender, *site),
+        TxKind::ClaimName { name, epochs, site } => {
+            site::claim_name(o, sender, name, *epochs, *site)
+        }
+        TxKind::RenewName { name, epochs } => site::renew_name(o, sender, name, *epochs),
+        TxKind::TransferName { name, to } => site::transfer_name(o, sender, name, *to),
+        TxKind::SetNameSite { name, site } => site::set_name_site(o, sender, name, *site),
     }
 }

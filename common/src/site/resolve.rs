@@ -119,9 +119,15 @@ mod tests {
 
     fn site() -> SiteRecord {
         let mut s = SiteRecord::default();
-        for (i, p) in ["/index.html", "/about.html", "/docs/index.html", "/404.html", "/app.html"]
-            .iter()
-            .enumerate()
+        for (i, p) in [
+            "/index.html",
+            "/about.html",
+            "/docs/index.html",
+            "/404.html",
+            "/app.html",
+        ]
+        .iter()
+        .enumerate()
         {
             s.resources.insert((*p).into(), res(i as u32));
         }
@@ -153,9 +159,15 @@ mod tests {
         assert_eq!(served(&s, "/about.html"), Some(("/about.html".into(), 200)));
         assert_eq!(served(&s, "/docs"), Some(("/docs/index.html".into(), 200)));
         assert_eq!(served(&s, "/docs/"), Some(("/docs/index.html".into(), 200)));
-        assert_eq!(served(&s, "/%61bout.html"), Some(("/about.html".into(), 200)));
+        assert_eq!(
+            served(&s, "/%61bout.html"),
+            Some(("/about.html".into(), 200))
+        );
         assert_eq!(served(&s, "/app/x/y"), Some(("/app.html".into(), 200)));
-        assert_eq!(served(&s, "/app/admin/z"), Some(("/about.html".into(), 200)));
+        assert_eq!(
+            served(&s, "/app/admin/z"),
+            Some(("/about.html".into(), 200))
+        );
         assert_eq!(served(&s, "/nope"), Some(("/404.html".into(), 404)));
         assert_eq!(
             s.resolve("/old"),
@@ -164,7 +176,7 @@ mod tests {
                 status: 301
             }
         );
-        let mut bare = s.clone();
+        let mut bare = s;
         bare.not_found = None;
         assert_eq!(bare.resolve("/nope"), Resolved::NotFound);
     }

@@ -10,7 +10,8 @@ use super::objects::{ChallengeRound, EpochAccount, Proposal, derive_object_id};
 
 use super::events::Event;
 use super::objects::{
-    Account, BlobIdInfo, BlobObject, Object, StakedWal, StorageNode, StorageResource, SystemState,
+    Account, BlobIdInfo, BlobObject, Object, SiteObject, StakedWal, StorageNode, StorageResource,
+    SystemState,
 };
 use super::{Key, State};
 use crate::error::TxError;
@@ -315,6 +316,22 @@ impl<'s> Overlay<'s> {
             Object::StakedWal(s) => Self::check_owner(id, s.owner, sender).map(|()| s),
             _ => Err(Self::wrong_type(id, "staked_wal")),
         }
+    }
+
+    /// A site object, owned by `sender` if given.
+    pub fn site(&self, id: &ObjectId, sender: Option<Address>) -> Result<SiteObject, TxError> {
+        match self.object(id)? {
+            Object::Site(s) => Self::check_owner(id, s.owner, sender).map(|()| s),
+            _ => Err(Self::wrong_type(id, "site")),
+        }
+    }
+
+    /// Creates (or replaces) an object at an id fixed by its content, e.g. a name's.
+    pub fn create_object_at(&mut self, id: ObjectId, o: Object) {
+        if !self.base.objects.contains_key(&id) {
+            self.created.push(id);
+        }
+        self.put_object(id, o);
     }
 
     /// Writes an existing object.

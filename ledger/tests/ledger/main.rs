@@ -6,6 +6,7 @@ mod coin;
 mod economics;
 mod genesis;
 mod props;
+mod sites;
 mod staking;
 mod storage;
 mod support;

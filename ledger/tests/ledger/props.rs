@@ -28,6 +28,10 @@ enum Op {
     Withdraw(usize, usize),
     BadNonce(usize, u64),
     Advance(u64),
+    /// Create (or, with a site picked, delete) a site.
+    Site(usize, usize, bool),
+    /// Claim (0), renew (1), transfer (2) or point (3) one of three names.
+    Name(usize, u8, u8, u32, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -56,7 +60,9 @@ fn op() -> impl Strategy<Value = Op> {
         (u.clone(), 0usize..11, 0u64..1_000_000).prop_map(|(a, n, x)| Op::Stake(a, n, x)),
         (u.clone(), pick).prop_map(|(a, p)| Op::RequestWithdrawal(a, p)),
         (u.clone(), pick).prop_map(|(a, p)| Op::Withdraw(a, p)),
-        (u, 1u64..3).prop_map(|(a, d)| Op::BadNonce(a, d)),
+        (u.clone(), 1u64..3).prop_map(|(a, d)| Op::BadNonce(a, d)),
+        (u.clone(), pick, any::<bool>()).prop_map(|(a, p, d)| Op::Site(a, p, d)),
+        (u, 0u8..4, 0u8..3, 0u32..14, pick).prop_map(|(a, k, n, e, p)| Op::Name(a, k, n, e, p)),
         (0u64..2 * EPOCH_MS).prop_map(Op::Advance),
     ]
 }
@@ -82,7 +88,36 @@ fn kind_of(net: &Net, op: &Op) -> Option<(usize, TxKind)> {
     let storage = objects(net, "storage");
     let blobs = objects(net, "blob");
     let staked = objects(net, "staked_wal");
+    let sites = objects(net, "site");
     Some(match *op {
+        Op::Site(a, _, false) => (
+            a,
+            TxKind::CreateSite {
+                record: floe_common::site::SiteRecord::default(),
+            },
+        ),
+        Op::Site(a, p, true) => (
+            a,
+            TxKind::DeleteSite {
+                site: nth(&sites, p),
+            },
+        ),
+        Op::Name(a, k, n, epochs, p) => {
+            let name = format!("name-{n}");
+            let site = (p % 2 == 0).then(|| nth(&sites, p));
+            (
+                a,
+                match k {
+                    0 => TxKind::ClaimName { name, epochs, site },
+                    1 => TxKind::RenewName { name, epochs },
+                    2 => TxKind::TransferName {
+                        name,
+                        to: addr(&user_key(p % 4)),
+                    },
+                    _ => TxKind::SetNameSite { name, site },
+                },
+            )
+        }
         Op::Transfer(a, b, x) => (
             a,
             TxKind::Transfer {

@@ -372,6 +372,23 @@ pub enum TxError {
     /// The node's proofs for this epoch were already accepted.
     #[error("node {0} already proved its storage challenges this epoch")]
     AlreadyProved(NodeId),
+    /// A site record or change that does not validate.
+    #[error("invalid site: {0}")]
+    InvalidSite(String),
+    /// A name that is not a hostname label.
+    #[error("invalid name: {0}")]
+    InvalidName(String),
+    /// A name held by someone until an epoch.
+    #[error("the name {name} is taken until epoch {expires}")]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// When it becomes free.
+        expires: Epoch,
+    },
+    /// A name that nobody holds (never claimed, or expired).
+    #[error("the name {0} is not held (claim it)")]
+    NameNotHeld(String),
     /// No proof, or more proofs than draws left.
     #[error("{got} storage proofs for {expected} challenges left")]
     WrongProofCount {
@@ -466,6 +483,10 @@ impl TxError {
             TxError::WrongProofCount { .. } => "wrong_proof_count",
             TxError::ProofOutOfOrder { .. } => "proof_out_of_order",
             TxError::ProofFailed { .. } => "proof_failed",
+            TxError::InvalidSite(_) => "invalid_site",
+            TxError::InvalidName(_) => "invalid_name",
+            TxError::NameTaken { .. } => "name_taken",
+            TxError::NameNotHeld(_) => "name_not_held",
             TxError::Overflow { .. } => "overflow",
         }
     }

@@ -235,6 +235,63 @@ pub enum Event {
         /// Rewards paid.
         rewards: Frost,
     },
+    /// A site was created.
+    SiteCreated {
+        /// The site object.
+        site: ObjectId,
+        /// Its owner.
+        owner: Address,
+    },
+    /// A site was changed.
+    SiteUpdated {
+        /// The site object.
+        site: ObjectId,
+        /// Its new version.
+        version: u64,
+    },
+    /// A site was deleted.
+    SiteDeleted {
+        /// The site object.
+        site: ObjectId,
+    },
+    /// A name was claimed (or reclaimed after it expired).
+    NameClaimed {
+        /// The name.
+        name: String,
+        /// Its owner.
+        owner: Address,
+        /// The site it names.
+        site: Option<ObjectId>,
+        /// First epoch it is no longer held.
+        expires: Epoch,
+        /// Price paid.
+        cost: Frost,
+    },
+    /// A name was renewed.
+    NameRenewed {
+        /// The name.
+        name: String,
+        /// Its new expiry.
+        expires: Epoch,
+        /// Price paid.
+        cost: Frost,
+    },
+    /// A name changed owner.
+    NameTransferred {
+        /// The name.
+        name: String,
+        /// Previous owner.
+        from: Address,
+        /// New owner.
+        to: Address,
+    },
+    /// A name was pointed at a site (or at nothing).
+    NameSiteSet {
+        /// The name.
+        name: String,
+        /// The site.
+        site: Option<ObjectId>,
+    },
 }
 
 /// The epoch-related events. Emitted by [`crate::State::begin_block`] (block events, no

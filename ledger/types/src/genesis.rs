@@ -44,6 +44,16 @@ pub struct Params {
     /// applies from the next epoch.
     #[serde(default = "default_challenge_window_ms")]
     pub challenge_window_ms: u64,
+    /// Price of holding a site name for one epoch (paid into that epoch's reward escrow).
+    #[serde(default = "default_name_price_per_epoch")]
+    pub name_price_per_epoch: Frost,
+}
+
+/// Default price of a name per epoch: 0.01 WAL.
+pub const DEFAULT_NAME_PRICE_PER_EPOCH: Frost = Frost(10_000_000);
+
+fn default_name_price_per_epoch() -> Frost {
+    DEFAULT_NAME_PRICE_PER_EPOCH
 }
 
 /// Default storage challenges per node and epoch.
@@ -86,6 +96,7 @@ impl Params {
             active_set_size: DEFAULT_ACTIVE_SET_SIZE,
             challenges_per_node: DEFAULT_CHALLENGES_PER_NODE,
             challenge_window_ms: DEFAULT_CHALLENGE_WINDOW_MS,
+            name_price_per_epoch: DEFAULT_NAME_PRICE_PER_EPOCH,
         }
     }
 }

@@ -40,8 +40,9 @@ pub use genesis::{
 };
 pub use objects::{
     Account, BlobIdInfo, BlobObject, ChallengeRound, CommitteeState, EpochAccount, EpochState,
-    FaucetMinted, NodeVotes, Object, Proposal, ProposalChange, ProposalStatus, StakeStatus,
-    StakedWal, StakingPool, StorageNode, StorageResource, SystemState, derive_object_id,
+    FaucetMinted, NameObject, NodeVotes, Object, Proposal, ProposalChange, ProposalStatus,
+    SiteObject, StakeStatus, StakedWal, StakingPool, StorageNode, StorageResource, SystemState,
+    derive_object_id, name_object_id,
 };
 pub use record::{
     BlockRecord, CommittedTx, EventCursor, EventRecord, ResultsError, TxOutcome, TxStatus,

@@ -142,6 +142,41 @@ impl StakedWal {
     }
 }
 
+/// A website: its record maps paths to quilt patches (see `floe_common::site`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteObject {
+    /// Owner: may update and delete it.
+    pub owner: Address,
+    /// Paths, routes, redirects, 404 page, headers.
+    pub record: floe_common::site::SiteRecord,
+    /// 0 when created, +1 per update.
+    pub version: u64,
+    /// Epoch of creation.
+    pub created_epoch: Epoch,
+}
+
+/// A human-readable name, held until `expires` and pointing at a site. Its object id is
+/// [`name_object_id`], so a name is looked up without an index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameObject {
+    /// The name (a hostname label, `floe_common::site::validate_name`).
+    pub name: String,
+    /// Owner: may renew, transfer and point it.
+    pub owner: Address,
+    /// The site it names, if any.
+    pub site: Option<ObjectId>,
+    /// The first epoch in which it is no longer held (anyone may claim it from then on).
+    pub expires: Epoch,
+}
+
+/// The object id of name `name`: `BLAKE3("floe/name/v1" ‖ name)`.
+pub fn name_object_id(name: &str) -> ObjectId {
+    let mut h = blake3::Hasher::new();
+    h.update(b"floe/name/v1");
+    h.update(name.as_bytes());
+    ObjectId(*h.finalize().as_bytes())
+}
+
 /// An owned object on the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Object {
@@ -151,6 +186,10 @@ pub enum Object {
     Blob(BlobObject),
     /// Staked WAL.
     StakedWal(StakedWal),
+    /// A website.
+    Site(SiteObject),
+    /// A name.
+    Name(NameObject),
 }
 
 impl Object {
@@ -160,15 +199,19 @@ impl Object {
             Object::Storage(s) => s.owner,
             Object::Blob(b) => b.owner,
             Object::StakedWal(s) => s.owner,
+            Object::Site(s) => s.owner,
+            Object::Name(n) => n.owner,
         }
     }
 
-    /// The type name (`"storage"`, `"blob"`, `"staked_wal"`).
+    /// The type name (`"storage"`, `"blob"`, `"staked_wal"`, `"site"`, `"name"`).
     pub fn type_name(&self) -> &'static str {
         match self {
             Object::Storage(_) => "storage",
             Object::Blob(_) => "blob",
             Object::StakedWal(_) => "staked_wal",
+            Object::Site(_) => "site",
+            Object::Name(_) => "name",
         }
     }
 

@@ -306,6 +306,54 @@ pub enum TxKind {
         /// Approve (`true`) or reject.
         approve: bool,
     },
+    /// Creates a site owned by the sender (the record must validate).
+    CreateSite {
+        /// Paths, routes, redirects, 404 page, headers.
+        record: floe_common::site::SiteRecord,
+    },
+    /// Changes a site (sender: its owner); the result must validate.
+    UpdateSite {
+        /// The site.
+        site: ObjectId,
+        /// What changes.
+        changes: floe_common::site::SiteChanges,
+    },
+    /// Deletes a site (sender: its owner). Names pointing at it then resolve to nothing.
+    DeleteSite {
+        /// The site.
+        site: ObjectId,
+    },
+    /// Claims a free (never claimed, or expired) name for `epochs` epochs, paying the name
+    /// price per epoch into the epochs' reward escrow; optionally points it at a site.
+    ClaimName {
+        /// The name.
+        name: String,
+        /// Epochs held, from the current one (1..=`max_epochs_ahead`).
+        epochs: u32,
+        /// The site it names.
+        site: Option<ObjectId>,
+    },
+    /// Extends a held name by `epochs` (sender: its owner), paying for them.
+    RenewName {
+        /// The name.
+        name: String,
+        /// Epochs added.
+        epochs: u32,
+    },
+    /// Gives a held name to another account (sender: its owner).
+    TransferName {
+        /// The name.
+        name: String,
+        /// The new owner.
+        to: Address,
+    },
+    /// Points a held name at a site, or at nothing (sender: its owner).
+    SetNameSite {
+        /// The name.
+        name: String,
+        /// The site.
+        site: Option<ObjectId>,
+    },
 }
 
 impl TxKind {
