@@ -14,6 +14,8 @@
 //!   picks the nonce and fee, waits for finality and retries stale nonces; it wraps balance,
 //!   transfer, faucet, network info, stake/withdraw, blob status, listing, extending and
 //!   deleting blob objects, and [`Floe::execute`] submits any other transaction kind.
+//! * [`sites`]: a directory published as a website (quilts + a site record on the ledger),
+//!   updated by sending only what changed, with an optional name.
 //! * [`blob_id`]: the blob id of data or a file, computed offline for a shard count.
 //! * [`error`]: [`FloeError`], which names the failed step, carries the ledger's error code for
 //!   rejections, and sorts failures into [`ErrorKind`]s (rejected, network, local).
@@ -35,6 +37,7 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod floe;
+pub mod sites;
 pub mod trust;
 pub mod wallet;
 

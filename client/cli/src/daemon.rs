@@ -48,6 +48,7 @@ pub mod auth;
 pub mod conn;
 mod error;
 pub mod metrics;
+mod portal;
 mod publisher;
 pub mod quilts;
 pub mod range;
@@ -148,6 +149,8 @@ pub(crate) struct State {
     pub(crate) store_rate: Option<rate::RateLimiter>,
     /// Per-client reads in flight.
     pub(crate) client_reads: Option<rate::ClientSlots>,
+    /// Sites resolved by the portal.
+    pub(crate) portal: portal::Portal,
 }
 
 impl State {
@@ -196,6 +199,7 @@ pub fn router(client: Arc<BlobClient>, options: &DaemonOptions) -> Router {
         metrics: metrics::DaemonMetrics::default(),
         store_rate: options.publisher_rate.map(rate::RateLimiter::new),
         client_reads: options.max_reads_per_client.map(rate::ClientSlots::new),
+        portal: portal::Portal::default(),
     });
     routes
         .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })
@@ -206,6 +210,10 @@ pub fn router(client: Arc<BlobClient>, options: &DaemonOptions) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::count,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            portal::portal,
         ))
         .with_state(state)
 }

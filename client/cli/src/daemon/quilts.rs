@@ -279,7 +279,7 @@ fn quilt_read_error(e: &QuiltReadError) -> ApiError {
 
 /// Streams a patch: its data only (a `Range` is relative to it), with its content type,
 /// identifier and allowed tags as headers, the patch id as `ETag`.
-async fn serve_patch(
+pub(super) async fn serve_patch(
     state: &State,
     client: std::net::IpAddr,
     patch_id: Option<QuiltPatchId>,

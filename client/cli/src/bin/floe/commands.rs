@@ -19,6 +19,7 @@ mod blobs;
 mod data;
 mod governance;
 mod quilt;
+mod site;
 
 pub use quilt::parse_tag;
 
@@ -128,6 +129,8 @@ pub async fn run(cli: Cli) -> Result<Report, CliError> {
         Command::StoreQuilt(args) => quilt::store_quilt(&env, args).await,
         Command::ReadQuilt(args) => quilt::read_quilt(&env, args).await,
         Command::ListPatches { quilt_id } => quilt::list_patches(&env, quilt_id).await,
+        Command::Site(cmd) => site::site(&env, cmd).await,
+        Command::Name(cmd) => site::name(&env, cmd).await,
         Command::Bench(cmd) => data::bench(&env, cmd).await,
         Command::Daemon(args) => data::daemon(&env, args).await,
     }

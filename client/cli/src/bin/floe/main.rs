@@ -37,6 +37,14 @@
 //!   bench encode --size B --shards N  single-thread encode throughput (one JSON line)
 //!   bench store --size B              a timed store of random bytes (one JSON line)
 //!   bench read BLOB_ID                a timed read (one JSON line)
+//!   site publish DIR [--name NAME] [--epochs N|max]
+//!                                     publish a directory as a website (quilts + a site record)
+//!   site update DIR SITE              store only changed files, update the site in one transaction
+//!   site list | show SITE | delete SITE
+//!                                     the wallet's sites; one site's files and rules; delete one
+//!   name claim NAME [--site SITE] [--epochs N] | renew NAME --epochs N | transfer NAME --to ADDR |
+//!        point NAME [--site SITE] | show NAME
+//!                                     human-readable site names on the ledger
 //!   bench quilt --files N --size B [--individual M]
 //!                                     a quilt against separate blobs (one JSON line)
 //!   daemon [--bind A] [--max-body B] [--max-quilt-body B] [--max-concurrent N] [--cors-allow-origin O]
@@ -201,6 +209,12 @@ enum Command {
         #[arg(allow_hyphen_values = true)]
         quilt_id: BlobId,
     },
+    /// Websites: publish a directory, update it, list, show and delete sites.
+    #[command(subcommand)]
+    Site(SiteCommand),
+    /// Site names: claim, renew, transfer, point at a site, show.
+    #[command(subcommand)]
+    Name(NameCommand),
     /// Measure encoding, storing and reading; each prints one JSON line.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -464,6 +478,86 @@ struct DaemonArgs {
     /// (a reader that stopped reading frees its read slot and buffers).
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     stall_timeout: u64,
+}
+
+#[derive(Subcommand)]
+enum SiteCommand {
+    /// Store a directory as quilts and record it as a site (`site.yaml` in it sets headers,
+    /// routes, redirects and the 404 page).
+    Publish {
+        /// The directory.
+        dir: PathBuf,
+        /// Also claim this name for the site (held as long as the files are stored).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        lifetime: Lifetime,
+    },
+    /// Store only new and changed files, and update the site in one transaction.
+    Update {
+        /// The directory.
+        dir: PathBuf,
+        /// The site: its id, its portal label or a name pointing at it.
+        site: String,
+        #[command(flatten)]
+        lifetime: Lifetime,
+    },
+    /// The wallet's sites.
+    List,
+    /// A site's files, routes, redirects and 404 page.
+    Show {
+        /// The site: its id, its portal label or a name pointing at it.
+        site: String,
+    },
+    /// Delete a site (its owner only); names pointing at it then resolve to nothing.
+    Delete {
+        /// The site: its id, its portal label or a name pointing at it.
+        site: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum NameCommand {
+    /// Claim a free name for some epochs, optionally pointing at a site.
+    Claim {
+        /// The name (a-z, 0-9 and -, up to 40 characters).
+        name: String,
+        /// The site it names (id, label or another name).
+        #[arg(long)]
+        site: Option<String>,
+        /// Epochs to hold it (default: the config's `default_epochs`).
+        #[arg(long, value_name = "N")]
+        epochs: Option<u32>,
+    },
+    /// Hold a name for more epochs.
+    Renew {
+        /// The name.
+        name: String,
+        /// Epochs to add.
+        #[arg(long, value_name = "N")]
+        epochs: u32,
+    },
+    /// Give a name to another account.
+    Transfer {
+        /// The name.
+        name: String,
+        /// The new owner's address.
+        #[arg(long)]
+        to: Address,
+    },
+    /// Point a name at a site, or at nothing without --site.
+    Point {
+        /// The name.
+        name: String,
+        /// The site (id, label or another name).
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// Who holds a name, until when, and the site it names.
+    Show {
+        /// The name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
