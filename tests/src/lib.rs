@@ -4,6 +4,10 @@
 //! real storage nodes (RocksDB, libp2p over loopback TCP, HTTP), in this process, each under
 //! its own cancellation token so that a test can stop, restart or make Byzantine any node.
 //! Nothing is mocked: every byte crosses a real socket and every signature is checked.
+//!
+//! [`browser`] drives a headless Chromium for tests of what browsers see.
+
+pub mod browser;
 
 use std::path::PathBuf;
 use std::sync::Arc;
