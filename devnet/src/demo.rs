@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use floe_client::blobs::StoreOptions;
-use floe_client::{BlobClient, BlobOptions, ClientConfig};
+use floe_client::sites::{self, SiteFiles};
+use floe_client::{BlobClient, BlobOptions, ClientConfig, Floe};
 use floe_common::{BlobId, ConsistencyCheck, Frost};
 use floe_ledger::{Address, LedgerClient};
 
@@ -26,6 +27,8 @@ pub struct DemoReport {
     pub store_ms: u64,
     /// Milliseconds to read it back.
     pub read_ms: u64,
+    /// The demo site's portal URL (served by `floe daemon`), if it could be published.
+    pub site_url: Option<String>,
 }
 
 impl std::fmt::Display for DemoReport {
@@ -41,8 +44,66 @@ impl std::fmt::Display for DemoReport {
             self.read_ms,
             self.wallet,
             self.balance
-        )
+        )?;
+        if let Some(url) = &self.site_url {
+            write!(
+                f,
+                "\ndemo site: {url} (serve it with `floe --config CLIENT_CONFIG daemon`)"
+            )?;
+        }
+        Ok(())
     }
+}
+
+/// The name of the demo site.
+pub const DEMO_SITE_NAME: &str = "demo";
+
+/// The demo site's files (embedded, so the binary works from anywhere).
+fn demo_site() -> SiteFiles {
+    let files = [
+        ("/index.html", include_str!("../demo-site/index.html")),
+        ("/style.css", include_str!("../demo-site/style.css")),
+        ("/404.html", include_str!("../demo-site/404.html")),
+    ];
+    SiteFiles {
+        files: files
+            .iter()
+            .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec()))
+            .collect(),
+        config: Default::default(),
+    }
+}
+
+/// Publishes the demo site under [`DEMO_SITE_NAME`], unless the name is already held (a
+/// resumed devnet); returns its portal URL.
+async fn publish_demo_site(
+    config: &ClientConfig,
+    client: &BlobClient,
+) -> Result<String, DevnetError> {
+    let url = format!("http://{DEMO_SITE_NAME}.localhost:31415/");
+    let floe = Floe::from_config(config)
+        .await
+        .map_err(DevnetError::DemoSite)?;
+    let held = sites::name_object(&floe, DEMO_SITE_NAME)
+        .await
+        .map_err(|e| DevnetError::DemoSiteSetup(e.to_string()))?;
+    if held.is_some() {
+        return Ok(url);
+    }
+    let epochs = config.default_epochs.max(1);
+    sites::publish_site(
+        client,
+        &floe,
+        &demo_site(),
+        &StoreOptions {
+            epochs,
+            ..StoreOptions::default()
+        },
+        Some((DEMO_SITE_NAME, epochs)),
+    )
+    .await
+    .map_err(|e| DevnetError::DemoSiteSetup(e.to_string()))?;
+    Ok(url)
 }
 
 /// The sample stored by the demo: a small text file written next to the devnet's data.
@@ -89,8 +150,16 @@ pub async fn demo(config_path: &Path) -> Result<DemoReport, DevnetError> {
     if read.data != bytes {
         return Err(DevnetError::DemoMismatch(blob_id));
     }
+    let site_url = match publish_demo_site(&config, &client).await {
+        Ok(url) => Some(url),
+        Err(e) => {
+            tracing::warn!(error = %e, "the demo site could not be published");
+            None
+        }
+    };
     let account = ledger.account(&wallet).await?;
     Ok(DemoReport {
+        site_url,
         wallet,
         balance: account.balance,
         file,

@@ -117,6 +117,12 @@ pub enum DevnetError {
     /// The demo read failed.
     #[error("demo: read: {0}")]
     DemoRead(#[from] floe_client::blobs::ReadError),
+    /// The demo site's ledger connection failed.
+    #[error("demo site: {0}")]
+    DemoSite(floe_client::FloeError),
+    /// The demo site could not be published.
+    #[error("demo site: {0}")]
+    DemoSiteSetup(String),
     /// The demo read back other bytes than it stored.
     #[error("demo: blob {0} read back different bytes")]
     DemoMismatch(floe_common::BlobId),

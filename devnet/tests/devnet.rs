@@ -365,6 +365,26 @@ async fn library_starts_kills_restarts_and_reports_crashes() {
         .await
         .expect("demo store and read");
     assert!(report.size > 100_000);
+    // …and a demo site published under the name `demo`, served by `floe daemon`'s portal.
+    assert_eq!(
+        report.site_url.as_deref(),
+        Some("http://demo.localhost:31415/")
+    );
+    let name = devnet
+        .ledger_client()
+        .object(&floe_ledger::name_object_id("demo"))
+        .await
+        .unwrap()
+        .expect("the name is held");
+    let floe_ledger::Object::Name(name) = name.object else {
+        panic!("not a name: {name:?}");
+    };
+    let site = name.site.expect("the name points at the site");
+    let site = devnet.ledger_client().object(&site).await.unwrap().unwrap();
+    assert!(
+        matches!(&site.object, floe_ledger::Object::Site(s) if s.record.resources.len() == 3),
+        "{site:?}"
+    );
     assert_eq!(
         std::fs::read(&report.file).unwrap().len(),
         report.size,

@@ -6,4 +6,5 @@ mod cli;
 mod data;
 mod quilt;
 mod sdk;
+mod sites;
 mod support;
