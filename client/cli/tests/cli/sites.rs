@@ -1,7 +1,8 @@
 //! The `floe` binary's site and name commands: `site publish --name`, `site show` by name and
 //! by label, `site list`, `site update` (only what changed), `name show|claim|point|transfer`,
 //! `site delete`; an empty directory, a bad `site.yaml`, a taken or invalid name refused with
-//! typed errors.
+//! typed errors. On the same cluster: `store --content-type` (given or guessed) and
+//! `attr get|set|rm`.
 
 use std::path::Path;
 
@@ -21,7 +22,7 @@ fn err_code(out: &super::data::Out) -> (i32, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn cli_site_publish_update_and_names() {
+async fn cli_sites_names_and_attributes() {
     let net = TestCluster::start(ClusterOptions {
         shards: 40,
         ..ClusterOptions::default()
@@ -169,5 +170,78 @@ async fn cli_site_publish_update_and_names() {
     );
     let gone = floe(&config, &["--json", "site", "show", &site]).await;
     assert_eq!(err_code(&gone), (2, "unknown_site".into()));
+
+    // Content types: guessed from the file name, or given; then attributes by hand.
+    let page = dir.path().join("page.html");
+    std::fs::write(&page, "<p>hello</p>").unwrap();
+    let stored = ok_json(
+        &floe(
+            &config,
+            &["--json", "store", page.to_str().unwrap(), "--content-type"],
+        )
+        .await,
+        "store --content-type",
+    );
+    assert_eq!(stored["content_types"][0]["content_type"], "text/html");
+    let object = stored["blobs"][0]["blob_object"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got = ok_json(
+        &floe(&config, &["--json", "attr", "get", &object, "content-type"]).await,
+        "attr get",
+    );
+    assert_eq!(got["value"], "text/html");
+    let data = dir.path().join("data.bin");
+    std::fs::write(&data, [1u8, 2, 3]).unwrap();
+    let stored = ok_json(
+        &floe(
+            &config,
+            &[
+                "--json",
+                "store",
+                data.to_str().unwrap(),
+                "--content-type",
+                "application/x-floe",
+            ],
+        )
+        .await,
+        "store --content-type TYPE",
+    );
+    assert_eq!(
+        stored["content_types"][0]["content_type"],
+        "application/x-floe"
+    );
+    ok_json(
+        &floe(
+            &config,
+            &["--json", "attr", "set", &object, "content-language", "en"],
+        )
+        .await,
+        "attr set",
+    );
+    let all = ok_json(
+        &floe(&config, &["--json", "attr", "get", &object]).await,
+        "attr get all",
+    );
+    assert_eq!(all["attributes"]["content-language"], "en");
+    assert_eq!(all["attributes"]["content-type"], "text/html");
+    ok_json(
+        &floe(
+            &config,
+            &["--json", "attr", "rm", &object, "content-language"],
+        )
+        .await,
+        "attr rm",
+    );
+    let missing = floe(
+        &config,
+        &["--json", "attr", "get", &object, "content-language"],
+    )
+    .await;
+    assert_eq!(err_code(&missing), (2, "unknown_attribute".into()));
+    let zero = floe_common::ObjectId([0; 32]).to_string();
+    let unknown = floe(&config, &["--json", "attr", "get", &zero]).await;
+    assert_eq!(err_code(&unknown), (2, "unknown_object".into()));
     net.shutdown().await;
 }

@@ -129,6 +129,7 @@ pub async fn run(cli: Cli) -> Result<Report, CliError> {
         Command::StoreQuilt(args) => quilt::store_quilt(&env, args).await,
         Command::ReadQuilt(args) => quilt::read_quilt(&env, args).await,
         Command::ListPatches { quilt_id } => quilt::list_patches(&env, quilt_id).await,
+        Command::Attr(cmd) => blobs::attr(&env, cmd).await,
         Command::Site(cmd) => site::site(&env, cmd).await,
         Command::Name(cmd) => site::name(&env, cmd).await,
         Command::Bench(cmd) => data::bench(&env, cmd).await,

@@ -26,6 +26,7 @@
 //!   extend --object ID --epochs N     extend a certified blob object
 //!   delete --object ID                delete a deletable blob object
 //!   store FILE… [--epochs N|max] [--permanent|--deletable] [--dry-run] [--force]
+//!         [--content-type [TYPE]]
 //!                                     store files (pay, upload, certify)
 //!   read BLOB_ID [-o FILE] [--strict-consistency-check|--skip-consistency-check]
 //!                                     read a blob (to stdout without -o)
@@ -37,6 +38,8 @@
 //!   bench encode --size B --shards N  single-thread encode throughput (one JSON line)
 //!   bench store --size B              a timed store of random bytes (one JSON line)
 //!   bench read BLOB_ID                a timed read (one JSON line)
+//!   attr get OBJECT [KEY] | set OBJECT KEY VALUE | rm OBJECT KEY
+//!                                     a blob object's attributes (content-type, …)
 //!   site publish DIR [--name NAME] [--epochs N|max]
 //!                                     publish a directory as a website (quilts + a site record)
 //!   site update DIR SITE              store only changed files, update the site in one transaction
@@ -209,6 +212,9 @@ enum Command {
         #[arg(allow_hyphen_values = true)]
         quilt_id: BlobId,
     },
+    /// A blob object's attributes (e.g. `content-type`, served by `floe daemon` as headers).
+    #[command(subcommand)]
+    Attr(AttrCommand),
     /// Websites: publish a directory, update it, list, show and delete sites.
     #[command(subcommand)]
     Site(SiteCommand),
@@ -283,6 +289,10 @@ struct StoreArgs {
     /// Store even if the blob is already certified for long enough.
     #[arg(long)]
     force: bool,
+    /// Set the new blob object's `content-type` attribute (served by `floe daemon`): the type
+    /// given, or guessed from the file name when none is.
+    #[arg(long, value_name = "TYPE", num_args = 0..=1, default_missing_value = "")]
+    content_type: Option<String>,
 }
 
 /// `floe store-quilt`.
@@ -478,6 +488,33 @@ struct DaemonArgs {
     /// (a reader that stopped reading frees its read slot and buffers).
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     stall_timeout: u64,
+}
+
+#[derive(Subcommand)]
+enum AttrCommand {
+    /// Show an attribute, or all of them.
+    Get {
+        /// The blob object (from `floe list-blobs`).
+        object: ObjectId,
+        /// The key (all attributes without it).
+        key: Option<String>,
+    },
+    /// Set (insert or replace) an attribute of one of the wallet's blob objects.
+    Set {
+        /// The blob object.
+        object: ObjectId,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Remove an attribute of one of the wallet's blob objects.
+    Rm {
+        /// The blob object.
+        object: ObjectId,
+        /// The key.
+        key: String,
+    },
 }
 
 #[derive(Subcommand)]

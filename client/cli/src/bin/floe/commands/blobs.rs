@@ -273,3 +273,88 @@ pub async fn delete(env: &Env, object: ObjectId) -> Result<Report, CliError> {
         human,
     ))
 }
+
+/// `floe attr get|set|rm`.
+pub async fn attr(env: &Env, cmd: crate::AttrCommand) -> Result<Report, CliError> {
+    use crate::AttrCommand;
+    match cmd {
+        AttrCommand::Get { object, key } => {
+            let (floe, ctx) = env.connect().await?;
+            let attributes = blob_attributes(&floe, object)
+                .await
+                .map_err(|e| from_floe(&e, &ctx))?
+                .ok_or_else(|| {
+                    not_found("unknown_object", format!("no blob object {object}"))
+                        .hint("list your blob objects with `floe list-blobs`")
+                })?;
+            match key {
+                Some(k) => {
+                    let value = attributes.get(&k).ok_or_else(|| {
+                        not_found(
+                            "unknown_attribute",
+                            format!("blob object {object} has no attribute {k:?}"),
+                        )
+                    })?;
+                    Ok(Report::new(
+                        json!({ "object_id": object, "key": k, "value": value }),
+                        format!("{value}\n"),
+                    ))
+                }
+                None => {
+                    let rows: Vec<Vec<String>> = attributes
+                        .iter()
+                        .map(|(k, v)| vec![k.clone(), v.clone()])
+                        .collect();
+                    let human = if rows.is_empty() {
+                        format!("Blob object {object} has no attributes.\n")
+                    } else {
+                        table(&["KEY", "VALUE"], &rows)
+                    };
+                    Ok(Report::new(
+                        json!({ "object_id": object, "attributes": attributes }),
+                        human,
+                    ))
+                }
+            }
+        }
+        AttrCommand::Set { object, key, value } => {
+            let (floe, ctx) = env.connect_wallet().await?;
+            let receipt = floe
+                .set_blob_attribute(object, &key, &value)
+                .await
+                .map_err(|e| from_floe(&e, &ctx))?;
+            Ok(Report::new(
+                json!({ "object_id": object, "key": key, "value": value, "height": receipt.height, "fee": receipt.effects.fee_charged }),
+                format!(
+                    "Set {key} = {value:?} on blob object {object} (block {}).\n",
+                    receipt.height
+                ),
+            ))
+        }
+        AttrCommand::Rm { object, key } => {
+            let (floe, ctx) = env.connect_wallet().await?;
+            let receipt = floe
+                .remove_blob_attribute(object, &key)
+                .await
+                .map_err(|e| from_floe(&e, &ctx))?;
+            Ok(Report::new(
+                json!({ "object_id": object, "key": key, "height": receipt.height, "fee": receipt.effects.fee_charged }),
+                format!(
+                    "Removed {key} from blob object {object} (block {}).\n",
+                    receipt.height
+                ),
+            ))
+        }
+    }
+}
+
+/// The attributes of blob object `object` (`None` if it is not one).
+async fn blob_attributes(
+    floe: &Floe,
+    object: ObjectId,
+) -> Result<Option<std::collections::BTreeMap<String, String>>, FloeError> {
+    Ok(match floe.object(&object).await?.map(|r| r.object) {
+        Some(floe_ledger_types::Object::Blob(b)) => Some(b.attributes),
+        _ => None,
+    })
+}

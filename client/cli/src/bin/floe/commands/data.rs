@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::Env;
 use super::blobs::until;
-use crate::fail::{CliError, Context, from_connect, from_files, from_read, from_store};
+use crate::fail::{CliError, Context, from_connect, from_files, from_floe, from_read, from_store};
 use crate::progress::{self, Bar};
 use crate::render::{Report, bytes, duration};
 use crate::{BenchCommand, DaemonArgs, ReadArgs, StoreArgs};
@@ -155,8 +155,32 @@ pub async fn store(env: &Env, args: StoreArgs) -> Result<Report, CliError> {
     for d in &done {
         human.push_str(&describe_store(d, &system));
     }
+    let mut types = Vec::new();
+    if let Some(given) = &args.content_type {
+        let (floe, _) = env.connect_wallet().await?;
+        for d in &done {
+            let StoreOutcome::NewlyCreated { blob_object, .. } = &d.outcome else {
+                let _ = writeln!(
+                    human,
+                    "{}: no new blob object, so no content type was set.",
+                    d.path.display()
+                );
+                continue;
+            };
+            let ty = if given.is_empty() {
+                floe_common::quilt::guess_content_type(&d.path.to_string_lossy())
+            } else {
+                given.clone()
+            };
+            floe.set_blob_attribute(*blob_object, "content-type", &ty)
+                .await
+                .map_err(|e| from_floe(&e, &ctx))?;
+            let _ = writeln!(human, "  Content type: {ty}");
+            types.push(json!({ "blob_object": blob_object, "content_type": ty }));
+        }
+    }
     Ok(Report::new(
-        json!({ "epoch": system.epoch, "blobs": done }),
+        json!({ "epoch": system.epoch, "blobs": done, "content_types": types }),
         human,
     ))
 }
