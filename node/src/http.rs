@@ -1,5 +1,8 @@
-//! The node's HTTP endpoint: `GET /health` (JSON) and `GET /metrics` (OpenMetrics text, which
-//! Prometheus scrapes).
+//! The node's HTTP endpoint: `GET /health` (JSON), `GET /metrics` (OpenMetrics text, which
+//! Prometheus scrapes) and the operator routes of [`admin`] (`POST /admin/checkpoint`), which
+//! answer loopback peers only.
+
+pub mod admin;
 
 use std::sync::Arc;
 
@@ -55,17 +58,21 @@ async fn metrics(State(ctx): State<Arc<Ctx>>) -> impl IntoResponse {
     )
 }
 
-/// Serves `/health` and `/metrics` on `listener` until `cancel` fires.
+/// Serves `/health`, `/metrics` and the [`admin`] routes on `listener` until `cancel` fires.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     core: Arc<NodeCore>,
     name: String,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
+    let admin = admin::router(core.storage().clone());
     let app = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .with_state(Arc::new(Ctx { core, name }));
+        .with_state(Arc::new(Ctx { core, name }))
+        .merge(admin);
+    // The admin routes check the peer's address.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(cancel.cancelled_owned())
         .await

@@ -21,7 +21,8 @@
 //! [`sliver_format`] (the stored form of a sliver), [`ledger_view`] (blob states, tip and epoch
 //! record, written per block in one batch), [`sync_queue`] (`pending`), [`migration_state`]
 //! (shard-pull progress), [`stats`] (exact counts, updated in the batch of the data they
-//! count), [`schema`] (families, keys, typed values) and [`tuning`] (RocksDB options).
+//! count), [`schema`] (families, keys, typed values), [`tuning`] (RocksDB options) and
+//! [`checkpoint`] (consistent copies of the live store for backups, and read-only opening).
 //!
 //! Every write goes through RocksDB's write-ahead log before it is acknowledged, so an
 //! acknowledged write survives `kill -9` of the process. Before the node signs anything that
@@ -33,6 +34,7 @@
 //! never a panic or a wrong sliver.
 
 mod blob_data;
+mod checkpoint;
 mod ledger_view;
 mod migration_state;
 mod schema;
