@@ -1,8 +1,9 @@
 //! The storage node's configuration file (TOML, `floe-node run --config node.toml`).
 //!
 //! Every field is documented here; `node.example.toml` at the crate root is parsed by a test so
-//! the example cannot drift from the code. Unknown fields are errors, so a typo is caught at
-//! start instead of silently ignored. Relative paths are resolved against the current
+//! the example cannot drift from the code, and `floe-node config` writes new configurations from
+//! the example's text ([`crate::ops::config_file`]). Unknown fields are errors, so a typo is
+//! caught at start instead of silently ignored. Relative paths are resolved against the current
 //! directory of the process.
 
 use std::net::SocketAddr;
@@ -30,7 +31,8 @@ pub struct NodeConfig {
     pub key_file: PathBuf,
     /// libp2p listen address, e.g. `/ip4/127.0.0.1/tcp/28001`.
     pub p2p_listen: String,
-    /// HTTP listen address for `/health` and `/metrics`, e.g. `127.0.0.1:29001`.
+    /// HTTP listen address for `/health`, `/metrics` and the operator routes
+    /// ([`crate::http::admin`], answered to loopback peers only), e.g. `127.0.0.1:29001`.
     pub http_listen: SocketAddr,
     /// Ledger RPC base URLs (any validator; the node fails over between them).
     pub ledger_rpc: Vec<String>,

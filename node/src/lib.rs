@@ -12,6 +12,8 @@
 //!   to recovery, report `EpochSyncDone`).
 //! * [`gc`]: deletes expired, deleted and invalid blobs, and handed-over shards.
 //! * [`server`]: wires everything into one running node under a cancellation token.
+//! * [`ops`]: the operator commands of `floe-node` (key, configuration, registration, backup
+//!   and restore).
 
 pub mod blob_state;
 pub mod challenge;
@@ -23,6 +25,7 @@ pub mod http;
 pub mod ledger_tx;
 pub mod metrics;
 pub mod migration;
+pub mod ops;
 pub mod server;
 pub mod service;
 pub mod storage;

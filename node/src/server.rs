@@ -95,9 +95,19 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T
 /// Loads the genesis and the node key named by `config`. A key file group or others can read
 /// is refused ([`NodeRunError::KeyFile`]).
 pub fn load(config: &NodeConfig) -> Result<(Genesis, KeyPair), NodeRunError> {
-    let genesis: Genesis = read_json(&config.genesis)?;
+    let genesis = load_genesis(config)?;
     let key = floe_runtime::read_key_file(&config.key_file)?;
     Ok((genesis, key))
+}
+
+/// Loads the genesis named by `config`.
+pub fn load_genesis(config: &NodeConfig) -> Result<Genesis, NodeRunError> {
+    read_json(&config.genesis)
+}
+
+/// The encoding configuration of `genesis`' shard count.
+pub fn encoding_of(genesis: &Genesis) -> Result<EncodingConfig, NodeRunError> {
+    EncodingConfig::new(genesis.n_shards).map_err(|e| config_error("genesis shard count", e))
 }
 
 /// How often the committee is re-read from the ledger after a failed read.
@@ -273,8 +283,7 @@ pub async fn start_with(
     hook: Option<HandlerHook>,
 ) -> Result<RunningNode, NodeRunError> {
     let (genesis, key) = load(&config)?;
-    let encoding = EncodingConfig::new(genesis.n_shards)
-        .map_err(|e| config_error("genesis shard count", e))?;
+    let encoding = encoding_of(&genesis)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| config_error(format!("creating {}", config.data_dir.display()), e))?;
     let storage = Arc::new(Storage::open(
