@@ -1,6 +1,10 @@
 //! What `floe store` and `floe read` do, as library functions (the binary is a thin layer over
 //! these): the storage duration (`--epochs N|max`), the price of a store, dry runs, storing a
-//! file and reading a blob into a file or a writer.
+//! file and reading a blob into a file or a writer. Files above [`Chunking::threshold`] are
+//! stored in chunks with a manifest, and a manifest is read back as the whole file
+//! ([`chunked`]), so memory stays bounded by the chunk size.
+
+mod chunked;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,6 +15,7 @@ use floe_ledger_types::rpc::SystemInfo;
 use floe_ledger_types::{LedgerClient, objects};
 use serde::Serialize;
 
+pub use self::chunked::{ChunkedSummary, Chunking};
 use crate::blobs::{BlobClient, ProgressHook, ReadError, ReadPhases, StoreError, StoreOptions};
 use crate::blobs::{StoreOutcome, StorePhases};
 
@@ -116,6 +121,9 @@ pub enum FilesError {
     /// The read failed.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// A chunked file's manifest is malformed, or its chunks do not match it.
+    #[error("chunked file: {0}")]
+    ChunkMismatch(String),
 }
 
 /// What a dry run found: what a store would pay, without paying.
@@ -195,22 +203,52 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, FilesError> {
 pub struct StoredFile {
     /// The file.
     pub path: PathBuf,
-    /// What the store did.
+    /// What the store did (for a chunked file: the store of its manifest, whose blob id
+    /// names the file).
     #[serde(flatten)]
     pub outcome: StoreOutcome,
+    /// How the file was split, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunked: Option<ChunkedSummary>,
 }
 
-/// Stores the file at `path` with `opts` (whose `epochs` must already be resolved).
+/// Stores the file at `path` with `opts` (whose `epochs` must already be resolved), in chunks
+/// if it is larger than the default [`Chunking::threshold`].
 pub async fn store_file(
     client: &BlobClient,
     path: &Path,
     opts: &StoreOptions,
 ) -> Result<StoredFile, FilesError> {
+    store_file_with(client, path, opts, Chunking::default()).await
+}
+
+/// [`store_file`] with explicit chunking.
+pub async fn store_file_with(
+    client: &BlobClient,
+    path: &Path,
+    opts: &StoreOptions,
+    chunking: Chunking,
+) -> Result<StoredFile, FilesError> {
+    let size = std::fs::metadata(path)
+        .map_err(|source| FilesError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    if size > chunking.threshold {
+        let (outcome, summary) = chunked::store(client, path, size, chunking, opts).await?;
+        return Ok(StoredFile {
+            path: path.to_owned(),
+            outcome,
+            chunked: Some(summary),
+        });
+    }
     let data = read_file(path)?;
     let outcome = client.store(&data, opts).await?;
     Ok(StoredFile {
         path: path.to_owned(),
         outcome,
+        chunked: None,
     })
 }
 
@@ -225,6 +263,9 @@ pub struct ReadSummary {
     pub phases: ReadPhases,
     /// Slivers that failed verification (served by faulty nodes).
     pub bad_slivers: usize,
+    /// For a chunked file (the blob was its manifest): its chunks; `size` is then the file's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<usize>,
 }
 
 /// Reads a blob and writes it to `out` (binary safe). Returns the summary and the data.
@@ -241,6 +282,7 @@ pub async fn read_blob(
             size: outcome.data.len() as u64,
             phases: outcome.phases,
             bad_slivers: outcome.bad_slivers,
+            chunks: None,
         },
         outcome.data,
     ))
@@ -255,7 +297,7 @@ pub async fn read_to_file(
     path: &Path,
     progress: Option<&ProgressHook>,
 ) -> Result<ReadSummary, FilesError> {
-    let (summary, data) = read_blob(client, blob_id, check, progress).await?;
+    let (mut summary, data) = read_blob(client, blob_id, check, progress).await?;
     let err = |source| FilesError::WriteFile {
         path: path.to_owned(),
         source,
@@ -265,7 +307,16 @@ pub async fn read_to_file(
         _ => PathBuf::from("."),
     };
     let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(err)?;
-    tmp.write_all(&data).map_err(err)?;
+    match manifest_of(&data)? {
+        Some(m) => {
+            drop(data);
+            let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+            chunked::read(client, &m, check, &mut out, path).await?;
+            summary.size = m.size;
+            summary.chunks = Some(m.chunks.len());
+        }
+        None => tmp.write_all(&data).map_err(err)?,
+    }
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(summary)
 }
@@ -278,14 +329,26 @@ pub async fn read_to_writer(
     out: &mut impl Write,
     progress: Option<&ProgressHook>,
 ) -> Result<ReadSummary, FilesError> {
-    let (summary, data) = read_blob(client, blob_id, check, progress).await?;
+    let (mut summary, data) = read_blob(client, blob_id, check, progress).await?;
     let err = |source| FilesError::WriteFile {
         path: PathBuf::from("-"),
         source,
     };
+    if let Some(m) = manifest_of(&data)? {
+        chunked::read(client, &m, check, out, Path::new("-")).await?;
+        summary.size = m.size;
+        summary.chunks = Some(m.chunks.len());
+        return Ok(summary);
+    }
     out.write_all(&data).map_err(err)?;
     out.flush().map_err(err)?;
     Ok(summary)
+}
+
+/// The manifest in a blob's bytes, if it is one (module docs of [`chunked`]).
+fn manifest_of(data: &[u8]) -> Result<Option<floe_common::manifest::ChunkedManifest>, FilesError> {
+    floe_common::manifest::ChunkedManifest::decode(data)
+        .map_err(|e| FilesError::ChunkMismatch(e.to_string()))
 }
 
 /// The store phases' total (ms).

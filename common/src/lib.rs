@@ -7,6 +7,7 @@
 //! * [`encoding`]: RedStuff (two-dimensional Reed-Solomon): encode, decode with consistency
 //!   checks, sliver verification, recovery from peers' symbols, inconsistency proofs.
 //! * [`quilt`]: many small files in one blob (the byte layout, patch ids), each readable alone.
+//! * [`manifest`]: chunked files: a large file as chunk blobs listed by a manifest blob.
 //! * [`site`]: websites recorded on the ledger: the site record, path resolution, names.
 //! * [`crypto`], [`messages`], [`certificate`]: ed25519 keys, intent-tagged signed messages,
 //!   committees and weighted certificates.
@@ -24,6 +25,7 @@ pub mod encoding;
 pub mod erasure;
 pub mod hash;
 pub mod ids;
+pub mod manifest;
 pub mod merkle;
 pub mod messages;
 pub mod quilt;

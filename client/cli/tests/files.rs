@@ -1,12 +1,13 @@
 //! The library functions behind `floe store`, `floe read` and `floe bench` against a real
 //! cluster: files of 0 B, 1 B and 1 MiB stored and read back byte-exact (into a file and into a
 //! writer), a dry run that prices exactly what the store then pays, `--epochs max`, reuse of a
-//! certified blob, typed failures, and the benchmark documents.
+//! certified blob, a file stored in chunks with a manifest and read back (a forged manifest
+//! refused), typed failures, and the benchmark documents.
 
 use floe_cli::bench;
 use floe_client::Floe;
 use floe_client::blobs::{Persistence, ReadError, StoreOptions, StoreOutcome};
-use floe_client::files::{self, Epochs, FilesError};
+use floe_client::files::{self, Chunking, Epochs, FilesError};
 use floe_common::{BlobId, ConsistencyCheck};
 use floe_tests::{ClusterOptions, TestCluster, data};
 
@@ -129,6 +130,67 @@ async fn n4_cli_store_read_round_trip() {
         Err(FilesError::Read(ReadError::NotFound(_)))
     ));
     assert!(!out.exists());
+
+    // A file above the chunking threshold: chunks, then a manifest whose blob id names the
+    // file; read back byte-exact into a file and into a writer, one chunk at a time.
+    let chunking = Chunking {
+        threshold: 300_000,
+        chunk_size: 200_000,
+    };
+    let big = data(1_000_003, 9);
+    let path = dir.path().join("big.bin");
+    std::fs::write(&path, &big).unwrap();
+    let stored = files::store_file_with(&client, &path, &StoreOptions::default(), chunking)
+        .await
+        .unwrap();
+    let summary = stored.chunked.clone().expect("stored in chunks");
+    assert_eq!((summary.size, summary.chunks.len()), (1_000_003, 6));
+    let manifest_id = stored.outcome.blob_id();
+    let out = dir.path().join("big.out");
+    let read = files::read_to_file(&client, manifest_id, ConsistencyCheck::Default, &out, None)
+        .await
+        .unwrap();
+    assert_eq!((read.size, read.chunks), (1_000_003, Some(6)));
+    assert!(std::fs::read(&out).unwrap() == big, "byte-exact");
+    let mut sink = Vec::new();
+    files::read_to_writer(
+        &client,
+        manifest_id,
+        ConsistencyCheck::Default,
+        &mut sink,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(sink == big);
+    // Each chunk is an ordinary blob.
+    let first = client
+        .read(summary.chunks[0], ConsistencyCheck::Default)
+        .await
+        .unwrap();
+    assert!(first.data[..] == big[..200_000]);
+    // A manifest whose chunks are not the file it claims is refused, and no file is left.
+    let mut forged = floe_common::manifest::ChunkedManifest::decode(
+        &client
+            .read(manifest_id, ConsistencyCheck::Default)
+            .await
+            .unwrap()
+            .data,
+    )
+    .unwrap()
+    .unwrap();
+    forged.chunks.swap(0, 1);
+    let forged_id = client
+        .store(&forged.encode(), &StoreOptions::default())
+        .await
+        .unwrap()
+        .blob_id();
+    let out = dir.path().join("forged.out");
+    assert!(matches!(
+        files::read_to_file(&client, forged_id, ConsistencyCheck::Default, &out, None).await,
+        Err(FilesError::ChunkMismatch(_))
+    ));
+    assert!(!out.exists(), "no partial file");
 
     // The benchmark documents.
     let stored = bench::bench_store(&client, 200_000, 1).await.unwrap();

@@ -56,6 +56,9 @@ pub struct NetworkInfo {
     pub committee_epoch: Epoch,
     /// The committee, in certificate order.
     pub committee: Vec<CommitteeNode>,
+    /// The largest blob the network's encoding takes (bytes); larger files are stored in
+    /// chunks ([`crate::files::Chunking`]).
+    pub max_blob_size: u64,
     /// Storage challenges: the current round (who proved so far) and the last settled one
     /// (who passed and who failed).
     pub challenges: ChallengesResponse,
@@ -83,6 +86,8 @@ impl Floe {
             .filter(|p| p.status == ProposalStatus::Open)
             .collect();
         let challenges = self.ledger.challenges().await.map_err(err)?;
+        let max_blob_size =
+            floe_common::EncodingConfig::new(system.n_shards).map_or(0, |c| c.max_blob_size());
         let members = committee
             .members
             .into_iter()
@@ -110,6 +115,7 @@ impl Floe {
             system,
             committee_epoch: committee.epoch,
             committee: members,
+            max_blob_size,
             challenges,
         })
     }

@@ -133,6 +133,12 @@ async fn cli_json_end_to_end() {
     assert_eq!(info["committee"].as_array().unwrap().len(), 4);
     assert_eq!(info["committee"][0]["name"], "node-1");
     assert!(frost(&info["next_epoch_ms"]) > frost(&info["system"]["genesis_time_ms"]));
+    assert_eq!(
+        frost(&info["max_blob_size"]),
+        floe_common::EncodingConfig::new(N_SHARDS)
+            .unwrap()
+            .max_blob_size()
+    );
     // Epoch 0 has no storage challenge round yet.
     assert!(info["challenges"]["current"].is_null() && info["challenges"]["last"].is_null());
 
@@ -198,7 +204,8 @@ async fn cli_json_end_to_end() {
     );
     assert!(run.stdout.contains("node-3"));
     assert!(
-        run.stdout.contains("CHALLENGES (NOW/LAST)")
+        run.stdout.contains("Max blob size:")
+            && run.stdout.contains("CHALLENGES (NOW/LAST)")
             && run.stdout.contains("Storage challenges: none this epoch"),
         "{}",
         run.stdout

@@ -318,6 +318,16 @@ async fn info(env: &Env) -> Result<Report, CliError> {
         );
     }
     let _ = writeln!(h, "Shards:           {}", s.n_shards);
+    if let Ok(config) = floe_common::EncodingConfig::new(s.n_shards) {
+        let chunking = floe_client::files::Chunking::default();
+        let _ = writeln!(
+            h,
+            "Max blob size:    {} (files over {} are stored in {} chunks with a manifest)",
+            crate::render::bytes(config.max_blob_size()),
+            crate::render::bytes(chunking.threshold),
+            crate::render::bytes(chunking.chunk_size)
+        );
+    }
     let _ = writeln!(h, "Storage price:    {} per MiB per epoch", s.storage_price);
     let _ = writeln!(h, "Write price:      {} per MiB", s.write_price);
     let _ = writeln!(

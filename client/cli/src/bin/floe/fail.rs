@@ -495,6 +495,8 @@ pub fn from_files(e: &FilesError, ctx: &Context) -> CliError {
         }
         FilesError::Store(s) => from_store(s, ctx),
         FilesError::Read(r) => from_read(r, ctx),
+        FilesError::ChunkMismatch(_) => CliError::new(Exit::Rejected, "bad_chunked_file", e.to_string())
+            .hint("the manifest or a chunk is not what was stored; read the chunks with `floe read CHUNK_ID`"),
     }
 }
 

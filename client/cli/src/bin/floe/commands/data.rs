@@ -154,6 +154,16 @@ pub async fn store(env: &Env, args: StoreArgs) -> Result<Report, CliError> {
     let mut human = String::new();
     for d in &done {
         human.push_str(&describe_store(d, &system));
+        if let Some(c) = &d.chunked {
+            let _ = writeln!(
+                human,
+                "  Chunked:     {} in {} chunks of {}; the blob id above is its manifest's and \
+                 names the file (`floe read` writes the whole file)",
+                bytes(c.size),
+                c.chunks.len(),
+                bytes(c.chunk_size)
+            );
+        }
     }
     let mut types = Vec::new();
     if let Some(given) = &args.content_type {
