@@ -198,6 +198,35 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, FilesError> {
     })
 }
 
+/// The files under `dir` (recursively, following symbolic links), sorted, each with its path
+/// relative to `dir` with `/` between components (`docs/index.html`).
+pub fn files_under(dir: &Path) -> Result<Vec<(String, PathBuf)>, FilesError> {
+    let unreadable = |path: &Path, source| FilesError::ReadFile {
+        path: path.to_owned(),
+        source,
+    };
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).map_err(|e| unreadable(&d, e))? {
+            let path = entry.map_err(|e| unreadable(&d, e))?.path();
+            let meta = std::fs::metadata(&path).map_err(|e| unreadable(&path, e))?;
+            if meta.is_dir() {
+                todo.push(path);
+            } else if meta.is_file() {
+                let rel = path.strip_prefix(dir).unwrap_or(&path);
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                out.push((parts.join("/"), path));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// A stored file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredFile {

@@ -71,6 +71,20 @@ pub struct Receipt {
     pub effects: Effects,
 }
 
+impl Receipt {
+    /// The first object the transaction created (`what` names it in the error otherwise).
+    pub fn created(&self, what: &'static str) -> Result<ObjectId, FloeError> {
+        self.effects
+            .created
+            .first()
+            .copied()
+            .ok_or(FloeError::MissingEffect {
+                step: self.step,
+                what,
+            })
+    }
+}
+
 /// A handle on the ledger, optionally with a wallet to sign transactions.
 #[derive(Debug)]
 pub struct Floe {

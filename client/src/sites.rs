@@ -86,39 +86,31 @@ pub struct SiteFiles {
 }
 
 impl SiteFiles {
-    /// Reads `dir` (recursively; symbolic links are followed, `site.yaml` at the top is the
+    /// Reads `dir` ([`crate::files::files_under`]; `site.yaml` at the top is the
     /// configuration).
     pub fn from_dir(dir: &Path) -> Result<SiteFiles, SiteError> {
         let io = |p: &Path, error| SiteError::Io {
             path: p.display().to_string(),
             error,
         };
+        let listed = crate::files::files_under(dir).map_err(|e| match e {
+            crate::files::FilesError::ReadFile { path, source } => io(&path, source),
+            other => SiteError::Io {
+                path: dir.display().to_string(),
+                error: std::io::Error::other(other.to_string()),
+            },
+        })?;
         let mut files = BTreeMap::new();
         let mut config = SiteConfig::default();
-        let mut todo = vec![dir.to_path_buf()];
-        while let Some(d) = todo.pop() {
-            for entry in std::fs::read_dir(&d).map_err(|e| io(&d, e))? {
-                let path = entry.map_err(|e| io(&d, e))?.path();
-                let meta = std::fs::metadata(&path).map_err(|e| io(&path, e))?;
-                if meta.is_dir() {
-                    todo.push(path);
-                    continue;
-                }
-                let rel = path.strip_prefix(dir).unwrap_or(&path);
-                let parts: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                let data = std::fs::read(&path).map_err(|e| io(&path, e))?;
-                if parts.len() == 1 && parts[0] == SITE_CONFIG_FILE {
-                    let text = String::from_utf8(data)
-                        .map_err(|_| SiteError::Config("not UTF-8".into()))?;
-                    config = SiteConfig::parse(&text)?;
-                    continue;
-                }
-                let site_path = normalize_path(&format!("/{}", parts.join("/")))?;
-                files.insert(site_path, data);
+        for (rel, path) in listed {
+            let data = std::fs::read(&path).map_err(|e| io(&path, e))?;
+            if rel == SITE_CONFIG_FILE {
+                let text =
+                    String::from_utf8(data).map_err(|_| SiteError::Config("not UTF-8".into()))?;
+                config = SiteConfig::parse(&text)?;
+                continue;
             }
+            files.insert(normalize_path(&format!("/{rel}"))?, data);
         }
         if files.is_empty() {
             return Err(SiteError::Empty(dir.display().to_string()));
@@ -275,14 +267,7 @@ pub async fn publish_site(
             },
         )
         .await?;
-    let site = *receipt
-        .effects
-        .created
-        .first()
-        .ok_or(FloeError::MissingEffect {
-            step: "create site",
-            what: "the site object",
-        })?;
+    let site = receipt.created("the site object")?;
     let mut receipts = vec![receipt];
     if let Some((n, epochs)) = name {
         receipts.push(

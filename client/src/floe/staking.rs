@@ -156,14 +156,7 @@ impl Floe {
                 },
             )
             .await?;
-        let staked_object = *receipt
-            .effects
-            .created
-            .first()
-            .ok_or(FloeError::MissingEffect {
-                step: "stake",
-                what: "the staked object",
-            })?;
+        let staked_object = receipt.created("the staked object")?;
         let activation_epoch = match self.object(&staked_object).await? {
             Some(o) => match o.object {
                 Object::StakedWal(s) => Some(s.activation_epoch),

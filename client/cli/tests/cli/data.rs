@@ -30,6 +30,29 @@ pub(crate) async fn floe(config: &Path, args: &[&str]) -> Out {
     }
 }
 
+/// A client config in `dir` for `net`'s ledger, with its user's wallet.
+pub(crate) fn client_config(
+    dir: &Path,
+    net: &floe_tests::TestCluster,
+    default_epochs: u32,
+) -> std::path::PathBuf {
+    std::fs::write(
+        dir.join("wallet.json"),
+        serde_json::to_vec(&floe_common::crypto::KeyFile::of(&net.user)).unwrap(),
+    )
+    .unwrap();
+    let config = dir.join("client.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "ledger_rpc:\n  - {}\nwallet: wallet.json\ndefault_epochs: {default_epochs}\n",
+            net.rpc_url
+        ),
+    )
+    .unwrap();
+    config
+}
+
 pub(crate) fn ok_json(out: &Out, what: &str) -> Value {
     assert_eq!(
         out.code,

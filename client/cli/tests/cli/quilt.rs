@@ -3,10 +3,9 @@
 
 use std::path::Path;
 
-use floe_common::crypto::KeyFile;
 use floe_tests::{ClusterOptions, TestCluster};
 
-use super::data::{floe, ok_json};
+use super::data::{client_config, floe, ok_json};
 
 fn write(path: &Path, data: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -21,20 +20,7 @@ async fn cli_quilt_store_list_and_read() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("wallet.json"),
-        serde_json::to_vec(&KeyFile::of(&net.user)).unwrap(),
-    )
-    .unwrap();
-    let config = dir.path().join("client.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "ledger_rpc:\n  - {}\nwallet: wallet.json\ndefault_epochs: 2\n",
-            net.rpc_url
-        ),
-    )
-    .unwrap();
+    let config = client_config(dir.path(), &net, 2);
     let site = dir.path().join("site");
     let html = b"<html>hello</html>".to_vec();
     let big: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 256) as u8).collect();

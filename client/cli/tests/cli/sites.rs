@@ -6,11 +6,10 @@
 
 use std::path::Path;
 
-use floe_common::crypto::KeyFile;
 use floe_tests::{ClusterOptions, TestCluster};
 use serde_json::Value;
 
-use super::data::{floe, ok_json};
+use super::data::{client_config, floe, ok_json};
 
 fn fixture() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/site")
@@ -29,20 +28,7 @@ async fn cli_sites_names_and_attributes() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("wallet.json"),
-        serde_json::to_vec(&KeyFile::of(&net.user)).unwrap(),
-    )
-    .unwrap();
-    let config = dir.path().join("client.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "ledger_rpc:\n  - {}\nwallet: wallet.json\ndefault_epochs: 3\n",
-            net.rpc_url
-        ),
-    )
-    .unwrap();
+    let config = client_config(dir.path(), &net, 3);
     let site_dir = fixture();
     let site_arg = site_dir.to_str().unwrap();
 

@@ -17,32 +17,9 @@ use crate::fail::{CliError, from_quilt_read, from_quilt_store};
 use crate::render::{Report, bytes, table};
 use crate::{ReadQuiltArgs, StoreQuiltArgs};
 
-/// The files under `dir` (recursively, sorted), each with its path relative to `dir` as
-/// identifier (`/`-separated).
+/// The files under `dir`, with their paths relative to it as identifiers.
 fn files_under(dir: &Path) -> Result<Vec<(String, PathBuf)>, CliError> {
-    let unreadable = |p: &Path, e: std::io::Error| {
-        CliError::local("read", format!("cannot read {}: {e}", p.display()))
-    };
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).map_err(|e| unreadable(&d, e))? {
-            let path = entry.map_err(|e| unreadable(&d, e))?.path();
-            let meta = std::fs::metadata(&path).map_err(|e| unreadable(&path, e))?;
-            if meta.is_dir() {
-                todo.push(path);
-            } else if meta.is_file() {
-                let rel = path.strip_prefix(dir).unwrap_or(&path);
-                let id: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.push((id.join("/"), path));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    floe_client::files::files_under(dir).map_err(|e| CliError::local("read", e.to_string()))
 }
 
 /// `floe store-quilt FILE… | --dir DIR [--tag K=V …] [--epochs N|max]`.
