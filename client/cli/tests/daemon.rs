@@ -421,6 +421,10 @@ async fn n4_daemon_publisher_and_aggregator() {
     assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
     assert!(resp.headers().get("x-not-allowed").is_none());
     assert_eq!(resp.bytes().await.unwrap(), bytes);
+    // By blob id too: the content type the blob's objects agree on.
+    let resp = http.get(&blob_url).send().await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+    assert!(resp.headers().get("x-not-allowed").is_none());
     let resp = http
         .get(&by_object)
         .header("Range", "bytes=0-3")

@@ -317,6 +317,9 @@ pub(super) fn respond_within(
 /// fail after the head was sent, the connection is aborted: a body shorter than
 /// `Content-Length` is never a whole one. A client that stops reading is disconnected after
 /// the daemon's stall timeout.
+///
+/// `Content-Type` is the `content-type` attribute the blob's objects agree on (set with
+/// `floe store --content-type` or `floe attr set`), else `application/octet-stream`.
 #[utoipa::path(
     method(get, head),
     path = "/v1/blobs/{blob_id}",
@@ -356,14 +359,44 @@ pub(crate) async fn get_blob(
     let blob_id = parse_blob_id(&blob_id)?;
     let range = range_of(&headers)?;
     let opened = open(&state, ip_of(client), blob_id).await?;
-    respond(
-        &state,
-        opened,
-        check,
-        range,
-        HeaderMap::new(),
-        web::IMMUTABLE,
-    )
+    let mut extra = HeaderMap::new();
+    if let Some(v) = content_type_by_id(&state, blob_id).await {
+        extra.insert(header::CONTENT_TYPE, v);
+    }
+    respond(&state, opened, check, range, extra, web::IMMUTABLE)
+}
+
+/// Most blob objects looked at for a read by blob id's content type.
+const MAX_TYPE_LOOKUPS: usize = 4;
+
+/// The content type of a blob read by id: the `content-type` attribute its blob objects agree
+/// on (the first few, by id), if any do and the daemon allows the header. Lookup failures are
+/// not errors: the bytes are served as `application/octet-stream`.
+async fn content_type_by_id(state: &State, blob_id: BlobId) -> Option<HeaderValue> {
+    if !state
+        .options
+        .allowed_headers
+        .iter()
+        .any(|h| h == "content-type")
+    {
+        return None;
+    }
+    let ledger = state.client.ledger();
+    let status = ledger.blob_status(&blob_id).await.ok()??;
+    let mut found: Option<String> = None;
+    for id in status.info.objects.iter().take(MAX_TYPE_LOOKUPS) {
+        let Ok(Some(o)) = ledger.object(id).await else {
+            continue;
+        };
+        let Object::Blob(b) = o.object else { continue };
+        if let Some(t) = b.attributes.get("content-type") {
+            match &found {
+                Some(f) if f != t => return None,
+                _ => found = Some(t.clone()),
+            }
+        }
+    }
+    found.and_then(|t| HeaderValue::from_str(&t).ok())
 }
 
 /// `?start=S&length=L`.
