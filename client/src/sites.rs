@@ -68,6 +68,14 @@ pub enum SiteError {
     /// No object has this id.
     #[error("no site {0} on the ledger")]
     UnknownSite(ObjectId),
+    /// The name is held by someone (checked before anything is paid).
+    #[error("the name {name} is taken until epoch {expires}")]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// When it becomes free.
+        expires: floe_common::Epoch,
+    },
     /// Nobody holds this name.
     #[error("nobody holds the name {0}")]
     UnknownName(String),
@@ -254,7 +262,14 @@ pub async fn publish_site(
     // Check what can be checked before paying: the record with placeholder patches.
     files.check_offline()?;
     if let Some((n, _)) = name {
-        floe_common::site::validate_name(n)?;
+        // A name someone holds would fail after the files were paid for: refuse it first.
+        let epoch = floe.system().await?.epoch;
+        if let Some(held) = name_object(floe, n).await?.filter(|h| h.expires > epoch) {
+            return Err(SiteError::NameTaken {
+                name: n.to_owned(),
+                expires: held.expires,
+            });
+        }
     }
     let paths: Vec<&String> = files.files.keys().collect();
     let (resources, quilts) = store_files(client, files, &paths, opts).await?;

@@ -306,11 +306,13 @@ async fn adv_bad_sites_and_paths_are_refused() {
     )
     .await;
     assert!(ok.starts_with("HTTP/1.1 200") && ok.ends_with('x'), "{ok}");
-    // A name already taken is refused on the ledger.
+    // A name already taken is refused before anything is stored or paid.
+    let balance = floe.balance().await.unwrap();
     let err = sites::publish_site(&client, &floe, &files, &opts(), Some(("trav", 3)))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("name_taken"), "{err}");
+    assert!(matches!(err, SiteError::NameTaken { .. }), "{err}");
+    assert_eq!(floe.balance().await.unwrap(), balance, "nothing was paid");
     let _ = out;
     stop.cancel();
     cluster.shutdown().await;

@@ -37,6 +37,8 @@ fn from_site(e: &SiteError, ctx: &Context) -> CliError {
         SiteError::UnknownName(_) | SiteError::NameWithoutSite(_) => {
             not_found("unknown_name", e.to_string())
         }
+        SiteError::NameTaken { .. } => not_found("name_taken", e.to_string())
+            .hint("pick another name; nothing was paid"),
     }
 }
 
