@@ -206,7 +206,20 @@ impl TestCluster {
                     max_backoff_ms: 2_000,
                     ..RecoveryConfig::default()
                 },
-                inbound: InboundConfig::default(),
+                // Every node is on 127.0.0.1: the per-address limits must admit the whole
+                // committee (a real network has one address per node).
+                inbound: InboundConfig {
+                    max_connections_per_ip: InboundConfig::default()
+                        .max_connections_per_ip
+                        .max(4 * all),
+                    ip_requests_per_second: InboundConfig::default()
+                        .ip_requests_per_second
+                        .max(200 * all as u32),
+                    ip_request_burst: InboundConfig::default()
+                        .ip_request_burst
+                        .max(400 * all as u32),
+                    ..InboundConfig::default()
+                },
                 disk: Default::default(),
             };
             nodes.push(TestNode {
