@@ -12,14 +12,16 @@
 //! too, so forgetting it cannot run a transaction in a stale epoch. Its events are *block
 //! events* ([`State::take_block_events`]), recorded with the block before its transactions'.
 //!
-//! Modules: [`coin`], [`storage`] (escrow per epoch, capacity), [`blob`], [`staking`] (pools,
+//! Modules: [`coin`], [`storage`] (escrow per epoch, capacity), [`blob`] (also transfers and
+//! burns), [`shared`] (shared blobs), [`staking`] (pools,
 //! votes, commission, `EpochSyncDone`), [`pricing`] (quantiles), [`governance`], [`epoch`],
 //! [`challenge`] (storage challenges: live-blob snapshot, seed, proofs, forfeiture), `site`
 //! (sites and names).
 //!
 //! Conservation: `total_supply` (genesis + faucet mints − slashing burns) always equals the
 //! sum of balances, the fee pool, the per-epoch escrow, every pool's active and pending WAL and
-//! commission, and withdrawable `StakedWal` objects ([`State::check_supply`]).
+//! commission, withdrawable `StakedWal` objects and shared blobs' funds
+//! ([`State::check_supply`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,6 +40,7 @@ pub mod governance;
 mod overlay;
 mod persist;
 pub mod pricing;
+mod shared;
 mod site;
 pub mod staking;
 mod storage;
@@ -312,18 +315,18 @@ impl State {
     pub fn blob_evidence(&self, id: &BlobId) -> Option<floe_ledger_types::rpc::BlobEvidence> {
         let info = self.blobs.get(id)?;
         let end = info.max_certified_end_epoch?;
-        info.objects.iter().find_map(|oid| match self.object(oid) {
-            Some(crate::Object::Blob(b))
-                if b.is_certified() && !b.invalid && b.end_epoch == end =>
-            {
-                Some(floe_ledger_types::rpc::BlobEvidence {
-                    object_id: *oid,
-                    height: b.changed_at,
-                    end_epoch: end,
-                })
-            }
-            _ => None,
-        })
+        info.objects
+            .iter()
+            .find_map(|oid| match self.object(oid).and_then(Object::as_blob) {
+                Some(b) if b.is_certified() && !b.invalid && b.end_epoch == end => {
+                    Some(floe_ledger_types::rpc::BlobEvidence {
+                        object_id: *oid,
+                        height: b.changed_at,
+                        end_epoch: end,
+                    })
+                }
+                _ => None,
+            })
     }
 
     /// A storage node.
@@ -382,16 +385,23 @@ impl State {
     }
 
     /// Checks conservation: balances + fee pool + escrow + pools (active, pending,
-    /// commission) + withdrawable stake = total supply, and that `total_staked` matches the
-    /// pools and objects. O(state size).
+    /// commission) + WAL held in objects (withdrawable stake, shared blobs' funds) = total
+    /// supply, and that `total_staked` matches the pools and stake objects. O(state size).
     pub fn check_supply(&self) -> Result<(), String> {
         fn sum(mut it: impl Iterator<Item = Option<Frost>>) -> Option<Frost> {
             it.try_fold(Frost::ZERO, |acc, f| acc.checked_add(f?))
         }
         let balances =
             sum(self.accounts.values().map(|a| Some(a.balance))).ok_or("balances overflow")?;
-        let withdrawable =
-            sum(self.objects.values().map(Object::escrow)).ok_or("stake overflow")?;
+        let held = |stake: bool| {
+            sum(self
+                .objects
+                .values()
+                .filter(|o| matches!(o, Object::StakedWal(_)) == stake)
+                .map(Object::escrow))
+        };
+        let withdrawable = held(true).ok_or("stake overflow")?;
+        let shared = held(false).ok_or("shared funds overflow")?;
         let pools = sum(self.nodes.values().map(|n| n.pool.held())).ok_or("pools overflow")?;
         let commission = sum(self
             .nodes
@@ -407,13 +417,13 @@ impl State {
         }
         let s = &self.system;
         let escrow = s.escrow_total();
-        let total = sum([balances, s.fee_pool, escrow, pools, withdrawable]
+        let total = sum([balances, s.fee_pool, escrow, pools, withdrawable, shared]
             .into_iter()
             .map(Some))
         .ok_or("total overflow")?;
         if total != s.total_supply {
             return Err(format!(
-                "balances {balances:?} + fees {:?} + escrow {escrow:?} + pools {pools:?} + withdrawable {withdrawable:?} != supply {:?}",
+                "balances {balances:?} + fees {:?} + escrow {escrow:?} + pools {pools:?} + withdrawable {withdrawable:?} + shared blob funds {shared:?} != supply {:?}",
                 s.fee_pool, s.total_supply
             ));
         }
@@ -644,5 +654,16 @@ fn execute(o: &mut Overlay<'_>, sender: Address, kind: &TxKind) -> Result<(), Tx
         TxKind::RenewName { name, epochs } => site::renew_name(o, sender, name, *epochs),
         TxKind::TransferName { name, to } => site::transfer_name(o, sender, name, *to),
         TxKind::SetNameSite { name, site } => site::set_name_site(o, sender, name, *site),
+        TxKind::TransferBlob { blob_object, to } => blob::transfer(o, sender, *blob_object, *to),
+        TxKind::ShareBlob {
+            blob_object,
+            amount,
+        } => shared::share(o, sender, *blob_object, *amount),
+        TxKind::FundSharedBlob { shared, amount } => shared::fund(o, sender, *shared, *amount),
+        TxKind::ExtendSharedBlob {
+            shared,
+            epochs_ahead,
+        } => shared::extend(o, *shared, *epochs_ahead),
+        TxKind::BurnBlobs { blob_objects } => blob::burn(o, sender, blob_objects),
     }
 }

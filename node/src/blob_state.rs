@@ -2,7 +2,8 @@
 //!
 //! [`apply_event`] is a pure fold: the follower ([`crate::follower`]) runs it over the events of
 //! each verified block and stores the results. The counts mirror the ledger's own blob-id
-//! status: registered and certified blob objects that were not deleted, split by persistence.
+//! status: registered and certified blob objects that were not deleted or burned, split by
+//! persistence.
 //! Expiry is not an event; readers compare [`BlobState::end_epoch`] with the current epoch.
 
 use std::collections::BTreeMap;
@@ -72,6 +73,7 @@ pub fn event_blob_id(event: &Event) -> Option<BlobId> {
         | Event::BlobCertified { blob_id, .. }
         | Event::BlobExtended { blob_id, .. }
         | Event::BlobDeleted { blob_id, .. }
+        | Event::BlobBurned { blob_id, .. }
         | Event::BlobInvalidated { blob_id, .. } => Some(*blob_id),
         _ => None,
     }
@@ -134,6 +136,33 @@ pub fn apply_event(state: Option<BlobState>, event: &Event) -> Option<BlobState>
                 s.registered_deletable = s.registered_deletable.saturating_sub(1);
                 if *was_certified {
                     s.certified_deletable = s.certified_deletable.saturating_sub(1);
+                }
+            }
+            if !s.is_certified() {
+                s.certified_epoch = None;
+            }
+            s.recompute_end_epoch();
+            (!s.is_empty()).then_some(s)
+        }
+        // An expired (or invalidated) blob object removed by its owner: it no longer counts.
+        Event::BlobBurned {
+            object_id,
+            deletable,
+            was_certified,
+            ..
+        } => {
+            let mut s = state?;
+            if *deletable {
+                if s.deletable.remove(object_id).is_some() {
+                    s.registered_deletable = s.registered_deletable.saturating_sub(1);
+                    if *was_certified {
+                        s.certified_deletable = s.certified_deletable.saturating_sub(1);
+                    }
+                }
+            } else {
+                s.registered_permanent = s.registered_permanent.saturating_sub(1);
+                if *was_certified {
+                    s.certified_permanent = s.certified_permanent.saturating_sub(1);
                 }
             }
             if !s.is_certified() {
@@ -234,6 +263,40 @@ mod tests {
         .unwrap();
         assert_eq!(s.end_epoch, Epoch(8));
         assert_eq!(s.deletable.get(&obj(1)), Some(&Epoch(8)));
+    }
+
+    #[test]
+    fn burns_forget_expired_objects() {
+        let burned = |o: u8, end: u32, deletable: bool| Event::BlobBurned {
+            blob_id: BLOB,
+            object_id: obj(o),
+            end_epoch: Epoch(end),
+            deletable,
+            was_certified: true,
+            epoch: Epoch(6),
+        };
+        let s = fold(&[
+            registered(1, 3, false),
+            certified(1, 3, false, 0),
+            registered(2, 5, true),
+            certified(2, 5, true, 1),
+        ])
+        .unwrap();
+        let s = apply_event(Some(s), &burned(1, 3, false)).unwrap();
+        assert_eq!((s.registered_permanent, s.certified_permanent), (0, 0));
+        assert_eq!((s.registered_deletable, s.certified_deletable), (1, 1));
+        // The last object burned: nothing is left to remember.
+        assert_eq!(apply_event(Some(s), &burned(2, 5, true)), None);
+        // An invalidated blob id is remembered without objects.
+        let s = fold(&[
+            registered(1, 9, false),
+            Event::BlobInvalidated {
+                blob_id: BLOB,
+                epoch: Epoch(1),
+            },
+        ]);
+        let s = apply_event(s, &burned(1, 9, false)).unwrap();
+        assert!(s.invalid && s.registered_permanent == 0);
     }
 
     #[test]

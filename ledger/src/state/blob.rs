@@ -1,10 +1,20 @@
-//! Blobs: register, certify, extend, delete, invalidate, attributes.
+//! Blobs: register, certify, extend, delete, invalidate, attributes, transfer, burn.
+//!
+//! Rules of the blob object's later life (shared blobs are in `shared`):
+//! - **Transfer** (`TransferBlob`): the owner gives any of its blob objects (certified or not,
+//!   live or expired) to another account; never to [`Address::SHARED`].
+//! - **Burn** (`BurnBlobs`): the owner removes blob objects, all listed or none. An expired (or
+//!   invalidated permanent) one is dropped without returning anything (`BlobBurned`); a live
+//!   deletable one is deleted (`BlobDeleted`, its remaining storage returns as a storage
+//!   object); a live, valid permanent one is refused (`permanent_not_expired`).
+//!   Either way the blob id's index forgets the object, so counts stay those of the objects
+//!   that exist.
 
 use floe_common::encoding::derive_blob_id;
 use floe_common::messages::InvalidBlobIdMsg;
 use floe_common::{
-    BlobId, BlobPersistence, Certificate, Digest, EncodingConfig, EncodingType, ObjectId,
-    StorageConfirmation, Threshold,
+    BlobId, BlobPersistence, Certificate, Digest, EncodingConfig, EncodingType, Epoch, Frost,
+    ObjectId, StorageConfirmation, Threshold,
 };
 
 use super::events::Event;
@@ -12,7 +22,9 @@ use super::objects::{BlobIdInfo, BlobObject, Object, StorageResource};
 use super::overlay::Overlay;
 use super::storage::price;
 use crate::error::TxError;
-use crate::tx::{Address, MAX_ATTRIBUTE_KEY_LEN, MAX_ATTRIBUTE_VALUE_LEN, MAX_ATTRIBUTES};
+use crate::tx::{
+    Address, MAX_ATTRIBUTE_KEY_LEN, MAX_ATTRIBUTE_VALUE_LEN, MAX_ATTRIBUTES, MAX_BURN_BLOBS,
+};
 
 /// The arguments of a blob registration.
 #[derive(Clone, Copy)]
@@ -114,7 +126,7 @@ pub(super) fn register(
 }
 
 /// A blob that is valid, certified (or not, as `certified` says) and not expired.
-fn live_blob(
+pub(super) fn live_blob(
     o: &Overlay<'_>,
     id: ObjectId,
     b: &BlobObject,
@@ -199,14 +211,17 @@ pub(super) fn certify(
     Ok(())
 }
 
-pub(super) fn extend(
+/// Checks an extension of the certified, live blob `b` by `epochs_ahead` epochs at the current
+/// storage price, reserves the capacity of the added epochs, moves its end epoch, updates the
+/// blob id's index and emits `BlobExtended`. Returns the added epochs `[old end, new end)` and
+/// the price per epoch; the caller pays it into their escrow.
+pub(super) fn extend_blob(
     o: &mut Overlay<'_>,
-    payer: Address,
     id: ObjectId,
+    b: &mut BlobObject,
     epochs_ahead: u32,
-) -> Result<(), TxError> {
-    let mut b = o.blob(&id, None)?;
-    live_blob(o, id, &b, true)?;
+) -> Result<(Epoch, Epoch, Frost), TxError> {
+    live_blob(o, id, b, true)?;
     let max = o.system.params.max_epochs_ahead;
     let new_end = b
         .end_epoch
@@ -217,10 +232,11 @@ pub(super) fn extend(
     if epochs_ahead == 0 || ahead > u64::from(max) {
         return Err(TxError::EpochsOutOfRange { got: ahead, max });
     }
+    let new_end = Epoch(new_end);
     let per_epoch = price(o.system.storage_price, b.size, 1)?;
-    o.use_capacity(b.end_epoch, floe_common::Epoch(new_end), b.size)?;
-    o.pay_escrow(payer, b.end_epoch, floe_common::Epoch(new_end), per_epoch)?;
-    b.end_epoch = floe_common::Epoch(new_end);
+    o.use_capacity(b.end_epoch, new_end, b.size)?;
+    let old_end = b.end_epoch;
+    b.end_epoch = new_end;
     b.changed_at = o.height;
     let mut info = o.blob_info(&b.blob_id).unwrap_or_default();
     info.max_certified_end_epoch = info.max_certified_end_epoch.max(Some(b.end_epoch));
@@ -231,7 +247,47 @@ pub(super) fn extend(
         end_epoch: b.end_epoch,
         deletable: b.deletable,
     });
-    o.put_object(id, Object::Blob(b));
+    Ok((old_end, new_end, per_epoch))
+}
+
+/// `ExtendBlob`: `payer` pays. Any certified live blob may be extended, shared ones too.
+pub(super) fn extend(
+    o: &mut Overlay<'_>,
+    payer: Address,
+    id: ObjectId,
+    epochs_ahead: u32,
+) -> Result<(), TxError> {
+    let mut b = o.any_blob(&id)?;
+    let (from, to, per_epoch) = extend_blob(o, id, &mut b, epochs_ahead)?;
+    o.pay_escrow(payer, from, to, per_epoch)?;
+    o.put_any_blob(id, b)
+}
+
+/// Removes blob object `id` (already read as `b`) from its blob id's index: counts, objects,
+/// the latest certified end epoch; the entry goes when nothing is left of it.
+fn unindex(o: &mut Overlay<'_>, id: ObjectId, b: &BlobObject) -> Result<(), TxError> {
+    let mut info = o.blob_info(&b.blob_id).unwrap_or_default();
+    if b.deletable {
+        info.registered_deletable = bump(info.registered_deletable, false)?;
+        if b.is_certified() {
+            info.certified_deletable = bump(info.certified_deletable, false)?;
+        }
+    } else {
+        info.registered_permanent = bump(info.registered_permanent, false)?;
+        if b.is_certified() {
+            info.certified_permanent = bump(info.certified_permanent, false)?;
+        }
+    }
+    info.objects.remove(&id);
+    info.max_certified_end_epoch = None;
+    for other in &info.objects {
+        let ob = o.any_blob(other)?;
+        if ob.is_certified() {
+            info.max_certified_end_epoch = info.max_certified_end_epoch.max(Some(ob.end_epoch));
+        }
+    }
+    let keep = !info.objects.is_empty() || info.is_invalid();
+    o.set_blob_info(b.blob_id, keep.then_some(info));
     Ok(())
 }
 
@@ -254,21 +310,7 @@ pub(super) fn delete(o: &mut Overlay<'_>, sender: Address, id: ObjectId) -> Resu
         end_epoch: b.end_epoch,
         size: b.size,
     }))?;
-    let mut info = o.blob_info(&b.blob_id).unwrap_or_default();
-    info.registered_deletable = bump(info.registered_deletable, false)?;
-    if b.is_certified() {
-        info.certified_deletable = bump(info.certified_deletable, false)?;
-    }
-    info.objects.remove(&id);
-    info.max_certified_end_epoch = None;
-    for other in &info.objects {
-        let ob = o.blob(other, None)?;
-        if ob.is_certified() {
-            info.max_certified_end_epoch = info.max_certified_end_epoch.max(Some(ob.end_epoch));
-        }
-    }
-    let keep = !info.objects.is_empty() || info.is_invalid();
-    o.set_blob_info(b.blob_id, keep.then_some(info));
+    unindex(o, id, &b)?;
     o.events.push(Event::BlobDeleted {
         blob_id: b.blob_id,
         object_id: id,
@@ -276,6 +318,82 @@ pub(super) fn delete(o: &mut Overlay<'_>, sender: Address, id: ObjectId) -> Resu
         was_certified: b.is_certified(),
         epoch,
     });
+    Ok(())
+}
+
+/// `BurnBlobs`: see [`TxKind::BurnBlobs`](crate::tx::TxKind::BurnBlobs).
+pub(super) fn burn(o: &mut Overlay<'_>, sender: Address, ids: &[ObjectId]) -> Result<(), TxError> {
+    if ids.is_empty() {
+        return Err(TxError::InvalidField {
+            field: "blob_objects".into(),
+            reason: "no blob object listed".into(),
+        });
+    }
+    if ids.len() > MAX_BURN_BLOBS {
+        return Err(TxError::too_large(
+            "blob_objects",
+            ids.len() as u64,
+            MAX_BURN_BLOBS as u64,
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let epoch = o.epoch();
+    for &id in ids {
+        if !seen.insert(id) {
+            return Err(TxError::InvalidField {
+                field: "blob_objects".into(),
+                reason: format!("{id} is listed twice"),
+            });
+        }
+        let b = o.blob(&id, Some(sender))?;
+        let live = epoch < b.end_epoch;
+        if live && b.deletable {
+            delete(o, sender, id)?;
+            continue;
+        }
+        if live && !b.invalid {
+            return Err(TxError::PermanentNotExpired {
+                object: id,
+                end_epoch: b.end_epoch,
+            });
+        }
+        o.delete_object(id);
+        unindex(o, id, &b)?;
+        o.events.push(Event::BlobBurned {
+            blob_id: b.blob_id,
+            object_id: id,
+            end_epoch: b.end_epoch,
+            deletable: b.deletable,
+            was_certified: b.is_certified(),
+            epoch,
+        });
+    }
+    Ok(())
+}
+
+/// `TransferBlob`: the owner gives a blob object to `to`.
+pub(super) fn transfer(
+    o: &mut Overlay<'_>,
+    sender: Address,
+    id: ObjectId,
+    to: Address,
+) -> Result<(), TxError> {
+    let mut b = o.blob(&id, Some(sender))?;
+    if to == Address::SHARED {
+        return Err(TxError::InvalidField {
+            field: "to".into(),
+            reason: "the owner of shared objects, which nobody controls (share the blob instead)"
+                .into(),
+        });
+    }
+    b.owner = to;
+    o.events.push(Event::BlobTransferred {
+        blob_id: b.blob_id,
+        object_id: id,
+        from: sender,
+        to,
+    });
+    o.put_object(id, Object::Blob(b));
     Ok(())
 }
 
@@ -302,9 +420,9 @@ pub(super) fn invalidate(
     let epoch = o.epoch();
     info.invalidated_epoch = Some(epoch);
     for id in &info.objects {
-        let mut b = o.blob(id, None)?;
+        let mut b = o.any_blob(id)?;
         b.invalid = true;
-        o.put_object(*id, Object::Blob(b));
+        o.put_any_blob(*id, b)?;
     }
     o.set_blob_info(blob_id, Some(info));
     o.events.push(Event::BlobInvalidated { blob_id, epoch });

@@ -10,8 +10,8 @@ use super::objects::{ChallengeRound, EpochAccount, Proposal, derive_object_id};
 
 use super::events::Event;
 use super::objects::{
-    Account, BlobIdInfo, BlobObject, Object, SiteObject, StakedWal, StorageNode, StorageResource,
-    SystemState,
+    Account, BlobIdInfo, BlobObject, Object, SharedBlob, SiteObject, StakedWal, StorageNode,
+    StorageResource, SystemState,
 };
 use super::{Key, State};
 use crate::error::TxError;
@@ -199,10 +199,27 @@ impl<'s> Overlay<'s> {
         end: Epoch,
         per_epoch: Frost,
     ) -> Result<Frost, TxError> {
-        let total = per_epoch
-            .checked_mul(u64::from(end.0.saturating_sub(start.0)))
-            .ok_or_else(|| TxError::overflow("payment"))?;
+        let total = Self::escrow_cost(start, end, per_epoch)?;
         self.debit(payer, total)?;
+        self.fund_escrow(start, end, per_epoch)?;
+        Ok(total)
+    }
+
+    /// `per_epoch × (end − start)`: what [`Overlay::fund_escrow`] adds.
+    pub fn escrow_cost(start: Epoch, end: Epoch, per_epoch: Frost) -> Result<Frost, TxError> {
+        per_epoch
+            .checked_mul(u64::from(end.0.saturating_sub(start.0)))
+            .ok_or_else(|| TxError::overflow("payment"))
+    }
+
+    /// Adds `per_epoch` to the escrow of each epoch of `[start, end)`; the caller has taken
+    /// the total from somewhere (an account, a shared blob's funds).
+    pub fn fund_escrow(
+        &mut self,
+        start: Epoch,
+        end: Epoch,
+        per_epoch: Frost,
+    ) -> Result<(), TxError> {
         for e in start.0..end.0 {
             let acct: &mut EpochAccount = self.system.epoch_accounts.entry(Epoch(e)).or_default();
             acct.rewards = acct
@@ -210,7 +227,7 @@ impl<'s> Overlay<'s> {
                 .checked_add(per_epoch)
                 .ok_or_else(|| TxError::overflow("escrow"))?;
         }
-        Ok(total)
+        Ok(())
     }
 
     /// An account (default if it does not exist).
@@ -302,11 +319,40 @@ impl<'s> Overlay<'s> {
         }
     }
 
-    /// A blob object, owned by `sender` if given.
+    /// A blob object, owned by `sender` if given (a shared blob is refused: `blob_shared`).
     pub fn blob(&self, id: &ObjectId, sender: Option<Address>) -> Result<BlobObject, TxError> {
         match self.object(id)? {
             Object::Blob(b) => Self::check_owner(id, b.owner, sender).map(|()| b),
+            Object::SharedBlob(_) => Err(TxError::BlobShared(*id)),
             _ => Err(Self::wrong_type(id, "blob")),
+        }
+    }
+
+    /// The blob of a blob object or of a shared blob (no owner check).
+    pub fn any_blob(&self, id: &ObjectId) -> Result<BlobObject, TxError> {
+        match self.object(id)? {
+            Object::Blob(b) => Ok(b),
+            Object::SharedBlob(s) => Ok(s.blob),
+            _ => Err(Self::wrong_type(id, "blob")),
+        }
+    }
+
+    /// Writes back a blob read with [`Overlay::any_blob`], keeping a shared blob shared (and
+    /// its funds).
+    pub fn put_any_blob(&mut self, id: ObjectId, b: BlobObject) -> Result<(), TxError> {
+        let o = match self.object(&id)? {
+            Object::SharedBlob(s) => Object::SharedBlob(SharedBlob { blob: b, ..s }),
+            _ => Object::Blob(b),
+        };
+        self.put_object(id, o);
+        Ok(())
+    }
+
+    /// A shared blob.
+    pub fn shared_blob(&self, id: &ObjectId) -> Result<SharedBlob, TxError> {
+        match self.object(id)? {
+            Object::SharedBlob(s) => Ok(s),
+            _ => Err(Self::wrong_type(id, "shared_blob")),
         }
     }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use floe_common::{BlobPersistence, Epoch, Frost, ObjectId};
-use floe_ledger::{Object, State, TxFailure, TxKind, node_id_of};
+use floe_ledger::{Address, Effects, Object, State, TxFailure, TxKind, node_id_of};
 use proptest::prelude::*;
 
 use crate::support::*;
@@ -32,48 +32,88 @@ enum Op {
     Site(usize, usize, bool),
     /// Claim (0), renew (1), transfer (2) or point (3) one of three names.
     Name(usize, u8, u8, u32, usize),
+    /// Give a blob object to another user.
+    TransferBlob(usize, usize, usize),
+    /// Share a blob object with some funds.
+    Share(usize, usize, u64),
+    /// Fund a shared blob.
+    FundShared(usize, usize, u64),
+    /// Extend a shared blob from its funds.
+    ExtendShared(usize, usize, u32),
+    /// Burn one or two blob objects.
+    Burn(usize, usize, Option<usize>),
+    /// Reserve, register and certify a 1000-byte blob (salt, deletable, epochs): the blobs the
+    /// lifecycle operations act on.
+    Store(usize, u8, bool, u32),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let u = 0usize..4;
     let pick = any::<usize>();
     prop_oneof![
-        (u.clone(), u.clone(), 0u64..2_000_000_000_000).prop_map(|(a, b, x)| Op::Transfer(a, b, x)),
-        (u.clone(), 0u64..6_000_000_000).prop_map(|(a, x)| Op::Faucet(a, x)),
-        (u.clone(), 0u64..4 * MIB, 0u32..12).prop_map(|(a, s, e)| Op::Reserve(a, s, e)),
-        (u.clone(), pick, 0u32..12).prop_map(|(a, p, e)| Op::SplitEpoch(a, p, e)),
-        (u.clone(), pick, 0u64..4 * MIB).prop_map(|(a, p, s)| Op::SplitSize(a, p, s)),
-        (u.clone(), pick, pick).prop_map(|(a, p, q)| Op::Fuse(a, p, q)),
-        (
+        1 => (u.clone(), u.clone(), 0u64..2_000_000_000_000).prop_map(|(a, b, x)| Op::Transfer(a, b, x)),
+        1 => (u.clone(), 0u64..6_000_000_000).prop_map(|(a, x)| Op::Faucet(a, x)),
+        3 => (u.clone(), 0u64..4 * MIB, 0u32..12).prop_map(|(a, s, e)| Op::Reserve(a, s, e)),
+        1 => (u.clone(), pick, 0u32..12).prop_map(|(a, p, e)| Op::SplitEpoch(a, p, e)),
+        1 => (u.clone(), pick, 0u64..4 * MIB).prop_map(|(a, p, s)| Op::SplitSize(a, p, s)),
+        1 => (u.clone(), pick, pick).prop_map(|(a, p, q)| Op::Fuse(a, p, q)),
+        2 => (
             u.clone(),
             pick,
-            1u64..3_000_000,
+            1u64..800_000,
             any::<bool>(),
             prop::bool::weighted(0.1)
         )
             .prop_map(|(a, p, l, d, bad)| Op::Register(a, p, l, d, bad)),
-        (u.clone(), pick, prop::bool::weighted(0.8)).prop_map(|(a, p, g)| Op::Certify(a, p, g)),
-        (u.clone(), pick, 0u32..12).prop_map(|(a, p, k)| Op::Extend(a, p, k)),
-        (u.clone(), pick).prop_map(|(a, p)| Op::Delete(a, p)),
-        pick.prop_map(Op::Invalidate),
-        (u.clone(), pick, any::<bool>()).prop_map(|(a, p, s)| Op::Attr(a, p, s)),
-        (u.clone(), 0usize..11, 0u64..1_000_000).prop_map(|(a, n, x)| Op::Stake(a, n, x)),
-        (u.clone(), pick).prop_map(|(a, p)| Op::RequestWithdrawal(a, p)),
-        (u.clone(), pick).prop_map(|(a, p)| Op::Withdraw(a, p)),
-        (u.clone(), 1u64..3).prop_map(|(a, d)| Op::BadNonce(a, d)),
-        (u.clone(), pick, any::<bool>()).prop_map(|(a, p, d)| Op::Site(a, p, d)),
-        (u, 0u8..4, 0u8..3, 0u32..14, pick).prop_map(|(a, k, n, e, p)| Op::Name(a, k, n, e, p)),
-        (0u64..2 * EPOCH_MS).prop_map(Op::Advance),
+        2 => (u.clone(), pick, prop::bool::weighted(0.8)).prop_map(|(a, p, g)| Op::Certify(a, p, g)),
+        1 => (u.clone(), pick, 0u32..12).prop_map(|(a, p, k)| Op::Extend(a, p, k)),
+        1 => (u.clone(), pick).prop_map(|(a, p)| Op::Delete(a, p)),
+        1 => pick.prop_map(Op::Invalidate),
+        1 => (u.clone(), pick, any::<bool>()).prop_map(|(a, p, s)| Op::Attr(a, p, s)),
+        1 => (u.clone(), 0usize..11, 0u64..1_000_000).prop_map(|(a, n, x)| Op::Stake(a, n, x)),
+        1 => (u.clone(), pick).prop_map(|(a, p)| Op::RequestWithdrawal(a, p)),
+        1 => (u.clone(), pick).prop_map(|(a, p)| Op::Withdraw(a, p)),
+        1 => (u.clone(), 1u64..3).prop_map(|(a, d)| Op::BadNonce(a, d)),
+        1 => (u.clone(), pick, any::<bool>()).prop_map(|(a, p, d)| Op::Site(a, p, d)),
+        1 => (u.clone(), 0u8..4, 0u8..3, 0u32..14, pick)
+            .prop_map(|(a, k, n, e, p)| Op::Name(a, k, n, e, p)),
+        1 => (u.clone(), pick, 0usize..4).prop_map(|(a, p, b)| Op::TransferBlob(a, p, b)),
+        2 => (u.clone(), pick, 0u64..5_000).prop_map(|(a, p, x)| Op::Share(a, p, x)),
+        2 => (u.clone(), pick, 0u64..5_000).prop_map(|(a, p, x)| Op::FundShared(a, p, x)),
+        2 => (u.clone(), pick, 0u32..4).prop_map(|(a, p, k)| Op::ExtendShared(a, p, k)),
+        2 => (u.clone(), pick, prop::option::of(pick)).prop_map(|(a, p, q)| Op::Burn(a, p, q)),
+        3 => (u, 0u8..6, any::<bool>(), 1u32..5)
+            .prop_map(|(a, salt, d, e)| Op::Store(a, salt, d, e)),
+        1 => (0u64..2 * EPOCH_MS).prop_map(Op::Advance),
     ]
+}
+
+/// The users' and the shared objects' owners.
+fn owners() -> Vec<Address> {
+    (0..4)
+        .map(|u| addr(&user_key(u)))
+        .chain([Address::SHARED])
+        .collect()
 }
 
 /// All objects of one type, in id order (picks index into this list).
 fn objects(net: &Net, ty: &str) -> Vec<(ObjectId, Object)> {
-    (0..4)
-        .flat_map(|u| net.state.objects_owned_by(&addr(&user_key(u))))
+    owners()
+        .iter()
+        .flat_map(|o| net.state.objects_owned_by(o))
         .filter(|(_, o)| o.type_name() == ty)
         .map(|(id, o)| (id, o.clone()))
         .collect()
+}
+
+/// The sender for an operation on the `p`-th object of `list`: mostly (`a < 3`) the user that
+/// owns it, so that owner-only operations succeed often enough to build on; else user `a`.
+fn owner_or(list: &[(ObjectId, Object)], p: usize, a: usize) -> usize {
+    if list.is_empty() || a == 3 {
+        return a;
+    }
+    let owner = list[p % list.len()].1.owner();
+    (0..4).find(|&u| addr(&user_key(u)) == owner).unwrap_or(a)
 }
 
 fn nth(list: &[(ObjectId, Object)], p: usize) -> ObjectId {
@@ -89,7 +129,46 @@ fn kind_of(net: &Net, op: &Op) -> Option<(usize, TxKind)> {
     let blobs = objects(net, "blob");
     let staked = objects(net, "staked_wal");
     let sites = objects(net, "site");
+    let shared = objects(net, "shared_blob");
     Some(match *op {
+        Op::TransferBlob(a, p, b) => (
+            owner_or(&blobs, p, a),
+            TxKind::TransferBlob {
+                blob_object: nth(&blobs, p),
+                to: addr(&user_key(b)),
+            },
+        ),
+        Op::Share(a, p, x) => (
+            owner_or(&blobs, p, a),
+            TxKind::ShareBlob {
+                blob_object: nth(&blobs, p),
+                amount: Frost(x),
+            },
+        ),
+        Op::FundShared(a, p, x) => (
+            a,
+            TxKind::FundSharedBlob {
+                shared: nth(&shared, p),
+                amount: Frost(x),
+            },
+        ),
+        Op::ExtendShared(a, p, k) => (
+            a,
+            TxKind::ExtendSharedBlob {
+                shared: nth(&shared, p),
+                epochs_ahead: k,
+            },
+        ),
+        Op::Burn(a, p, q) => (
+            owner_or(&blobs, p, a),
+            TxKind::BurnBlobs {
+                blob_objects: [Some(p), q]
+                    .into_iter()
+                    .flatten()
+                    .map(|i| nth(&blobs, i))
+                    .collect(),
+            },
+        ),
         Op::Site(a, _, false) => (
             a,
             TxKind::CreateSite {
@@ -155,6 +234,7 @@ fn kind_of(net: &Net, op: &Op) -> Option<(usize, TxKind)> {
             },
         ),
         Op::Register(a, p, len, d, bad) => {
+            let a = owner_or(&storage, p, a);
             let mut k = Net::register_kind(nth(&storage, p), len, (len % 3) as u8, d);
             if let (
                 true,
@@ -249,15 +329,32 @@ fn kind_of(net: &Net, op: &Op) -> Option<(usize, TxKind)> {
                 staked: nth(&staked, p),
             },
         ),
-        Op::BadNonce(..) | Op::Advance(_) => return None,
+        Op::BadNonce(..) | Op::Advance(_) | Op::Store(..) => return None,
     })
 }
 
 fn check_blob_index(state: &State) {
+    // Every index entry (table 3 of the stored entries) names existing objects of its blob id,
+    // and is kept without objects only for an invalidated blob id.
+    for (key, _) in state.entries() {
+        if key.first() != Some(&3) {
+            continue;
+        }
+        let blob_id = floe_common::BlobId(key[1..].try_into().unwrap());
+        let info = state.blob_status(&blob_id).unwrap();
+        assert!(
+            !info.objects.is_empty() || info.is_invalid(),
+            "empty entry {blob_id}"
+        );
+        for id in &info.objects {
+            let b = state.object(id).and_then(Object::as_blob);
+            assert_eq!(b.map(|b| b.blob_id), Some(blob_id), "{id} in the index");
+        }
+    }
     let mut by_id: BTreeMap<_, Vec<ObjectId>> = BTreeMap::new();
-    for u in 0..4 {
-        for (id, o) in state.objects_owned_by(&addr(&user_key(u))) {
-            if let Object::Blob(b) = o {
+    for owner in owners() {
+        for (id, o) in state.objects_owned_by(&owner) {
+            if let Some(b) = o.as_blob() {
                 by_id.entry(b.blob_id).or_default().push(id);
             }
         }
@@ -275,6 +372,29 @@ fn check_blob_index(state: &State) {
             (info.registered_permanent + info.registered_deletable) as usize,
             info.objects.len()
         );
+        let blobs: Vec<_> = info
+            .objects
+            .iter()
+            .map(|id| state.object(id).and_then(Object::as_blob).unwrap())
+            .collect();
+        let certified = |deletable: bool| {
+            blobs
+                .iter()
+                .filter(|b| b.deletable == deletable && b.is_certified())
+                .count() as u32
+        };
+        assert_eq!(
+            (info.certified_permanent, info.certified_deletable),
+            (certified(false), certified(true))
+        );
+        assert_eq!(
+            info.max_certified_end_epoch,
+            blobs
+                .iter()
+                .filter(|b| b.is_certified())
+                .map(|b| b.end_epoch)
+                .max()
+        );
     }
 }
 
@@ -284,6 +404,36 @@ fn check_blob_index(state: &State) {
 fn members_of(net: &Net, wanted: &[usize]) -> Vec<usize> {
     let n = net.state.committee().members().len();
     wanted.iter().copied().filter(|&i| i < n).collect()
+}
+
+/// Executes `kind` from `user` and checks what a refusal cost: nothing at admission, the fee
+/// and the nonce in execution. The effects of a success.
+fn run(net: &mut Net, user: usize, kind: TxKind) -> Result<Option<Effects>, TestCaseError> {
+    let before = net.state.clone();
+    let digest = before.digest();
+    let key = user_key(user);
+    let sender = addr(&key);
+    let (nonce, balance) = (net.nonce(&sender), net.balance(&sender));
+    match net.exec_full(&key, nonce, MIN_FEE, kind) {
+        Ok(fx) => return Ok(Some(fx)),
+        // Refused by an admission check: nothing changed.
+        Err(TxFailure {
+            fee_charged: None, ..
+        }) => {
+            prop_assert!(net.state == before);
+            prop_assert_eq!(net.state.digest(), digest);
+        }
+        // Failed in execution: the fee is paid and the nonce consumed.
+        Err(TxFailure {
+            fee_charged: Some(fee),
+            ..
+        }) => {
+            prop_assert_eq!(fee, MIN_FEE.min(balance));
+            prop_assert_eq!(net.nonce(&sender), nonce + 1);
+            prop_assert_eq!(net.balance(&sender), Frost(balance.0 - fee.0));
+        }
+    }
+    Ok(None)
 }
 
 proptest! {
@@ -321,27 +471,31 @@ proptest! {
                     prop_assert_eq!(r.unwrap_err().code(), "nonce_too_high");
                     prop_assert!(net.state == before);
                 }
+                Op::Store(a, salt, deletable, epochs) => {
+                    // Reserve, register and certify: three transactions, each checked.
+                    let storage = run(&mut net, *a, TxKind::ReserveSpace {
+                        encoded_size: MIB,
+                        epochs_ahead: *epochs,
+                    })?;
+                    let Some(storage) = storage.and_then(|fx| fx.created.first().copied()) else {
+                        continue;
+                    };
+                    let register = Net::register_kind(storage, 1000, *salt, *deletable);
+                    let Some(fx) = run(&mut net, *a, register)? else { continue };
+                    let object = fx.created[0];
+                    let (blob_id, _) = blob_fixture(1000, *salt);
+                    let persistence = if *deletable {
+                        BlobPersistence::Deletable(object)
+                    } else {
+                        BlobPersistence::Permanent
+                    };
+                    let signers = members_of(&net, &QUORUM);
+                    let certificate = net.confirmation(blob_id, persistence, &signers);
+                    run(&mut net, *a, TxKind::CertifyBlob { blob_object: object, certificate })?;
+                }
                 _ => {
                     let Some((user, kind)) = kind_of(&net, op) else { continue };
-                    let before = net.state.clone();
-                    let digest = before.digest();
-                    let key = user_key(user);
-                    let sender = addr(&key);
-                    let (nonce, balance) = (net.nonce(&sender), net.balance(&sender));
-                    match net.exec_full(&key, nonce, MIN_FEE, kind) {
-                        Ok(_) => {}
-                        // Refused by an admission check: nothing changed.
-                        Err(TxFailure { fee_charged: None, .. }) => {
-                            prop_assert!(net.state == before);
-                            prop_assert_eq!(net.state.digest(), digest);
-                        }
-                        // Failed in execution: the fee is paid and the nonce consumed.
-                        Err(TxFailure { fee_charged: Some(fee), .. }) => {
-                            prop_assert_eq!(fee, MIN_FEE.min(balance));
-                            prop_assert_eq!(net.nonce(&sender), nonce + 1);
-                            prop_assert_eq!(net.balance(&sender), Frost(balance.0 - fee.0));
-                        }
-                    }
+                    run(&mut net, user, kind)?;
                 }
             }
             prop_assert_eq!(net.state.check_supply(), Ok(()));

@@ -397,6 +397,26 @@ impl Net {
         }
     }
 
+    pub fn shared(&self, id: &ObjectId) -> floe_ledger::SharedBlob {
+        match self.state.object(id) {
+            Some(Object::SharedBlob(s)) => s.clone(),
+            o => panic!("not a shared blob: {o:?}"),
+        }
+    }
+
+    /// Registers and certifies a 1000-byte blob stored for `epochs`; returns (object, blob id).
+    pub fn stored(
+        &mut self,
+        user: usize,
+        salt: u8,
+        deletable: bool,
+        epochs: u32,
+    ) -> (ObjectId, BlobId) {
+        let (obj, blob_id) = self.register(user, salt, deletable, epochs);
+        self.certify(user, obj, blob_id, deletable);
+        (obj, blob_id)
+    }
+
     pub fn storage(&self, id: &ObjectId) -> floe_ledger::StorageResource {
         match self.state.object(id) {
             Some(Object::Storage(s)) => s.clone(),

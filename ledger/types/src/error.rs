@@ -419,6 +419,30 @@ pub enum TxError {
         /// What overflowed.
         what: String,
     },
+    /// The blob object is shared: nobody owns it, so nobody may delete, burn, transfer or
+    /// share it again, or change its attributes.
+    #[error("blob object {0} is shared: nobody owns it")]
+    BlobShared(ObjectId),
+    /// A shared blob's funds do not cover an extension.
+    #[error("shared blob {object} holds {available:?}, the extension costs {needed:?}")]
+    InsufficientSharedFunds {
+        /// The shared blob.
+        object: ObjectId,
+        /// The extension's price.
+        needed: Frost,
+        /// Its funds.
+        available: Frost,
+    },
+    /// A live permanent blob object cannot be burned.
+    #[error(
+        "blob object {object} is permanent and stored until epoch {end_epoch}: it can be burned once it expires"
+    )]
+    PermanentNotExpired {
+        /// The object.
+        object: ObjectId,
+        /// Its end epoch (exclusive).
+        end_epoch: Epoch,
+    },
 }
 
 impl TxError {
@@ -488,6 +512,9 @@ impl TxError {
             TxError::NameTaken { .. } => "name_taken",
             TxError::NameNotHeld(_) => "name_not_held",
             TxError::Overflow { .. } => "overflow",
+            TxError::BlobShared(_) => "blob_shared",
+            TxError::InsufficientSharedFunds { .. } => "insufficient_shared_funds",
+            TxError::PermanentNotExpired { .. } => "permanent_not_expired",
         }
     }
 

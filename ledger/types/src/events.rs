@@ -292,6 +292,64 @@ pub enum Event {
         /// The site.
         site: Option<ObjectId>,
     },
+    /// A blob object changed owner.
+    BlobTransferred {
+        /// The blob.
+        blob_id: BlobId,
+        /// The blob object.
+        object_id: ObjectId,
+        /// Previous owner.
+        from: Address,
+        /// New owner.
+        to: Address,
+    },
+    /// A blob object became a shared blob (same object id).
+    BlobShared {
+        /// The blob.
+        blob_id: BlobId,
+        /// The shared blob.
+        object_id: ObjectId,
+        /// The account that shared it.
+        by: Address,
+        /// Its funds now.
+        funds: Frost,
+    },
+    /// WAL was added to a shared blob's funds.
+    SharedBlobFunded {
+        /// The shared blob.
+        object_id: ObjectId,
+        /// The payer.
+        by: Address,
+        /// Amount added.
+        amount: Frost,
+        /// Its funds now.
+        funds: Frost,
+    },
+    /// A shared blob paid an extension from its funds (with a `BlobExtended` event).
+    SharedBlobSpent {
+        /// The shared blob.
+        object_id: ObjectId,
+        /// Amount paid into the escrow of the added epochs.
+        amount: Frost,
+        /// Its funds now.
+        funds: Frost,
+    },
+    /// An expired or invalidated blob object was burned: removed without returning storage.
+    /// (A live deletable one burned is deleted instead: `BlobDeleted`.)
+    BlobBurned {
+        /// The blob.
+        blob_id: BlobId,
+        /// The removed blob object.
+        object_id: ObjectId,
+        /// Its end epoch.
+        end_epoch: Epoch,
+        /// Whether it was deletable.
+        deletable: bool,
+        /// Whether it was certified.
+        was_certified: bool,
+        /// Epoch of burning.
+        epoch: Epoch,
+    },
 }
 
 /// The epoch-related events. Emitted by [`crate::State::begin_block`] (block events, no

@@ -41,14 +41,14 @@ pub use genesis::{
 pub use objects::{
     Account, BlobIdInfo, BlobObject, ChallengeRound, CommitteeState, EpochAccount, EpochState,
     FaucetMinted, NameObject, NodeVotes, Object, Proposal, ProposalChange, ProposalStatus,
-    SiteObject, StakeStatus, StakedWal, StakingPool, StorageNode, StorageResource, SystemState,
-    derive_object_id, name_object_id,
+    SharedBlob, SiteObject, StakeStatus, StakedWal, StakingPool, StorageNode, StorageResource,
+    SystemState, derive_object_id, name_object_id,
 };
 pub use record::{
     BlockRecord, CommittedTx, EventCursor, EventRecord, ResultsError, TxOutcome, TxStatus,
     app_hash_after,
 };
 pub use tx::{
-    Address, MAX_PROOFS_TX_BYTES, MAX_TX_BYTES, SignedTransaction, Transaction, TxDigest, TxKind,
-    VerifiedTransaction, node_id_of,
+    Address, MAX_BURN_BLOBS, MAX_PROOFS_TX_BYTES, MAX_TX_BYTES, SignedTransaction, Transaction,
+    TxDigest, TxKind, VerifiedTransaction, node_id_of,
 };

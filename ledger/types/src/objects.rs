@@ -98,6 +98,19 @@ impl BlobObject {
     }
 }
 
+/// A shared blob: a certified blob that nobody owns, with WAL that pays for its extensions.
+///
+/// Anyone may add to `funds` and extend it from them; nobody may delete, burn or transfer it,
+/// or change its attributes. Its object id is the one of the blob object it was made from, and
+/// [`Object::owner`] is [`Address::SHARED`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedBlob {
+    /// The blob (its `owner` is [`Address::SHARED`]).
+    pub blob: BlobObject,
+    /// WAL held for extensions (counted in the supply).
+    pub funds: Frost,
+}
+
 /// Where a `StakedWal` is in its life (see the staking module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -190,6 +203,8 @@ pub enum Object {
     Site(SiteObject),
     /// A name.
     Name(NameObject),
+    /// A shared blob (owned by [`Address::SHARED`]).
+    SharedBlob(SharedBlob),
 }
 
 impl Object {
@@ -201,10 +216,12 @@ impl Object {
             Object::StakedWal(s) => s.owner,
             Object::Site(s) => s.owner,
             Object::Name(n) => n.owner,
+            Object::SharedBlob(s) => s.blob.owner,
         }
     }
 
-    /// The type name (`"storage"`, `"blob"`, `"staked_wal"`, `"site"`, `"name"`).
+    /// The type name (`"storage"`, `"blob"`, `"staked_wal"`, `"site"`, `"name"`,
+    /// `"shared_blob"`).
     pub fn type_name(&self) -> &'static str {
         match self {
             Object::Storage(_) => "storage",
@@ -212,16 +229,28 @@ impl Object {
             Object::StakedWal(_) => "staked_wal",
             Object::Site(_) => "site",
             Object::Name(_) => "name",
+            Object::SharedBlob(_) => "shared_blob",
         }
     }
 
-    /// WAL held inside the object (staked principal and rewards).
+    /// WAL held inside the object: a withdrawable stake's principal and rewards, or a shared
+    /// blob's funds.
     pub fn escrow(&self) -> Option<Frost> {
         match self {
             Object::StakedWal(s) if s.status == StakeStatus::Withdrawable => {
                 s.amount.checked_add(s.rewards)
             }
+            Object::SharedBlob(s) => Some(s.funds),
             _ => Some(Frost::ZERO),
+        }
+    }
+
+    /// The blob of a blob object or of a shared blob.
+    pub fn as_blob(&self) -> Option<&BlobObject> {
+        match self {
+            Object::Blob(b) => Some(b),
+            Object::SharedBlob(s) => Some(&s.blob),
+            _ => None,
         }
     }
 }

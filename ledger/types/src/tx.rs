@@ -39,6 +39,8 @@ pub const MAX_ATTRIBUTES: usize = 32;
 pub const MAX_COMMISSION_BPS: u16 = 10_000;
 /// Furthest a proposal's deadline may be from its creation, in epochs.
 pub const MAX_PROPOSAL_EPOCHS: u32 = 16;
+/// Most blob objects one [`TxKind::BurnBlobs`] removes.
+pub const MAX_BURN_BLOBS: usize = 1000;
 
 /// `0x`-less lowercase hex text form for ledger ids (a `0x` prefix is accepted when parsing).
 #[derive(Debug, Clone, Copy)]
@@ -85,6 +87,10 @@ floe_common::fixed_bytes!(
 );
 
 impl Address {
+    /// The owner of shared objects (shared blobs): the all-zero address, which no key has
+    /// (an address is a hash of a public key). Nothing can be signed for it.
+    pub const SHARED: Address = Address([0; 32]);
+
     /// The address of an ed25519 public key.
     pub fn of(key: &PublicKey) -> Address {
         let mut h = blake3::Hasher::new();
@@ -353,6 +359,46 @@ pub enum TxKind {
         name: String,
         /// The site.
         site: Option<ObjectId>,
+    },
+    /// Gives a blob object to another account (sender: its owner). Any owned blob object may
+    /// be given, certified or not, live or expired; a shared blob has no owner to give it.
+    TransferBlob {
+        /// The blob object.
+        blob_object: ObjectId,
+        /// The new owner (not [`Address::SHARED`]).
+        to: Address,
+    },
+    /// Turns a certified, live blob object of the sender into a shared blob (same object id):
+    /// nobody owns it any more, anyone may fund it and extend it from its funds, and nobody
+    /// may delete, burn, transfer it or change its attributes. `amount` (zero allowed) moves
+    /// from the sender into its funds.
+    ShareBlob {
+        /// The blob object.
+        blob_object: ObjectId,
+        /// WAL the sender puts into its funds.
+        amount: Frost,
+    },
+    /// Adds `amount` of the sender's WAL to a live shared blob's funds (anyone may).
+    FundSharedBlob {
+        /// The shared blob.
+        shared: ObjectId,
+        /// WAL added (more than zero).
+        amount: Frost,
+    },
+    /// Extends a shared blob by `epochs_ahead` epochs at the current storage price, paid from
+    /// its funds (anyone may send it).
+    ExtendSharedBlob {
+        /// The shared blob.
+        shared: ObjectId,
+        /// Epochs added to its end.
+        epochs_ahead: u32,
+    },
+    /// Removes blob objects of the sender, all or none: an expired or invalidated one of any
+    /// persistence is dropped; a live deletable one is deleted as by [`TxKind::DeleteBlob`]
+    /// (its remaining storage comes back); a live permanent one is refused.
+    BurnBlobs {
+        /// The blob objects (1..=[`MAX_BURN_BLOBS`], each once).
+        blob_objects: Vec<ObjectId>,
     },
 }
 
