@@ -1,8 +1,8 @@
 //! What `floe store` and `floe read` do, as library functions (the binary is a thin layer over
-//! these): the storage duration (`--epochs N|max`), the price of a store, dry runs, storing a
-//! file and reading a blob into a file or a writer. Files above [`Chunking::threshold`] are
-//! stored in chunks with a manifest, and a manifest is read back as the whole file
-//! ([`chunked`]), so memory stays bounded by the chunk size.
+//! these): the storage duration (`--epochs N|max`, `--end-epoch`, `--earliest-expiry-time`),
+//! the price of a store, dry runs, storing a file and reading a blob into a file or a writer.
+//! Files above [`Chunking::threshold`] are stored in chunks with a manifest, and a manifest is
+//! read back as the whole file ([`chunked`]), so memory stays bounded by the chunk size.
 
 mod chunked;
 
@@ -19,13 +19,20 @@ pub use self::chunked::{ChunkedSummary, Chunking};
 use crate::blobs::{BlobClient, ProgressHook, ReadError, ReadPhases, StoreError, StoreOptions};
 use crate::blobs::{StoreOutcome, StorePhases};
 
-/// How long to store: a number of epochs ahead, or the most the network allows.
+/// How long to store: a number of epochs ahead, the most the network allows, an end epoch, or
+/// a time the blob must outlive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Epochs {
     /// This many epochs ahead of the current one.
     Count(u32),
     /// The network's `max_epochs_ahead`.
     Max,
+    /// Until this epoch starts: the end epoch (exclusive), after the current one.
+    EndEpoch(Epoch),
+    /// At least until this time (ms since the Unix epoch): the fewest epochs whose end is not
+    /// before it, forecast with the ledger's epoch schedule (a governance change of the epoch
+    /// length moves later ends).
+    ExpiresAfter(u64),
 }
 
 impl FromStr for Epochs {
@@ -43,14 +50,45 @@ impl FromStr for Epochs {
 }
 
 impl Epochs {
-    /// The number of epochs, checked against the network's maximum.
+    /// The number of epochs ahead of the current one (`system.epoch`), checked against the
+    /// network's maximum. An expiry time counts from the ledger's latest block time
+    /// (`system.tip_timestamp_ms`).
     pub fn resolve(self, system: &SystemInfo) -> Result<u32, FilesError> {
         let max = system.max_epochs_ahead;
-        match self {
-            Epochs::Max => Ok(max),
-            Epochs::Count(n) if n > max => Err(FilesError::TooManyEpochs { asked: n, max }),
-            Epochs::Count(n) => Ok(n),
+        let current = system.epoch;
+        let n = match self {
+            Epochs::Max => return Ok(max),
+            Epochs::Count(n) => n,
+            Epochs::EndEpoch(end) => {
+                if end <= current {
+                    return Err(FilesError::EndEpochNotAhead { end, current });
+                }
+                end.0 - current.0
+            }
+            Epochs::ExpiresAfter(at_ms) => {
+                let now_ms = system.tip_timestamp_ms;
+                if at_ms <= now_ms {
+                    return Err(FilesError::ExpiryInPast { at_ms, now_ms });
+                }
+                let end_ms = |k: u32| {
+                    crate::floe::epoch_start_ms(system, Epoch(current.0.saturating_add(k)))
+                };
+                match (1..=max).find(|&k| end_ms(k) >= at_ms) {
+                    Some(k) => k,
+                    None => {
+                        return Err(FilesError::ExpiryTooFar {
+                            at_ms,
+                            latest_ms: end_ms(max),
+                            max,
+                        });
+                    }
+                }
+            }
+        };
+        if n > max {
+            return Err(FilesError::TooManyEpochs { asked: n, max });
         }
+        Ok(n)
     }
 }
 
@@ -104,6 +142,34 @@ pub enum FilesError {
         /// Asked for.
         asked: u32,
         /// The network's maximum.
+        max: u32,
+    },
+    /// An end epoch that is not after the current epoch.
+    #[error("end epoch {end} is not after the current epoch {current}")]
+    EndEpochNotAhead {
+        /// Asked for.
+        end: Epoch,
+        /// The current epoch.
+        current: Epoch,
+    },
+    /// An expiry time that has passed.
+    #[error("the earliest expiry time {at_ms} ms is not after the ledger's time {now_ms} ms")]
+    ExpiryInPast {
+        /// Asked for (ms since the Unix epoch).
+        at_ms: u64,
+        /// The ledger's latest block time.
+        now_ms: u64,
+    },
+    /// An expiry time later than the furthest epoch the network sells.
+    #[error(
+        "the earliest expiry time {at_ms} ms is after the end of the furthest storage the network allows ({max} epochs ahead, ending at {latest_ms} ms)"
+    )]
+    ExpiryTooFar {
+        /// Asked for (ms since the Unix epoch).
+        at_ms: u64,
+        /// When storage bought now can end at the latest.
+        latest_ms: u64,
+        /// The network's maximum epochs ahead.
         max: u32,
     },
     /// The data cannot be encoded for this network (too large).
@@ -388,6 +454,59 @@ pub fn total_ms(p: &StorePhases) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn system() -> SystemInfo {
+        // Epoch 4 started at 10 000 ms; epochs last 1 000 ms (2 000 from the next one).
+        let json = serde_json::json!({
+            "chain_id": "c", "epoch": 4, "n_shards": 10, "storage_price": 1,
+            "write_price": 1, "min_fee": 1, "max_epochs_ahead": 5,
+            "epoch_duration_ms": 1000, "next_epoch_duration_ms": 2000,
+            "genesis_time_ms": 6000, "epoch_start_ms": 10_000, "next_epoch_at_ms": 11_000,
+            "faucet": null, "total_supply": 0, "tip_height": 9,
+            "tip_hash": "00".repeat(32), "tip_timestamp_ms": 10_400,
+            "app_hash": "00".repeat(32),
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn lifetimes_resolve_against_the_schedule() {
+        let s = system();
+        let r = |e: Epochs| e.resolve(&s);
+        assert_eq!(r(Epochs::Count(3)).unwrap(), 3);
+        assert_eq!(r(Epochs::Max).unwrap(), 5);
+        assert!(matches!(
+            r(Epochs::Count(6)),
+            Err(FilesError::TooManyEpochs { asked: 6, max: 5 })
+        ));
+        assert_eq!(r(Epochs::EndEpoch(Epoch(5))).unwrap(), 1);
+        assert_eq!(r(Epochs::EndEpoch(Epoch(9))).unwrap(), 5);
+        assert!(matches!(
+            r(Epochs::EndEpoch(Epoch(4))),
+            Err(FilesError::EndEpochNotAhead { .. })
+        ));
+        assert!(matches!(
+            r(Epochs::EndEpoch(Epoch(10))),
+            Err(FilesError::TooManyEpochs { asked: 6, max: 5 })
+        ));
+        // Epoch 5 starts at 11 000, then every 2 000 ms: 13 000, 15 000, 17 000, 19 000.
+        assert_eq!(r(Epochs::ExpiresAfter(10_401)).unwrap(), 1);
+        assert_eq!(r(Epochs::ExpiresAfter(11_000)).unwrap(), 1);
+        assert_eq!(r(Epochs::ExpiresAfter(11_001)).unwrap(), 2);
+        assert_eq!(r(Epochs::ExpiresAfter(19_000)).unwrap(), 5);
+        assert!(matches!(
+            r(Epochs::ExpiresAfter(10_400)),
+            Err(FilesError::ExpiryInPast { now_ms: 10_400, .. })
+        ));
+        assert!(matches!(
+            r(Epochs::ExpiresAfter(19_001)),
+            Err(FilesError::ExpiryTooFar {
+                latest_ms: 19_000,
+                max: 5,
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn epochs_parse() {

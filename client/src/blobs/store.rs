@@ -495,6 +495,34 @@ impl BlobClient {
         Ok((blob_object, end_epoch, cost))
     }
 
+    /// Gives the wallet's blob object `object` to `to`: what a publisher storing for someone
+    /// else does once the blob is certified (Walrus's `send_object_to`).
+    pub async fn transfer_blob(
+        &self,
+        object: ObjectId,
+        to: floe_ledger_types::Address,
+    ) -> Result<floe_ledger_types::Effects, StoreError> {
+        let kind = TxKind::TransferBlob {
+            blob_object: object,
+            to,
+        };
+        Ok(self.submit("transfer", vec![kind]).await?.remove(0))
+    }
+
+    /// Turns the wallet's certified blob object `object` into a shared blob with `amount` of
+    /// the wallet's WAL as its funds (Walrus's `share`).
+    pub async fn share_blob(
+        &self,
+        object: ObjectId,
+        amount: Frost,
+    ) -> Result<floe_ledger_types::Effects, StoreError> {
+        let kind = TxKind::ShareBlob {
+            blob_object: object,
+            amount,
+        };
+        Ok(self.submit("share", vec![kind]).await?.remove(0))
+    }
+
     /// Signs `kinds` with consecutive nonces, submits them as one batch and waits until all are
     /// final. A `RegisterBlob` following a `ReserveSpace` is pointed at the storage object the
     /// reservation creates. Returns each transaction's effects.

@@ -1,8 +1,9 @@
-//! Blob objects on the ledger: list a wallet's, extend, delete. (Storing and reading blob data
-//! goes to the storage nodes and lives elsewhere.)
+//! Blob objects on the ledger: list a wallet's, extend, delete, transfer, share (and fund and
+//! extend shared blobs), burn. (Storing and reading blob data goes to the storage nodes and
+//! lives elsewhere.)
 
-use floe_common::ObjectId;
-use floe_ledger_types::{Address, BlobObject, Object, TxError, TxKind};
+use floe_common::{Frost, ObjectId};
+use floe_ledger_types::{Address, BlobObject, MAX_BURN_BLOBS, Object, SharedBlob, TxError, TxKind};
 use serde::Serialize;
 
 use super::{Floe, Receipt};
@@ -39,28 +40,66 @@ impl Floe {
             .collect())
     }
 
-    /// Refuses `step` with `unknown_object`, before anything is signed, when `object` is not a
-    /// blob object (a transaction that fails on the ledger still pays its fee).
-    async fn ensure_blob_object(
+    /// Refuses `step` before anything is signed (a transaction that fails on the ledger still
+    /// pays its fee) when `object` is missing (`unknown_object`), shared although `step` needs
+    /// an owned blob (`blob_shared`), or not of a kind `accept` takes (`wrong_object_type`,
+    /// expecting `expected`). Returns the object.
+    async fn ensure_object(
         &self,
         step: &'static str,
         object: ObjectId,
-    ) -> Result<(), FloeError> {
+        expected: &'static str,
+        accept: fn(&Object) -> bool,
+    ) -> Result<Object, FloeError> {
         match self
             .ledger
             .object(&object)
             .await
             .map_err(|e| self.err(step, e))?
         {
-            Some(o) if matches!(o.object, Object::Blob(_)) => Ok(()),
+            Some(o) if accept(&o.object) => Ok(o.object),
+            Some(o) if expected == "blob" && matches!(o.object, Object::SharedBlob(_)) => {
+                Err(FloeError::rejected(step, TxError::BlobShared(object)))
+            }
             Some(_) => Err(FloeError::rejected(
                 step,
                 TxError::WrongObjectType {
                     object,
-                    expected: "blob".into(),
+                    expected: expected.into(),
                 },
             )),
             None => Err(FloeError::rejected(step, TxError::UnknownObject(object))),
+        }
+    }
+
+    /// [`Floe::ensure_object`] for an owned blob object.
+    async fn ensure_blob_object(
+        &self,
+        step: &'static str,
+        object: ObjectId,
+    ) -> Result<BlobObject, FloeError> {
+        match self
+            .ensure_object(step, object, "blob", |o| matches!(o, Object::Blob(_)))
+            .await?
+        {
+            Object::Blob(b) => Ok(b),
+            _ => unreachable!("accepted blob objects only"),
+        }
+    }
+
+    /// The shared blob `object`, or `None` if there is no such object (another kind of object
+    /// is refused with `wrong_object_type`).
+    pub async fn shared_blob(&self, object: ObjectId) -> Result<Option<SharedBlob>, FloeError> {
+        match self
+            .ensure_object("shared_blob", object, "shared_blob", |o| {
+                matches!(o, Object::SharedBlob(_))
+            })
+            .await
+        {
+            Ok(Object::SharedBlob(s)) => Ok(Some(s)),
+            Err(e) if e.code() == "unknown_object" => Ok(None),
+            Err(e) => Err(e),
+            Ok(_) => unreachable!("accepted shared blobs only"),
         }
     }
 
@@ -70,10 +109,11 @@ impl Floe {
         self.blobs_of(&address).await
     }
 
-    /// Extends the certified blob object `object` by `epochs` epochs, paying the current storage
-    /// price (anyone may pay to extend any blob).
+    /// Extends the certified blob object (or shared blob) `object` by `epochs` epochs, paying
+    /// the current storage price from the wallet (anyone may pay to extend any blob).
     pub async fn extend_blob(&self, object: ObjectId, epochs: u32) -> Result<Receipt, FloeError> {
-        self.ensure_blob_object("extend", object).await?;
+        self.ensure_object("extend", object, "blob", |o| o.as_blob().is_some())
+            .await?;
         self.execute(
             "extend",
             TxKind::ExtendBlob {
@@ -92,6 +132,91 @@ impl Floe {
             "delete",
             TxKind::DeleteBlob {
                 blob_object: object,
+            },
+        )
+        .await
+    }
+
+    /// Gives the wallet's blob object `object` to `to` (registered, certified or expired alike).
+    pub async fn transfer_blob(&self, object: ObjectId, to: Address) -> Result<Receipt, FloeError> {
+        self.ensure_blob_object("transfer_blob", object).await?;
+        self.execute(
+            "transfer_blob",
+            TxKind::TransferBlob {
+                blob_object: object,
+                to,
+            },
+        )
+        .await
+    }
+
+    /// Turns the wallet's certified blob object `object` into a shared blob holding `amount`
+    /// of the wallet's WAL (zero allowed): from then on anyone may fund it and extend it from
+    /// its funds, and nobody may delete it. It keeps its object id.
+    pub async fn share_blob(&self, object: ObjectId, amount: Frost) -> Result<Receipt, FloeError> {
+        self.ensure_blob_object("share_blob", object).await?;
+        self.execute(
+            "share_blob",
+            TxKind::ShareBlob {
+                blob_object: object,
+                amount,
+            },
+        )
+        .await
+    }
+
+    /// Adds `amount` of the wallet's WAL to the funds of the shared blob `shared`.
+    pub async fn fund_shared_blob(
+        &self,
+        shared: ObjectId,
+        amount: Frost,
+    ) -> Result<Receipt, FloeError> {
+        self.ensure_object("fund_shared_blob", shared, "shared_blob", |o| {
+            matches!(o, Object::SharedBlob(_))
+        })
+        .await?;
+        self.execute(
+            "fund_shared_blob",
+            TxKind::FundSharedBlob { shared, amount },
+        )
+        .await
+    }
+
+    /// Extends the shared blob `shared` by `epochs` epochs, paid from its funds (the wallet
+    /// pays only the fee).
+    pub async fn extend_shared_blob(
+        &self,
+        shared: ObjectId,
+        epochs: u32,
+    ) -> Result<Receipt, FloeError> {
+        self.ensure_object("extend_shared", shared, "shared_blob", |o| {
+            matches!(o, Object::SharedBlob(_))
+        })
+        .await?;
+        self.execute(
+            "extend_shared",
+            TxKind::ExtendSharedBlob {
+                shared,
+                epochs_ahead: epochs,
+            },
+        )
+        .await
+    }
+
+    /// Burns the wallet's blob objects `objects` in one transaction, all or none: expired ones
+    /// (and invalidated permanent ones) are removed, live deletable ones deleted (their storage
+    /// comes back), a live permanent one refuses the whole list. At most [`MAX_BURN_BLOBS`].
+    pub async fn burn_blobs(&self, objects: &[ObjectId]) -> Result<Receipt, FloeError> {
+        if objects.len() > MAX_BURN_BLOBS {
+            return Err(FloeError::rejected(
+                "burn",
+                TxError::too_large("blob_objects", objects.len() as u64, MAX_BURN_BLOBS as u64),
+            ));
+        }
+        self.execute(
+            "burn",
+            TxKind::BurnBlobs {
+                blob_objects: objects.to_vec(),
             },
         )
         .await

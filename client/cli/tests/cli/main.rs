@@ -4,6 +4,7 @@
 
 mod cli;
 mod data;
+mod lifecycle;
 mod quilt;
 mod sdk;
 mod sites;

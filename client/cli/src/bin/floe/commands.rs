@@ -18,6 +18,7 @@ use crate::{Cli, Command, WalletCommand};
 mod blobs;
 mod data;
 mod governance;
+mod lifecycle;
 mod quilt;
 mod site;
 
@@ -122,8 +123,17 @@ pub async fn run(cli: Cli) -> Result<Report, CliError> {
         Command::BlobId(args) => blobs::blob_id(&env, &args.file, args.shards).await,
         Command::BlobStatus { blob_id } => blobs::blob_status(&env, blob_id).await,
         Command::ListBlobs => blobs::list_blobs(&env).await,
-        Command::Extend { object, epochs } => blobs::extend(&env, object, epochs).await,
-        Command::Delete { object } => blobs::delete(&env, object).await,
+        Command::Extend {
+            object,
+            epochs,
+            shared,
+        } => lifecycle::extend(&env, object, epochs, shared).await,
+        Command::Delete(args) => lifecycle::delete(&env, args).await,
+        Command::TransferBlob { object, to } => lifecycle::transfer_blob(&env, object, to).await,
+        Command::FundSharedBlob { object, amount } => {
+            lifecycle::fund_shared_blob(&env, object, amount).await
+        }
+        Command::BurnBlobs(args) => lifecycle::burn_blobs(&env, args).await,
         Command::Store(args) => data::store(&env, args).await,
         Command::Read(args) => data::read(&env, args).await,
         Command::StoreQuilt(args) => quilt::store_quilt(&env, args).await,

@@ -273,6 +273,24 @@ fn rejection(
             format!("{step} failed: {message}"),
             hint("only certified blobs can be extended; wait until the store has finished"),
         ),
+        ("blob_shared", _) => (
+            format!("{step} failed: {message}"),
+            hint(
+                "a shared blob has no owner: anyone may fund it (`floe fund-shared-blob`) and extend it (`floe extend --shared`), nobody may delete, burn or transfer it",
+            ),
+        ),
+        ("insufficient_shared_funds", _) => (
+            format!("{step} failed: {message}"),
+            hint(
+                "add WAL with `floe fund-shared-blob`, extend for fewer epochs, or pay from the wallet with `floe extend` (without --shared)",
+            ),
+        ),
+        ("permanent_not_expired", _) => (
+            format!("{step} failed: {message}"),
+            hint(
+                "a permanent blob can be burned once it expires; burn only expired ones with `floe burn-blobs --all-expired`",
+            ),
+        ),
         ("blob_expired", _) => (
             format!("{step} failed: {message}"),
             hint("an expired blob can no longer be extended or deleted"),
@@ -476,9 +494,24 @@ pub fn from_files(e: &FilesError, ctx: &Context) -> CliError {
     match e {
         FilesError::ReadFile { .. } => CliError::local("read", e.to_string()),
         FilesError::WriteFile { .. } => CliError::local("write", e.to_string()),
-        FilesError::TooManyEpochs { max, .. } => CliError::local("epochs", e.to_string()).hint(
-            format!("pass --epochs N with N at most {max}, or --epochs max"),
-        ),
+        FilesError::TooManyEpochs { max, .. } => {
+            CliError::local("epochs", e.to_string()).hint(format!(
+                "store for at most {max} epochs ahead: --epochs N with N ≤ {max}, or --epochs max"
+            ))
+        }
+        FilesError::EndEpochNotAhead { current, .. } => {
+            CliError::local("end_epoch_passed", e.to_string()).hint(format!(
+                "pass an --end-epoch after the current epoch {current} (`floe info`)"
+            ))
+        }
+        FilesError::ExpiryInPast { .. } => CliError::local("expiry_in_past", e.to_string())
+            .hint("pass an --earliest-expiry-time in the future"),
+        FilesError::ExpiryTooFar { latest_ms, max, .. } => {
+            CliError::local("expiry_too_far", e.to_string()).hint(format!(
+                "storage bought now ends at the latest at {} ({max} epochs ahead, --epochs max)",
+                crate::render::time_utc(*latest_ms)
+            ))
+        }
         FilesError::Encode(m) => CliError::local("encoding", format!("cannot encode: {m}"))
             .hint("the blob is larger than this network can store; split it"),
         FilesError::EncodeTask(_) => CliError::local("encoding", e.to_string()),

@@ -23,14 +23,22 @@
 //!   blob-id FILE [--shards N]         a file's blob id, offline
 //!   blob-status BLOB_ID               the ledger's status of a blob id
 //!   list-blobs                        your blob objects
-//!   extend --object ID --epochs N     extend a certified blob object
-//!   delete --object ID                delete a deletable blob object
-//!   store FILE… [--epochs N|max] [--permanent|--deletable] [--dry-run] [--force]
-//!         [--content-type [TYPE]]
+//!   extend --object ID --epochs N [--shared]
+//!                                     extend a certified blob object (a shared one from its funds)
+//!   delete --object ID… | --blob-id ID… | --file PATH…
+//!                                     delete deletable blob objects
+//!   transfer-blob --object ID --to ADDR
+//!                                     give a blob object to another account
+//!   fund-shared-blob --object ID --amount X
+//!                                     add WAL to a shared blob's funds
+//!   burn-blobs --object ID… | --all-expired
+//!                                     remove blob objects you no longer want
+//!   store FILE… [--epochs N|max|--end-epoch E|--earliest-expiry-time T] [--permanent|--deletable]
+//!         [--dry-run] [--force] [--content-type [TYPE]] [--share]
 //!                                     store files (pay, upload, certify)
 //!   read BLOB_ID [-o FILE] [--strict-consistency-check|--skip-consistency-check]
 //!                                     read a blob (to stdout without -o)
-//!   store-quilt FILE…|--dir DIR [--tag K=V…] [--epochs N|max] [--permanent|--deletable]
+//!   store-quilt FILE…|--dir DIR [--tag K=V…] [--epochs N|max|--end-epoch E|…] [--permanent|--deletable]
 //!                                     store many files as one quilt (one blob)
 //!   read-quilt QUILT_ID [IDENTIFIER…] | --patch PATCH_ID… | --tag K=V… [-o DIR]
 //!                                     read patches of a quilt (all without a selection)
@@ -182,21 +190,42 @@ enum Command {
     },
     /// List the wallet's blob objects.
     ListBlobs,
-    /// Extend a certified blob object's lifetime, paying the current storage price.
+    /// Extend a certified blob object's lifetime at the current storage price: paid by the
+    /// wallet, or with --shared from a shared blob's funds.
     Extend {
-        /// The blob object id (from `floe list-blobs`).
+        /// The blob object id (from `floe list-blobs`), or a shared blob's.
         #[arg(long, value_name = "ID")]
         object: ObjectId,
         /// Epochs to add.
         #[arg(long, value_name = "N")]
         epochs: u32,
+        /// The object is a shared blob: pay from its funds (the wallet pays only the fee).
+        #[arg(long)]
+        shared: bool,
     },
-    /// Delete a deletable blob object; its remaining storage comes back to the wallet.
-    Delete {
+    /// Delete deletable blob objects of the wallet; their remaining storage comes back to it.
+    Delete(DeleteArgs),
+    /// Give one of the wallet's blob objects to another account.
+    TransferBlob {
         /// The blob object id (from `floe list-blobs`).
         #[arg(long, value_name = "ID")]
         object: ObjectId,
+        /// The new owner's address (hex).
+        #[arg(long, value_name = "ADDR")]
+        to: Address,
     },
+    /// Add WAL to a shared blob's funds, which pay its extensions (`floe extend --shared`).
+    FundSharedBlob {
+        /// The shared blob's object id.
+        #[arg(long, value_name = "ID")]
+        object: ObjectId,
+        /// WAL to add (e.g. 0.5).
+        #[arg(long, value_name = "WAL")]
+        amount: Frost,
+    },
+    /// Remove blob objects the wallet no longer wants: expired ones go, live deletable ones
+    /// are deleted (their storage comes back), live permanent ones cannot be burned.
+    BurnBlobs(BurnArgs),
     /// Store files: encode, pay and register, upload to the storage nodes, certify.
     Store(StoreArgs),
     /// Read a blob: to stdout (binary safe), or to a file with -o.
@@ -267,12 +296,98 @@ struct Lifetime {
     /// Epochs ahead to store for, or `max` (default: the config's `default_epochs`).
     #[arg(long, value_name = "N|max")]
     epochs: Option<Epochs>,
+    /// Store until this epoch starts (the end epoch, after the current one).
+    #[arg(long, value_name = "E", conflicts_with = "epochs")]
+    end_epoch: Option<u32>,
+    /// Store at least until this time: RFC 3339 (`2030-01-02T03:04:05Z`) or Unix
+    /// milliseconds. The fewest epochs that last that long are bought.
+    #[arg(
+        long,
+        value_name = "TIME",
+        value_parser = parse_time,
+        conflicts_with_all = ["epochs", "end_epoch"]
+    )]
+    earliest_expiry_time: Option<u64>,
     /// Store permanently: it cannot be deleted before it expires.
     #[arg(long, conflicts_with = "deletable")]
     permanent: bool,
     /// Store deletable (the default).
     #[arg(long)]
     deletable: bool,
+}
+
+impl Lifetime {
+    /// The duration asked for, if any (else the config's default applies).
+    fn duration(&self) -> Option<Epochs> {
+        self.epochs
+            .or(self
+                .end_epoch
+                .map(|e| Epochs::EndEpoch(floe_common::Epoch(e))))
+            .or(self.earliest_expiry_time.map(Epochs::ExpiresAfter))
+    }
+}
+
+/// A point in time: RFC 3339 text (`Z` or a `±HH:MM` offset), or milliseconds since the Unix
+/// epoch. Returns milliseconds since the Unix epoch.
+fn parse_time(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    if let Ok(ms) = s.parse::<u64>() {
+        return Ok(ms);
+    }
+    let bad = |why: String| {
+        format!("{s:?} is neither RFC 3339 (2030-01-02T03:04:05Z) nor Unix milliseconds: {why}")
+    };
+    // humantime reads UTC only: take a numeric offset off and apply it afterwards.
+    let (utc, offset_ms) = match s.len().checked_sub(6).map(|i| s.split_at(i)) {
+        Some((rest, off)) if rest.len() > 10 && (off.starts_with('+') || off.starts_with('-')) => {
+            let (h, m) = off[1..]
+                .split_once(':')
+                .ok_or_else(|| bad("bad offset".into()))?;
+            let minutes = h.parse::<i64>().map_err(|e| bad(e.to_string()))? * 60
+                + m.parse::<i64>().map_err(|e| bad(e.to_string()))?;
+            let sign = if off.starts_with('-') { -1 } else { 1 };
+            (rest, sign * minutes * 60_000)
+        }
+        _ => (s, 0),
+    };
+    let t = humantime::parse_rfc3339_weak(utc).map_err(|e| bad(e.to_string()))?;
+    let ms = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| format!("{s:?} is before 1970"))?
+        .as_millis() as i64;
+    u64::try_from(ms - offset_ms).map_err(|_| format!("{s:?} is before 1970"))
+}
+
+/// `floe delete`: the blob objects to delete, given directly or found in the wallet.
+#[derive(Args)]
+#[group(id = "targets", required = true, multiple = true)]
+struct DeleteArgs {
+    /// A blob object id (repeatable; from `floe list-blobs`).
+    #[arg(long = "object", value_name = "ID", group = "targets")]
+    objects: Vec<ObjectId>,
+    /// Every live deletable blob object of this blob id in the wallet (repeatable).
+    #[arg(
+        long = "blob-id",
+        value_name = "BLOB_ID",
+        allow_hyphen_values = true,
+        group = "targets"
+    )]
+    blob_ids: Vec<BlobId>,
+    /// Every live deletable blob object of this file's blob id in the wallet (repeatable).
+    #[arg(long = "file", value_name = "PATH", group = "targets")]
+    files: Vec<PathBuf>,
+}
+
+/// `floe burn-blobs`.
+#[derive(Args)]
+#[group(id = "burned", required = true, multiple = false)]
+struct BurnArgs {
+    /// A blob object id (repeatable; from `floe list-blobs`).
+    #[arg(long = "object", value_name = "ID", group = "burned")]
+    objects: Vec<ObjectId>,
+    /// Every expired blob object of the wallet.
+    #[arg(long, group = "burned")]
+    all_expired: bool,
 }
 
 /// `floe store`.
@@ -293,6 +408,10 @@ struct StoreArgs {
     /// given, or guessed from the file name when none is.
     #[arg(long, value_name = "TYPE", num_args = 0..=1, default_missing_value = "")]
     content_type: Option<String>,
+    /// Then turn each new blob object into a shared blob: anyone may fund it (`floe
+    /// fund-shared-blob`) and extend it from its funds; nobody may delete it.
+    #[arg(long, conflicts_with = "dry_run")]
+    share: bool,
 }
 
 /// `floe store-quilt`.
@@ -679,5 +798,31 @@ fn main() -> ExitCode {
             e.print(json);
             e.exit.into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_parse() {
+        assert_eq!(parse_time("1700000000000"), Ok(1_700_000_000_000));
+        assert_eq!(parse_time("1970-01-01T00:00:01Z"), Ok(1_000));
+        assert_eq!(parse_time("2030-01-02T03:04:05Z"), Ok(1_893_553_445_000));
+        assert_eq!(
+            parse_time("2030-01-02T03:04:05.250Z"),
+            Ok(1_893_553_445_250)
+        );
+        assert_eq!(
+            parse_time("2030-01-02T05:04:05+02:00"),
+            Ok(1_893_553_445_000)
+        );
+        assert_eq!(
+            parse_time("2030-01-02T01:04:05-02:00"),
+            Ok(1_893_553_445_000)
+        );
+        assert!(parse_time("tomorrow").is_err());
+        assert!(parse_time("2030-13-02T03:04:05Z").is_err());
     }
 }

@@ -1,11 +1,11 @@
-//! Blob commands on the ledger: blob-id (offline), blob-status, list-blobs, extend, delete.
+//! Blob commands on the ledger: blob-id (offline), blob-status, list-blobs, attributes. (What
+//! changes a blob object's life is in `lifecycle`.)
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use floe_client::{Floe, FloeError};
 use floe_common::{BlobId, Epoch, ObjectId};
-use floe_ledger_types::Event;
 use floe_ledger_types::rpc::SystemInfo;
 use serde_json::json;
 
@@ -205,75 +205,6 @@ pub async fn list_blobs(env: &Env) -> Result<Report, CliError> {
     ))
 }
 
-pub async fn extend(env: &Env, object: ObjectId, epochs: u32) -> Result<Report, CliError> {
-    let (floe, ctx) = env.connect_wallet().await?;
-    let fail = |e: FloeError| from_floe(&e, &ctx);
-    let receipt = floe.extend_blob(object, epochs).await.map_err(fail)?;
-    let extended = receipt.effects.events.iter().find_map(|e| match e {
-        Event::BlobExtended {
-            blob_id, end_epoch, ..
-        } => Some((*blob_id, *end_epoch)),
-        _ => None,
-    });
-    let system = floe.system().await.map_err(fail)?;
-    let human = match extended {
-        Some((blob_id, end)) => format!(
-            "Extended blob {blob_id} (object {object}) by {epochs} epoch(s): stored {} \
-             (block {}).\n",
-            until(&system, end),
-            receipt.height
-        ),
-        None => format!("Extended object {object} (block {}).\n", receipt.height),
-    };
-    Ok(Report::new(
-        json!({
-            "object_id": object,
-            "blob_id": extended.map(|e| e.0),
-            "epochs": epochs,
-            "end_epoch": extended.map(|e| e.1),
-            "digest": receipt.digest,
-            "height": receipt.height,
-            "fee": receipt.effects.fee_charged,
-        }),
-        human,
-    ))
-}
-
-pub async fn delete(env: &Env, object: ObjectId) -> Result<Report, CliError> {
-    let (floe, ctx) = env.connect_wallet().await?;
-    let receipt = floe
-        .delete_blob(object)
-        .await
-        .map_err(|e| from_floe(&e, &ctx))?;
-    let blob_id = receipt.effects.events.iter().find_map(|e| match e {
-        Event::BlobDeleted { blob_id, .. } => Some(*blob_id),
-        _ => None,
-    });
-    let storage = receipt.effects.created.first().copied();
-    let mut human = format!("Deleted blob object {object}");
-    if let Some(b) = blob_id {
-        let _ = write!(human, " (blob {b})");
-    }
-    let _ = writeln!(human, " in block {}.", receipt.height);
-    if let Some(s) = storage {
-        let _ = writeln!(
-            human,
-            "Its remaining storage is yours again as storage object {s}."
-        );
-    }
-    Ok(Report::new(
-        json!({
-            "object_id": object,
-            "blob_id": blob_id,
-            "storage_object": storage,
-            "digest": receipt.digest,
-            "height": receipt.height,
-            "fee": receipt.effects.fee_charged,
-        }),
-        human,
-    ))
-}
-
 /// `floe attr get|set|rm`.
 pub async fn attr(env: &Env, cmd: crate::AttrCommand) -> Result<Report, CliError> {
     use crate::AttrCommand;
@@ -353,8 +284,8 @@ async fn blob_attributes(
     floe: &Floe,
     object: ObjectId,
 ) -> Result<Option<std::collections::BTreeMap<String, String>>, FloeError> {
-    Ok(match floe.object(&object).await?.map(|r| r.object) {
-        Some(floe_ledger_types::Object::Blob(b)) => Some(b.attributes),
-        _ => None,
-    })
+    Ok(floe
+        .object(&object)
+        .await?
+        .and_then(|r| r.object.as_blob().map(|b| b.attributes.clone())))
 }

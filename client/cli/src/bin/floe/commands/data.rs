@@ -41,8 +41,9 @@ pub(super) async fn paying_client(
     Ok((config, client, ctx))
 }
 
-/// The epochs a store pays for: `--epochs` (a count, or `max` resolved against the ledger), or
-/// the config's default; with the ledger's system record it was resolved against.
+/// The epochs a store pays for: `--epochs` (a count, or `max`), `--end-epoch` or
+/// `--earliest-expiry-time`, resolved against the ledger's epoch schedule, or the config's
+/// default; with the ledger's system record it was resolved against.
 pub(super) async fn store_epochs(
     config: &ClientConfig,
     client: &BlobClient,
@@ -103,14 +104,15 @@ fn name(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// `floe store FILE… [--epochs N|max] [--permanent|--deletable] [--dry-run] [--force]`.
+/// `floe store FILE… [--epochs N|max|--end-epoch E|--earliest-expiry-time T]
+/// [--permanent|--deletable] [--dry-run] [--force] [--content-type [TYPE]] [--share]`.
 pub async fn store(env: &Env, args: StoreArgs) -> Result<Report, CliError> {
     check_inputs(&args.files)?;
     if args.dry_run {
         return dry_run(env, &args).await;
     }
     let (config, client, ctx) = paying_client(env).await?;
-    let (epochs, system) = store_epochs(&config, &client, &ctx, args.lifetime.epochs).await?;
+    let (epochs, system) = store_epochs(&config, &client, &ctx, args.lifetime.duration()).await?;
     let persistence = if args.lifetime.permanent {
         Persistence::Permanent
     } else {
@@ -189,8 +191,36 @@ pub async fn store(env: &Env, args: StoreArgs) -> Result<Report, CliError> {
             types.push(json!({ "blob_object": blob_object, "content_type": ty }));
         }
     }
+    let mut shared = Vec::new();
+    if args.share {
+        let (floe, _) = env.connect_wallet().await?;
+        for d in &done {
+            let StoreOutcome::NewlyCreated { blob_object, .. } = &d.outcome else {
+                let _ = writeln!(
+                    human,
+                    "{}: no new blob object, so nothing was shared.",
+                    d.path.display()
+                );
+                continue;
+            };
+            floe.share_blob(*blob_object, floe_common::Frost::ZERO)
+                .await
+                .map_err(|e| from_floe(&e, &ctx))?;
+            let _ = writeln!(
+                human,
+                "  Shared:      {blob_object} is now a shared blob (fund it with `floe \
+                 fund-shared-blob`, extend it with `floe extend --shared`)"
+            );
+            shared.push(*blob_object);
+        }
+    }
     Ok(Report::new(
-        json!({ "epoch": system.epoch, "blobs": done, "content_types": types }),
+        json!({
+            "epoch": system.epoch,
+            "blobs": done,
+            "content_types": types,
+            "shared": shared,
+        }),
         human,
     ))
 }
@@ -257,7 +287,7 @@ async fn dry_run(env: &Env, args: &StoreArgs) -> Result<Report, CliError> {
     let ledger = LedgerClient::new(config.ledger_rpc.clone());
     let epochs = args
         .lifetime
-        .epochs
+        .duration()
         .unwrap_or(Epochs::Count(config.default_epochs.max(1)));
     let mut runs: Vec<(PathBuf, DryRun)> = Vec::new();
     for path in &args.files {

@@ -60,7 +60,7 @@ pub async fn store_quilt(env: &Env, args: StoreQuiltArgs) -> Result<Report, CliE
         });
     }
     let (config, client, ctx) = paying_client(env).await?;
-    let (epochs, system) = store_epochs(&config, &client, &ctx, args.lifetime.epochs).await?;
+    let (epochs, system) = store_epochs(&config, &client, &ctx, args.lifetime.duration()).await?;
     let opts = StoreOptions {
         epochs,
         persistence: if args.lifetime.permanent {

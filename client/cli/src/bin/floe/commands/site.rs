@@ -91,7 +91,7 @@ async fn publish(
     let (config, client, ctx) = paying_client(env).await?;
     let files = read_dir(dir, &ctx)?;
     let (floe, _) = env.connect_wallet().await?;
-    let (epochs, _) = store_epochs(&config, &client, &ctx, lifetime.epochs).await?;
+    let (epochs, _) = store_epochs(&config, &client, &ctx, lifetime.duration()).await?;
     let out = sites::publish_site(
         &client,
         &floe,
@@ -149,7 +149,7 @@ async fn update(
     let id = sites::resolve_site(&floe, site)
         .await
         .map_err(|e| from_site(&e, &ctx))?;
-    let (epochs, _) = store_epochs(&config, &client, &ctx, lifetime.epochs).await?;
+    let (epochs, _) = store_epochs(&config, &client, &ctx, lifetime.duration()).await?;
     let out = sites::update_site(
         &client,
         &floe,
