@@ -1,7 +1,8 @@
 //! `floe daemon` (the HTTP publisher and aggregator) against a real cluster, over real sockets:
 //! PUT then GET byte-exact, reuse of a certified blob, `Range` (206 / 416), unknown and malformed
 //! ids, the body limit (413), the concurrency limit (429), blob attributes as headers
-//! (`by-object-id`), unsupported options, and the OpenAPI document.
+//! (`by-object-id`), bad or conflicting options, and the OpenAPI document. (Sending and sharing
+//! what the publisher stores: `daemon_post_store.rs`.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -377,8 +378,8 @@ async fn n4_daemon_publisher_and_aggregator() {
 
     // Publisher options Floe cannot honour, or that contradict each other: 400.
     for query in [
-        "send_object_to=0x0000000000000000000000000000000000000000000000000000000000000001",
-        "share=true",
+        "send_object_to=0x01",
+        "send_object_to=0x0000000000000000000000000000000000000000000000000000000000000001&share=true",
         "deletable=true&permanent=true",
         "epochs=0",
         "encoding_type=RS1",

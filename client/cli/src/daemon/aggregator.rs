@@ -12,7 +12,6 @@ use axum::extract::{ConnectInfo, Path, Query, State as AxState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use floe_common::{BlobId, ConsistencyCheck, ObjectId};
-use floe_ledger_types::Object;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -528,7 +527,8 @@ pub(crate) async fn get_by_object_id(
                 format!("object {id} does not exist (never created, or deleted)"),
             )
         })?;
-    let Object::Blob(blob) = object.object else {
+    // A shared blob is read like the blob object it was made from.
+    let Some(blob) = object.object.as_blob().cloned() else {
         return Err(ApiError::not_found(
             "NOT_A_BLOB_OBJECT",
             format!(

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use floe_common::{BlobId, ObjectId};
+use floe_ledger_types::Address;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -29,12 +30,20 @@ pub enum BlobStoreResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewlyCreated {
-    /// The blob object, owned by the publisher's wallet.
+    /// The blob object: owned by the publisher's wallet, by `sentTo`, or shared.
     pub blob_object: BlobObject,
     /// How its storage was obtained.
     pub resource_operation: ResourceOperation,
     /// Storage and write price paid, in FROST (fees excluded).
     pub cost: u64,
+    /// With `share=true`: the shared blob, which keeps the blob object's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub shared_blob_object: Option<ObjectId>,
+    /// With `send_object_to`: the address the blob object was given to (64 hex digits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub sent_to: Option<Address>,
 }
 
 /// A blob object as Walrus's daemons describe it.
@@ -144,7 +153,8 @@ pub struct StatusError {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub blob_id: Option<Option<BlobId>>,
-    /// A failed store: `encode`, `connect`, `status`, `register`, `upload` or `certify`.
+    /// A failed store: `encode`, `connect`, `status`, `register`, `upload`, `certify`, or
+    /// after a certified store `transfer` (`send_object_to`) or `share`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_phase: Option<String>,
     /// A failed store: the message again (Walrus's field).
@@ -202,9 +212,15 @@ JSON shapes (camelCase, as Walrus's daemons actually send them), so HTTP clients
 Walrus daemon work against Floe.
 
 Differences from the Walrus daemon:
-- `send_object_to` and `share` are refused with 400: Floe's ledger has no transaction that \
-transfers a blob object, and no shared blob objects. The blob object stays with the publisher's \
-wallet.
+- `send_object_to` (an address) and `share=true` act once the blob is certified, each in a \
+transaction of its own: the blob object is transferred, and the answer's `sentTo` names the \
+recipient; or it becomes a shared blob, named by `sharedBlobObject` (it keeps the blob object's \
+id, and starts without funds). They exclude each other (400 `CONFLICTING_POST_STORE`). If that \
+transaction fails, the answer is an error with `failurePhase` `transfer` or `share` and the \
+`blobId`: the blob is stored and certified, and its object stays with the publisher's wallet. \
+An `alreadyCertified` answer created no blob object, so nothing is sent or shared. A token \
+with a `send_object_to` claim stores only for a request naming the same address (403 \
+`TOKEN_RECIPIENT_MISMATCH`).
 - `reuse_resources` is ignored: the publisher always buys fresh storage, so `resourceOperation` \
 is always `registerFromScratch`.
 - `alreadyCertified` names the certified blob `object`, never an `event`; `markedInvalid` has \
@@ -225,7 +241,7 @@ bytes. The byte layout and patch ids (55 characters: quilt id, version, start an
 are Floe's own. Tags whose key is an allowed header come back as headers.
 - `/v1alpha/blobs/concat` is not implemented.
 - JWT authentication (`--jwt-decode-secret`) follows Walrus's claims (`exp`, `jti`, `iat`, \
-`epochs`/`max_epochs`, `size`/`max_size`); a missing or bad token is 401, a token the request \
+`epochs`/`max_epochs`, `size`/`max_size`, `send_object_to`); a missing or bad token is 401, a token the request \
 exceeds or a replayed `jti` is 403, all before the body is read.
 - `GET /v1/api` serves this document as YAML rather than a Redoc page.
 

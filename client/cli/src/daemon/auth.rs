@@ -12,7 +12,9 @@
 //!   [`JwtOptions::cache_size`] entries and refuses stores when full rather than forget), and
 //!   optionally `iat` (with [`JwtOptions::max_age`], a token older than that is refused),
 //!   `epochs` or `max_epochs` (exact or most epochs), `size` or `max_size` (exact or most body
-//!   bytes). `epochs` with `max_epochs`, or `size` with `max_size`, is refused.
+//!   bytes), `send_object_to` (the token stores only for a request that sends the new blob
+//!   object to this address). `epochs` with `max_epochs`, or `size` with `max_size`, is
+//!   refused.
 //! - A missing, malformed, badly signed or expired token is `401`; a token whose claims the
 //!   request exceeds, or a replayed `jti`, is `403`. Both are decided before the body is read,
 //!   so a refused request costs its sender an upload and the operator nothing. A body larger
@@ -23,6 +25,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, StatusCode, header};
+use floe_ledger_types::Address;
 pub use jsonwebtoken::Algorithm;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
@@ -147,13 +150,14 @@ impl JwtAuth {
         })
     }
 
-    /// Checks the request's token against `epochs` asked and the body's declared length, and
-    /// uses it up. What the token allows of the body is returned (the body is read under it).
+    /// Checks the request's token against `epochs` asked, the recipient of the new blob object
+    /// (`send_object_to`: a token naming one stores only for it) and the body's declared
+    /// length, and uses it up. What the token allows of the body is returned (the body is read under it).
     pub fn admit(
         &self,
         headers: &HeaderMap,
         epochs: u32,
-        send_object_to: Option<&str>,
+        send_object_to: Option<Address>,
     ) -> Result<Grant, ApiError> {
         let unauthorized =
             |reason: &'static str, m: String| ApiError::new(StatusCode::UNAUTHORIZED, reason, m);
@@ -218,11 +222,22 @@ impl JwtAuth {
                 ),
             ));
         }
-        if claims.send_object_to.as_deref() != send_object_to && claims.send_object_to.is_some() {
-            return Err(forbidden(
-                "TOKEN_RECIPIENT_MISMATCH",
-                "the request's send_object_to is not the token's".into(),
-            ));
+        if let Some(claim) = &claims.send_object_to {
+            let recipient = claim.parse::<Address>().map_err(|e| {
+                unauthorized(
+                    "INVALID_TOKEN",
+                    format!("the token's send_object_to {claim:?} is not an address: {e}"),
+                )
+            })?;
+            if send_object_to != Some(recipient) {
+                return Err(forbidden(
+                    "TOKEN_RECIPIENT_MISMATCH",
+                    format!(
+                        "the token stores only for send_object_to={recipient}, the request has {}",
+                        send_object_to.map_or("none".to_owned(), |a| a.to_string())
+                    ),
+                ));
+            }
         }
         let declared = headers
             .get(header::CONTENT_LENGTH)
@@ -385,6 +400,37 @@ mod tests {
         let no_jti = token(&json!({"exp": now() + 60}));
         assert_eq!(
             reason(auth.admit(&headers(&no_jti, None), 1, None)),
+            "INVALID_TOKEN"
+        );
+    }
+
+    #[test]
+    fn a_recipient_claim_binds_the_request() {
+        let auth = JwtAuth::new(SECRET, JwtOptions::default()).unwrap();
+        let to: Address = "ab".repeat(32).parse().unwrap();
+        let other: Address = "cd".repeat(32).parse().unwrap();
+        let bound =
+            token(&json!({"exp": now() + 60, "jti": "r", "send_object_to": format!("0x{to}")}));
+        assert_eq!(
+            reason(auth.admit(&headers(&bound, None), 1, None)),
+            "TOKEN_RECIPIENT_MISMATCH"
+        );
+        assert_eq!(
+            reason(auth.admit(&headers(&bound, None), 1, Some(other))),
+            "TOKEN_RECIPIENT_MISMATCH"
+        );
+        // Refusals do not use the token up; the matching request does.
+        auth.admit(&headers(&bound, None), 1, Some(to)).unwrap();
+        assert_eq!(
+            reason(auth.admit(&headers(&bound, None), 1, Some(to))),
+            "TOKEN_REPLAYED"
+        );
+        // A token without the claim stores for any recipient.
+        let free = token(&json!({"exp": now() + 60, "jti": "s"}));
+        auth.admit(&headers(&free, None), 1, Some(other)).unwrap();
+        let garbled = token(&json!({"exp": now() + 60, "jti": "t", "send_object_to": "0x01"}));
+        assert_eq!(
+            reason(auth.admit(&headers(&garbled, None), 1, Some(to))),
             "INVALID_TOKEN"
         );
     }

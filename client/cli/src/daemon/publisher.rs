@@ -8,8 +8,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State as AxState};
 use axum::http::{HeaderMap, StatusCode, header};
 use bytes::{Bytes, BytesMut};
-use floe_common::{BlobId, Epoch, ObjectId};
-use floe_ledger_types::Object;
+use floe_common::{BlobId, Epoch, Frost, ObjectId};
+use floe_ledger_types::Address;
 use futures::StreamExt as _;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -37,10 +37,23 @@ pub(crate) struct PutParams {
     force: Option<bool>,
     /// Only `RS2`.
     encoding_type: Option<String>,
-    /// Not supported (400).
+    /// Give the new blob object to this address once it is certified (hex, with or without
+    /// `0x`); the answer's `sentTo` says it was. Not with `share`.
     send_object_to: Option<String>,
-    /// Not supported (400).
+    /// Turn the new blob object into a shared blob once it is certified (without funds); the
+    /// answer's `sharedBlobObject` names it. Not with `send_object_to`.
     share: Option<bool>,
+}
+
+/// What happens to a newly created blob object once it is certified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PostStore {
+    /// It stays with the publisher's wallet.
+    Keep,
+    /// It is transferred to this address.
+    SendTo(Address),
+    /// It becomes a shared blob.
+    Share,
 }
 
 /// What a valid request asks for.
@@ -49,6 +62,7 @@ pub(crate) struct Wanted {
     pub(crate) epochs: u32,
     persistence: Persistence,
     force: bool,
+    post_store: PostStore,
 }
 
 impl Wanted {
@@ -84,19 +98,33 @@ fn validate(p: PutParams) -> Result<Wanted, ApiError> {
             format!("unsupported encoding_type {e:?}: Floe supports RS2 only"),
         ));
     }
-    if p.send_object_to.is_some() {
+    let send_to = match &p.send_object_to {
+        None => None,
+        Some(text) => Some(text.parse::<Address>().map_err(|e| {
+            ApiError::bad_request(
+                "INVALID_SEND_OBJECT_TO",
+                format!("send_object_to {text:?} is not an address: {e}"),
+            )
+        })?),
+    };
+    if send_to == Some(Address::SHARED) {
         return Err(bad(
-            "UNSUPPORTED_SEND_OBJECT_TO",
-            "send_object_to is not supported: Floe's ledger has no transaction that transfers \
-             a blob object, so the blob object stays with the publisher's wallet",
+            "INVALID_SEND_OBJECT_TO",
+            "send_object_to is the owner of shared objects, which nobody controls: pass \
+             share=true to share the blob",
         ));
     }
-    if p.share == Some(true) {
-        return Err(bad(
-            "UNSUPPORTED_SHARE",
-            "share is not supported: Floe has no shared blob objects",
-        ));
-    }
+    let post_store = match (send_to, p.share == Some(true)) {
+        (Some(_), true) => {
+            return Err(bad(
+                "CONFLICTING_POST_STORE",
+                "a blob object is either sent (send_object_to) or shared (share=true), not both",
+            ));
+        }
+        (Some(to), false) => PostStore::SendTo(to),
+        (None, true) => PostStore::Share,
+        (None, false) => PostStore::Keep,
+    };
     Ok(Wanted {
         epochs,
         persistence: if p.permanent == Some(true) {
@@ -105,6 +133,7 @@ fn validate(p: PutParams) -> Result<Wanted, ApiError> {
             Persistence::Deletable
         },
         force: p.force.unwrap_or(false),
+        post_store,
     })
 }
 
@@ -144,7 +173,8 @@ pub(crate) async fn read_body(
 ///
 /// Stores the raw body for `epochs` epochs, paid by the publisher's wallet. If the blob is
 /// already certified for at least that long (and `force` is not set), nothing is paid and the
-/// answer is `alreadyCertified`.
+/// answer is `alreadyCertified`. A new blob object is then given to `send_object_to`, or
+/// shared with `share=true`.
 #[utoipa::path(
     put,
     path = "/v1/blobs",
@@ -158,12 +188,12 @@ pub(crate) async fn read_body(
     security((), ("jwt" = [])),
     responses(
         (status = 200, description = "Stored, already certified, or known to be invalid.", body = BlobStoreResult),
-        (status = 400, description = "Bad parameters (both deletable and permanent, epochs 0 or too many, an unsupported option).", body = Status),
+        (status = 400, description = "Bad parameters: both deletable and permanent, epochs 0 or too many, an unsupported encoding, a `send_object_to` that is not an address (`INVALID_SEND_OBJECT_TO`), or `send_object_to` with `share` (`CONFLICTING_POST_STORE`).", body = Status),
         (status = 401, description = "An authenticated publisher got no token, or one that is malformed, badly signed or expired (`MISSING_TOKEN`, `INVALID_TOKEN`).", body = Status),
-        (status = 403, description = "The token does not allow this store (`TOKEN_EPOCHS_EXCEEDED`, `TOKEN_SIZE_EXCEEDED`), was already used (`TOKEN_REPLAYED`), or the daemon is an aggregator only (`PUBLISHER_DISABLED`).", body = Status),
+        (status = 403, description = "The token does not allow this store (`TOKEN_EPOCHS_EXCEEDED`, `TOKEN_SIZE_EXCEEDED`, `TOKEN_RECIPIENT_MISMATCH`), was already used (`TOKEN_REPLAYED`), or the daemon is an aggregator only (`PUBLISHER_DISABLED`).", body = Status),
         (status = 413, description = "The body is larger than the publisher's limit (`--max-body`), or than the network can encode.", body = Status),
         (status = 429, description = "The publisher is already serving `--max-concurrent` stores (`TOO_MANY_REQUESTS`), or this client address made more than `--publisher-rate` stores a minute (`RATE_LIMITED`); retry after `Retry-After` seconds.", body = Status),
-        (status = 500, description = "The ledger rejected a transaction of the store (`failurePhase` says which).", body = Status),
+        (status = 500, description = "The ledger rejected a transaction of the store (`failurePhase` says which; `transfer` or `share` after a certified store, whose `blobId` is given).", body = Status),
         (status = 503, description = "The ledger or the storage nodes could not be reached, or the publisher's wallet cannot pay.", body = Status),
         (status = 504, description = "Too few storage nodes confirmed storage in time; retry.", body = Status),
     )
@@ -186,7 +216,7 @@ pub(crate) async fn put_blob(
     match outcome {
         Ok(outcome) => {
             tracing::info!(blob_id = %outcome.blob_id(), size, ms = started.elapsed().as_millis() as u64, "stored");
-            Ok(Json(stored(&state, &outcome, wanted.epochs).await))
+            Ok(Json(stored(&state, &outcome, &wanted).await?))
         }
         Err(e) => store_failed(&state, e, size).await.map(Json),
     }
@@ -274,7 +304,11 @@ pub(crate) fn admit(
             ));
         }
         Publisher::Authenticated(auth) => {
-            let grant = auth.admit(headers, wanted.epochs, None)?;
+            let send_to = match wanted.post_store {
+                PostStore::SendTo(to) => Some(to),
+                _ => None,
+            };
+            let grant = auth.admit(headers, wanted.epochs, send_to)?;
             if let Some(most) = grant.max_size.or(grant.size) {
                 limit = limit.min(most);
             }
@@ -305,9 +339,52 @@ pub(crate) fn admit(
     ))
 }
 
-/// The `newlyCreated` or `alreadyCertified` document.
-pub(crate) async fn stored(state: &State, outcome: &StoreOutcome, epochs: u32) -> BlobStoreResult {
-    match outcome {
+/// Gives away or shares a newly created blob object as `post_store` asks; returns what the
+/// answer reports (`sentTo`, `sharedBlobObject`). A failure names the stored blob and the
+/// phase (`transfer` or `share`): the blob is stored and certified, its object stays with the
+/// publisher's wallet.
+async fn post_store(
+    state: &State,
+    blob_id: BlobId,
+    object: ObjectId,
+    post_store: PostStore,
+) -> Result<(Option<Address>, Option<ObjectId>), ApiError> {
+    let failed = |e: StoreError, phase: &'static str| {
+        tracing::warn!(%blob_id, %object, error = %e, phase, "after the store");
+        let e = store_error(e);
+        e.in_store(Some(blob_id), phase)
+    };
+    match post_store {
+        PostStore::Keep => Ok((None, None)),
+        PostStore::SendTo(to) => {
+            state
+                .client
+                .transfer_blob(object, to)
+                .await
+                .map_err(|e| failed(e, "transfer"))?;
+            Ok((Some(to), None))
+        }
+        PostStore::Share => {
+            state
+                .client
+                .share_blob(object, Frost::ZERO)
+                .await
+                .map_err(|e| failed(e, "share"))?;
+            Ok((None, Some(object)))
+        }
+    }
+}
+
+/// The `newlyCreated` or `alreadyCertified` document, after giving away or sharing a new
+/// blob object as `wanted` asks (an already certified blob creates no object, so nothing is
+/// sent or shared).
+pub(crate) async fn stored(
+    state: &State,
+    outcome: &StoreOutcome,
+    wanted: &Wanted,
+) -> Result<BlobStoreResult, ApiError> {
+    let epochs = wanted.epochs;
+    Ok(match outcome {
         StoreOutcome::NewlyCreated {
             blob_id,
             blob_object,
@@ -318,11 +395,10 @@ pub(crate) async fn stored(state: &State, outcome: &StoreOutcome, epochs: u32) -
             persistence,
             ..
         } => {
+            let (sent_to, shared_blob_object) =
+                post_store(state, *blob_id, *blob_object, wanted.post_store).await?;
             let object = match state.client.ledger().object(blob_object).await {
-                Ok(Some(o)) => match o.object {
-                    Object::Blob(b) => Some(b),
-                    _ => None,
-                },
+                Ok(Some(o)) => o.object.as_blob().cloned(),
                 _ => None,
             };
             // Fall back to what the store reported if the object cannot be read back.
@@ -368,6 +444,8 @@ pub(crate) async fn stored(state: &State, outcome: &StoreOutcome, epochs: u32) -
                     epochs_ahead: epochs,
                 }),
                 cost: cost.0,
+                shared_blob_object,
+                sent_to,
             })
         }
         StoreOutcome::AlreadyCertified { blob_id, end_epoch } => {
@@ -377,7 +455,7 @@ pub(crate) async fn stored(state: &State, outcome: &StoreOutcome, epochs: u32) -
                 object: certified_object(state, blob_id, *end_epoch).await,
             })
         }
-    }
+    })
 }
 
 /// Blob objects looked at to name the certified object of an `alreadyCertified` answer.
@@ -391,7 +469,7 @@ async fn certified_object(state: &State, blob_id: &BlobId, end: Epoch) -> Option
     let mut fallback = None;
     for id in status.info.objects.iter().take(MAX_OBJECTS_LOOKED_UP) {
         if let Ok(Some(o)) = ledger.object(id).await
-            && let Object::Blob(b) = o.object
+            && let Some(b) = o.object.as_blob()
             && b.is_certified()
         {
             if b.end_epoch == end {
@@ -477,6 +555,7 @@ mod tests {
     #[test]
     fn query_validation() {
         let w = validate(PutParams::default()).unwrap();
+        assert_eq!(w.post_store, PostStore::Keep);
         assert_eq!(
             (w.epochs, w.persistence, w.force),
             (1, Persistence::Deletable, false)
@@ -512,6 +591,11 @@ mod tests {
                 ..PutParams::default()
             },
             PutParams {
+                send_object_to: Some("00".repeat(32)),
+                ..PutParams::default()
+            },
+            PutParams {
+                send_object_to: Some("ab".repeat(32)),
                 share: Some(true),
                 ..PutParams::default()
             },
@@ -519,6 +603,29 @@ mod tests {
             let e = validate(p).unwrap_err();
             assert_eq!(e.status, StatusCode::BAD_REQUEST);
         }
+    }
+
+    #[test]
+    fn post_store_actions() {
+        let to: Address = "ab".repeat(32).parse().unwrap();
+        let w = validate(PutParams {
+            send_object_to: Some(format!("0x{}", "AB".repeat(32))),
+            ..PutParams::default()
+        })
+        .unwrap();
+        assert_eq!(w.post_store, PostStore::SendTo(to));
+        let w = validate(PutParams {
+            share: Some(true),
+            ..PutParams::default()
+        })
+        .unwrap();
+        assert_eq!(w.post_store, PostStore::Share);
+        let w = validate(PutParams {
+            share: Some(false),
+            ..PutParams::default()
+        })
+        .unwrap();
+        assert_eq!(w.post_store, PostStore::Keep);
     }
 
     #[test]

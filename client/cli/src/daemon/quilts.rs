@@ -240,7 +240,7 @@ pub(crate) async fn put_quilt(
         Ok(out) => {
             tracing::info!(quilt_id = %out.store.blob_id(), patches = count, size, ms = started.elapsed().as_millis() as u64, "quilt stored");
             Ok(Json(QuiltStoreResult {
-                blob_store_result: publisher::stored(&state, &out.store, wanted.epochs).await,
+                blob_store_result: publisher::stored(&state, &out.store, &wanted).await?,
                 stored_quilt_blobs: out
                     .patches
                     .into_iter()
