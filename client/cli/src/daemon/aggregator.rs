@@ -387,7 +387,9 @@ async fn content_type_by_id(state: &State, blob_id: BlobId) -> Option<HeaderValu
         let Ok(Some(o)) = ledger.object(id).await else {
             continue;
         };
-        let Object::Blob(b) = o.object else { continue };
+        let Some(b) = o.object.as_blob() else {
+            continue;
+        };
         if let Some(t) = b.attributes.get("content-type") {
             match &found {
                 Some(f) if f != t => return None,
