@@ -279,11 +279,14 @@ fn unindex(o: &mut Overlay<'_>, id: ObjectId, b: &BlobObject) -> Result<(), TxEr
         }
     }
     info.objects.remove(&id);
-    info.max_certified_end_epoch = None;
-    for other in &info.objects {
-        let ob = o.any_blob(other)?;
-        if ob.is_certified() {
-            info.max_certified_end_epoch = info.max_certified_end_epoch.max(Some(ob.end_epoch));
+    // Only the removal of a certified object at the latest end epoch can lower it.
+    if b.is_certified() && info.max_certified_end_epoch == Some(b.end_epoch) {
+        info.max_certified_end_epoch = None;
+        for other in &info.objects {
+            let ob = o.any_blob(other)?;
+            if ob.is_certified() {
+                info.max_certified_end_epoch = info.max_certified_end_epoch.max(Some(ob.end_epoch));
+            }
         }
     }
     let keep = !info.objects.is_empty() || info.is_invalid();

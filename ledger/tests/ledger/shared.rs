@@ -188,6 +188,7 @@ fn fund_and_extend_refusals() {
     net.reject(1, extend(obj, 0), "epochs_out_of_range");
     net.reject(1, extend(obj, MAX_AHEAD), "epochs_out_of_range");
     net.reject(1, extend(owned, 1), "wrong_object_type");
+    net.reject(1, extend(ObjectId([3; 32]), 1), "unknown_object");
     net.exec(1, extend(obj, 1)).unwrap();
     assert_eq!(net.shared(&obj).funds, Frost(500));
     net.advance_epochs(3);

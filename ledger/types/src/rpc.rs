@@ -161,7 +161,7 @@ impl From<TxResponse> for CommittedTx {
 pub struct ObjectResponse {
     /// The object id.
     pub object_id: ObjectId,
-    /// `storage`, `blob` or `staked_wal`.
+    /// `storage`, `blob`, `staked_wal`, `site`, `name` or `shared_blob`.
     pub type_name: String,
     /// The object.
     pub object: Object,
