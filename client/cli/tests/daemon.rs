@@ -55,15 +55,10 @@ async fn start_daemon_with(cluster: &TestCluster, options: DaemonOptions) -> Dae
     }
 }
 
-async fn json_of(resp: reqwest::Response) -> Value {
-    let text = resp.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
+#[path = "support/daemon.rs"]
+mod support;
 
-/// The `details[0].reason` of an error document.
-fn reason(doc: &Value) -> &str {
-    doc["error"]["details"][0]["reason"].as_str().unwrap_or("")
-}
+use support::{json_of, reason};
 
 /// Browser-facing headers, `HEAD`, `/status` and `/metrics` (see `floe_cli::daemon::web`).
 async fn web_ready(

@@ -4,48 +4,27 @@
 
 use std::sync::Arc;
 
+use floe_cli::daemon::DaemonOptions;
 use floe_cli::daemon::auth::{JwtAuth, JwtOptions, Publisher};
-use floe_cli::daemon::{self, DaemonOptions};
 use floe_common::{Frost, KeyPair, ObjectId};
 use floe_ledger_types::{Address, Object};
 use floe_tests::{ClusterOptions, TestCluster, data};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+#[path = "support/daemon.rs"]
+mod support;
+
+use support::{balance, json_of, reason};
+
 async fn start(cluster: &TestCluster, publisher: Publisher) -> (String, CancellationToken) {
-    let client = Arc::new(cluster.client().await);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = CancellationToken::new();
     let options = DaemonOptions {
         publisher,
         ..DaemonOptions::default()
     };
-    tokio::spawn(daemon::serve(
-        listener,
-        daemon::router(client, &options),
-        stop.clone(),
-    ));
+    let (addr, stop) = support::serve(cluster, &options).await;
     (format!("http://{addr}"), stop)
-}
-
-async fn json_of(resp: reqwest::Response) -> Value {
-    let text = resp.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn reason(doc: &Value) -> &str {
-    doc["error"]["details"][0]["reason"].as_str().unwrap_or("")
-}
-
-async fn balance(cluster: &TestCluster) -> Frost {
-    cluster
-        .ledger()
-        .account(&Address::of(&cluster.user.public()))
-        .await
-        .unwrap()
-        .balance
 }
 
 async fn object(cluster: &TestCluster, id: &str) -> Object {

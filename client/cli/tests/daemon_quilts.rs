@@ -3,32 +3,25 @@
 //! the patch list), `Range` within a patch and the patch's headers; bad bodies refused before
 //! anything is paid (`adv_…`).
 
-use std::sync::Arc;
-
-use floe_cli::daemon::{self, DaemonOptions};
-use floe_common::Frost;
-use floe_ledger_types::Address;
+use floe_cli::daemon::DaemonOptions;
 use floe_tests::{ClusterOptions, TestCluster, data};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 const MAX_QUILT_BODY: u64 = 512 * 1024;
 
+#[path = "support/daemon.rs"]
+mod support;
+
+use support::{balance, json_of, reason};
+
 async fn start(cluster: &TestCluster) -> (String, CancellationToken) {
-    let client = Arc::new(cluster.client().await);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = CancellationToken::new();
     let options = DaemonOptions {
         max_quilt_body: MAX_QUILT_BODY,
         ..DaemonOptions::default()
     };
-    tokio::spawn(daemon::serve(
-        listener,
-        daemon::router(client, &options),
-        stop.clone(),
-    ));
+    let (addr, stop) = support::serve(cluster, &options).await;
     (format!("http://{addr}"), stop)
 }
 
@@ -70,24 +63,6 @@ async fn put(http: &reqwest::Client, url: &str, body: Vec<u8>) -> reqwest::Respo
         .send()
         .await
         .unwrap()
-}
-
-async fn json_of(resp: reqwest::Response) -> Value {
-    let text = resp.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn reason(doc: &Value) -> &str {
-    doc["error"]["details"][0]["reason"].as_str().unwrap_or("")
-}
-
-async fn balance(cluster: &TestCluster) -> Frost {
-    cluster
-        .ledger()
-        .account(&Address::of(&cluster.user.public()))
-        .await
-        .unwrap()
-        .balance
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,9 +5,8 @@
 //! changed; a lying storage node that cannot change a byte; and bad paths refused.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use floe_cli::daemon::{self, DaemonOptions};
+use floe_cli::daemon::DaemonOptions;
 use floe_client::blobs::{Persistence, StoreOptions};
 use floe_client::sites::{self, SiteError, SiteFiles};
 use floe_common::site::site_label;
@@ -19,17 +18,11 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/site")
 }
 
+#[path = "support/daemon.rs"]
+mod support;
+
 async fn portal(cluster: &TestCluster) -> (std::net::SocketAddr, CancellationToken) {
-    let client = Arc::new(cluster.client().await);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = CancellationToken::new();
-    tokio::spawn(daemon::serve(
-        listener,
-        daemon::router(client, &DaemonOptions::default()),
-        stop.clone(),
-    ));
-    (addr, stop)
+    support::serve(cluster, &DaemonOptions::default()).await
 }
 
 /// An HTTP client that sends `*.localhost` to the portal (as browsers resolve `localhost`).
