@@ -12,7 +12,8 @@
 //!
 //! Operations are `impl Floe` blocks in private submodules by topic: `coin` (balance, transfer,
 //! faucet), `staking` (resolve a node by id or name, stake, withdraw), `blobs` (list, extend,
-//! delete) and `info` (network info, the certificate committee).
+//! delete), `policy` (access policies of private blobs) and `info` (network info, the
+//! certificate committee).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -39,6 +40,7 @@ mod blobs;
 mod coin;
 mod governance;
 mod info;
+mod policy;
 mod staking;
 
 pub use blobs::OwnedBlob;
@@ -46,6 +48,7 @@ pub use governance::{NodeVotesReceipt, ProposalReceipt, VoteReceipt};
 pub use info::{
     CommitteeNode, NetworkInfo, certificate_committee_of, epoch_start_ms, next_epoch_ms,
 };
+pub use policy::{AccessReceipt, PolicyView};
 pub use staking::{
     NodeRegistration, OwnedStake, PendingWithdrawal, StakeReceipt, WithdrawReport, Withdrawal,
 };

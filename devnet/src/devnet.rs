@@ -22,6 +22,8 @@ pub const LOG_TAIL_LINES: usize = 20;
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Name of the supervisor's pid file (`run/up.pid`).
 const SUPERVISOR: &str = "up";
+/// How long a start waits for the ports of a just-stopped process to be released.
+const PORT_RELEASE: Duration = Duration::from_secs(5);
 
 /// A process of the devnet exited.
 #[derive(Debug)]
@@ -359,6 +361,20 @@ impl Devnet {
         Ok(())
     }
 
+    /// [`Self::check_ports`], retried for up to [`PORT_RELEASE`]: a multi-threaded process that
+    /// was just killed shows as a zombie while its other threads still hold its sockets.
+    fn wait_for_ports(&self, name: &str) -> Result<(), DevnetError> {
+        let deadline = Instant::now() + PORT_RELEASE;
+        loop {
+            match self.check_ports(name) {
+                Err(DevnetError::PortInUse { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Starts `name` (`floe-devnet validator|node --config …`, output appended to its log) and
     /// writes its pid file. Fails if it is already running or a port of it is taken.
     pub fn start(&mut self, name: &str) -> Result<u32, DevnetError> {
@@ -373,7 +389,7 @@ impl Devnet {
         if let Some(mut old) = self.children.remove(name) {
             let _ = old.try_wait();
         }
-        self.check_ports(name)?;
+        self.wait_for_ports(name)?;
         let config = self.marker(&spec);
         let child = process::spawn(
             &self.exe,

@@ -33,6 +33,7 @@ pub mod validator;
 // The shared data modules, reachable inside this crate as `crate::tx`, `crate::block`, …
 use floe_ledger_types::{block, cert, committee, error, events, genesis, record, tx};
 
+pub use floe_ledger_types::policy;
 pub use floe_ledger_types::{
     Account, Address, BlobIdInfo, BlobObject, Block, BlockHash, BlockHeader, CertError,
     ClientError, CommitCertificate, CommitteeState, Effects, EpochAccount, EpochEvent, EpochState,

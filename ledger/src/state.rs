@@ -16,7 +16,7 @@
 //! burns), [`shared`] (shared blobs), [`staking`] (pools,
 //! votes, commission, `EpochSyncDone`), [`pricing`] (quantiles), [`governance`], [`epoch`],
 //! [`challenge`] (storage challenges: live-blob snapshot, seed, proofs, forfeiture), `site`
-//! (sites and names).
+//! (sites and names), `policy` (access policies of private blobs).
 //!
 //! Conservation: `total_supply` (genesis + faucet mints − slashing burns) always equals the
 //! sum of balances, the fee pool, the per-epoch escrow, every pool's active and pending WAL and
@@ -39,6 +39,7 @@ pub mod epoch;
 pub mod governance;
 mod overlay;
 mod persist;
+mod policy;
 pub mod pricing;
 mod shared;
 mod site;
@@ -665,5 +666,14 @@ fn execute(o: &mut Overlay<'_>, sender: Address, kind: &TxKind) -> Result<(), Tx
             epochs_ahead,
         } => shared::extend(o, *shared, *epochs_ahead),
         TxKind::BurnBlobs { blob_objects } => blob::burn(o, sender, blob_objects),
+        TxKind::CreatePolicy { rule } => policy::create(o, sender, rule),
+        TxKind::UpdateAllowlist {
+            policy,
+            add,
+            remove,
+        } => policy::update_allowlist(o, sender, *policy, add, remove),
+        TxKind::PayForAccess { policy, max_price } => {
+            policy::pay_for_access(o, sender, *policy, *max_price)
+        }
     }
 }

@@ -16,6 +16,7 @@ use super::objects::{
 use super::{Key, State};
 use crate::error::TxError;
 use crate::tx::{Address, TxDigest};
+use floe_ledger_types::policy::PolicyObject;
 
 /// The buffered writes of one transaction.
 pub(crate) struct Overlay<'s> {
@@ -369,6 +370,14 @@ impl<'s> Overlay<'s> {
         match self.object(id)? {
             Object::Site(s) => Self::check_owner(id, s.owner, sender).map(|()| s),
             _ => Err(Self::wrong_type(id, "site")),
+        }
+    }
+
+    /// A policy object, owned by `sender` if given.
+    pub fn policy(&self, id: &ObjectId, sender: Option<Address>) -> Result<PolicyObject, TxError> {
+        match self.object(id)? {
+            Object::Policy(p) => Self::check_owner(id, p.owner, sender).map(|()| p),
+            _ => Err(Self::wrong_type(id, "policy")),
         }
     }
 

@@ -6,6 +6,7 @@ mod coin;
 mod economics;
 mod genesis;
 mod lifecycle;
+mod policies;
 mod props;
 mod shared;
 mod sites;

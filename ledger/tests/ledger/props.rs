@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use floe_common::{BlobPersistence, Epoch, Frost, ObjectId};
+use floe_ledger::policy::{PolicyRule, Unlock};
 use floe_ledger::{Address, Effects, Object, State, TxFailure, TxKind, node_id_of};
 use proptest::prelude::*;
 
@@ -42,6 +43,13 @@ enum Op {
     ExtendShared(usize, usize, u32),
     /// Burn one or two blob objects.
     Burn(usize, usize, Option<usize>),
+    /// Create a policy: owner (0), allowlist (1), timelock (2), paid (3), and/or (4, 5) of
+    /// two picked policies.
+    CreatePolicy(usize, u8, usize, u64),
+    /// Edit a picked allowlist: add and remove users.
+    EditAllowlist(usize, usize, usize, usize),
+    /// Pay for access to a picked policy, with a price limit.
+    PayAccess(usize, usize, u64),
     /// Reserve, register and certify a 1000-byte blob (salt, deletable, epochs): the blobs the
     /// lifecycle operations act on.
     Store(usize, u8, bool, u32),
@@ -82,9 +90,12 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (u.clone(), pick, 0u64..5_000).prop_map(|(a, p, x)| Op::FundShared(a, p, x)),
         2 => (u.clone(), pick, 0u32..4).prop_map(|(a, p, k)| Op::ExtendShared(a, p, k)),
         2 => (u.clone(), pick, prop::option::of(pick)).prop_map(|(a, p, q)| Op::Burn(a, p, q)),
-        3 => (u, 0u8..6, any::<bool>(), 1u32..5)
+        3 => (u.clone(), 0u8..6, any::<bool>(), 1u32..5)
             .prop_map(|(a, salt, d, e)| Op::Store(a, salt, d, e)),
         1 => (0u64..2 * EPOCH_MS).prop_map(Op::Advance),
+        1 => (u.clone(), 0u8..6, pick, 0u64..10_000).prop_map(|(a, k, p, x)| Op::CreatePolicy(a, k, p, x)),
+        1 => (u.clone(), pick, 0usize..4, 0usize..4).prop_map(|(a, p, x, y)| Op::EditAllowlist(a, p, x, y)),
+        2 => (u, pick, 0u64..10_000).prop_map(|(a, p, x)| Op::PayAccess(a, p, x)),
     ]
 }
 
@@ -130,7 +141,48 @@ fn kind_of(net: &Net, op: &Op) -> Option<(usize, TxKind)> {
     let staked = objects(net, "staked_wal");
     let sites = objects(net, "site");
     let shared = objects(net, "shared_blob");
+    let policies = objects(net, "policy");
+    let user = |i: usize| addr(&user_key(i % 4));
     Some(match *op {
+        Op::CreatePolicy(a, k, p, x) => {
+            let rule = match k {
+                0 => PolicyRule::Owner,
+                1 => PolicyRule::Allowlist {
+                    members: [user(p)].into(),
+                },
+                2 => PolicyRule::Timelock {
+                    unlock: Unlock::Epoch(Epoch((x % 5) as u32)),
+                },
+                3 => PolicyRule::Paid {
+                    price: Frost(x),
+                    epochs: (p % 4) as u32,
+                },
+                4 => PolicyRule::And {
+                    left: nth(&policies, p),
+                    right: nth(&policies, p / 2),
+                },
+                _ => PolicyRule::Or {
+                    left: nth(&policies, p),
+                    right: nth(&policies, p / 2),
+                },
+            };
+            (a, TxKind::CreatePolicy { rule })
+        }
+        Op::EditAllowlist(a, p, x, y) => (
+            owner_or(&policies, p, a),
+            TxKind::UpdateAllowlist {
+                policy: nth(&policies, p),
+                add: vec![user(x)],
+                remove: vec![user(y)],
+            },
+        ),
+        Op::PayAccess(a, p, x) => (
+            a,
+            TxKind::PayForAccess {
+                policy: nth(&policies, p),
+                max_price: Frost(x),
+            },
+        ),
         Op::TransferBlob(a, p, b) => (
             owner_or(&blobs, p, a),
             TxKind::TransferBlob {

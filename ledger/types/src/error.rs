@@ -433,6 +433,17 @@ pub enum TxError {
         /// Its funds.
         available: Frost,
     },
+    /// A policy rule that does not validate.
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(String),
+    /// A price above what the sender agreed to pay.
+    #[error("the price is {price:?}, more than the limit {limit:?}")]
+    PriceAboveLimit {
+        /// The price.
+        price: Frost,
+        /// The sender's limit.
+        limit: Frost,
+    },
     /// A live permanent blob object cannot be burned.
     #[error(
         "blob object {object} is permanent and stored until epoch {end_epoch}: it can be burned once it expires"
@@ -511,6 +522,8 @@ impl TxError {
             TxError::InvalidName(_) => "invalid_name",
             TxError::NameTaken { .. } => "name_taken",
             TxError::NameNotHeld(_) => "name_not_held",
+            TxError::InvalidPolicy(_) => "invalid_policy",
+            TxError::PriceAboveLimit { .. } => "price_above_limit",
             TxError::Overflow { .. } => "overflow",
             TxError::BlobShared(_) => "blob_shared",
             TxError::InsufficientSharedFunds { .. } => "insufficient_shared_funds",

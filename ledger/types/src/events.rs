@@ -350,6 +350,35 @@ pub enum Event {
         /// Epoch of burning.
         epoch: Epoch,
     },
+    /// An access policy was created.
+    PolicyCreated {
+        /// The policy.
+        policy: ObjectId,
+        /// Its owner.
+        owner: Address,
+        /// Its rule's kind (`owner`, `allowlist`, …).
+        kind: String,
+    },
+    /// An allowlist changed.
+    AllowlistUpdated {
+        /// The policy.
+        policy: ObjectId,
+        /// Its version now.
+        version: u64,
+        /// Members now.
+        members: u32,
+    },
+    /// A reader paid for access to a policy.
+    AccessPaid {
+        /// The policy.
+        policy: ObjectId,
+        /// The reader.
+        reader: Address,
+        /// The first epoch without access now.
+        until: Epoch,
+        /// What was paid to the policy's owner.
+        price: Frost,
+    },
 }
 
 /// The epoch-related events. Emitted by [`crate::State::begin_block`] (block events, no

@@ -8,6 +8,7 @@
 //! * [`objects`], [`events`]: the records the ledger keeps (accounts, blob and storage objects,
 //!   storage nodes, staking pools, the committee, proposals) and the events and effects a
 //!   transaction or a block produces.
+//! * [`policy`]: access policies of private blobs and their pure evaluation.
 //! * [`genesis`], [`committee`]: the genesis file and its validation, and the pure rules that
 //!   apportion shards to nodes by stake (D'Hondt with a per-node cap, minimal movement).
 //! * [`block`], [`cert`]: blocks, validator sets, consensus sign bytes and
@@ -24,6 +25,7 @@ pub mod error;
 pub mod events;
 pub mod genesis;
 pub mod objects;
+pub mod policy;
 pub mod record;
 pub mod rpc;
 pub mod tx;
@@ -43,6 +45,9 @@ pub use objects::{
     FaucetMinted, NameObject, NodeVotes, Object, Proposal, ProposalChange, ProposalStatus,
     SharedBlob, SiteObject, StakeStatus, StakedWal, StakingPool, StorageNode, StorageResource,
     SystemState, derive_object_id, name_object_id,
+};
+pub use policy::{
+    AccessObject, Denial, LedgerClock, PolicyObject, PolicyRule, Unlock, access_object_id,
 };
 pub use record::{
     BlockRecord, CommittedTx, EventCursor, EventRecord, ResultsError, TxOutcome, TxStatus,

@@ -205,6 +205,10 @@ pub enum Object {
     Name(NameObject),
     /// A shared blob (owned by [`Address::SHARED`]).
     SharedBlob(SharedBlob),
+    /// An access policy for private blobs.
+    Policy(crate::policy::PolicyObject),
+    /// A reader's paid access to a policy.
+    Access(crate::policy::AccessObject),
 }
 
 impl Object {
@@ -217,11 +221,13 @@ impl Object {
             Object::Site(s) => s.owner,
             Object::Name(n) => n.owner,
             Object::SharedBlob(s) => s.blob.owner,
+            Object::Policy(p) => p.owner,
+            Object::Access(a) => a.reader,
         }
     }
 
     /// The type name (`"storage"`, `"blob"`, `"staked_wal"`, `"site"`, `"name"`,
-    /// `"shared_blob"`).
+    /// `"shared_blob"`, `"policy"`, `"access"`).
     pub fn type_name(&self) -> &'static str {
         match self {
             Object::Storage(_) => "storage",
@@ -230,6 +236,8 @@ impl Object {
             Object::Site(_) => "site",
             Object::Name(_) => "name",
             Object::SharedBlob(_) => "shared_blob",
+            Object::Policy(_) => "policy",
+            Object::Access(_) => "access",
         }
     }
 

@@ -400,6 +400,30 @@ pub enum TxKind {
         /// The blob objects (1..=[`MAX_BURN_BLOBS`], each once).
         blob_objects: Vec<ObjectId>,
     },
+    /// Creates an access policy for private blobs, owned by the sender (see
+    /// [`crate::policy`]).
+    CreatePolicy {
+        /// The rule.
+        rule: crate::policy::PolicyRule,
+    },
+    /// Adds and removes members of an allowlist policy (sender: its owner); removals apply
+    /// after additions. From the next block on, key servers answer by the new list.
+    UpdateAllowlist {
+        /// The policy.
+        policy: ObjectId,
+        /// Addresses added.
+        add: Vec<Address>,
+        /// Addresses removed.
+        remove: Vec<Address>,
+    },
+    /// Pays a `Paid` policy's price to its owner for its epochs of access (from the current
+    /// epoch, or from the end of the sender's running access).
+    PayForAccess {
+        /// The policy.
+        policy: ObjectId,
+        /// The most the sender agrees to pay (refused if the price is higher).
+        max_price: Frost,
+    },
 }
 
 impl TxKind {

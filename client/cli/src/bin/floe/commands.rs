@@ -19,6 +19,7 @@ mod blobs;
 mod data;
 mod governance;
 mod lifecycle;
+mod policy;
 mod quilt;
 mod site;
 
@@ -74,6 +75,15 @@ impl Env {
         .await
         .map_err(|e| from_floe(&e, &ctx))?;
         Ok((floe, ctx))
+    }
+
+    /// A connection with the configuration's wallet when it loads, without one otherwise.
+    pub async fn connect_maybe_wallet(&self) -> Result<(Floe, Context), CliError> {
+        let config = self.config()?;
+        match Wallet::load(&config.wallet) {
+            Ok(_) => self.connect_wallet().await,
+            Err(_) => self.connect().await,
+        }
     }
 
     /// A connection with the configuration's wallet (loaded first, so a missing wallet is
@@ -142,6 +152,7 @@ pub async fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Attr(cmd) => blobs::attr(&env, cmd).await,
         Command::Site(cmd) => site::site(&env, cmd).await,
         Command::Name(cmd) => site::name(&env, cmd).await,
+        Command::Policy(cmd) => policy::policy(&env, cmd).await,
         Command::Bench(cmd) => data::bench(&env, cmd).await,
         Command::Daemon(args) => data::daemon(&env, args).await,
     }

@@ -250,6 +250,9 @@ enum Command {
     /// Site names: claim, renew, transfer, point at a site, show.
     #[command(subcommand)]
     Name(NameCommand),
+    /// Access policies of private blobs: create, edit an allowlist, show, pay for access.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Measure encoding, storing and reading; each prints one JSON line.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -669,6 +672,87 @@ enum SiteCommand {
     Delete {
         /// The site: its id, its portal label or a name pointing at it.
         site: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Create a policy owned by the wallet.
+    #[command(subcommand)]
+    Create(PolicyRuleArgs),
+    /// Add addresses to an allowlist policy of the wallet.
+    Add {
+        /// The policy.
+        policy: ObjectId,
+        /// The addresses.
+        #[arg(required = true)]
+        addresses: Vec<Address>,
+    },
+    /// Remove addresses from an allowlist policy of the wallet (they get no new keys).
+    Remove {
+        /// The policy.
+        policy: ObjectId,
+        /// The addresses.
+        #[arg(required = true)]
+        addresses: Vec<Address>,
+    },
+    /// A policy's rule, owner and version, and the wallet's paid access.
+    Show {
+        /// The policy.
+        policy: ObjectId,
+    },
+    /// Pay a paid policy's price to its owner for its epochs of access.
+    Pay {
+        /// The policy.
+        policy: ObjectId,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyRuleArgs {
+    /// Only the owner reads.
+    Owner,
+    /// The owner and the listed addresses read (edit with `floe policy add|remove`).
+    Allowlist {
+        /// Initial members.
+        addresses: Vec<Address>,
+    },
+    /// Anyone reads from an epoch or a time on (not even the owner earlier).
+    Timelock {
+        /// From this epoch.
+        #[arg(
+            long,
+            value_name = "EPOCH",
+            conflicts_with = "at",
+            required_unless_present = "at"
+        )]
+        epoch: Option<u32>,
+        /// From this time: RFC 3339 or Unix milliseconds (the ledger's block time).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        at: Option<u64>,
+    },
+    /// The owner, and readers who paid PRICE to the owner, for N epochs per payment.
+    Paid {
+        /// The price in FROST (1 WAL = 10^9 FROST).
+        #[arg(long)]
+        price: Frost,
+        /// Epochs of access per payment.
+        #[arg(long, value_name = "N")]
+        epochs: u32,
+    },
+    /// Readers both policies allow.
+    And {
+        /// A policy.
+        left: ObjectId,
+        /// Another policy.
+        right: ObjectId,
+    },
+    /// Readers either policy allows.
+    Or {
+        /// A policy.
+        left: ObjectId,
+        /// Another policy.
+        right: ObjectId,
     },
 }
 
