@@ -13,6 +13,7 @@
 //!   committees and weighted certificates.
 //! * [`challenge`]: storage challenges: the symbols a node must prove it holds, and proofs
 //!   checked against the blob id alone.
+//! * [`privacy`]: private blobs: threshold identity-based encryption (BLS12-381).
 //!
 //! This crate is pure: no IO, no async, no clocks. It is safe to call from any thread.
 
@@ -28,6 +29,7 @@ pub mod ids;
 pub mod manifest;
 pub mod merkle;
 pub mod messages;
+pub mod privacy;
 pub mod quilt;
 pub mod site;
 
@@ -47,3 +49,7 @@ pub use ids::{
     BlobId, Epoch, Frost, IdParseError, NodeId, ObjectId, ShardIndex, SliverIndex, SliverPairIndex,
 };
 pub use messages::{BlobPersistence, ProtocolMessage, SignedMessage, StorageConfirmation};
+pub use privacy::{
+    DataKey, IbeError, Identity, IdentityKey, KeyServerPublic, KeyServerSecret, KeyShare,
+    MasterPublicKey,
+};
