@@ -34,6 +34,9 @@ pub enum IntentType {
     InvalidBlobId = 2,
     /// A storage node asks another for a shard's slivers.
     SyncShard = 3,
+    /// A reader asks the key servers for their shares of a private blob's key
+    /// ([`crate::privacy::KeyRequest`]).
+    KeyRequest = 4,
     /// A ledger transaction.
     Transaction = 16,
     /// A consensus vote (prevote or precommit) of a ledger validator.

@@ -60,9 +60,11 @@
 mod gt;
 pub mod ibe;
 mod points;
+pub mod request;
 
 pub use ibe::{
     BlobNonce, DataKey, Encapsulation, IbeError, Identity, IdentityKey, KeyServerPublic,
     KeyServerSecret, KeyShare, MasterPublicKey, combine, deal, decapsulate, encapsulate,
 };
 pub use points::{G1_LEN, G2_LEN, SCALAR_LEN};
+pub use request::{EncryptedShare, EphemeralPublic, EphemeralSecret, KeyRequest, RequestId};

@@ -290,6 +290,7 @@ macro_rules! point_newtype {
         }
     };
 }
+pub(crate) use point_newtype;
 
 point_newtype!(
     /// The master public key `s·G2` (96 bytes compressed). Every private blob of the network
@@ -407,6 +408,10 @@ impl KeyServerSecret {
             point: (id.point * self.share).to_affine(),
         }
     }
+
+    pub(crate) fn share(&self) -> &Scalar {
+        &self.share
+    }
 }
 
 impl Drop for KeyServerSecret {
@@ -464,6 +469,11 @@ impl KeyShare {
     /// Decodes [`KeyShare::to_bytes`], checking the index (not 0) and the point.
     pub fn decode(bytes: &[u8]) -> Result<Self, IbeError> {
         Ok(codec::decode(bytes, KEY_SHARE_LEN)?)
+    }
+
+    /// Internal: a share from an opened ciphertext (not yet verified).
+    pub(crate) fn from_parts(index: u16, point: G1Affine) -> Self {
+        Self { index, point }
     }
 }
 
