@@ -13,8 +13,8 @@
 //!   committees and weighted certificates.
 //! * [`challenge`]: storage challenges: the symbols a node must prove it holds, and proofs
 //!   checked against the blob id alone.
-//! * [`privacy`]: private blobs: threshold identity-based encryption (BLS12-381), and key-share
-//!   requests and responses.
+//! * [`privacy`]: private blobs: threshold identity-based encryption (BLS12-381), the sealed
+//!   blob format (chunked ChaCha20-Poly1305), and key-share requests and responses.
 //!
 //! This crate is pure: no IO, no async, no clocks. It is safe to call from any thread.
 
@@ -52,5 +52,5 @@ pub use ids::{
 pub use messages::{BlobPersistence, ProtocolMessage, SignedMessage, StorageConfirmation};
 pub use privacy::{
     DataKey, EncryptedShare, EphemeralSecret, IbeError, Identity, IdentityKey, KeyRequest,
-    KeyServerPublic, KeyServerSecret, KeyShare, MasterPublicKey,
+    KeyServerPublic, KeyServerSecret, KeyShare, MasterPublicKey, SealError, SealedHeader,
 };

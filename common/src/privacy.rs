@@ -58,13 +58,20 @@
 //! ([`IbeError`], [`SealError`], [`crate::messages::MessageError`]); none panics.
 
 mod gt;
+pub mod header;
 pub mod ibe;
 mod points;
 pub mod request;
+pub mod stream;
 
+pub use header::{
+    DEFAULT_SEGMENT_SIZE, HEADER_LEN, HeaderError, MAGIC, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
+    SealError, SealedHeader,
+};
 pub use ibe::{
     BlobNonce, DataKey, Encapsulation, IbeError, Identity, IdentityKey, KeyServerPublic,
     KeyServerSecret, KeyShare, MasterPublicKey, combine, deal, decapsulate, encapsulate,
 };
 pub use points::{G1_LEN, G2_LEN, SCALAR_LEN};
 pub use request::{EncryptedShare, EphemeralPublic, EphemeralSecret, KeyRequest, RequestId};
+pub use stream::{Opener, Sealer, open, seal, seal_with_segment_size};
