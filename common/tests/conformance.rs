@@ -1,5 +1,6 @@
-//! Conformance vectors: blob ids of fixed inputs, the exact bytes of every signed message, and
-//! a quilt's layout and patch ids.
+//! Conformance vectors: blob ids of fixed inputs, the exact bytes of every signed message, a
+//! quilt's layout and patch ids, and the private-blob formats (identity point, sealed header,
+//! data key, key request, encrypted share).
 //!
 //! The expected values live in `tests/vectors/conformance.json`. Any change to a byte format,
 //! the encoding, the hash or the Merkle conventions changes them and fails this test. To
@@ -49,6 +50,7 @@ fn compute() -> BTreeMap<String, String> {
         }
     }
     quilt_vectors(&mut v);
+    privacy_vectors(&mut v);
     let blob_id = BlobId([0x11; 32]);
     let epoch = Epoch(7);
     let k = key(1);
@@ -204,6 +206,86 @@ fn quilt_vectors(v: &mut BTreeMap<String, String>) {
             id.to_string(),
         );
     }
+}
+
+/// Private blobs, all from a seeded RNG: the master public key of a 3-of-4 deal, an identity's
+/// point, a sealed blob's header, data key and digest (which pin the hash to G1, the pairing's
+/// byte form and the segment AEAD), a signed key request and an encrypted share.
+fn privacy_vectors(v: &mut BTreeMap<String, String>) {
+    use floe_common::privacy::{
+        BlobNonce, Identity, KeyRequest, MIN_SEGMENT_SIZE, combine, deal, decapsulate,
+        seal_with_segment_size,
+    };
+    use rand::SeedableRng as _;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0xf10e);
+    let (mpk, secrets, publics) = deal(&mut rng, 4, 3).unwrap();
+    v.insert("privacy/master_public_key".into(), mpk.to_string());
+    v.insert(
+        "privacy/key_server/2/public".into(),
+        hex::encode(publics[1].key_bytes()),
+    );
+    let policy = ObjectId([0x33; 32]);
+    let id = Identity::new(CHAIN, policy, BlobNonce([0x44; 32]));
+    v.insert(
+        "privacy/identity/point".into(),
+        hex::encode(id.point().to_compressed()),
+    );
+    let (sealed, header) = seal_with_segment_size(
+        &mut rng,
+        &mpk,
+        CHAIN,
+        policy,
+        &input(5000),
+        MIN_SEGMENT_SIZE,
+    )
+    .unwrap();
+    v.insert("privacy/sealed/header".into(), hex::encode(header.encode()));
+    v.insert(
+        "privacy/sealed/len5000/blake3".into(),
+        floe_common::hash::blake3(&sealed).to_string(),
+    );
+    let blob_id = header.identity(CHAIN);
+    let shares: Vec<_> = secrets[..3]
+        .iter()
+        .map(|s| s.derive_share(&blob_id))
+        .collect();
+    let identity_key = combine(&shares, 3).unwrap();
+    let data_key = decapsulate(&identity_key, &header.encapsulation, &blob_id);
+    v.insert(
+        "privacy/sealed/data_key".into(),
+        hex::encode(data_key.as_bytes()),
+    );
+    v.insert(
+        "privacy/key_share/2".into(),
+        hex::encode(secrets[1].derive_share(&id).to_bytes()),
+    );
+    let (_, signed) = KeyRequest::new_signed(
+        &mut rng,
+        &key(1),
+        CHAIN,
+        Epoch(7),
+        policy,
+        header.nonce,
+        1_700_000_000_000,
+    );
+    v.insert(
+        "privacy/key_request/bytes".into(),
+        hex::encode(&signed.serialized),
+    );
+    v.insert(
+        "privacy/key_request/signature".into(),
+        signed.signature.to_string(),
+    );
+    let request = KeyRequest::verify_signed(&signed).unwrap().body;
+    v.insert(
+        "privacy/key_request/digest".into(),
+        request.digest().to_string(),
+    );
+    let response = secrets[1].respond(&mut rng, &request.identity(CHAIN), &request.ephemeral);
+    v.insert(
+        "privacy/encrypted_share/bytes".into(),
+        hex::encode(response.to_bytes()),
+    );
 }
 
 #[test]
