@@ -14,6 +14,8 @@
 //!   picks the nonce and fee, waits for finality and retries stale nonces; it wraps balance,
 //!   transfer, faucet, network info, stake/withdraw, blob status, listing, extending and
 //!   deleting blob objects, and [`Floe::execute`] submits any other transaction kind.
+//! * [`private`]: private blobs: a file encrypted to a ledger policy before it is stored, and
+//!   its key fetched from a threshold of key servers after it is read.
 //! * [`sites`]: a directory published as a website (quilts + a site record on the ledger),
 //!   updated by sending only what changed, with an optional name.
 //! * [`blob_id`]: the blob id of data or a file, computed offline for a shard count.
@@ -37,6 +39,7 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod floe;
+pub mod private;
 pub mod sites;
 pub mod trust;
 pub mod wallet;

@@ -377,12 +377,21 @@ pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, De
     }];
     probe.validate()?;
 
-    let (genesis, mut validators) =
+    let (mut genesis, mut validators) =
         localnet::write(root, genesis, opts.validators, None, opts.block_time_ms)
             .map_err(DevnetError::io(root))?;
     reassign_ports(&mut validators, &mut ports)?;
-    genesis.validate()?;
     let genesis_path = root.join("genesis.json");
+    // The key servers are the validators, at their new RPC ports.
+    if let Some(k) = &mut genesis.key_servers {
+        for (server, v) in k.servers.iter_mut().zip(&validators) {
+            server.url = v.rpc_url.clone();
+        }
+        let text =
+            serde_json::to_vec_pretty(&genesis).map_err(DevnetError::parse(&genesis_path))?;
+        write_file(&genesis_path, &text, false)?;
+    }
+    genesis.validate()?;
 
     let mut processes: Vec<ProcessSpec> = validators
         .iter()

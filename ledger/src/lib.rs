@@ -14,11 +14,13 @@
 //!   handle shared by consensus and the RPC.
 //! - [`consensus`]: the Malachite context, signing, wire codec and application loop.
 //! - [`rpc`]: the HTTP JSON API of a validator.
+//! - [`keyserver`]: the validator's key server for private blobs (policy-checked key shares).
 //! - [`validator`], [`localnet`]: a validator process from its config; files for a local
 //!   network.
 
 pub mod chain;
 pub mod consensus;
+pub mod keyserver;
 pub mod localnet;
 pub mod mempool;
 pub mod metrics;

@@ -5,6 +5,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use floe_common::KeyPair;
+use floe_common::privacy::{KeyServerSecret, deal};
+use floe_ledger_types::{KeyServerInfo, KeyServers};
 
 use crate::genesis::{Genesis, GenesisValidator};
 use crate::validator::ValidatorConfig;
@@ -57,9 +59,10 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Generates `n` validator keys, adds them to `genesis` with equal power, and writes
-/// `genesis.json`, `validator-i/key.json` and `validator-i/config.toml` under `dir`. Ports are
-/// picked free on 127.0.0.1.
+/// Generates `n` validator keys, adds them to `genesis` with equal power, deals the key
+/// servers of private blobs to them ([`key_server_threshold`] of `n`), and writes
+/// `genesis.json`, `validator-i/key.json`, `validator-i/key-share.json` and
+/// `validator-i/config.toml` under `dir`. Ports are picked free on 127.0.0.1.
 ///
 /// Keys come from the OS random number generator when `seed` is `None`, as every real network
 /// must. `Some(seed)` derives them from the seed for reproducible tests: anyone who knows the
@@ -94,11 +97,16 @@ pub fn write(
             voting_power: 1,
         })
         .collect();
-    let genesis_path = dir.join("genesis.json");
-    write_json(&genesis_path, &genesis)?;
     let ports: Vec<(u16, u16)> = (0..n)
         .map(|_| Ok((free_port()?, free_port()?)))
         .collect::<std::io::Result<_>>()?;
+    let rpc_urls: Vec<String> = ports
+        .iter()
+        .map(|(_, r)| format!("http://127.0.0.1:{r}"))
+        .collect();
+    let shares = deal_key_servers(&mut genesis, &rpc_urls, seed)?;
+    let genesis_path = dir.join("genesis.json");
+    write_json(&genesis_path, &genesis)?;
     let mut out = Vec::with_capacity(n);
     for (i, key) in keys.iter().enumerate() {
         let name = format!("validator-{}", i + 1);
@@ -106,6 +114,10 @@ pub fn write(
         std::fs::create_dir_all(&vdir)?;
         let key_file = vdir.join("key.json");
         floe_runtime::write_key_file(&key_file, key).map_err(std::io::Error::other)?;
+        let key_share_file = vdir.join("key-share.json");
+        let share = serde_json::to_vec_pretty(&shares[i]).map_err(std::io::Error::other)?;
+        floe_runtime::secret::write_secret(&key_share_file, &share)
+            .map_err(std::io::Error::other)?;
         let (p2p, rpc) = ports[i];
         let config = ValidatorConfig {
             name: name.clone(),
@@ -128,17 +140,63 @@ pub fn write(
                 .collect(),
             block_time_ms,
             mempool: crate::mempool::MempoolConfig::default(),
+            key_share_file: Some(key_share_file),
         };
         let config_path = vdir.join("config.toml");
         let text = toml::to_string(&config).map_err(std::io::Error::other)?;
         std::fs::write(&config_path, text)?;
         out.push(LocalValidator {
-            rpc_url: format!("http://127.0.0.1:{rpc}"),
+            rpc_url: rpc_urls[i].clone(),
             config,
             config_path,
         });
     }
     Ok((genesis, out))
+}
+
+/// The key-server threshold of `n` validators: `2f + 1` of `3f + 1` (keys stay available with
+/// `f` servers down, and secret unless more than `2f` collude).
+pub fn key_server_threshold(n: usize) -> u16 {
+    let f = n.saturating_sub(1) / 3;
+    u16::try_from(2 * f + 1).unwrap_or(u16::MAX)
+}
+
+/// Deals the key servers of private blobs to the genesis's validators (a trusted dealer, fine
+/// for local networks: see `floe_common::privacy::deal`), served at `urls`; returns each
+/// validator's secret share. The dealer's randomness comes from `seed` for seeded networks.
+fn deal_key_servers(
+    genesis: &mut Genesis,
+    urls: &[String],
+    seed: Option<u64>,
+) -> std::io::Result<Vec<KeyServerSecret>> {
+    use rand::SeedableRng as _;
+    let n = u16::try_from(genesis.validators.len()).map_err(std::io::Error::other)?;
+    let t = key_server_threshold(usize::from(n));
+    let dealt = match seed {
+        Some(s) => deal(
+            &mut rand::rngs::StdRng::seed_from_u64(s ^ 0x6b65_7973),
+            n,
+            t,
+        ),
+        None => deal(&mut rand::rngs::OsRng, n, t),
+    };
+    let (master, secrets, publics) = dealt.map_err(std::io::Error::other)?;
+    genesis.key_servers = Some(KeyServers {
+        master,
+        threshold: t,
+        servers: genesis
+            .validators
+            .iter()
+            .zip(publics)
+            .zip(urls)
+            .map(|((v, public), url)| KeyServerInfo {
+                validator: v.name.clone(),
+                public,
+                url: url.clone(),
+            })
+            .collect(),
+    });
+    Ok(secrets)
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {

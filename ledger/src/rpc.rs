@@ -17,6 +17,8 @@
 //! | `GET /v1/events`                  | `?after=H:I&limit=&wait_ms=` event log                 |
 //! | `GET /v1/blocks/{height\|latest}?wait_ms=N` | block record (JSON, or BCS with `Accept: application/octet-stream`); the next height long-polls up to `wait_ms` |
 //! | `GET /v1/validators`, `/v1/genesis`, `/v1/health` | chain metadata                         |
+//! | `GET /v1/key-servers`             | the key servers of private blobs (from the genesis)    |
+//! | `POST /v1/keys/share`             | a signed key request (BCS) → this validator's encrypted key share (BCS), see [`crate::keyserver`] |
 //!
 //! Abuse is bounded: connections, requests in flight, request time, waiting requests in total
 //! and per client, and bodies (see [`RpcLimits`] and the `limits` module).
@@ -38,12 +40,14 @@ use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 
 use crate::TxError;
+use crate::keyserver::KeyServer;
 use crate::mempool::{Admission, MempoolError};
 use crate::service::{Ledger, SubmitError};
 
 mod challenges;
 mod forward;
 mod handlers;
+mod keys;
 mod limits;
 mod queries;
 
@@ -79,6 +83,8 @@ pub struct RpcConfig {
     pub forward_timeout: Duration,
     /// Bounds on connections, requests and waits.
     pub limits: RpcLimits,
+    /// This validator's key server for private blobs, if it runs one.
+    pub key_server: Option<Arc<KeyServer>>,
 }
 
 impl Default for RpcConfig {
@@ -88,6 +94,7 @@ impl Default for RpcConfig {
             forward_interval: Duration::from_millis(10),
             forward_timeout: Duration::from_secs(5),
             limits: RpcLimits::default(),
+            key_server: None,
         }
     }
 }
@@ -186,6 +193,7 @@ struct AppState {
     ledger: Arc<Ledger>,
     forwarder: Forwarder,
     snapshots: challenges::SnapshotCache,
+    key_server: Option<Arc<KeyServer>>,
 }
 
 impl From<Admission> for AdmissionStatus {
@@ -198,12 +206,17 @@ impl From<Admission> for AdmissionStatus {
 }
 
 /// The API's routes over `ledger`; admitted client transactions go to `forwarder`, and
-/// long-polls end when its shutdown token fires.
-pub fn router(ledger: Arc<Ledger>, forwarder: Forwarder) -> Router {
+/// long-polls end when its shutdown token fires. Key requests go to `key_server`.
+pub fn router(
+    ledger: Arc<Ledger>,
+    forwarder: Forwarder,
+    key_server: Option<Arc<KeyServer>>,
+) -> Router {
     let state = AppState {
         ledger,
         forwarder,
         snapshots: Default::default(),
+        key_server,
     };
     Router::new()
         .route(
@@ -231,6 +244,13 @@ pub fn router(ledger: Arc<Ledger>, forwarder: Forwarder) -> Router {
         .route("/v1/validators", get(queries::validators))
         .route("/v1/genesis", get(queries::genesis))
         .route("/v1/health", get(queries::health))
+        .route("/v1/key-servers", get(keys::key_servers))
+        .route(
+            "/v1/keys/share",
+            post(keys::share).layer(DefaultBodyLimit::max(
+                floe_common::privacy::request::MAX_SIGNED_KEY_REQUEST_LEN,
+            )),
+        )
         .route("/metrics", get(metrics_text))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -299,7 +319,7 @@ pub async fn serve(
         tracing::info!(%addr, "rpc listening");
     }
     let limits = config.limits;
-    let app = router(ledger, forwarder)
+    let app = router(ledger, forwarder, config.key_server)
         .layer(axum::middleware::from_fn_with_state(
             limits::Waits::new(&limits),
             limits::limit_waits,

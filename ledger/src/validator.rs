@@ -27,6 +27,9 @@ use crate::mempool::MempoolConfig;
 use crate::service::Ledger;
 use crate::store::LedgerStore;
 use floe_common::KeyPair;
+use floe_common::privacy::KeyServerSecret;
+
+use crate::keyserver::KeyServer;
 
 /// A validator's configuration file (TOML).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +60,11 @@ pub struct ValidatorConfig {
     /// Mempool bounds (section `[mempool]`; every field optional).
     #[serde(default)]
     pub mempool: MempoolConfig,
+    /// This validator's key-server share for private blobs (JSON `{index, share}`, readable by
+    /// its owner only). Required when the genesis lists a key server run by this validator
+    /// (by `name`); the share must match the genesis's public share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_share_file: Option<PathBuf>,
 }
 
 fn default_block_time_ms() -> u64 {
@@ -191,6 +199,39 @@ pub fn load(config: &ValidatorConfig) -> Result<(Genesis, KeyPair), ValidatorErr
     Ok((genesis, key))
 }
 
+/// The key server this validator runs, if the genesis lists one by its name: its share is
+/// read from `key_share_file` (owner-only, like the consensus key) and must match the listed
+/// public share.
+pub fn key_server(
+    config: &ValidatorConfig,
+    genesis: &Genesis,
+) -> Result<Option<KeyServer>, ValidatorError> {
+    let Some(listed) = genesis
+        .key_servers
+        .as_ref()
+        .and_then(|k| k.of_validator(&config.name))
+    else {
+        return Ok(None);
+    };
+    let path = config.key_share_file.as_ref().ok_or_else(|| {
+        config_error(
+            "key_share_file",
+            format!("the genesis lists a key server run by {}", config.name),
+        )
+    })?;
+    let text = floe_runtime::secret::read_secret(path)?;
+    let secret: KeyServerSecret = serde_json::from_slice(&text)
+        .map_err(|e| config_error(format!("parsing {}", path.display()), e))?;
+    if secret.public() != listed.public {
+        return Err(config_error(
+            format!("{}", path.display()),
+            "the key share does not match the genesis's public share of this validator",
+        ));
+    }
+    tracing::info!(index = secret.index(), "key server enabled");
+    Ok(Some(KeyServer::new(secret, genesis.chain_id.clone())))
+}
+
 /// Reads a JSON file into `T`.
 pub fn read_json<T: serde::de::DeserializeOwned>(
     path: &std::path::Path,
@@ -263,6 +304,7 @@ pub async fn run_with(
     if let Some(gauge) = hooks.early_bytes {
         app = app.report_early_bytes(gauge);
     }
+    let key_server = key_server(&config, ledger.genesis())?.map(Arc::new);
     let listener = tokio::net::TcpListener::bind(config.rpc_listen).await?;
     let rpc_cancel = cancel.child_token();
     let rpc = crate::rpc::serve(
@@ -270,6 +312,7 @@ pub async fn run_with(
         ledger.clone(),
         crate::rpc::RpcConfig {
             peers: config.rpc_peers.clone(),
+            key_server,
             ..crate::rpc::RpcConfig::default()
         },
         rpc_cancel.clone(),

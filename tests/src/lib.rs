@@ -52,6 +52,8 @@ pub struct ClusterOptions {
     pub byzantine_rpc: bool,
     /// Storage challenges per node and epoch (0: none).
     pub challenges_per_node: u16,
+    /// Ledger validators (each also a key server of private blobs).
+    pub validators: usize,
 }
 
 impl Default for ClusterOptions {
@@ -65,6 +67,7 @@ impl Default for ClusterOptions {
             standby: 0,
             byzantine_rpc: false,
             challenges_per_node: floe_ledger_types::DEFAULT_CHALLENGES_PER_NODE,
+            validators: 1,
         }
     }
 }
@@ -100,13 +103,13 @@ impl TestNode {
     }
 }
 
-/// A validator and storage nodes, in process, over real sockets.
+/// Validators and storage nodes, in process, over real sockets.
 pub struct TestCluster {
     /// The temporary directory holding every store.
     pub dir: tempfile::TempDir,
     /// The genesis.
     pub genesis: Genesis,
-    /// The validator's RPC URL.
+    /// The first validator's RPC URL.
     pub rpc_url: String,
     /// The funded user wallet.
     pub user: KeyPair,
@@ -114,7 +117,17 @@ pub struct TestCluster {
     pub nodes: Vec<TestNode>,
     /// The Byzantine RPC proxy the nodes ask first, if the options asked for one.
     pub byzantine_rpc: Option<ByzantineRpc>,
-    validator: (CancellationToken, JoinHandle<()>),
+    /// The validators.
+    pub validators: Vec<TestValidator>,
+}
+
+/// A validator of the cluster (also a key server of private blobs).
+pub struct TestValidator {
+    /// Its configuration.
+    pub config: ValidatorConfig,
+    /// Its RPC base URL.
+    pub rpc_url: String,
+    running: Option<(CancellationToken, JoinHandle<()>)>,
 }
 
 impl TestCluster {
@@ -165,17 +178,24 @@ impl TestCluster {
             ));
         }
         let genesis = genesis.build();
-        let (genesis, validators) =
-            localnet::write(dir.path(), genesis, 1, Some(7), opts.block_time_ms).expect("localnet");
-        let v: ValidatorConfig = validators[0].config.clone();
-        let rpc_url = validators[0].rpc_url.clone();
-        let vcancel = CancellationToken::new();
-        let c = vcancel.clone();
-        let vtask = tokio::spawn(async move {
-            if let Err(e) = floe_ledger::validator::run(v, c).await {
-                panic!("validator failed: {e}");
-            }
-        });
+        let (genesis, local) = localnet::write(
+            dir.path(),
+            genesis,
+            opts.validators.max(1),
+            Some(7),
+            opts.block_time_ms,
+        )
+        .expect("localnet");
+        let rpc_url = local[0].rpc_url.clone();
+        let validator_urls: Vec<String> = local.iter().map(|v| v.rpc_url.clone()).collect();
+        let validators = local
+            .into_iter()
+            .map(|v| TestValidator {
+                config: v.config,
+                rpc_url: v.rpc_url,
+                running: None,
+            })
+            .collect();
         let byzantine_rpc = match opts.byzantine_rpc {
             true => Some(ByzantineRpc::start(&rpc_url).await),
             false => None,
@@ -183,7 +203,7 @@ impl TestCluster {
         let ledger_rpc: Vec<String> = byzantine_rpc
             .iter()
             .map(|b| b.url.clone())
-            .chain([rpc_url.clone()])
+            .chain(validator_urls)
             .collect();
         let mut nodes = Vec::new();
         for (i, key) in node_keys.into_iter().enumerate() {
@@ -235,8 +255,11 @@ impl TestCluster {
             user,
             nodes,
             byzantine_rpc,
-            validator: (vcancel, vtask),
+            validators,
         };
+        for i in 0..cluster.validators.len() {
+            cluster.start_validator(i);
+        }
         for i in 0..opts.nodes {
             cluster.start_node(i).await;
         }
@@ -356,8 +379,33 @@ impl TestCluster {
         for i in 0..self.nodes.len() {
             self.stop_node(i).await;
         }
-        self.validator.0.cancel();
-        let _ = self.validator.1.await;
+        for i in 0..self.validators.len() {
+            self.stop_validator(i).await;
+        }
+    }
+
+    /// Starts validator `i` (from its stores, if it ran before).
+    pub fn start_validator(&mut self, i: usize) {
+        let v = &mut self.validators[i];
+        if v.running.is_some() {
+            return;
+        }
+        let cancel = CancellationToken::new();
+        let (config, c) = (v.config.clone(), cancel.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = floe_ledger::validator::run(config, c).await {
+                panic!("validator failed: {e}");
+            }
+        });
+        v.running = Some((cancel, task));
+    }
+
+    /// Stops validator `i` (and its key server) and waits until it has.
+    pub async fn stop_validator(&mut self, i: usize) {
+        if let Some((cancel, task)) = self.validators[i].running.take() {
+            cancel.cancel();
+            let _ = task.await;
+        }
     }
 }
 

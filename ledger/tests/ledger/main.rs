@@ -5,6 +5,7 @@ mod challenges;
 mod coin;
 mod economics;
 mod genesis;
+mod keyserver;
 mod lifecycle;
 mod policies;
 mod props;

@@ -664,6 +664,31 @@ impl LedgerClient {
         self.get("/v1/validators").await
     }
 
+    /// The key servers of private blobs (`None` if the chain has none).
+    pub async fn key_servers(&self) -> Result<Option<crate::KeyServers>, ClientError> {
+        Self::optional(self.get("/v1/key-servers").await)
+    }
+
+    /// `POST /v1/keys/share`: sends a signed key request (BCS) to the validator this client
+    /// talks to and returns its encrypted key share (BCS, unchecked: the caller verifies it).
+    pub async fn key_share(&self, request: &[u8]) -> Result<bytes::Bytes, ClientError> {
+        let body = Body::Bcs(request.to_vec());
+        let resp = self
+            .send(
+                Method::POST,
+                "/v1/keys/share",
+                &[],
+                body,
+                true,
+                Duration::ZERO,
+            )
+            .await?;
+        if !resp.status().is_success() {
+            return Err(Self::error_of(resp).await);
+        }
+        Self::body(resp).await
+    }
+
     /// The genesis.
     pub async fn genesis(&self) -> Result<Genesis, ClientError> {
         self.get("/v1/genesis").await

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cert::{CertError, ValidatorInfo, ValidatorSet};
 use crate::committee::{ApportionError, active_set, apportion, assign_shards};
+use crate::key_servers::KeyServers;
 use crate::objects::CommitteeState;
 use crate::tx::{Address, MAX_ADDRESS_LEN, MAX_COMMISSION_BPS, MAX_NAME_LEN, node_id_of};
 
@@ -242,6 +243,9 @@ pub struct Genesis {
     pub devnet: bool,
     /// Faucet, if enabled (devnets only).
     pub faucet: Option<FaucetParams>,
+    /// The key servers of private blobs, if the chain has them.
+    #[serde(default)]
+    pub key_servers: Option<KeyServers>,
 }
 
 /// Builds a [`Genesis`] one part at a time (tests, tools, local networks). Unset parts are empty
@@ -293,6 +297,12 @@ impl GenesisBuilder {
     /// Enables the faucet (valid on a devnet only: see [`GenesisBuilder::devnet`]).
     pub fn faucet(mut self, faucet: FaucetParams) -> Self {
         self.0.faucet = Some(faucet);
+        self
+    }
+
+    /// Sets the key servers of private blobs.
+    pub fn key_servers(mut self, key_servers: KeyServers) -> Self {
+        self.0.key_servers = Some(key_servers);
         self
     }
 
@@ -372,6 +382,7 @@ impl Genesis {
             n_shards,
             devnet: false,
             faucet: None,
+            key_servers: None,
         })
     }
 
@@ -454,6 +465,10 @@ impl Genesis {
             supply
                 .checked_add(faucet.max_total)
                 .ok_or(GenesisError::Overflow)?;
+        }
+        if let Some(k) = &self.key_servers {
+            k.validate(self.validators.iter().map(|v| v.name.as_str()))
+                .map_err(|e| invalid("key_servers", e.to_string()))?;
         }
         self.committee()?;
         Ok(())

@@ -8,7 +8,8 @@
 //! * [`objects`], [`events`]: the records the ledger keeps (accounts, blob and storage objects,
 //!   storage nodes, staking pools, the committee, proposals) and the events and effects a
 //!   transaction or a block produces.
-//! * [`policy`]: access policies of private blobs and their pure evaluation.
+//! * [`policy`], [`key_servers`]: access policies of private blobs and their pure evaluation;
+//!   the key servers that release keys under them.
 //! * [`genesis`], [`committee`]: the genesis file and its validation, and the pure rules that
 //!   apportion shards to nodes by stake (D'Hondt with a per-node cap, minimal movement).
 //! * [`block`], [`cert`]: blocks, validator sets, consensus sign bytes and
@@ -24,6 +25,7 @@ pub mod committee;
 pub mod error;
 pub mod events;
 pub mod genesis;
+pub mod key_servers;
 pub mod objects;
 pub mod policy;
 pub mod record;
@@ -40,6 +42,7 @@ pub use genesis::{
     DEFAULT_CHALLENGES_PER_NODE, FaucetParams, Genesis, GenesisBuilder, GenesisError, GenesisNode,
     GenesisValidator, MAX_CHALLENGES_PER_NODE, Params,
 };
+pub use key_servers::{KeyServerInfo, KeyServers, KeyServersError};
 pub use objects::{
     Account, BlobIdInfo, BlobObject, ChallengeRound, CommitteeState, EpochAccount, EpochState,
     FaucetMinted, NameObject, NodeVotes, Object, Proposal, ProposalChange, ProposalStatus,

@@ -144,12 +144,78 @@ pub(super) async fn open(
 /// until the last byte is out (or the client is gone). A failure mid-body aborts the
 /// response, so a client never takes a truncated body for a whole one.
 fn body(state: &State, opened: Opened, range: Range<u64>, check: ConsistencyCheck) -> Body {
+    let stream = state.client.stream(opened.blob.clone(), range, check);
+    body_of(state, opened, stream, Vec::new())
+}
+
+/// `X-Floe-Encrypted: floe/sealed/v1` marks a private blob's ciphertext (the aggregator never
+/// decrypts; `floe read` does, with keys the blob's policy lets the reader have).
+pub const ENCRYPTED_HEADER: &str = "x-floe-encrypted";
+
+/// [`body`]; with `mark`, also looks at the blob's first bytes and marks a sealed blob in
+/// `headers`. A body from byte 0 peeks at its own first chunks (no extra fetch); another range
+/// reads the prefix first.
+async fn marked_body(
+    state: &State,
+    opened: Opened,
+    range: Range<u64>,
+    check: ConsistencyCheck,
+    mark: bool,
+    headers: &mut HeaderMap,
+) -> Body {
+    use floe_common::privacy::MAGIC;
+    let want = MAGIC.len() as u64;
+    if !mark || opened.blob.len() < want {
+        return body(state, opened, range, check);
+    }
+    let mark_if = |prefix: &[u8], headers: &mut HeaderMap| {
+        if prefix.starts_with(MAGIC) {
+            headers.insert(
+                HeaderName::from_static(ENCRYPTED_HEADER),
+                HeaderValue::from_static("floe/sealed/v1"),
+            );
+        }
+    };
+    if range.start != 0 {
+        if let Ok((prefix, _)) = state.client.read_range(&opened.blob, 0..want).await {
+            mark_if(&prefix, headers);
+        }
+        return body(state, opened, range, check);
+    }
+    let mut stream = state.client.stream(opened.blob.clone(), range, check);
+    let mut first: Vec<Result<bytes::Bytes, ReadError>> = Vec::new();
+    let mut seen = Vec::new();
+    while (seen.len() as u64) < want {
+        match stream.next().await {
+            Some(Ok(chunk)) => {
+                seen.extend_from_slice(&chunk[..chunk.len().min(MAGIC.len())]);
+                first.push(Ok(chunk));
+            }
+            Some(Err(e)) => {
+                first.push(Err(e));
+                break;
+            }
+            None => break,
+        }
+    }
+    mark_if(&seen, headers);
+    body_of(state, opened, stream, first)
+}
+
+/// The response body of `stream`, after the chunks already taken from it.
+fn body_of(
+    state: &State,
+    opened: Opened,
+    stream: floe_client::blobs::BlobStream,
+    taken: Vec<Result<bytes::Bytes, ReadError>>,
+) -> Body {
     let Opened { blob, slot } = opened;
     let blob_id = blob.blob_id();
-    let stream = state.client.stream(blob, range, check);
+    let stats = stream.stats();
+    let stream = futures::stream::iter(taken).chain(stream);
     let held = Held {
         _slot: slot,
-        stats: stream.stats(),
+        stats,
         node_bytes: state.metrics.read_node_bytes.clone(),
         degraded: state.metrics.read_degraded.clone(),
     };
@@ -227,7 +293,7 @@ pub(crate) fn read_error(e: &ReadError) -> ApiError {
 /// The blob's bytes: 200, or 206 / 416 for a `Range`. `extra` headers (attributes) come first;
 /// `Content-Type` defaults to `application/octet-stream`; `cache` is the `Cache-Control` of a
 /// success ([`web`](super::web)).
-fn respond(
+async fn respond(
     state: &State,
     opened: Opened,
     check: ConsistencyCheck,
@@ -239,7 +305,7 @@ fn respond(
         bytes: 0..opened.blob.len(),
         etag: opened.blob.blob_id().to_string(),
     };
-    respond_within(state, opened, served, check, range, extra, cache)
+    respond_within(state, opened, served, check, range, extra, cache, true).await
 }
 
 /// What a read serves of an opened blob: all of it, or a quilt patch's data.
@@ -250,8 +316,10 @@ pub(super) struct Served {
     pub(super) etag: String,
 }
 
-/// [`respond`] for bytes `served` of the blob.
-pub(super) fn respond_within(
+/// [`respond`] for bytes `served` of the blob; with `mark_sealed`, a private blob (its bytes
+/// start with the sealed-blob magic) is marked with [`ENCRYPTED_HEADER`].
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn respond_within(
     state: &State,
     opened: Opened,
     served: Served,
@@ -259,6 +327,7 @@ pub(super) fn respond_within(
     range: Option<(ByteRange, String)>,
     extra: HeaderMap,
     cache: &'static str,
+    mark_sealed: bool,
 ) -> Result<Response, ApiError> {
     let base = served.bytes.start;
     let len = served.bytes.end - served.bytes.start;
@@ -273,7 +342,15 @@ pub(super) fn respond_within(
     }
     let Some((range, text)) = range else {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-        let body = body(state, opened, served.bytes, check);
+        let body = marked_body(
+            state,
+            opened,
+            served.bytes,
+            check,
+            mark_sealed,
+            &mut headers,
+        )
+        .await;
         return Ok((StatusCode::OK, headers, body).into_response());
     };
     match range.resolve(len, &text) {
@@ -284,7 +361,8 @@ pub(super) fn respond_within(
                 HeaderValue::from_str(&value).expect("ASCII"),
             );
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(r.end - r.start));
-            let body = body(state, opened, base + r.start..base + r.end, check);
+            let bytes = base + r.start..base + r.end;
+            let body = marked_body(state, opened, bytes, check, mark_sealed, &mut headers).await;
             Ok((StatusCode::PARTIAL_CONTENT, headers, body).into_response())
         }
         Err(e @ RangeError::Unsatisfiable { .. }) => Err(ApiError::new(
@@ -362,7 +440,7 @@ pub(crate) async fn get_blob(
     if let Some(v) = content_type_by_id(&state, blob_id).await {
         extra.insert(header::CONTENT_TYPE, v);
     }
-    respond(&state, opened, check, range, extra, web::IMMUTABLE)
+    respond(&state, opened, check, range, extra, web::IMMUTABLE).await
 }
 
 /// Most blob objects looked at for a read by blob id's content type.
@@ -553,5 +631,5 @@ pub(crate) async fn get_by_object_id(
         }
     }
     let opened = open(&state, ip_of(client), blob.blob_id).await?;
-    respond(&state, opened, check, range, extra, web::BY_OBJECT)
+    respond(&state, opened, check, range, extra, web::BY_OBJECT).await
 }

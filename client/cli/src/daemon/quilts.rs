@@ -341,7 +341,9 @@ pub(super) async fn serve_patch(
         range,
         extra,
         web::IMMUTABLE,
+        false,
     )
+    .await
 }
 
 /// Read a quilt patch by its patch id.

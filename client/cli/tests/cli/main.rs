@@ -3,8 +3,11 @@
 //! `floe` binary.
 
 mod cli;
+#[path = "../support/daemon.rs"]
+mod daemon_support;
 mod data;
 mod lifecycle;
+mod privacy;
 mod quilt;
 mod sdk;
 mod sites;

@@ -20,6 +20,7 @@ mod data;
 mod governance;
 mod lifecycle;
 mod policy;
+mod private;
 mod quilt;
 mod site;
 

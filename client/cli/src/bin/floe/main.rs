@@ -415,6 +415,13 @@ struct StoreArgs {
     /// fund-shared-blob`) and extend it from its funds; nobody may delete it.
     #[arg(long, conflicts_with = "dry_run")]
     share: bool,
+    /// Encrypt each file before it is stored, so that only readers `--policy` allows can
+    /// read it (keys come from the chain's key servers; nodes see only ciphertext).
+    #[arg(long, requires = "policy", conflicts_with = "dry_run")]
+    encrypt: bool,
+    /// The access policy of encrypted files (`floe policy create …`).
+    #[arg(long, value_name = "POLICY", requires = "encrypt")]
+    policy: Option<ObjectId>,
 }
 
 /// `floe store-quilt`.
@@ -733,7 +740,7 @@ enum PolicyRuleArgs {
     },
     /// The owner, and readers who paid PRICE to the owner, for N epochs per payment.
     Paid {
-        /// The price in FROST (1 WAL = 10^9 FROST).
+        /// The price in WAL (e.g. `0.5`; 1 WAL = 10^9 FROST).
         #[arg(long)]
         price: Frost,
         /// Epochs of access per payment.

@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::Env;
 use super::blobs::until;
+use super::private::{Sealing, open_bytes, open_file};
 use crate::fail::{CliError, Context, from_connect, from_files, from_floe, from_read, from_store};
 use crate::progress::{self, Bar};
 use crate::render::{Report, bytes, duration};
@@ -112,6 +113,10 @@ pub async fn store(env: &Env, args: StoreArgs) -> Result<Report, CliError> {
         return dry_run(env, &args).await;
     }
     let (config, client, ctx) = paying_client(env).await?;
+    let sealing = match args.policy.filter(|_| args.encrypt) {
+        Some(policy) => Some(Sealing::prepare(env, policy).await?),
+        None => None,
+    };
     let (epochs, system) = store_epochs(&config, &client, &ctx, args.lifetime.duration()).await?;
     let persistence = if args.lifetime.permanent {
         Persistence::Permanent
@@ -129,7 +134,19 @@ pub async fn store(env: &Env, args: StoreArgs) -> Result<Report, CliError> {
             progress: Bar::hook(bar.as_ref()),
             ..StoreOptions::default()
         };
-        let result = files::store_file(&client, path, &opts).await;
+        // An encrypted file is sealed into a temporary file, which is what is stored.
+        let sealed = match &sealing {
+            Some(s) => Some(s.seal(path)?),
+            None => None,
+        };
+        let source = sealed.as_ref().map_or(path.as_path(), |t| t.path());
+        let result = files::store_file(&client, source, &opts)
+            .await
+            .map(|stored| StoredFile {
+                path: path.clone(),
+                ..stored
+            });
+        drop(sealed);
         if let Some(b) = &bar {
             b.finish();
         }
@@ -166,6 +183,14 @@ pub async fn store(env: &Env, args: StoreArgs) -> Result<Report, CliError> {
                 bytes(c.chunk_size)
             );
         }
+    }
+    if let Some(s) = &sealing {
+        let _ = writeln!(
+            human,
+            "  Encrypted:   only readers policy {} allows can read it (`floe policy show {}`)",
+            s.policy(),
+            s.policy()
+        );
     }
     let mut types = Vec::new();
     if let Some(given) = &args.content_type {
@@ -220,6 +245,7 @@ pub async fn store(env: &Env, args: StoreArgs) -> Result<Report, CliError> {
             "blobs": done,
             "content_types": types,
             "shared": shared,
+            "encrypted_policy": sealing.as_ref().map(Sealing::policy),
         }),
         human,
     ))
@@ -349,6 +375,13 @@ async fn dry_run(env: &Env, args: &StoreArgs) -> Result<Report, CliError> {
     ))
 }
 
+/// `path` with `suffix` appended to its file name, in the same directory.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
 fn consistency(strict: bool, skip: bool) -> ConsistencyCheck {
     match (strict, skip) {
         (true, _) => ConsistencyCheck::Strict,
@@ -368,30 +401,58 @@ pub async fn read(env: &Env, args: ReadArgs) -> Result<Report, CliError> {
         Some(path) => {
             let bar = Bar::start(show, blob_id.to_string());
             let hook = Bar::hook(bar.as_ref());
-            let r = files::read_to_file(&client, blob_id, check, path, hook.as_ref()).await;
+            // Read beside the output first: a sealed blob is decrypted into it.
+            let raw = sibling(path, ".floe-read");
+            let r = files::read_to_file(&client, blob_id, check, &raw, hook.as_ref()).await;
             drop(hook);
             drop(bar);
             let summary = r.map_err(fail)?;
+            let decrypted = match open_file(env, &raw, path).await {
+                Ok(Some(d)) => Some(d),
+                Ok(None) => {
+                    std::fs::rename(&raw, path).map_err(|e| {
+                        CliError::local("write", format!("{}: {e}", path.display()))
+                    })?;
+                    None
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&raw);
+                    return Err(e);
+                }
+            };
             let p = summary.phases;
+            let mut human = format!(
+                "Read blob {blob_id} ({}) into {} (metadata {}, slivers {}, decode {}).\n",
+                bytes(summary.size),
+                path.display(),
+                duration(p.metadata),
+                duration(p.slivers),
+                duration(p.decode)
+            );
+            if let Some(d) = &decrypted {
+                let _ = writeln!(
+                    human,
+                    "Decrypted it ({}) with keys released under policy {}.",
+                    bytes(d["size"].as_u64().unwrap_or(0)),
+                    d["policy"].as_str().unwrap_or("?")
+                );
+            }
             Ok(Report::new(
-                json!({ "path": path, "blob": summary }),
-                format!(
-                    "Read blob {blob_id} ({}) into {} (metadata {}, slivers {}, decode {}).\n",
-                    bytes(summary.size),
-                    path.display(),
-                    duration(p.metadata),
-                    duration(p.slivers),
-                    duration(p.decode)
-                ),
+                json!({ "path": path, "blob": summary, "decrypted": decrypted }),
+                human,
             ))
         }
         None if env.json => {
             let (summary, data) = files::read_blob(&client, blob_id, check, None)
                 .await
                 .map_err(fail)?;
+            let (data, policy) = match open_bytes(env, &data).await? {
+                Some((plain, policy)) => (plain, Some(policy)),
+                None => (data, None),
+            };
             let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
             Ok(Report::new(
-                json!({ "blob": summary, "data_base64": b64 }),
+                json!({ "blob": summary, "data_base64": b64, "decrypted_policy": policy }),
                 String::new(),
             ))
         }
@@ -404,6 +465,10 @@ pub async fn read(env: &Env, args: ReadArgs) -> Result<Report, CliError> {
                 .map_err(fail)?;
             drop(hook);
             drop(bar);
+            let data = match open_bytes(env, &data).await? {
+                Some((plain, _)) => plain,
+                None => data,
+            };
             let mut out = std::io::stdout().lock();
             std::io::Write::write_all(&mut out, &data)
                 .and_then(|()| std::io::Write::flush(&mut out))
