@@ -40,9 +40,11 @@
 //!
 //! # Byte formats
 //!
-//! Points are compressed (G1 48 bytes, G2 96 bytes) and checked on decoding: canonical, in the
-//! prime-order subgroup, not the identity; scalars are 32 bytes little-endian, canonical, not
-//! zero. The layouts are in the submodules and pinned by conformance vectors:
+//! The curve arithmetic is `blstrs` over the audited `blst`. Points are compressed (G1 48
+//! bytes, G2 96 bytes) and checked on decoding: canonical, in the prime-order subgroup, not the
+//! identity; scalars are 32 bytes little-endian, canonical, not zero. The pairing value `K`
+//! enters the data key as `blstrs`'s canonical uncompressed `Gt` bytes and is never sent. The
+//! layouts are in the submodules and pinned by conformance vectors:
 //!
 //! | What | Bytes | Format |
 //! |------|-------|--------|
@@ -53,11 +55,11 @@
 //! | signed key request | `176 + |chain|` signed, + length and 64-byte signature | [`request`] |
 //! | encrypted share | 98 | [`request`] |
 //! | key share | 50 | [`ibe`] |
+//! | pairing value `K` (data-key input, never sent): twelve `Fp`, 48 bytes LE each | 576 | [`ibe`] |
 //!
 //! Every decoder takes untrusted bytes, enforces a size limit and returns a typed error
 //! ([`IbeError`], [`SealError`], [`crate::messages::MessageError`]); none panics.
 
-mod gt;
 pub mod header;
 pub mod ibe;
 mod points;

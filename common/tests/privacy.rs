@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use bls12_381::{G1Affine, G2Affine};
+use blstrs::{G1Affine, G2Affine};
 use floe_common::codec;
 use floe_common::privacy::header::{HeaderError, TAG_LEN};
 use floe_common::privacy::{
@@ -14,6 +14,7 @@ use floe_common::privacy::{
     decapsulate, open, seal, seal_with_segment_size,
 };
 use floe_common::{Epoch, KeyPair, ObjectId};
+use group::prime::PrimeCurveAffine as _;
 use proptest::prelude::*;
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
@@ -269,7 +270,7 @@ fn bad_shares_are_detected() {
     // A forged share: a random point with server 2's index.
     let forged = {
         let mut b = 2u16.to_le_bytes().to_vec();
-        let p = G1Affine::generator() * bls12_381::Scalar::from(123_456_789u64);
+        let p = G1Affine::generator() * blstrs::Scalar::from(123_456_789u64);
         b.extend_from_slice(&G1Affine::from(p).to_compressed());
         KeyShare::decode(&b).unwrap()
     };

@@ -33,7 +33,9 @@
 //! ([`KeyShare::verify`]). [`combine`] interpolates `t` shares at 0 (Lagrange), and
 //! [`IdentityKey::verify`] checks the result against the master public key,
 //! `e(d, G2) = e(H(id), s·G2)`: a reader with fewer than `t` valid shares, or with a bad one,
-//! learns that it does not hold the key instead of decrypting garbage.
+//! learns that it does not hold the key instead of decrypting garbage. Each check computes
+//! `e(x, G2)·e(−H(id), Y) = 1` (`x` the share or key, `Y` the server's or master public key)
+//! with one multi-Miller loop and one final exponentiation.
 //!
 //! # Key encapsulation
 //!
@@ -44,27 +46,37 @@
 //! DataKey = BLAKE3-derive_key("floe ibe v1 data key", K (576 bytes) ‖ U (96) ‖ identity message)
 //! ```
 //!
-//! where `K`'s 576 bytes are its twelve `Fp` coefficients, 48 bytes big-endian each, in the
-//! order `c0.c0.c0, c0.c0.c1, c0.c1.c0, …, c1.c2.c1` (`Fp12 = c0 + c1·w`,
-//! `Fp6 = c0 + c1·v + c2·v²`, `Fp2 = c0 + c1·u`). `bls12_381` 0.8 has no byte encoding of
-//! `Gt`; its `Debug` text prints exactly these canonical coefficients in this order and is
-//! read back into bytes (module `gt`); unit tests and the conformance vectors pin it.
+//! where `K`'s 576 bytes are its twelve `Fp` coefficients, each 48 bytes **little-endian** and
+//! canonical (fully reduced mod `p`, out of Montgomery form), in the order
+//!
+//! ```text
+//! c0.c0.c0, c0.c0.c1, c0.c1.c0, c0.c1.c1, c0.c2.c0, c0.c2.c1,
+//! c1.c0.c0, c1.c0.c1, c1.c1.c0, c1.c1.c1, c1.c2.c0, c1.c2.c1
+//! ```
+//!
+//! in the usual tower `Fp12 = Fp6[w]/(w² − v)`, `Fp6 = Fp2[v]/(v³ − (u + 1))`,
+//! `Fp2 = Fp[u]/(u² + 1)` (`Fp12 = c0 + c1·w`, `Fp6 = c0 + c1·v + c2·v²`, `Fp2 = c0 + c1·u`).
+//! This is `blstrs`'s own uncompressed serialization of `Gt` (its serde form: nested structs
+//! `{c0, c1}`, `{c0, c1, c2}`, `{c0, c1}` down to each `Fp` as six little-endian `u64` limbs)
+//! written with BCS, which adds no framing. It is neither blst's `blst_bendian_from_fp12`
+//! (big-endian, `c0`/`c1` interleaved) nor the 288-byte torus compression of `blstrs`'s
+//! `Compress`. A unit test pins it on `e(G1, G2)`, the conformance vectors on a sealed blob.
 
 use std::fmt;
 use std::sync::LazyLock;
 
-use bls12_381::hash_to_curve::{ExpandMsgXmd, HashToCurve};
-use bls12_381::{G1Affine, G1Projective, G2Affine, G2Prepared, Gt, Scalar, multi_miller_loop};
+use blstrs::{Bls12, G1Affine, G1Projective, G2Affine, G2Prepared, Gt, Scalar};
 use ff::Field;
+use group::prime::PrimeCurveAffine;
 use group::{Curve, Group};
+use pairing::{MillerLoopResult, MultiMillerLoop};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 use crate::codec;
 use crate::ids::{ObjectId, TextForm};
-use crate::privacy::gt::gt_bytes;
-use crate::privacy::points::{self, G1_LEN, G2_LEN, SCALAR_LEN};
+use crate::privacy::points::{self, G1_LEN, G2_LEN, SCALAR_LEN, Secret};
 
 /// The first bytes of every identity message.
 pub const IDENTITY_TAG: &[u8; 11] = b"floe/ibe/v1";
@@ -76,6 +88,8 @@ pub const DATA_KEY_CONTEXT: &str = "floe ibe v1 data key";
 pub const DATA_KEY_LEN: usize = 32;
 /// Length of a BCS-encoded [`KeyShare`]: index (2) and point (48).
 pub const KEY_SHARE_LEN: usize = 2 + G1_LEN;
+/// Length of the byte form of a `Gt` element in the data-key derivation (module docs).
+const GT_LEN: usize = 576;
 
 crate::fixed_bytes!(
     /// The random per-blob nonce of an identity (32 bytes, hex text form).
@@ -169,19 +183,39 @@ pub(crate) fn random_nonzero(rng: &mut impl CryptoRngCore) -> Scalar {
 static G2_GENERATOR: LazyLock<G2Prepared> =
     LazyLock::new(|| G2Prepared::from(G2Affine::generator()));
 
-/// Whether `e(a, G2) = e(c, d)`, checked as `e(a, G2)·e(−c, d) = 1` with one final
-/// exponentiation.
+/// Whether `e(a, G2) = e(c, d)`, checked as `e(a, G2)·e(−c, d) = 1` with one multi-Miller
+/// loop and one final exponentiation.
 fn pairing_matches_generator(a: &G1Affine, c: &G1Affine, d: &G2Affine) -> bool {
     let neg_c = -c;
     let d = G2Prepared::from(*d);
-    let r = multi_miller_loop(&[(a, &G2_GENERATOR), (&neg_c, &d)]).final_exponentiation();
+    let r = Bls12::multi_miller_loop(&[(a, &G2_GENERATOR), (&neg_c, &d)]).final_exponentiation();
     bool::from(r.is_identity())
 }
 
-/// RFC 9380 `hash_to_curve` to G1 with `expand_message_xmd` (SHA-256) and simplified SWU.
+/// RFC 9380 `hash_to_curve` to G1 with `expand_message_xmd` (SHA-256) and simplified SWU
+/// (blst's `blst_hash_to_g1`, no augmentation).
 fn hash_to_g1(msg: &[u8], dst: &[u8]) -> G1Affine {
-    <G1Projective as HashToCurve<ExpandMsgXmd<sha2_v09::Sha256>>>::hash_to_curve(msg, dst)
-        .to_affine()
+    G1Projective::hash_to_curve(msg, dst, &[]).to_affine()
+}
+
+/// The 576-byte form of a `Gt` element (module docs): `blstrs`'s serde form written with BCS,
+/// the twelve canonical `Fp` coefficients, 48 bytes little-endian each, `c0.c0.c0` first.
+///
+/// # Panics
+///
+/// Never with the `blstrs` of `Cargo.lock`: the form is fixed-size (nested structs of `u64`
+/// arrays), which BCS always writes, and a unit test pins its bytes. A later `blstrs` whose
+/// serde form were not exactly 576 bytes would panic here rather than derive another key.
+fn gt_bytes(k: &Gt) -> [u8; GT_LEN] {
+    let mut out = [0u8; GT_LEN];
+    let mut rest: &mut [u8] = &mut out;
+    let written = bcs::serialize_into(&mut rest, k);
+    let exact = written.is_ok() && rest.is_empty();
+    if !exact {
+        out.zeroize();
+    }
+    assert!(exact, "the BCS of a blstrs Gt is its 576 coefficient bytes");
+    out
 }
 
 /// The identity of one blob: `(chain id, policy, nonce)` and its point `H(id)` in G1.
@@ -365,8 +399,8 @@ impl fmt::Debug for KeyServerPublic {
 pub struct KeyServerSecret {
     #[serde(deserialize_with = "points::server_index")]
     index: u16,
-    #[serde(with = "points::scalar")]
-    share: Scalar,
+    #[serde(with = "points::secret_scalar")]
+    share: Secret<Scalar>,
 }
 
 impl KeyServerSecret {
@@ -377,13 +411,13 @@ impl KeyServerSecret {
         }
         Ok(Self {
             index,
-            share: points::scalar_from_bytes(share)?,
+            share: Secret(points::scalar_from_bytes(share)?),
         })
     }
 
     /// The share as 32 bytes little-endian: secret, for key files only.
     pub fn to_bytes(&self) -> [u8; SCALAR_LEN] {
-        self.share.to_bytes()
+        self.share.0.to_bytes_le()
     }
 
     /// The 1-based index.
@@ -395,7 +429,7 @@ impl KeyServerSecret {
     pub fn public(&self) -> KeyServerPublic {
         KeyServerPublic {
             index: self.index,
-            key: (G2Affine::generator() * self.share).to_affine(),
+            key: (G2Affine::generator() * self.share.0).to_affine(),
         }
     }
 
@@ -405,12 +439,12 @@ impl KeyServerSecret {
     pub fn derive_share(&self, id: &Identity) -> KeyShare {
         KeyShare {
             index: self.index,
-            point: (id.point * self.share).to_affine(),
+            point: (id.point * self.share.0).to_affine(),
         }
     }
 
     pub(crate) fn share(&self) -> &Scalar {
-        &self.share
+        &self.share.0
     }
 }
 
@@ -491,13 +525,13 @@ impl fmt::Debug for KeyShare {
 /// An identity key `d = s·H(id)`: opens every blob of that identity (one blob, as the nonce
 /// is random per blob). Zeroed on drop; `Debug` never shows it.
 #[derive(Clone)]
-pub struct IdentityKey(G1Affine);
+pub struct IdentityKey(Secret<G1Affine>);
 
 impl IdentityKey {
     /// Checks that this is `id`'s key under `mpk`: `e(d, G2) = e(H(id), s·G2)`. Fails for a key
     /// combined from fewer than the threshold of shares, or from a bad share.
     pub fn verify(&self, id: &Identity, mpk: &MasterPublicKey) -> Result<(), IbeError> {
-        if pairing_matches_generator(&self.0, &id.point, &mpk.0) {
+        if pairing_matches_generator(&self.0.0, &id.point, &mpk.0) {
             Ok(())
         } else {
             Err(IbeError::InvalidKey)
@@ -506,12 +540,12 @@ impl IdentityKey {
 
     /// The compressed key: secret.
     pub fn to_bytes(&self) -> [u8; G1_LEN] {
-        self.0.to_compressed()
+        self.0.0.to_compressed()
     }
 
     /// From compressed bytes (checked; verify it with [`IdentityKey::verify`]).
     pub fn from_bytes(bytes: &[u8; G1_LEN]) -> Result<Self, IbeError> {
-        points::g1_from_bytes(bytes, "identity key").map(Self)
+        points::g1_from_bytes(bytes, "identity key").map(|p| Self(Secret(p)))
     }
 }
 
@@ -571,18 +605,26 @@ pub fn deal(
         });
     }
     loop {
-        let mut coeffs: Vec<Scalar> = (0..threshold).map(|_| random_nonzero(rng)).collect();
+        let mut coeffs: Vec<Secret<Scalar>> = (0..threshold)
+            .map(|_| Secret(random_nonzero(rng)))
+            .collect();
         let secrets: Vec<KeyServerSecret> = (1..=servers)
             .map(|index| {
                 let x = Scalar::from(u64::from(index));
-                let share = coeffs.iter().rev().fold(Scalar::ZERO, |acc, c| acc * x + c);
-                KeyServerSecret { index, share }
+                let share = coeffs
+                    .iter()
+                    .rev()
+                    .fold(Scalar::ZERO, |acc, c| acc * x + c.0);
+                KeyServerSecret {
+                    index,
+                    share: Secret(share),
+                }
             })
             .collect();
-        let mpk = MasterPublicKey((G2Affine::generator() * coeffs[0]).to_affine());
+        let mpk = MasterPublicKey((G2Affine::generator() * coeffs[0].0).to_affine());
         coeffs.zeroize();
         // A zero share has probability about n/2²⁵⁵; its public key would be the identity.
-        if secrets.iter().any(|s| bool::from(s.share.is_zero())) {
+        if secrets.iter().any(|s| bool::from(s.share.0.is_zero())) {
             continue;
         }
         let publics = secrets.iter().map(KeyServerSecret::public).collect();
@@ -638,7 +680,7 @@ pub fn combine(shares: &[KeyShare], threshold: u16) -> Result<IdentityKey, IbeEr
             Option::<Scalar>::from(den.invert()).ok_or(IbeError::DuplicateIndex(share.index))?;
         key += share.point * (num * inv);
     }
-    Ok(IdentityKey(key.to_affine()))
+    Ok(IdentityKey(Secret(key.to_affine())))
 }
 
 /// A fresh data key for `id` under `mpk`, and its encapsulation for the blob's header.
@@ -647,25 +689,26 @@ pub fn encapsulate(
     mpk: &MasterPublicKey,
     id: &Identity,
 ) -> (Encapsulation, DataKey) {
-    let mut r = random_nonzero(rng);
-    let u = (G2Affine::generator() * r).to_affine();
-    let rh = (id.point * r).to_affine();
+    let mut r = Secret(random_nonzero(rng));
+    let u = (G2Affine::generator() * r.0).to_affine();
+    let mut rh = Secret((id.point * r.0).to_affine());
     r.zeroize();
-    let k = bls12_381::pairing(&rh, &mpk.0);
+    let k = Secret(blstrs::pairing(&rh.0, &mpk.0));
+    rh.zeroize();
     (Encapsulation(u), data_key(k, &u, id))
 }
 
 /// The data key of `enc` for `id`, with `id`'s key. A key that does not verify
 /// ([`IdentityKey::verify`]) gives a wrong data key, which fails to open the blob.
 pub fn decapsulate(key: &IdentityKey, enc: &Encapsulation, id: &Identity) -> DataKey {
-    let k = bls12_381::pairing(&key.0, &enc.0);
+    let k = Secret(blstrs::pairing(&key.0.0, &enc.0));
     data_key(k, &enc.0, id)
 }
 
 /// `BLAKE3-derive_key(DATA_KEY_CONTEXT, K ‖ U ‖ identity message)` (module docs).
-fn data_key(mut k: Gt, u: &G2Affine, id: &Identity) -> DataKey {
+fn data_key(mut k: Secret<Gt>, u: &G2Affine, id: &Identity) -> DataKey {
     let mut h = blake3::Hasher::new_derive_key(DATA_KEY_CONTEXT);
-    let mut kb = gt_bytes(&k);
+    let mut kb = gt_bytes(&k.0);
     k.zeroize();
     h.update(&kb);
     kb.zeroize();
@@ -699,6 +742,37 @@ mod tests {
             assert_eq!(hex::encode(&p[..48]), x);
             assert_eq!(hex::encode(&p[48..]), y);
         }
+    }
+
+    /// The byte form of `Gt` in the data key (module docs), pinned on `1` and `e(G1, G2)`.
+    #[test]
+    fn gt_bytes_are_the_canonical_little_endian_coefficients() {
+        let mut one = [0u8; GT_LEN];
+        one[0] = 1;
+        assert_eq!(gt_bytes(&Gt::identity()), one);
+        let g = blstrs::pairing(&G1Affine::generator(), &G2Affine::generator());
+        let gb = gt_bytes(&g);
+        // Every coefficient is reduced: below p < 2³⁸¹, so its last (top) byte is under 0x20.
+        for c in gb.chunks(48) {
+            assert!(c[47] < 0x20);
+        }
+        // c0.c0.c0 of e(G1, G2) (0x1250ebd8…aca1789b6 big-endian, as other implementations
+        // print it), the whole encoding, and the c0 ‖ c1 split: the inverse of a unitary
+        // element is its conjugate, c0 − c1·w.
+        assert_eq!(
+            hex::encode(&gb[..48]),
+            "b68917caaa0543a808c53908f694d1b6e7b38de90ce9d83d505ca1ef1b442d2727d7d06831d8b2a7920afc71d8eb5012"
+        );
+        assert_eq!(
+            blake3::hash(&gb).to_hex().as_str(),
+            "260e7fdb63e4bcd52f617bb437de87b4252f7e80a6ec5fbe541d8402ebd85a3c"
+        );
+        let inv = gt_bytes(&-g);
+        assert_eq!(inv[..288], gb[..288]);
+        for (a, b) in inv[288..].chunks(48).zip(gb[288..].chunks(48)) {
+            assert_ne!(a, b);
+        }
+        assert_ne!(gt_bytes(&(g + g)), gb);
     }
 
     #[test]

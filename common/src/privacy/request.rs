@@ -35,8 +35,9 @@
 //! [`EphemeralSecret::open_verified`]), so responses need no signature: a bad or substituted
 //! share is caught, and an eavesdropper, who lacks `e`, learns nothing from the response.
 
-use bls12_381::{G1Affine, G1Projective, Scalar};
+use blstrs::{G1Affine, G1Projective, Scalar};
 use group::Curve;
+use group::prime::PrimeCurveAffine;
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
@@ -52,7 +53,7 @@ use crate::privacy::ibe::{
     BlobNonce, IbeError, Identity, KeyServerPublic, KeyServerSecret, KeyShare, point_newtype,
     random_nonzero,
 };
-use crate::privacy::points::{self, G1_LEN};
+use crate::privacy::points::{self, G1_LEN, Secret};
 
 /// Length of a [`KeyRequest`] body's BCS.
 pub const KEY_REQUEST_LEN: usize = 32 + 32 + G1_LEN + 32 + 8 + 16;
@@ -83,22 +84,22 @@ point_newtype!(
 
 /// A reader's ephemeral ElGamal secret `e`, made per request. Zeroed on drop; `Debug` never
 /// shows it.
-pub struct EphemeralSecret(Scalar);
+pub struct EphemeralSecret(Secret<Scalar>);
 
 impl EphemeralSecret {
     /// A fresh key.
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
-        Self(random_nonzero(rng))
+        Self(Secret(random_nonzero(rng)))
     }
 
     /// `E = e·G1`.
     pub fn public(&self) -> EphemeralPublic {
-        EphemeralPublic((G1Affine::generator() * self.0).to_affine())
+        EphemeralPublic((G1Affine::generator() * self.0.0).to_affine())
     }
 
     /// The share in `share`: `c2 − e·c1`. Not checked: see [`KeyShare::verify`].
     pub fn open(&self, share: &EncryptedShare) -> KeyShare {
-        let point = (G1Projective::from(share.c2) - share.c1 * self.0).to_affine();
+        let point = (G1Projective::from(share.c2) - share.c1 * self.0.0).to_affine();
         KeyShare::from_parts(share.index, point)
     }
 
@@ -266,9 +267,9 @@ impl KeyServerSecret {
         id: &Identity,
         ephemeral: &EphemeralPublic,
     ) -> EncryptedShare {
-        let mut r = random_nonzero(rng);
-        let c1 = G1Affine::generator() * r;
-        let c2 = id.point() * self.share() + ephemeral.point() * r;
+        let mut r = Secret(random_nonzero(rng));
+        let c1 = G1Affine::generator() * r.0;
+        let c2 = id.point() * self.share() + ephemeral.point() * r.0;
         r.zeroize();
         let mut out = [G1Affine::identity(); 2];
         G1Projective::batch_normalize(&[c1, c2], &mut out);

@@ -354,7 +354,8 @@ pub fn open(key: &DataKey, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
 mod tests {
     use super::*;
     use crate::privacy::ibe::Encapsulation;
-    use bls12_381::G2Affine;
+    use blstrs::G2Affine;
+    use group::prime::PrimeCurveAffine;
 
     fn header(plaintext_len: u64) -> SealedHeader {
         let u = G2Affine::generator().to_compressed();
