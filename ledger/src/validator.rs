@@ -339,6 +339,7 @@ mod tests {
         assert_eq!(config.name, "validator-1");
         assert_eq!(config.p2p_peers.len(), 3);
         assert_eq!(config.rpc_peers.len(), 3);
+        assert!(config.key_share_file.is_some());
         assert_eq!(
             config.mempool,
             MempoolConfig::default(),

@@ -1,9 +1,11 @@
 //! `floe bench`: encode throughput on one thread, and timed stores and reads against the
 //! configured network, a running daemon's aggregator under readers ([`bench_aggregator`]),
-//! and quilts against separate blobs ([`bench_quilt`]).
+//! quilts against separate blobs ([`bench_quilt`]), and private blobs' encryption and key
+//! retrieval ([`bench_private`]).
 //! Each prints one JSON line; nothing here asserts a speed.
 
 mod aggregator;
+mod private;
 mod quilt;
 
 use std::time::Instant;
@@ -17,6 +19,7 @@ use floe_client::blobs::{
 };
 
 pub use aggregator::{AggregatorBench, AggregatorBenchError, bench_aggregator};
+pub use private::{PrivateBench, PrivateBenchError, bench_private};
 pub use quilt::{QuiltBench, QuiltBenchError, bench_quilt};
 
 /// `floe bench encode`.

@@ -413,6 +413,7 @@ pub(super) async fn respond_within(
                 ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`: content addressed by blob id never changes."),
                 ("Access-Control-Allow-Origin" = String, description = "The operator's allowed origin (`*` by default)."),
                 ("X-Content-Type-Options" = String, description = "`nosniff`."),
+                ("X-Floe-Encrypted" = String, description = "`floe/sealed/v1` when the blob is private: its bytes are ciphertext, which `floe read` decrypts for a wallet its policy allows; the daemon never decrypts."),
                 ("Content-Length" = u64, description = "The blob's (or the range's) length, sent before the body streams."),
             )),
         (status = 206, description = "The requested range, with `Content-Range`.", body = Vec<u8>, content_type = "application/octet-stream"),

@@ -1,7 +1,7 @@
 //! Private blobs on a real cluster of four validators (each a key server, threshold 3) and
 //! four storage nodes, driven through the `floe` binary: encrypted stores, reads by allowed
-//! and refused wallets, allowlist edits, time locks, paid access, a stopped key server, and
-//! what nodes and the aggregator hold (ciphertext only).
+//! and refused wallets, allowlist edits, time locks, paid access, a stopped key server, what
+//! nodes and the aggregator hold (ciphertext only), and hostile key requests and ciphertexts.
 
 use std::path::{Path, PathBuf};
 
@@ -180,19 +180,15 @@ async fn privacy_allowlist() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn privacy_timelock_and_paid() {
-    let net = TestCluster::start(ClusterOptions {
-        epoch_ms: 6_000,
-        ..four_validators()
-    })
-    .await;
+async fn privacy_timelock() {
+    let net = TestCluster::start(four_validators()).await;
     net.wait_nodes_synced().await;
     let dir = tempfile::tempdir().unwrap();
-    let owner = client_config(dir.path(), &net, 20);
-    let (reader, reader_addr) = second_wallet(&dir.path().join("reader"), &net, 78).await;
+    let owner = client_config(dir.path(), &net, 3);
+    let (reader, _) = second_wallet(&dir.path().join("reader"), &net, 78).await;
     let out = dir.path().join("out.bin");
 
-    // Time lock: refused before the time, for everyone; decrypted after it.
+    // Refused before the time, for everyone (the owner too); decrypted after it.
     let (file, plain) = secret_file(dir.path(), "capsule.bin", 50_000);
     let opens = floe_tests::now_ms() + 20_000;
     let lock = create_policy(&owner, &["timelock", "--at", &opens.to_string()]).await;
@@ -210,9 +206,23 @@ async fn privacy_timelock_and_paid() {
     }
     let (o, bytes) = read_as(&reader, &blob, &out).await;
     assert_eq!(bytes.as_deref(), Some(&plain[..]), "{}", o.stderr);
+    net.shutdown().await;
+}
 
-    // Paid: the reader pays, the owner's balance grows by the price, access ends after its
-    // epochs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn privacy_paid() {
+    let net = TestCluster::start(ClusterOptions {
+        epoch_ms: 6_000,
+        ..four_validators()
+    })
+    .await;
+    net.wait_nodes_synced().await;
+    let dir = tempfile::tempdir().unwrap();
+    let owner = client_config(dir.path(), &net, 20);
+    let (reader, reader_addr) = second_wallet(&dir.path().join("reader"), &net, 79).await;
+    let out = dir.path().join("out.bin");
+
+    // The reader pays, the owner's balance grows by the price, access ends after its epochs.
     let price = 5_000_000u64; // 0.005 WAL
     let paid = create_policy(&owner, &["paid", "--price", "0.005", "--epochs", "2"]).await;
     let (file, plain) = secret_file(dir.path(), "paid.bin", 70_000);
@@ -235,7 +245,7 @@ async fn privacy_timelock_and_paid() {
     floe_tests::eventually(
         std::time::Duration::from_secs(30),
         "access ends",
-        || async { sdk.system().await.unwrap().epoch.0 as u64 >= until },
+        || async { u64::from(sdk.system().await.unwrap().epoch.0) >= until },
     )
     .await;
     let (o, _) = read_as(&reader, &blob, &out).await;
@@ -245,6 +255,106 @@ async fn privacy_timelock_and_paid() {
         "policy show",
     );
     assert_eq!(shown["access"]["reader"], reader_addr.as_str());
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn adv_key_requests_and_ciphertexts() {
+    let net = TestCluster::start(ClusterOptions::default()).await;
+    net.wait_nodes_synced().await;
+    let dir = tempfile::tempdir().unwrap();
+    let owner = client_config(dir.path(), &net, 3);
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/keys/share", net.rpc_url);
+    let post = |body: Vec<u8>| {
+        let req = http.post(&url).body(body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let v: Value = resp.json().await.unwrap_or(Value::Null);
+            (status, v["code"].as_str().unwrap_or("").to_owned())
+        }
+    };
+    // Garbage, truncated, oversized: typed refusals, and the validator keeps answering.
+    assert_eq!(post(vec![0xff; 300]).await, (400, "malformed".into()));
+    assert_eq!(post(vec![]).await, (400, "malformed".into()));
+    let (status, _) = post(vec![0; 1 << 20]).await;
+    assert_eq!(status, 413);
+    // A request for a policy that does not exist, and a forged one.
+    let sdk = net.floe().await;
+    let epoch = sdk.system().await.unwrap().epoch;
+    let (_, signed) = KeyRequest::new_signed(
+        &mut rand::rngs::OsRng,
+        &net.user,
+        sdk.chain_id(),
+        epoch,
+        floe_common::ObjectId([3; 32]),
+        floe_common::privacy::BlobNonce([4; 32]),
+        floe_tests::now_ms(),
+    );
+    assert_eq!(
+        post(codec::encode(&signed)).await,
+        (403, "access_denied".into())
+    );
+    let mut forged = signed.clone();
+    forged.signature = KeyPair::from_seed([5; 32]).sign_raw(&signed.serialized);
+    assert_eq!(
+        post(codec::encode(&forged)).await,
+        (401, "bad_signature".into())
+    );
+    assert!(
+        net.ledger().health().await.is_ok(),
+        "the validator still answers"
+    );
+
+    // A blob that starts like a sealed one but has a malformed header: a typed error, and no
+    // output file.
+    let mut fake = floe_common::privacy::MAGIC.to_vec();
+    fake.extend_from_slice(&[0xab; 500]);
+    let file = dir.path().join("fake.bin");
+    std::fs::write(&file, &fake).unwrap();
+    let stored = ok_json(
+        &floe(&owner, &["--json", "store", file.to_str().unwrap()]).await,
+        "store",
+    );
+    let blob = stored["blobs"][0]["blob_id"].as_str().unwrap().to_owned();
+    let out = dir.path().join("out.bin");
+    let (o, _) = read_as(&owner, &blob, &out).await;
+    let (code, err) = err_of(&o);
+    assert_eq!(
+        (code, err["code"].as_str()),
+        (2, Some("bad_ciphertext")),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // Storing with a policy that does not exist is refused before anything is paid.
+    let before = sdk
+        .balance_of(&floe_ledger_types::Address::of(&net.user.public()))
+        .await
+        .unwrap();
+    let o = floe(
+        &owner,
+        &[
+            "--json",
+            "store",
+            file.to_str().unwrap(),
+            "--encrypt",
+            "--policy",
+            &floe_common::ObjectId([3; 32]).to_string(),
+        ],
+    )
+    .await;
+    let (code, err) = err_of(&o);
+    assert_eq!(
+        (code, err["code"].as_str()),
+        (2, Some("unknown_object")),
+        "{err}"
+    );
+    let after = sdk
+        .balance_of(&floe_ledger_types::Address::of(&net.user.public()))
+        .await
+        .unwrap();
+    assert_eq!(before, after, "nothing paid");
     net.shutdown().await;
 }
 

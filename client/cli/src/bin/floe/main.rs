@@ -528,6 +528,23 @@ enum BenchCommand {
         #[arg(long, value_name = "N", default_value_t = 20)]
         reads: usize,
     },
+    /// Private blobs: a plain and an encrypted store and read of the same bytes (overheads
+    /// in percent), sealing and opening throughput, key retrieval p50/p99 over `--requests`
+    /// fresh requests, and one key server's requests per second.
+    Private {
+        /// Bytes stored each way.
+        #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+        size: u64,
+        /// Key retrievals timed.
+        #[arg(long, default_value_t = 100)]
+        requests: usize,
+        /// Requests sent to one key server for its throughput.
+        #[arg(long, default_value_t = 1000)]
+        server_requests: usize,
+        /// Epochs (default: the config's `default_epochs`).
+        #[arg(long)]
+        epochs: Option<u32>,
+    },
     /// Read a blob from the configured network: size, blob_id, mib_s, phases_ms,
     /// peak_rss_bytes.
     Read {

@@ -522,6 +522,38 @@ pub async fn bench(env: &Env, cmd: BenchCommand) -> Result<Report, CliError> {
                 })?;
             Ok(Report::line(b))
         }
+        BenchCommand::Private {
+            size,
+            requests,
+            server_requests,
+            epochs,
+        } => {
+            let (config, client, ctx) = paying_client(env).await?;
+            let (floe, _) = env.connect_wallet().await?;
+            let wallet = Wallet::load(&config.wallet).map_err(|e| CliError::wallet(&e))?;
+            let epochs = epochs.unwrap_or(config.default_epochs.max(1));
+            let size = usize::try_from(size)
+                .map_err(|_| CliError::local("size", "size does not fit in memory"))?;
+            let b = bench::bench_private(
+                &client,
+                &floe,
+                &wallet,
+                size,
+                epochs,
+                requests,
+                server_requests,
+            )
+            .await
+            .map_err(|e| match e {
+                bench::PrivateBenchError::Ledger(e) => from_floe(&e, &ctx),
+                bench::PrivateBenchError::Private(e) => super::private::from_private(&e, &ctx),
+                bench::PrivateBenchError::Store(e) => from_store(&e, &ctx),
+                bench::PrivateBenchError::Read(e) => from_read(&e, &ctx),
+                bench::PrivateBenchError::Files(e) => from_files(&e, &ctx),
+                e => CliError::new(crate::fail::Exit::Network, "bench", e.to_string()),
+            })?;
+            Ok(Report::line(b))
+        }
         BenchCommand::Read { blob_id } => {
             let (client, ctx) = reading_client(env).await?;
             let b = bench::bench_read(&client, blob_id)

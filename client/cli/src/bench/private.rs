@@ -1,0 +1,228 @@
+//! `floe bench private`: what encryption costs a store and a read, and how fast keys come.
+//!
+//! One JSON line with: a plain store and read of `size` random bytes; the same bytes sealed
+//! (encrypt, store) and read back (read, fetch the key, decrypt), with the overheads in
+//! percent; sealing and opening throughput alone; the latency of a full key retrieval
+//! (threshold of key servers, shares verified, combined and checked) over `requests` fresh
+//! requests, p50 and p99; and the requests per second one key server answers with 16 in
+//! flight.
+
+use std::time::{Duration, Instant};
+
+use floe_client::blobs::{BlobClient, ReadError, StoreError, StoreOptions};
+use floe_client::files::{self, FilesError};
+use floe_client::private::{self, KeyServerSet, PrivateError};
+use floe_client::{Floe, FloeError, Wallet};
+use floe_common::ConsistencyCheck;
+use floe_common::privacy::{BlobNonce, KeyRequest};
+use floe_ledger_types::LedgerClient;
+use floe_ledger_types::policy::PolicyRule;
+use futures::StreamExt as _;
+use serde::Serialize;
+
+use super::{mib_s, random_data};
+
+/// Requests in flight in the key-server throughput run.
+const IN_FLIGHT: usize = 16;
+
+/// `floe bench private`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrivateBench {
+    /// Bytes stored each way.
+    pub size: u64,
+    /// Key servers and the threshold.
+    pub key_servers: usize,
+    /// Shares a read needs.
+    pub threshold: u16,
+    /// Plain store (ms).
+    pub store_plain_ms: f64,
+    /// Seal, then store the ciphertext (ms).
+    pub store_private_ms: f64,
+    /// `store_private_ms / store_plain_ms − 1`, in percent.
+    pub store_overhead_pct: f64,
+    /// Plain read (ms).
+    pub read_plain_ms: f64,
+    /// Read the ciphertext, fetch the key, decrypt (ms).
+    pub read_private_ms: f64,
+    /// `read_private_ms / read_plain_ms − 1`, in percent.
+    pub read_overhead_pct: f64,
+    /// Sealing alone (MiB/s).
+    pub seal_mib_s: f64,
+    /// Opening alone (MiB/s).
+    pub open_mib_s: f64,
+    /// Key retrievals timed.
+    pub key_requests: usize,
+    /// Median key retrieval (ms).
+    pub key_p50_ms: f64,
+    /// 99th percentile key retrieval (ms).
+    pub key_p99_ms: f64,
+    /// Requests per second one key server answered (16 in flight).
+    pub server_requests_per_s: f64,
+    /// Requests in that run.
+    pub server_requests: usize,
+}
+
+/// Why the benchmark stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivateBenchError {
+    /// A ledger step.
+    #[error(transparent)]
+    Ledger(#[from] FloeError),
+    /// Sealing, keys or opening.
+    #[error(transparent)]
+    Private(#[from] PrivateError),
+    /// A store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// A file store.
+    #[error(transparent)]
+    Files(#[from] FilesError),
+    /// A temporary file.
+    #[error("temporary file: {0}")]
+    Io(#[from] std::io::Error),
+    /// A key server refused a throughput request.
+    #[error("key server refused: {0}")]
+    Refused(String),
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+fn pct(a: f64, b: f64) -> f64 {
+    ((a / b - 1.0) * 1000.0).round() / 10.0
+}
+
+/// Runs the benchmark (module docs) as `wallet`, storing for `epochs` epochs.
+pub async fn bench_private(
+    client: &BlobClient,
+    floe: &Floe,
+    wallet: &Wallet,
+    size: usize,
+    epochs: u32,
+    requests: usize,
+    server_requests: usize,
+) -> Result<PrivateBench, PrivateBenchError> {
+    let keys = KeyServerSet::fetch(floe.ledger(), floe.chain_id()).await?;
+    let (policy, _) = floe.create_policy(PolicyRule::Owner).await?;
+    let opts = StoreOptions {
+        epochs,
+        force: true,
+        ..StoreOptions::default()
+    };
+    let data = random_data(size);
+    let dir = tempfile::tempdir()?;
+    let plain_path = dir.path().join("plain");
+    std::fs::write(&plain_path, &data)?;
+    drop(data);
+
+    // Plain.
+    let t = Instant::now();
+    let plain = files::store_file(client, &plain_path, &opts).await?;
+    let store_plain = t.elapsed();
+    let t = Instant::now();
+    client
+        .read(plain.outcome.blob_id(), ConsistencyCheck::Default)
+        .await?;
+    let read_plain = t.elapsed();
+
+    // Sealed.
+    let sealed_path = dir.path().join("sealed");
+    let t = Instant::now();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&sealed_path)?);
+    let header = keys.seal_file(&plain_path, &mut out, &sealed_path, policy)?;
+    drop(out);
+    let seal = t.elapsed();
+    let stored = files::store_file(client, &sealed_path, &opts).await?;
+    let store_private = t.elapsed();
+    let t = Instant::now();
+    let sealed = client
+        .read(stored.outcome.blob_id(), ConsistencyCheck::Default)
+        .await?
+        .data;
+    let epoch = floe.system().await?.epoch;
+    let key = keys.data_key(wallet, epoch, &header).await?;
+    let t_open = Instant::now();
+    let mut plain_again = Vec::with_capacity(size);
+    private::open_stream(
+        &key,
+        &mut &sealed[..],
+        &sealed_path,
+        &mut plain_again,
+        &plain_path,
+    )?;
+    let open = t_open.elapsed();
+    let read_private = t.elapsed();
+
+    // Key retrieval latency, fresh requests each time.
+    let mut latencies = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let t = Instant::now();
+        keys.data_key(wallet, epoch, &header).await?;
+        latencies.push(t.elapsed());
+    }
+    latencies.sort();
+    let quantile = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+            .map_or(0.0, |d| ms(*d))
+    };
+
+    // One key server's throughput: distinct signed requests, 16 in flight.
+    let server = &keys.servers.servers[0];
+    let bodies: Vec<Vec<u8>> = (0..server_requests)
+        .map(|_| {
+            let (_, signed) = KeyRequest::new_signed(
+                &mut rand::rngs::OsRng,
+                wallet.key(),
+                floe.chain_id(),
+                epoch,
+                policy,
+                BlobNonce::random(&mut rand::rngs::OsRng),
+                now_ms(),
+            );
+            floe_common::codec::encode(&signed)
+        })
+        .collect();
+    let ledger = LedgerClient::new(vec![server.url.clone()]);
+    let t = Instant::now();
+    let results: Vec<_> = futures::stream::iter(bodies.iter())
+        .map(|b| ledger.key_share(b))
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    let secs = t.elapsed().as_secs_f64();
+    if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+        return Err(PrivateBenchError::Refused(e.to_string()));
+    }
+
+    let (sp, spr) = (ms(store_plain), ms(store_private));
+    let (rp, rpr) = (ms(read_plain), ms(read_private));
+    Ok(PrivateBench {
+        size: size as u64,
+        key_servers: keys.servers.servers.len(),
+        threshold: keys.servers.threshold,
+        store_plain_ms: sp,
+        store_private_ms: spr,
+        store_overhead_pct: pct(spr, sp),
+        read_plain_ms: rp,
+        read_private_ms: rpr,
+        read_overhead_pct: pct(rpr, rp),
+        seal_mib_s: mib_s(size as u64, seal.as_secs_f64()),
+        open_mib_s: mib_s(size as u64, open.as_secs_f64()),
+        key_requests: requests,
+        key_p50_ms: quantile(0.5),
+        key_p99_ms: quantile(0.99),
+        server_requests_per_s: (server_requests as f64 / secs * 10.0).round() / 10.0,
+        server_requests,
+    })
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
