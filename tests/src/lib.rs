@@ -5,9 +5,11 @@
 //! its own cancellation token so that a test can stop, restart or make Byzantine any node.
 //! Nothing is mocked: every byte crosses a real socket and every signature is checked.
 //!
-//! [`browser`] drives a headless Chromium for tests of what browsers see.
+//! [`browser`] drives a headless Chromium for tests of what browsers see; [`netns`] puts hosts
+//! in network namespaces of their own, with latency, loss and partitions.
 
 pub mod browser;
+pub mod netns;
 
 use std::path::PathBuf;
 use std::sync::Arc;
