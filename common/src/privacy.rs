@@ -72,7 +72,8 @@ pub use header::{
 };
 pub use ibe::{
     BlobNonce, DataKey, Encapsulation, IbeError, Identity, IdentityKey, KeyServerPublic,
-    KeyServerSecret, KeyShare, MasterPublicKey, combine, deal, decapsulate, encapsulate,
+    KeyServerSecret, KeyShare, MasterPublicKey, check_public_shares, combine, deal, decapsulate,
+    encapsulate,
 };
 pub use points::{G1_LEN, G2_LEN, SCALAR_LEN};
 pub use request::{EncryptedShare, EphemeralPublic, EphemeralSecret, KeyRequest, RequestId};

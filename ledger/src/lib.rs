@@ -40,12 +40,12 @@ pub use floe_ledger_types::{
     Account, Address, BlobIdInfo, BlobObject, Block, BlockHash, BlockHeader, CertError,
     ClientError, CommitCertificate, CommitteeState, Effects, EpochAccount, EpochEvent, EpochState,
     Event, FaucetMinted, FaucetParams, Genesis, GenesisBuilder, GenesisError, GenesisNode,
-    GenesisValidator, LedgerClient, MAX_BURN_BLOBS, MAX_TX_BYTES, MemberShards, NameObject,
-    NodeReward, NodeVotes, Object, Params, Proposal, ProposalChange, ProposalStatus, ShardMove,
-    SharedBlob, SignedTransaction, SiteObject, StakeStatus, StakedWal, StakingPool, StorageNode,
-    StorageResource, SystemState, Transaction, TxDigest, TxError, TxFailure, TxKind,
-    ValidatorAddress, ValidatorInfo, ValidatorSet, VerifiedTransaction, derive_object_id,
-    name_object_id, node_id_of,
+    GenesisValidator, KeyServerInfo, KeyServers, LedgerClient, MAX_BURN_BLOBS, MAX_TX_BYTES,
+    MemberShards, NameObject, NodeReward, NodeVotes, Object, Params, Proposal, ProposalChange,
+    ProposalStatus, ShardMove, SharedBlob, SignedTransaction, SiteObject, StakeStatus, StakedWal,
+    StakingPool, StorageNode, StorageResource, SystemState, Transaction, TxDigest, TxError,
+    TxFailure, TxKind, ValidatorAddress, ValidatorInfo, ValidatorSet, VerifiedTransaction,
+    derive_object_id, name_object_id, node_id_of,
 };
 pub use floe_ledger_types::{ApportionError, active_set, apportion, assign_shards, transition};
 pub use state::{BlockContext, State, StateError, apply};

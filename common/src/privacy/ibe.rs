@@ -65,7 +65,7 @@
 use std::fmt;
 use std::sync::LazyLock;
 
-use blstrs::{Bls12, G1Affine, G1Projective, G2Affine, G2Prepared, Gt, Scalar};
+use blstrs::{Bls12, G1Affine, G1Projective, G2Affine, G2Prepared, G2Projective, Gt, Scalar};
 use ff::Field;
 use group::prime::PrimeCurveAffine;
 use group::{Curve, Group};
@@ -149,6 +149,12 @@ pub enum IbeError {
     /// An identity key that is not this identity's key under the master public key.
     #[error("the identity key does not verify under the master public key")]
     InvalidKey,
+    /// Public shares that are not one sharing of the master public key.
+    #[error("the public share of key server {index} is not on the master key's sharing")]
+    InconsistentShares {
+        /// The first server whose public share does not fit.
+        index: u16,
+    },
     /// Bytes that are not a canonical point of the prime-order subgroup.
     #[error("invalid {what}: not a canonical point of the prime-order subgroup")]
     InvalidPoint {
@@ -683,6 +689,67 @@ pub fn combine(shares: &[KeyShare], threshold: u16) -> Result<IdentityKey, IbeEr
     Ok(IdentityKey(Secret(key.to_affine())))
 }
 
+/// Checks that `servers`' public shares are one `threshold`-of-n sharing of `mpk`: the first
+/// `threshold` of them interpolate (in the exponent) to `mpk` at 0 and to every other server's
+/// key at its index. A genesis checks its key servers with this, so a wrong public share is
+/// refused before anyone encrypts to the master key.
+pub fn check_public_shares(
+    mpk: &MasterPublicKey,
+    servers: &[KeyServerPublic],
+    threshold: u16,
+) -> Result<(), IbeError> {
+    let t = usize::from(threshold);
+    if t == 0 || t > servers.len() {
+        return Err(IbeError::InvalidThreshold {
+            threshold,
+            servers: servers.len(),
+        });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for s in servers {
+        if s.index == 0 {
+            return Err(IbeError::ZeroIndex);
+        }
+        if !seen.insert(s.index) {
+            return Err(IbeError::DuplicateIndex(s.index));
+        }
+    }
+    let base = &servers[..t];
+    let xs: Vec<Scalar> = base
+        .iter()
+        .map(|s| Scalar::from(u64::from(s.index)))
+        .collect();
+    // The sharing polynomial's value at `x`, in the exponent: Σ λᵢ(x)·Pᵢ with
+    // λᵢ(x) = Π_{j≠i} (x − xⱼ) / (xᵢ − xⱼ).
+    let at = |x: Scalar| -> Result<G2Affine, IbeError> {
+        let mut sum = G2Projective::identity();
+        for (i, s) in base.iter().enumerate() {
+            let (mut num, mut den) = (Scalar::ONE, Scalar::ONE);
+            for (j, xj) in xs.iter().enumerate() {
+                if i != j {
+                    num *= x - xj;
+                    den *= xs[i] - xj;
+                }
+            }
+            let inv =
+                Option::<Scalar>::from(den.invert()).ok_or(IbeError::DuplicateIndex(s.index))?;
+            sum += s.key * (num * inv);
+        }
+        Ok(sum.to_affine())
+    };
+    if at(Scalar::ZERO)? != mpk.0 {
+        return Err(IbeError::InconsistentShares {
+            index: base[t - 1].index,
+        });
+    }
+    for s in &servers[t..] {
+        if at(Scalar::from(u64::from(s.index)))? != s.key {
+            return Err(IbeError::InconsistentShares { index: s.index });
+        }
+    }
+    Ok(())
+}
+
 /// A fresh data key for `id` under `mpk`, and its encapsulation for the blob's header.
 pub fn encapsulate(
     rng: &mut impl CryptoRngCore,
@@ -790,6 +857,31 @@ mod tests {
             id.point(),
             Identity::new("floe-vects", ObjectId([3; 32]), BlobNonce([5; 32])).point()
         );
+    }
+
+    #[test]
+    fn public_shares_are_checked_against_the_master_key() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(41);
+        let (mpk, _, publics) = deal(&mut rng, 4, 3).unwrap();
+        check_public_shares(&mpk, &publics, 3).unwrap();
+        // Any order of the servers.
+        let mut reversed = publics.clone();
+        reversed.reverse();
+        check_public_shares(&mpk, &reversed, 3).unwrap();
+        // A share from another dealing, or another master key.
+        let (other_mpk, _, other) = deal(&mut rng, 4, 3).unwrap();
+        let mut mixed = publics.clone();
+        mixed[3] = other[3];
+        assert_eq!(
+            check_public_shares(&mpk, &mixed, 3),
+            Err(IbeError::InconsistentShares { index: 4 })
+        );
+        mixed = publics.clone();
+        mixed[1] = other[1];
+        assert!(check_public_shares(&mpk, &mixed, 3).is_err());
+        assert!(check_public_shares(&other_mpk, &publics, 3).is_err());
+        assert!(check_public_shares(&mpk, &publics, 5).is_err());
+        assert!(check_public_shares(&mpk, &[publics[0], publics[0]], 1).is_err());
     }
 
     #[test]

@@ -166,3 +166,37 @@ fn a_share_only_for_allowed_readers_and_typed_refusals() {
     assert_eq!(stats.released, 3);
     assert_eq!(stats.denied, 2);
 }
+
+#[test]
+fn a_genesis_refuses_key_servers_that_do_not_share_its_master_key() {
+    let mut g = genesis();
+    let (master, _, publics) = servers();
+    let servers_of = |publics: &[floe_common::privacy::KeyServerPublic]| {
+        g.validators
+            .iter()
+            .zip(publics)
+            .map(|(v, p)| floe_ledger::KeyServerInfo {
+                validator: v.name.clone(),
+                public: *p,
+                url: "http://127.0.0.1:1".into(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let good = floe_ledger::KeyServers {
+        master,
+        threshold: 3,
+        servers: servers_of(&publics),
+    };
+    let (_, _, other) = deal(&mut rand::rngs::StdRng::seed_from_u64(6), 4, 3).unwrap();
+    let mut mixed = publics;
+    mixed[2] = other[2];
+    let bad = floe_ledger::KeyServers {
+        servers: servers_of(&mixed),
+        ..good
+    };
+    g.key_servers = Some(good);
+    g.validate().unwrap();
+    g.key_servers = Some(bad);
+    let e = g.validate().unwrap_err();
+    assert!(e.to_string().contains("key_servers"), "{e}");
+}

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use floe_common::privacy::{KeyServerPublic, MasterPublicKey};
+use floe_common::privacy::{KeyServerPublic, MasterPublicKey, check_public_shares};
 use serde::{Deserialize, Serialize};
 
 use crate::tx::MAX_ADDRESS_LEN;
@@ -56,10 +56,14 @@ pub enum KeyServersError {
     /// An empty or overlong URL.
     #[error("key server {0:?} has no valid URL")]
     Url(String),
+    /// Public shares that are not one sharing of the master public key.
+    #[error("key servers: {0}")]
+    Shares(String),
 }
 
 impl KeyServers {
-    /// Checks the list against the genesis validators' names.
+    /// Checks the list against the genesis validators' names, and that the public shares are
+    /// one `threshold`-of-n sharing of the master public key.
     pub fn validate<'a>(
         &self,
         validators: impl IntoIterator<Item = &'a str>,
@@ -84,7 +88,9 @@ impl KeyServers {
                 return Err(KeyServersError::Url(s.validator.clone()));
             }
         }
-        Ok(())
+        let publics: Vec<_> = self.servers.iter().map(|s| s.public).collect();
+        check_public_shares(&self.master, &publics, self.threshold)
+            .map_err(|e| KeyServersError::Shares(e.to_string()))
     }
 
     /// The server run by `validator`.
