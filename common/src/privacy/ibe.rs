@@ -668,25 +668,37 @@ pub fn combine(shares: &[KeyShare], threshold: u16) -> Result<IdentityKey, IbeEr
         });
     }
     let used = &shares[..usize::from(threshold)];
-    let xs: Vec<Scalar> = used
-        .iter()
-        .map(|s| Scalar::from(u64::from(s.index)))
-        .collect();
+    let indices: Vec<u16> = used.iter().map(|s| s.index).collect();
     let mut key = G1Projective::identity();
-    for (i, share) in used.iter().enumerate() {
-        // λᵢ = Π_{j≠i} xⱼ / (xⱼ − xᵢ)
-        let (mut num, mut den) = (Scalar::ONE, Scalar::ONE);
-        for (j, x) in xs.iter().enumerate() {
-            if i != j {
-                num *= x;
-                den *= x - xs[i];
-            }
-        }
-        let inv =
-            Option::<Scalar>::from(den.invert()).ok_or(IbeError::DuplicateIndex(share.index))?;
-        key += share.point * (num * inv);
+    for (share, lambda) in used.iter().zip(lagrange_at(&indices, Scalar::ZERO)?) {
+        key += share.point * lambda;
     }
     Ok(IdentityKey(Secret(key.to_affine())))
+}
+
+/// The Lagrange coefficients at `x` of the points at `indices` (distinct, non-zero):
+/// `λᵢ(x) = Π_{j≠i} (x − xⱼ) / (xᵢ − xⱼ)`, so that `f(x) = Σ λᵢ(x)·f(xᵢ)` for any polynomial
+/// `f` of degree below `indices.len()`.
+fn lagrange_at(indices: &[u16], x: Scalar) -> Result<Vec<Scalar>, IbeError> {
+    let xs: Vec<Scalar> = indices
+        .iter()
+        .map(|i| Scalar::from(u64::from(*i)))
+        .collect();
+    xs.iter()
+        .enumerate()
+        .map(|(i, xi)| {
+            let (mut num, mut den) = (Scalar::ONE, Scalar::ONE);
+            for (j, xj) in xs.iter().enumerate() {
+                if i != j {
+                    num *= x - xj;
+                    den *= xi - xj;
+                }
+            }
+            Option::<Scalar>::from(den.invert())
+                .map(|inv| num * inv)
+                .ok_or(IbeError::DuplicateIndex(indices[i]))
+        })
+        .collect()
 }
 
 /// Checks that `servers`' public shares are one `threshold`-of-n sharing of `mpk`: the first
@@ -715,25 +727,12 @@ pub fn check_public_shares(
         }
     }
     let base = &servers[..t];
-    let xs: Vec<Scalar> = base
-        .iter()
-        .map(|s| Scalar::from(u64::from(s.index)))
-        .collect();
-    // The sharing polynomial's value at `x`, in the exponent: Σ λᵢ(x)·Pᵢ with
-    // λᵢ(x) = Π_{j≠i} (x − xⱼ) / (xᵢ − xⱼ).
+    let indices: Vec<u16> = base.iter().map(|s| s.index).collect();
+    // The sharing polynomial's value at `x`, in the exponent.
     let at = |x: Scalar| -> Result<G2Affine, IbeError> {
         let mut sum = G2Projective::identity();
-        for (i, s) in base.iter().enumerate() {
-            let (mut num, mut den) = (Scalar::ONE, Scalar::ONE);
-            for (j, xj) in xs.iter().enumerate() {
-                if i != j {
-                    num *= x - xj;
-                    den *= xs[i] - xj;
-                }
-            }
-            let inv =
-                Option::<Scalar>::from(den.invert()).ok_or(IbeError::DuplicateIndex(s.index))?;
-            sum += s.key * (num * inv);
+        for (s, lambda) in base.iter().zip(lagrange_at(&indices, x)?) {
+            sum += s.key * lambda;
         }
         Ok(sum.to_affine())
     };
