@@ -317,7 +317,8 @@ pub fn sealed_file_header(path: &Path) -> Result<Option<SealedHeader>, PrivateEr
     Ok(sealed_header(&head).transpose()?)
 }
 
-fn now_ms() -> u64 {
+/// The local clock in Unix milliseconds (a key request's `issued_at_ms`).
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

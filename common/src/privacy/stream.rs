@@ -101,6 +101,29 @@ impl Segments {
     }
 }
 
+/// A fresh nonce and data key for a blob of `plaintext_len` bytes under `policy` on `chain`,
+/// and its (unchecked) header.
+fn fresh(
+    rng: &mut impl CryptoRngCore,
+    mpk: &MasterPublicKey,
+    chain: &str,
+    policy: ObjectId,
+    plaintext_len: u64,
+    segment_size: u32,
+) -> (DataKey, SealedHeader) {
+    let nonce = BlobNonce::random(rng);
+    let id = Identity::new(chain, policy, nonce);
+    let (encapsulation, key) = encapsulate(rng, mpk, &id);
+    let header = SealedHeader {
+        policy,
+        nonce,
+        encapsulation,
+        segment_size,
+        plaintext_len,
+    };
+    (key, header)
+}
+
 /// Seals a blob one segment at a time (module docs).
 pub struct Sealer {
     s: Segments,
@@ -118,16 +141,7 @@ impl Sealer {
         plaintext_len: u64,
         segment_size: u32,
     ) -> Result<Self, SealError> {
-        let nonce = BlobNonce::random(rng);
-        let id = Identity::new(chain, policy, nonce);
-        let (encapsulation, key) = encapsulate(rng, mpk, &id);
-        let header = SealedHeader {
-            policy,
-            nonce,
-            encapsulation,
-            segment_size,
-            plaintext_len,
-        };
+        let (key, header) = fresh(rng, mpk, chain, policy, plaintext_len, segment_size);
         Ok(Self {
             s: Segments::new(&key, header)?,
         })
@@ -268,17 +282,9 @@ pub fn seal(
     policy: ObjectId,
     plaintext: &[u8],
 ) -> (Vec<u8>, SealedHeader) {
-    let nonce = BlobNonce::random(rng);
-    let id = Identity::new(chain, policy, nonce);
-    let (encapsulation, key) = encapsulate(rng, mpk, &id);
-    let header = SealedHeader {
-        policy,
-        nonce,
-        encapsulation,
-        segment_size: DEFAULT_SEGMENT_SIZE,
-        // A slice holds at most isize::MAX = MAX_PLAINTEXT_LEN bytes: the header is valid.
-        plaintext_len: plaintext.len() as u64,
-    };
+    // A slice holds at most isize::MAX = MAX_PLAINTEXT_LEN bytes: the header is valid.
+    let len = plaintext.len() as u64;
+    let (key, header) = fresh(rng, mpk, chain, policy, len, DEFAULT_SEGMENT_SIZE);
     (
         seal_all(&Segments::checked(&key, header), plaintext),
         header,

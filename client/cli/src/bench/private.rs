@@ -182,7 +182,7 @@ pub async fn bench_private(
                 epoch,
                 policy,
                 BlobNonce::random(&mut rand::rngs::OsRng),
-                now_ms(),
+                private::now_ms(),
             );
             floe_common::codec::encode(&signed)
         })
@@ -219,10 +219,4 @@ pub async fn bench_private(
         server_requests_per_s: (server_requests as f64 / secs * 10.0).round() / 10.0,
         server_requests,
     })
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

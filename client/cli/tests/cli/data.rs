@@ -36,9 +36,20 @@ pub(crate) fn client_config(
     net: &floe_tests::TestCluster,
     default_epochs: u32,
 ) -> std::path::PathBuf {
+    client_config_for(dir, net, &net.user, default_epochs)
+}
+
+/// [`client_config`] with `key`'s wallet.
+pub(crate) fn client_config_for(
+    dir: &Path,
+    net: &floe_tests::TestCluster,
+    key: &floe_common::KeyPair,
+    default_epochs: u32,
+) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("wallet.json"),
-        serde_json::to_vec(&floe_common::crypto::KeyFile::of(&net.user)).unwrap(),
+        serde_json::to_vec(&floe_common::crypto::KeyFile::of(key)).unwrap(),
     )
     .unwrap();
     let config = dir.join("client.yaml");

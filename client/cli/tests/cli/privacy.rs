@@ -11,7 +11,7 @@ use floe_common::{KeyPair, codec};
 use floe_tests::{ClusterOptions, TestCluster};
 use serde_json::Value;
 
-use super::data::{Out, client_config, floe, ok_json};
+use super::data::{Out, client_config, client_config_for, floe, ok_json};
 
 /// A marker that must never appear in what nodes store or the aggregator serves.
 const MARKER: &[u8] = b"FLOE-PRIVATE-PLAINTEXT-MARKER";
@@ -26,21 +26,7 @@ fn secret_file(dir: &Path, name: &str, len: usize) -> (PathBuf, Vec<u8>) {
 /// A second wallet's configuration (funded by the first), and its address.
 async fn second_wallet(dir: &Path, net: &TestCluster, seed: u8) -> (PathBuf, String) {
     let key = KeyPair::from_seed([seed; 32]);
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(
-        dir.join("wallet.json"),
-        serde_json::to_vec(&floe_common::crypto::KeyFile::of(&key)).unwrap(),
-    )
-    .unwrap();
-    let config = dir.join("client.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "ledger_rpc:\n  - {}\nwallet: wallet.json\ndefault_epochs: 3\n",
-            net.rpc_url
-        ),
-    )
-    .unwrap();
+    let config = client_config_for(dir, net, &key, 3);
     let address = floe_ledger_types::Address::of(&key.public());
     net.floe()
         .await
