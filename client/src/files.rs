@@ -17,7 +17,7 @@ use serde::Serialize;
 
 pub use self::chunked::{ChunkedSummary, Chunking};
 use crate::blobs::{BlobClient, ProgressHook, ReadError, ReadPhases, StoreError, StoreOptions};
-use crate::blobs::{StoreOutcome, StorePhases};
+use crate::blobs::{OpenBlob, StoreOutcome, StorePhases};
 
 /// How long to store: a number of epochs ahead, the most the network allows, an end epoch, or
 /// a time the blob must outlive.
@@ -392,7 +392,30 @@ pub async fn read_to_file(
     path: &Path,
     progress: Option<&ProgressHook>,
 ) -> Result<ReadSummary, FilesError> {
-    let (mut summary, data) = read_blob(client, blob_id, check, progress).await?;
+    let blob = client
+        .open_with_progress(blob_id, u64::MAX, progress)
+        .await?;
+    read_opened_to_file(client, blob, check, path, progress).await
+}
+
+/// [`read_to_file`] of a blob that [`BlobClient::open`] checked already.
+pub async fn read_opened_to_file(
+    client: &BlobClient,
+    blob: OpenBlob,
+    check: ConsistencyCheck,
+    path: &Path,
+    progress: Option<&ProgressHook>,
+) -> Result<ReadSummary, FilesError> {
+    let blob_id = blob.blob_id();
+    let outcome = client.read_opened(blob, check, progress).await?;
+    let mut summary = ReadSummary {
+        blob_id,
+        size: outcome.data.len() as u64,
+        phases: outcome.phases,
+        bad_slivers: outcome.bad_slivers,
+        chunks: None,
+    };
+    let data = outcome.data;
     let err = |source| FilesError::WriteFile {
         path: path.to_owned(),
         source,

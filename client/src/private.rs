@@ -21,7 +21,12 @@ use floe_common::{Epoch, ObjectId};
 use floe_ledger_types::{ClientError, KeyServerInfo, KeyServers, LedgerClient};
 use futures::StreamExt as _;
 
+use crate::blobs::ReadError;
 use crate::wallet::Wallet;
+
+mod read;
+
+pub use read::{Asker, BUFFER_BEFORE_KEY, DECRYPT_IN_FLIGHT, Peeked, SealedBlob, peek};
 
 /// Segment size of files sealed by the client (the default of the format, 1 MiB).
 pub const SEGMENT_SIZE: u32 = floe_common::privacy::DEFAULT_SEGMENT_SIZE;
@@ -68,6 +73,9 @@ pub enum PrivateError {
     /// A ledger query failed.
     #[error("ledger: {0}")]
     Ledger(ClientError),
+    /// Reading the sealed blob from the storage nodes failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
 }
 
 impl PrivateError {

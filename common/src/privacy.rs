@@ -77,4 +77,4 @@ pub use ibe::{
 };
 pub use points::{G1_LEN, G2_LEN, SCALAR_LEN};
 pub use request::{EncryptedShare, EphemeralPublic, EphemeralSecret, KeyRequest, RequestId};
-pub use stream::{Opener, Sealer, open, seal, seal_with_segment_size};
+pub use stream::{Opener, Sealer, SegmentOpener, open, seal, seal_with_segment_size};

@@ -19,7 +19,7 @@ use floe_client::blobs::{
 };
 
 pub use aggregator::{AggregatorBench, AggregatorBenchError, bench_aggregator};
-pub use private::{PrivateBench, PrivateBenchError, bench_private};
+pub use private::{PrivateBench, PrivateBenchError, PrivateBenchOptions, bench_private};
 pub use quilt::{QuiltBench, QuiltBenchError, bench_quilt};
 
 /// `floe bench encode`.

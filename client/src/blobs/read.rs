@@ -155,10 +155,20 @@ impl BlobClient {
         progress: Option<&ProgressHook>,
         limit: u64,
     ) -> Result<ReadOutcome, ReadError> {
-        let t = Instant::now();
         let blob = self.open_with_progress(blob_id, limit, progress).await?;
-        let metadata_ms = t.elapsed().as_millis() as u64;
+        self.read_opened(blob, check, progress).await
+    }
 
+    /// [`BlobClient::read_with_progress`] of a blob that [`BlobClient::open`] checked
+    /// already: the slivers and the decode.
+    pub async fn read_opened(
+        &self,
+        blob: OpenBlob,
+        check: ConsistencyCheck,
+        progress: Option<&ProgressHook>,
+    ) -> Result<ReadOutcome, ReadError> {
+        let blob_id = blob.blob_id;
+        let metadata_ms = blob.opened_ms;
         let t = Instant::now();
         let config = *blob.committees.0.encoding();
         report(progress, |p| {
@@ -201,13 +211,14 @@ impl BlobClient {
     }
 
     /// [`BlobClient::open`], telling `progress` about the metadata phase.
-    pub(super) async fn open_with_progress(
+    pub async fn open_with_progress(
         &self,
         blob_id: BlobId,
         limit: u64,
         progress: Option<&ProgressHook>,
     ) -> Result<OpenBlob, ReadError> {
         report(progress, |p| p.phase("metadata"));
+        let t = Instant::now();
         let status = self
             .ledger
             .blob_status(&blob_id)
@@ -238,6 +249,7 @@ impl BlobClient {
             blob_id,
             metadata,
             committees,
+            opened_ms: t.elapsed().as_millis() as u64,
         })
     }
 

@@ -59,6 +59,8 @@ pub struct OpenBlob {
     pub(super) blob_id: BlobId,
     pub(super) metadata: VerifiedBlobMetadata,
     pub(super) committees: Arc<ReadCommittees>,
+    /// How long the ledger check and the metadata took (ms).
+    pub(super) opened_ms: u64,
 }
 
 impl std::fmt::Debug for OpenBlob {
@@ -84,6 +86,11 @@ impl OpenBlob {
     /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How long the ledger check and the metadata fetch took, in milliseconds.
+    pub fn opened_ms(&self) -> u64 {
+        self.opened_ms
     }
 }
 

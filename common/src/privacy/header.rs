@@ -178,6 +178,11 @@ impl SealedHeader {
             .max(1)
     }
 
+    /// The sealed length (plaintext and tag) of segment `i`; `None` past the last.
+    pub fn sealed_segment_len(&self, i: u64) -> Option<usize> {
+        (i < self.segments()).then(|| self.segment_plaintext_len(i) + TAG_LEN)
+    }
+
     /// The plaintext length of segment `i` (0 past the end).
     pub fn segment_plaintext_len(&self, i: u64) -> usize {
         let start = i.saturating_mul(u64::from(self.segment_size));

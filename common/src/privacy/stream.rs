@@ -89,6 +89,20 @@ impl Segments {
             .into()
     }
 
+    /// Decrypts segment `i` in place from its ciphertext and tag; on failure `segment` is
+    /// left as it was.
+    fn decrypt(
+        &self,
+        i: u64,
+        nonce: &Nonce,
+        segment: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), SealError> {
+        self.cipher
+            .decrypt_in_place_detached(nonce, &self.aad, segment, Tag::from_slice(tag))
+            .map_err(|_| SealError::Authentication { segment: i })
+    }
+
     fn finish(&self) -> Result<(), SealError> {
         if self.next == self.count {
             Ok(())
@@ -250,15 +264,9 @@ impl Opener {
             return Err(SealError::Authentication { segment });
         }
         let (i, nonce) = self.s.take(segment.len())?;
-        let tag = Tag::from_slice(tag);
-        if self
-            .s
-            .cipher
-            .decrypt_in_place_detached(&nonce, &self.s.aad, segment, tag)
-            .is_err()
-        {
+        if let Err(e) = self.s.decrypt(i, &nonce, segment, tag) {
             self.failed = Some(i);
-            return Err(SealError::Authentication { segment: i });
+            return Err(e);
         }
         self.s.next += 1;
         Ok(())
@@ -270,6 +278,68 @@ impl Opener {
             return Err(SealError::Authentication { segment });
         }
         self.s.finish()
+    }
+}
+
+/// Opens the segments of a sealed blob by position, from any number of threads at once
+/// (`Clone`, `Send`, `Sync`): a reader decrypts segments in parallel as they arrive.
+///
+/// Each segment still authenticates only at its own position and only as last if it is the
+/// last (module docs), so a segment cannot be moved. What this type cannot know is which
+/// segments the caller opened: the output is complete only if the caller opened every
+/// position `0..segments()` exactly once, and it is the caller's duty to check that (the
+/// sequential [`Opener`] does it in [`Opener::finish`]).
+#[derive(Clone)]
+pub struct SegmentOpener {
+    s: std::sync::Arc<Segments>,
+}
+
+impl SegmentOpener {
+    /// An opener of the blob with `header` (from [`SealedHeader::decode`]) under `key`.
+    pub fn new(key: &DataKey, header: &SealedHeader) -> Result<Self, SealError> {
+        Ok(Self {
+            s: std::sync::Arc::new(Segments::new(key, *header)?),
+        })
+    }
+
+    /// The header.
+    pub fn header(&self) -> &SealedHeader {
+        &self.s.header
+    }
+
+    /// The number of segments.
+    pub fn segments(&self) -> u64 {
+        self.s.count
+    }
+
+    /// The sealed length (plaintext and tag) of segment `i`; `None` past the last.
+    pub fn sealed_segment_len(&self, i: u64) -> Option<usize> {
+        self.s.header.sealed_segment_len(i)
+    }
+
+    /// Opens segment `i` in place: `segment` holds its ciphertext and tag
+    /// ([`SegmentOpener::sealed_segment_len`] bytes) and is left with the plaintext. On
+    /// failure it is left as it was.
+    pub fn open(&self, i: u64, segment: &mut Vec<u8>) -> Result<(), SealError> {
+        let expected = self
+            .sealed_segment_len(i)
+            .ok_or(SealError::TooManySegments {
+                segments: self.s.count,
+            })?;
+        if segment.len() != expected {
+            return Err(SealError::SegmentLength {
+                segment: i,
+                expected: expected - TAG_LEN,
+                actual: segment.len().saturating_sub(TAG_LEN),
+            });
+        }
+        let split = expected - TAG_LEN;
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(&segment[split..]);
+        let nonce = segment_nonce(i, i + 1 == self.s.count);
+        self.s.decrypt(i, &nonce, &mut segment[..split], &tag)?;
+        segment.truncate(split);
+        Ok(())
     }
 }
 
@@ -393,6 +463,49 @@ mod tests {
         assert_eq!(
             segment_nonce(0x0102, true).as_slice(),
             [0, 0, 0, 0, 0, 0, 1, 2, 1, 0, 0, 0]
+        );
+    }
+
+    /// Segments open by position in any order, and only at their own position.
+    #[test]
+    fn a_segment_opener_opens_by_position_in_any_order() {
+        let key = DataKey::from_bytes([4; 32]);
+        let h = header(10_000);
+        let mut sealer = Sealer::with_key(&key, h).unwrap();
+        let mut sealed = Vec::new();
+        let mut i = 0u8;
+        while let Some(len) = sealer.next_segment_len() {
+            let mut seg = vec![i; len];
+            sealer.seal_segment(&mut seg).unwrap();
+            sealed.push(seg);
+            i += 1;
+        }
+        let opener = SegmentOpener::new(&key, &h).unwrap();
+        assert_eq!(opener.segments(), 3);
+        assert_eq!(opener.sealed_segment_len(2), Some(10_000 - 8192 + TAG_LEN));
+        assert_eq!(opener.sealed_segment_len(3), None);
+        for i in [2u64, 0, 1] {
+            let mut seg = sealed[i as usize].clone();
+            opener.open(i, &mut seg).unwrap();
+            assert!(seg.iter().all(|b| u64::from(*b) == i));
+        }
+        // Segment 0 does not open as segment 1 (same length), nor as the last.
+        let mut moved = sealed[0].clone();
+        assert_eq!(
+            opener.open(1, &mut moved),
+            Err(SealError::Authentication { segment: 1 })
+        );
+        assert_eq!(
+            moved, sealed[0],
+            "a failed open leaves the bytes as they were"
+        );
+        assert!(matches!(
+            opener.open(2, &mut sealed[0].clone()),
+            Err(SealError::SegmentLength { segment: 2, .. })
+        ));
+        assert_eq!(
+            opener.open(3, &mut sealed[2].clone()),
+            Err(SealError::TooManySegments { segments: 3 })
         );
     }
 

@@ -1,8 +1,9 @@
 //! `floe bench private`: what encryption costs a store and a read, and how fast keys come.
 //!
 //! One JSON line with: a plain store and read of `size` random bytes; the same bytes sealed
-//! (encrypt, store) and read back (read, fetch the key, decrypt), with the overheads in
-//! percent; sealing and opening throughput alone; the latency of a full key retrieval
+//! (encrypt, store) and read back (read, fetch the key, decrypt; streamed, as `floe read -o`
+//! does), with the overheads in percent (medians over `rounds`, each read checked
+//! byte-exact); sealing and opening throughput alone; the latency of a full key retrieval
 //! (threshold of key servers, shares verified, combined and checked) over `requests` fresh
 //! requests, p50 and p99; and the requests per second one key server answers with 16 in
 //! flight.
@@ -30,6 +31,8 @@ const IN_FLIGHT: usize = 16;
 pub struct PrivateBench {
     /// Bytes stored each way.
     pub size: u64,
+    /// Rounds; each time below is the median over them.
+    pub rounds: usize,
     /// Key servers and the threshold.
     pub key_servers: usize,
     /// Shares a read needs.
@@ -40,9 +43,12 @@ pub struct PrivateBench {
     pub store_private_ms: f64,
     /// `store_private_ms / store_plain_ms − 1`, in percent.
     pub store_overhead_pct: f64,
-    /// Plain read (ms).
+    /// Plain read as `floe read -o` does it (open, peek at the first bytes, read) (ms).
     pub read_plain_ms: f64,
-    /// Read the ciphertext, fetch the key, decrypt (ms).
+    /// Plain read without the peek (`BlobClient::read`) (ms).
+    pub read_plain_unpeeked_ms: f64,
+    /// Read the ciphertext, fetch the key, decrypt, as `floe read -o` does it: the key is
+    /// fetched while rows stream in, segments decrypt as they arrive (ms).
     pub read_private_ms: f64,
     /// `read_private_ms / read_plain_ms − 1`, in percent.
     pub read_overhead_pct: f64,
@@ -83,6 +89,9 @@ pub enum PrivateBenchError {
     /// A temporary file.
     #[error("temporary file: {0}")]
     Io(#[from] std::io::Error),
+    /// Bytes read back differ from those stored.
+    #[error("{0} gave other bytes than were stored")]
+    Mismatch(&'static str),
     /// A key server refused a throughput request.
     #[error("key server refused: {0}")]
     Refused(String),
@@ -96,20 +105,39 @@ fn pct(a: f64, b: f64) -> f64 {
     ((a / b - 1.0) * 1000.0).round() / 10.0
 }
 
-/// Runs the benchmark (module docs) as `wallet`, storing for `epochs` epochs.
+/// What [`bench_private`] runs.
+#[derive(Debug, Clone, Copy)]
+pub struct PrivateBenchOptions {
+    /// Bytes stored each way.
+    pub size: usize,
+    /// Epochs to store for.
+    pub epochs: u32,
+    /// Store/read rounds (each stores and reads both ways; medians are reported).
+    pub rounds: usize,
+    /// Key retrievals timed.
+    pub requests: usize,
+    /// Requests sent to one key server for its throughput.
+    pub server_requests: usize,
+}
+
+/// The median of `xs` (ms).
+fn median(mut xs: Vec<Duration>) -> f64 {
+    xs.sort();
+    xs.get(xs.len() / 2).map_or(0.0, |d| ms(*d))
+}
+
+/// Runs the benchmark (module docs) as `wallet`.
 pub async fn bench_private(
     client: &BlobClient,
     floe: &Floe,
     wallet: &Wallet,
-    size: usize,
-    epochs: u32,
-    requests: usize,
-    server_requests: usize,
+    o: PrivateBenchOptions,
 ) -> Result<PrivateBench, PrivateBenchError> {
+    let size = o.size;
     let keys = KeyServerSet::fetch(floe.ledger(), floe.chain_id()).await?;
     let (policy, _) = floe.create_policy(PolicyRule::Owner).await?;
     let opts = StoreOptions {
-        epochs,
+        epochs: o.epochs,
         force: true,
         ..StoreOptions::default()
     };
@@ -117,33 +145,85 @@ pub async fn bench_private(
     let dir = tempfile::tempdir()?;
     let plain_path = dir.path().join("plain");
     std::fs::write(&plain_path, &data)?;
-    drop(data);
-
-    // Plain.
-    let t = Instant::now();
-    let plain = files::store_file(client, &plain_path, &opts).await?;
-    let store_plain = t.elapsed();
-    let t = Instant::now();
-    client
-        .read(plain.outcome.blob_id(), ConsistencyCheck::Default)
-        .await?;
-    let read_plain = t.elapsed();
-
-    // Sealed.
     let sealed_path = dir.path().join("sealed");
-    let t = Instant::now();
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&sealed_path)?);
-    let header = keys.seal_file(&plain_path, &mut out, &sealed_path, policy)?;
-    drop(out);
-    let seal = t.elapsed();
-    let stored = files::store_file(client, &sealed_path, &opts).await?;
-    let store_private = t.elapsed();
-    let t = Instant::now();
-    let sealed = client
-        .read(stored.outcome.blob_id(), ConsistencyCheck::Default)
-        .await?
-        .data;
+    let out_path = dir.path().join("out");
+
+    let rounds = o.rounds.max(1);
+    let mut t_store = (Vec::new(), Vec::new());
+    let mut t_read = (Vec::new(), Vec::new(), Vec::new());
+    let (mut seal, mut header) = (Duration::MAX, None);
+    for _ in 0..rounds {
+        // Plain store.
+        let t = Instant::now();
+        let plain = files::store_file(client, &plain_path, &opts).await?;
+        t_store.0.push(t.elapsed());
+        // Seal, then store the ciphertext.
+        let t = Instant::now();
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&sealed_path)?);
+        let h = keys.seal_file(&plain_path, &mut out, &sealed_path, policy)?;
+        drop(out);
+        seal = seal.min(t.elapsed());
+        let stored = files::store_file(client, &sealed_path, &opts).await?;
+        t_store.1.push(t.elapsed());
+        header = Some(h);
+
+        // Plain read as `floe read -o` does it: open, peek at the first bytes, read.
+        let t = Instant::now();
+        let blob = client.open(plain.outcome.blob_id(), u64::MAX).await?;
+        let private::Peeked::Plain(blob) = private::peek(client, blob).await? else {
+            return Err(PrivateBenchError::Mismatch("a plain blob peeked as sealed"));
+        };
+        let got = client
+            .read_opened(blob, ConsistencyCheck::Default, None)
+            .await?;
+        t_read.0.push(t.elapsed());
+        if got.data != data {
+            return Err(PrivateBenchError::Mismatch("the plain read"));
+        }
+        drop(got);
+        // The plain read without the peek.
+        let t = Instant::now();
+        let got = client
+            .read(plain.outcome.blob_id(), ConsistencyCheck::Default)
+            .await?;
+        t_read.1.push(t.elapsed());
+        drop(got);
+        // Private read as `floe read -o` does it: open, peek, key servers and epoch, then
+        // the key fetched while the rows stream in and segments decrypted as they arrive.
+        let t = Instant::now();
+        let blob = client.open(stored.outcome.blob_id(), u64::MAX).await?;
+        let private::Peeked::Sealed(sealed) = private::peek(client, blob).await? else {
+            return Err(PrivateBenchError::Mismatch("a sealed blob peeked as plain"));
+        };
+        let (servers, system) = tokio::join!(
+            KeyServerSet::fetch(floe.ledger(), floe.chain_id()),
+            floe.system()
+        );
+        let asker = private::Asker {
+            wallet,
+            epoch: system?.epoch,
+        };
+        let dst = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out_path)?);
+        servers?
+            .read_sealed(
+                client,
+                sealed,
+                ConsistencyCheck::Default,
+                asker,
+                dst,
+                &out_path,
+            )
+            .await?;
+        t_read.2.push(t.elapsed());
+        if std::fs::read(&out_path)? != data {
+            return Err(PrivateBenchError::Mismatch("the private read"));
+        }
+    }
+    let header = header.expect("at least one round");
     let epoch = floe.system().await?.epoch;
+
+    // Opening alone, from memory.
+    let sealed = std::fs::read(&sealed_path)?;
     let key = keys.data_key(wallet, epoch, &header).await?;
     let t_open = Instant::now();
     let mut plain_again = Vec::with_capacity(size);
@@ -155,7 +235,8 @@ pub async fn bench_private(
         &plain_path,
     )?;
     let open = t_open.elapsed();
-    let read_private = t.elapsed();
+    drop((sealed, plain_again, data));
+    let (requests, server_requests) = (o.requests, o.server_requests);
 
     // Key retrieval latency, fresh requests each time.
     let mut latencies = Vec::with_capacity(requests);
@@ -199,16 +280,18 @@ pub async fn bench_private(
         return Err(PrivateBenchError::Refused(e.to_string()));
     }
 
-    let (sp, spr) = (ms(store_plain), ms(store_private));
-    let (rp, rpr) = (ms(read_plain), ms(read_private));
+    let (sp, spr) = (median(t_store.0), median(t_store.1));
+    let (rp, rd, rpr) = (median(t_read.0), median(t_read.1), median(t_read.2));
     Ok(PrivateBench {
         size: size as u64,
+        rounds,
         key_servers: keys.servers.servers.len(),
         threshold: keys.servers.threshold,
         store_plain_ms: sp,
         store_private_ms: spr,
         store_overhead_pct: pct(spr, sp),
         read_plain_ms: rp,
+        read_plain_unpeeked_ms: rd,
         read_private_ms: rpr,
         read_overhead_pct: pct(rpr, rp),
         seal_mib_s: mib_s(size as u64, seal.as_secs_f64()),

@@ -123,7 +123,8 @@ async fn privacy_allowlist() {
     let dir = tempfile::tempdir().unwrap();
     let owner = client_config(dir.path(), &net, 3);
     let (reader, reader_addr) = second_wallet(&dir.path().join("reader"), &net, 77).await;
-    let (file, plain) = secret_file(dir.path(), "secret.bin", 300_000);
+    // Four segments of 1 MiB (the last one short): they decrypt in parallel as they stream.
+    let (file, plain) = secret_file(dir.path(), "secret.bin", 3_300_000);
     let policy = create_policy(&owner, &["allowlist"]).await;
     let blob = store_encrypted(&owner, &file, &policy).await;
     let out = dir.path().join("out.bin");
@@ -264,7 +265,10 @@ async fn adv_key_requests_and_ciphertexts() {
     // Garbage, truncated, oversized: typed refusals, and the validator keeps answering.
     assert_eq!(post(vec![0xff; 300]).await, (400, "malformed".into()));
     assert_eq!(post(vec![]).await, (400, "malformed".into()));
-    let (status, _) = post(vec![0; 1 << 20]).await;
+    // Over the limit, but small enough to sit in the socket's buffer: the server's early 413
+    // cannot cut the upload short (a broken pipe instead of the answer).
+    let oversized = floe_common::privacy::request::MAX_SIGNED_KEY_REQUEST_LEN + 1024;
+    let (status, _) = post(vec![0; oversized]).await;
     assert_eq!(status, 413);
     // A request for a policy that does not exist, and a forged one.
     let sdk = net.floe().await;
@@ -313,6 +317,53 @@ async fn adv_key_requests_and_ciphertexts() {
         "{err}"
     );
     assert!(!out.exists());
+
+    // A sealed blob whose first two segments were swapped: each segment authenticates only
+    // at its own position, so the streamed read fails as bad_ciphertext and leaves no file
+    // (a prefix of plaintext is never kept under the output name).
+    let policy = create_policy(&owner, &["owner"]).await;
+    let (plain_file, _) = secret_file(dir.path(), "two-segments.bin", 2_500_000);
+    let keys = KeyServerSet::fetch(sdk.ledger(), sdk.chain_id())
+        .await
+        .unwrap();
+    let mut sealed = Vec::new();
+    keys.seal_file(
+        &plain_file,
+        &mut sealed,
+        &plain_file,
+        policy.parse().unwrap(),
+    )
+    .unwrap();
+    let (head, rest) = sealed.split_at(floe_common::privacy::HEADER_LEN);
+    let seg = floe_client::private::SEGMENT_SIZE as usize + 16;
+    let swapped = [head, &rest[seg..2 * seg], &rest[..seg], &rest[2 * seg..]].concat();
+    assert_eq!(swapped.len(), sealed.len());
+    let file = dir.path().join("swapped.bin");
+    std::fs::write(&file, &swapped).unwrap();
+    let stored = ok_json(
+        &floe(&owner, &["--json", "store", file.to_str().unwrap()]).await,
+        "store",
+    );
+    let blob = stored["blobs"][0]["blob_id"].as_str().unwrap().to_owned();
+    let (o, _) = read_as(&owner, &blob, &out).await;
+    let (code, err) = err_of(&o);
+    assert_eq!(
+        (code, err["code"].as_str()),
+        (2, Some("bad_ciphertext")),
+        "{err}"
+    );
+    assert!(
+        err["message"].as_str().unwrap().contains("segment 0"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+
     // Storing with a policy that does not exist is refused before anything is paid.
     let before = sdk
         .balance_of(&floe_ledger_types::Address::of(&net.user.public()))

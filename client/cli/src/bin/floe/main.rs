@@ -541,6 +541,9 @@ enum BenchCommand {
         /// Requests sent to one key server for its throughput.
         #[arg(long, default_value_t = 1000)]
         server_requests: usize,
+        /// Store and read rounds (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
         /// Epochs (default: the config's `default_epochs`).
         #[arg(long)]
         epochs: Option<u32>,

@@ -10,6 +10,7 @@ use floe_cli::daemon::auth::{Algorithm, JwtAuth, JwtOptions, Publisher};
 use floe_cli::daemon::{self, DaemonOptions};
 use floe_client::blobs::{BlobClient, BlobOptions, Persistence, StoreOptions, StoreOutcome};
 use floe_client::files::{self, DryRun, Epochs, StoredFile};
+use floe_client::private::{self, Peeked};
 use floe_client::{ClientConfig, Wallet};
 use floe_common::{BlobId, ConsistencyCheck, KeyPair};
 use floe_ledger_types::LedgerClient;
@@ -18,7 +19,7 @@ use serde_json::json;
 
 use super::Env;
 use super::blobs::until;
-use super::private::{Sealing, open_bytes, open_file};
+use super::private::{Sealing, from_private, open_bytes, open_file, read_sealed_to_file};
 use crate::fail::{CliError, Context, from_connect, from_files, from_floe, from_read, from_store};
 use crate::progress::{self, Bar};
 use crate::render::{Report, bytes, duration};
@@ -401,9 +402,40 @@ pub async fn read(env: &Env, args: ReadArgs) -> Result<Report, CliError> {
         Some(path) => {
             let bar = Bar::start(show, blob_id.to_string());
             let hook = Bar::hook(bar.as_ref());
-            // Read beside the output first: a sealed blob is decrypted into it.
+            let blob = client
+                .open_with_progress(blob_id, u64::MAX, hook.as_ref())
+                .await
+                .map_err(|e| from_read(&e, &ctx))?;
+            // A sealed blob streams through its decryption.
+            let blob = match private::peek(&client, blob)
+                .await
+                .map_err(|e| from_private(&e, &ctx))?
+            {
+                Peeked::Sealed(sealed) => {
+                    drop(hook);
+                    drop(bar);
+                    let size = sealed.blob().len();
+                    let decrypted = read_sealed_to_file(env, &client, sealed, check, path).await?;
+                    let human = format!(
+                        "Read blob {blob_id} ({}) into {}, decrypted ({}) with keys released \
+                         under policy {}.\n",
+                        bytes(size),
+                        path.display(),
+                        bytes(decrypted["size"].as_u64().unwrap_or(0)),
+                        decrypted["policy"].as_str().unwrap_or("?")
+                    );
+                    let blob = json!({ "blob_id": blob_id, "size": size });
+                    return Ok(Report::new(
+                        json!({ "path": path, "blob": blob, "decrypted": decrypted }),
+                        human,
+                    ));
+                }
+                Peeked::Plain(blob) => blob,
+            };
+            // Read beside the output first: a sealed file stored in chunks is decrypted
+            // into it once whole.
             let raw = sibling(path, ".floe-read");
-            let r = files::read_to_file(&client, blob_id, check, &raw, hook.as_ref()).await;
+            let r = files::read_opened_to_file(&client, blob, check, &raw, hook.as_ref()).await;
             drop(hook);
             drop(bar);
             let summary = r.map_err(fail)?;
@@ -526,6 +558,7 @@ pub async fn bench(env: &Env, cmd: BenchCommand) -> Result<Report, CliError> {
             size,
             requests,
             server_requests,
+            rounds,
             epochs,
         } => {
             let (config, client, ctx) = paying_client(env).await?;
@@ -534,24 +567,23 @@ pub async fn bench(env: &Env, cmd: BenchCommand) -> Result<Report, CliError> {
             let epochs = epochs.unwrap_or(config.default_epochs.max(1));
             let size = usize::try_from(size)
                 .map_err(|_| CliError::local("size", "size does not fit in memory"))?;
-            let b = bench::bench_private(
-                &client,
-                &floe,
-                &wallet,
+            let options = bench::PrivateBenchOptions {
                 size,
                 epochs,
+                rounds,
                 requests,
                 server_requests,
-            )
-            .await
-            .map_err(|e| match e {
-                bench::PrivateBenchError::Ledger(e) => from_floe(&e, &ctx),
-                bench::PrivateBenchError::Private(e) => super::private::from_private(&e, &ctx),
-                bench::PrivateBenchError::Store(e) => from_store(&e, &ctx),
-                bench::PrivateBenchError::Read(e) => from_read(&e, &ctx),
-                bench::PrivateBenchError::Files(e) => from_files(&e, &ctx),
-                e => CliError::new(crate::fail::Exit::Network, "bench", e.to_string()),
-            })?;
+            };
+            let b = bench::bench_private(&client, &floe, &wallet, options)
+                .await
+                .map_err(|e| match e {
+                    bench::PrivateBenchError::Ledger(e) => from_floe(&e, &ctx),
+                    bench::PrivateBenchError::Private(e) => super::private::from_private(&e, &ctx),
+                    bench::PrivateBenchError::Store(e) => from_store(&e, &ctx),
+                    bench::PrivateBenchError::Read(e) => from_read(&e, &ctx),
+                    bench::PrivateBenchError::Files(e) => from_files(&e, &ctx),
+                    e => CliError::new(crate::fail::Exit::Network, "bench", e.to_string()),
+                })?;
             Ok(Report::line(b))
         }
         BenchCommand::Read { blob_id } => {

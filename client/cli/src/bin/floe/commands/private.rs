@@ -3,14 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use floe_client::private::{self, KeyServerSet, PrivateError};
-use floe_client::{Floe, Wallet};
-use floe_common::ObjectId;
+use floe_client::private::{self, Asker, KeyServerSet, PrivateError, SealedBlob};
+use floe_client::{BlobClient, Floe, Wallet};
 use floe_common::privacy::SealedHeader;
+use floe_common::{ConsistencyCheck, ObjectId};
 use serde_json::{Value, json};
 
 use super::Env;
-use crate::fail::{CliError, Context, Exit, from_floe};
+use crate::fail::{CliError, Context, Exit, from_floe, from_read};
 
 /// A private blob's error as the user sees it.
 pub fn from_private(e: &PrivateError, ctx: &Context) -> CliError {
@@ -36,6 +36,7 @@ pub fn from_private(e: &PrivateError, ctx: &Context) -> CliError {
         PrivateError::Sealed(_) => CliError::new(Exit::Rejected, "bad_ciphertext", e.to_string()),
         PrivateError::Io { .. } => CliError::local("io", e.to_string()),
         PrivateError::Ledger(_) => CliError::new(Exit::Network, "ledger", e.to_string()),
+        PrivateError::Read(r) => from_read(r, ctx),
     }
 }
 
@@ -78,26 +79,86 @@ impl Sealing {
     }
 }
 
+/// What asking for keys needs: the key servers, the configuration's wallet and the epoch.
+struct Keys {
+    servers: KeyServerSet,
+    wallet: Wallet,
+    epoch: floe_common::Epoch,
+    ctx: Context,
+}
+
+impl Keys {
+    async fn load(env: &Env) -> Result<Keys, CliError> {
+        let config = env.config()?;
+        let wallet = Wallet::load(&config.wallet).map_err(|e| {
+            CliError::wallet(&e)
+                .hint("the blob is private: reading it needs a wallet its policy allows")
+        })?;
+        let (floe, ctx): (Floe, Context) = env.connect_wallet().await?;
+        let (servers, system) = tokio::join!(
+            KeyServerSet::fetch(floe.ledger(), floe.chain_id()),
+            floe.system()
+        );
+        let servers = servers.map_err(|e| from_private(&e, &ctx))?;
+        let epoch = system.map_err(|e| from_floe(&e, &ctx))?.epoch;
+        Ok(Keys {
+            servers,
+            wallet,
+            epoch,
+            ctx,
+        })
+    }
+
+    fn asker(&self) -> Asker<'_> {
+        Asker {
+            wallet: &self.wallet,
+            epoch: self.epoch,
+        }
+    }
+}
+
 /// The key of a sealed blob, asked as the configuration's wallet.
 async fn data_key(
     env: &Env,
     header: &SealedHeader,
 ) -> Result<(floe_common::privacy::DataKey, Context), CliError> {
-    let config = env.config()?;
-    let wallet = Wallet::load(&config.wallet).map_err(|e| {
-        CliError::wallet(&e)
-            .hint("the blob is private: reading it needs a wallet its policy allows")
-    })?;
-    let (floe, ctx): (Floe, Context) = env.connect_wallet().await?;
-    let keys = KeyServerSet::fetch(floe.ledger(), floe.chain_id())
-        .await
-        .map_err(|e| from_private(&e, &ctx))?;
-    let epoch = floe.system().await.map_err(|e| from_floe(&e, &ctx))?.epoch;
+    let keys = Keys::load(env).await?;
     let key = keys
-        .data_key(&wallet, epoch, header)
+        .servers
+        .data_key(&keys.wallet, keys.epoch, header)
         .await
-        .map_err(|e| from_private(&e, &ctx))?;
-    Ok((key, ctx))
+        .map_err(|e| from_private(&e, &keys.ctx))?;
+    Ok((key, keys.ctx))
+}
+
+/// Reads the sealed blob `sealed` into the file at `out`, decrypting it as it streams in
+/// (through a temporary file beside `out`, renamed into place only when every segment
+/// opened); returns what to report.
+pub async fn read_sealed_to_file(
+    env: &Env,
+    client: &BlobClient,
+    sealed: Box<SealedBlob>,
+    check: ConsistencyCheck,
+    out: &Path,
+) -> Result<Value, CliError> {
+    let policy = sealed.header().policy;
+    let keys = Keys::load(env).await?;
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let io = |e: std::io::Error| CliError::local("io", format!("{}: {e}", out.display()));
+    let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
+    let (file, tmp_path) = tmp.into_parts();
+    let dst = std::io::BufWriter::with_capacity(1 << 20, file);
+    let (dst, size) = keys
+        .servers
+        .read_sealed(client, sealed, check, keys.asker(), dst, &tmp_path)
+        .await
+        .map_err(|e| from_private(&e, &keys.ctx))?;
+    drop(dst);
+    tmp_path.persist(out).map_err(|e| io(e.error))?;
+    Ok(json!({ "policy": policy, "size": size }))
 }
 
 /// If the file at `sealed` is a sealed blob, decrypts it into `out` (through a temporary file
