@@ -389,19 +389,28 @@ impl Devnet {
         if let Some(mut old) = self.children.remove(name) {
             let _ = old.try_wait();
         }
-        self.wait_for_ports(name)?;
         let config = self.marker(&spec);
-        let child = process::spawn(
-            &self.exe,
-            &[
-                OsStr::new(spec.kind.subcommand()),
-                OsStr::new("--config"),
-                &config,
-            ],
-            &self.dir,
-            &self.log_path(name),
-            name,
-        )?;
+        let mut args = vec![
+            self.exe.as_os_str(),
+            OsStr::new(spec.kind.subcommand()),
+            OsStr::new("--config"),
+            &config,
+        ];
+        // In a namespace of its own, `ip netns exec` runs it there (and execs into it, so the
+        // pid is the process's). Its ports are not this namespace's to check.
+        let netns = spec.netns.as_deref().map(OsStr::new);
+        let exe = match netns {
+            Some(ns) => {
+                args.splice(0..0, [OsStr::new("netns"), OsStr::new("exec"), ns]);
+                Path::new("ip")
+            }
+            None => {
+                self.wait_for_ports(name)?;
+                args.remove(0);
+                self.exe.as_path()
+            }
+        };
+        let child = process::spawn(exe, &args, &self.dir, &self.log_path(name), name)?;
         let pid = child.id();
         process::write_pid(&self.pid_path(name), pid)?;
         tracing::debug!(name, pid, "process started");

@@ -58,4 +58,4 @@ pub use demo::{DemoReport, demo};
 pub use devnet::{Devnet, Event, Exit, LOG_TAIL_LINES, STOP_GRACE};
 pub use error::DevnetError;
 pub use health::{NetworkStatus, ProcessStatus, State};
-pub use manifest::{DevnetOptions, Manifest, ProcessKind, ProcessSpec};
+pub use manifest::{DevnetOptions, Host, Manifest, ProcessKind, ProcessSpec};

@@ -20,7 +20,7 @@
 //! ([`floe_runtime::secret`]); validators and nodes refuse key files others can read.
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use floe_common::{Frost, KeyPair};
@@ -58,6 +58,21 @@ pub struct DevnetOptions {
     pub epoch_secs: u64,
     /// Target time between blocks (ms).
     pub block_time_ms: u64,
+    /// Where each process runs: validators first, then nodes, one host each. Empty (the
+    /// default): every process on 127.0.0.1 in this machine's network namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<Host>,
+}
+
+/// A process's place when the devnet is spread over network namespaces (one per process, as
+/// on separate machines): it listens on `addr` there, and its peers reach it at `addr`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// The network namespace (a name under `/var/run/netns`, as `ip netns` makes them).
+    pub netns: String,
+    /// The process's address in it.
+    pub addr: Ipv4Addr,
 }
 
 impl Default for DevnetOptions {
@@ -69,6 +84,7 @@ impl Default for DevnetOptions {
             shards: 100,
             epoch_secs: 3600,
             block_time_ms: 200,
+            hosts: Vec::new(),
         }
     }
 }
@@ -92,7 +108,20 @@ impl DevnetOptions {
         if self.block_time_ms == 0 || self.block_time_ms > 60_000 {
             return bad("--block-time-ms must be in 1..=60000");
         }
+        if !self.hosts.is_empty() && self.hosts.len() != self.validators + self.nodes {
+            return bad("hosts: one per process (validators, then nodes), or none");
+        }
         Ok(())
+    }
+
+    /// The address process `i` (validators first, then nodes) listens on.
+    fn addr(&self, i: usize) -> Ipv4Addr {
+        self.hosts.get(i).map_or(Ipv4Addr::LOCALHOST, |h| h.addr)
+    }
+
+    /// The network namespace process `i` runs in, if the devnet is spread over them.
+    fn netns(&self, i: usize) -> Option<String> {
+        self.hosts.get(i).map(|h| h.netns.clone())
     }
 }
 
@@ -140,6 +169,9 @@ pub struct ProcessSpec {
     pub p2p_listen: String,
     /// HTTP listen address: the RPC of a validator, `/health` and `/metrics` of a node.
     pub http_listen: SocketAddr,
+    /// The network namespace it runs in (`ip netns exec`), if the devnet is spread over them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
 }
 
 impl ProcessSpec {
@@ -249,26 +281,32 @@ impl Ports {
     }
 }
 
-/// Gives the validators written by [`localnet::write`] (which takes ports from the kernel)
-/// ports from `ports`, and rewrites their configurations.
-fn reassign_ports(validators: &mut [LocalValidator], ports: &mut Ports) -> Result<(), DevnetError> {
-    let picked: Vec<(u16, u16)> = validators
+/// Gives the validators written by [`localnet::write`] (which takes ports from the kernel on
+/// 127.0.0.1) ports from `ports` on their hosts' addresses, and rewrites their
+/// configurations.
+fn reassign_ports(
+    validators: &mut [LocalValidator],
+    ports: &mut Ports,
+    opts: &DevnetOptions,
+) -> Result<(), DevnetError> {
+    let picked: Vec<(Ipv4Addr, u16, u16)> = validators
         .iter()
-        .map(|_| Ok((ports.pick()?, ports.pick()?)))
+        .enumerate()
+        .map(|(i, _)| Ok((opts.addr(i), ports.pick()?, ports.pick()?)))
         .collect::<std::io::Result<_>>()
         .map_err(DevnetError::io("127.0.0.1"))?;
     let others = |i: usize| picked.iter().enumerate().filter(move |(j, _)| *j != i);
     for (i, v) in validators.iter_mut().enumerate() {
-        let (p2p, rpc) = picked[i];
-        v.config.p2p_listen = format!("/ip4/127.0.0.1/tcp/{p2p}");
+        let (ip, p2p, rpc) = picked[i];
+        v.config.p2p_listen = format!("/ip4/{ip}/tcp/{p2p}");
         v.config.p2p_peers = others(i)
-            .map(|(_, (p, _))| format!("/ip4/127.0.0.1/tcp/{p}"))
+            .map(|(_, (a, p, _))| format!("/ip4/{a}/tcp/{p}"))
             .collect();
-        v.config.rpc_listen = SocketAddr::from(([127, 0, 0, 1], rpc));
+        v.config.rpc_listen = SocketAddr::from((ip, rpc));
         v.config.rpc_peers = others(i)
-            .map(|(_, (_, r))| format!("http://127.0.0.1:{r}"))
+            .map(|(_, (a, _, r))| format!("http://{a}:{r}"))
             .collect();
-        v.rpc_url = format!("http://127.0.0.1:{rpc}");
+        v.rpc_url = format!("http://{ip}:{rpc}");
         let text = toml::to_string(&v.config).map_err(DevnetError::parse(&v.config_path))?;
         write_file(&v.config_path, text.as_bytes(), false)?;
     }
@@ -319,7 +357,7 @@ fn genesis(
     chain_id: String,
     created_ms: u64,
     wallet: &KeyPair,
-    nodes: &[(KeyPair, u16, u16)],
+    nodes: &[(KeyPair, Ipv4Addr, u16, u16)],
 ) -> Genesis {
     let owner = Address::of(&wallet.public());
     let storage_price = Frost(100_000);
@@ -335,10 +373,10 @@ fn genesis(
         .account(owner, wal(WALLET_WAL))
         .devnet()
         .faucet(limits::faucet(opts));
-    for (k, _, _) in nodes {
+    for (k, _, _, _) in nodes {
         g = g.account(Address::of(&k.public()), wal(NODE_ACCOUNT_WAL));
     }
-    for (i, (k, p2p, http)) in nodes.iter().enumerate() {
+    for (i, (k, ip, p2p, http)) in nodes.iter().enumerate() {
         g = g.node(GenesisNode {
             storage_price_vote: storage_price,
             write_price_vote: write_price,
@@ -347,8 +385,8 @@ fn genesis(
                 k.public(),
                 owner,
                 wal(NODE_STAKE_WAL),
-                format!("/ip4/127.0.0.1/tcp/{p2p}"),
-                format!("http://127.0.0.1:{http}"),
+                format!("/ip4/{ip}/tcp/{p2p}"),
+                format!("http://{ip}:{http}"),
             )
         });
     }
@@ -356,15 +394,19 @@ fn genesis(
 }
 
 /// Generates a devnet in the absolute folder `root`: keys, genesis, validator and node
-/// configurations and the wallet, then `devnet.json`. Ports are picked free on 127.0.0.1.
+/// configurations and the wallet, then `devnet.json`. Ports are picked free on 127.0.0.1;
+/// addresses are 127.0.0.1, or the processes' hosts ([`DevnetOptions::hosts`]).
 pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, DevnetError> {
     opts.validate()?;
     let chain_id = fresh_chain_id();
     let created_ms = now_ms();
     let wallet = fresh_key();
     let mut ports = Ports::new();
-    let nodes: Vec<(KeyPair, u16, u16)> = (0..opts.nodes)
-        .map(|_| Ok((fresh_key(), ports.pick()?, ports.pick()?)))
+    let nodes: Vec<(KeyPair, Ipv4Addr, u16, u16)> = (0..opts.nodes)
+        .map(|i| {
+            let ip = opts.addr(opts.validators + i);
+            Ok((fresh_key(), ip, ports.pick()?, ports.pick()?))
+        })
         .collect::<std::io::Result<_>>()
         .map_err(DevnetError::io(root))?;
     let genesis = genesis(opts, chain_id.clone(), created_ms, &wallet, &nodes);
@@ -380,7 +422,7 @@ pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, De
     let (mut genesis, mut validators) =
         localnet::write(root, genesis, opts.validators, None, opts.block_time_ms)
             .map_err(DevnetError::io(root))?;
-    reassign_ports(&mut validators, &mut ports)?;
+    reassign_ports(&mut validators, &mut ports, opts)?;
     let genesis_path = root.join("genesis.json");
     // The key servers are the validators, at their new RPC ports.
     if let Some(k) = &mut genesis.key_servers {
@@ -395,7 +437,8 @@ pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, De
 
     let mut processes: Vec<ProcessSpec> = validators
         .iter()
-        .map(|v| ProcessSpec {
+        .enumerate()
+        .map(|(i, v)| ProcessSpec {
             name: v.config.name.clone(),
             kind: ProcessKind::Validator,
             config: relative(root, &v.config_path),
@@ -403,10 +446,11 @@ pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, De
             data_dir: relative(root, &v.config.data_dir),
             p2p_listen: v.config.p2p_listen.clone(),
             http_listen: v.config.rpc_listen,
+            netns: opts.netns(i),
         })
         .collect();
     let rpc_urls: Vec<String> = validators.iter().map(|v| v.rpc_url.clone()).collect();
-    for (i, (key, p2p, http)) in nodes.iter().enumerate() {
+    for (i, (key, ip, p2p, http)) in nodes.iter().enumerate() {
         let name = format!("node-{}", i + 1);
         let dir = root.join(&name);
         std::fs::create_dir_all(&dir).map_err(DevnetError::io(&dir))?;
@@ -420,8 +464,8 @@ pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, De
             data_dir: dir.join("data"),
             genesis: genesis_path.clone(),
             key_file: key_file.clone(),
-            p2p_listen: format!("/ip4/127.0.0.1/tcp/{p2p}"),
-            http_listen: SocketAddr::from(([127, 0, 0, 1], *http)),
+            p2p_listen: format!("/ip4/{ip}/tcp/{p2p}"),
+            http_listen: SocketAddr::from((*ip, *http)),
             ledger_rpc,
             sync_writes: false,
             recovery: RecoveryConfig::default(),
@@ -439,6 +483,7 @@ pub(crate) fn generate(root: &Path, opts: &DevnetOptions) -> Result<Manifest, De
             data_dir: relative(root, &config.data_dir),
             p2p_listen: config.p2p_listen,
             http_listen: config.http_listen,
+            netns: opts.netns(opts.validators + i),
         });
     }
     let wallet_path = root.join("wallet.json");

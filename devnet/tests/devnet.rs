@@ -33,6 +33,7 @@ fn small() -> DevnetOptions {
         shards: 8,
         epoch_secs: 3600,
         block_time_ms: 100,
+        hosts: Vec::new(),
     }
 }
 

@@ -1,21 +1,26 @@
-//! Real networks for tests: Linux network namespaces on one bridge, with faults from
-//! `tc netem` (latency, jitter, loss, reordering) and `ip route` blackholes (partitions).
+//! Real networks for tests: Linux network namespaces joined by a switch that can delay, drop
+//! and cut (latency, jitter, loss, reordering, partitions).
 //!
 //! A [`NetLab`] makes `n` hosts: namespaces `<lab>-h<i>` with an interface `eth0` at
-//! `10.<k>.0.<i + 1>/24`, joined by veth pairs to a bridge in a switch namespace `<lab>-sw`.
-//! Every name starts with the lab's unique prefix and every address is inside the lab's
-//! subnet, so nothing leaves the namespaces the lab created. [`NetLab`] deletes them when it
-//! is dropped (even when a test panics), and [`NetLab::new`] first deletes namespaces that a
-//! killed test process left behind.
+//! `10.<k>.0.<i + 1>/24`, joined by veth pairs to a switch namespace `<lab>-sw`, where a
+//! [`Switch`] forwards the frames in user space and applies each host's [`Impairment`] and the
+//! partitions (module [`switch`] says why it is not the kernel's bridge and `tc netem`). Every
+//! name starts with the lab's unique prefix and every address is inside the lab's subnet, so
+//! nothing leaves the namespaces the lab created. [`NetLab`] deletes them when it is dropped
+//! (even when a test panics), and [`NetLab::new`] first deletes namespaces that a killed test
+//! process left behind.
 //!
-//! Needs root (or `CAP_SYS_ADMIN` + `CAP_NET_ADMIN`) and `iproute2` (`ip`, `tc`), which
-//! `.ci/run` installs; [`NetLab::netem`] also needs the kernel's `sch_netem` (not every
-//! sandbox kernel has it: the command then fails with "Specified qdisc kind is unknown"). Code runs in a host with [`NetLab::command`] (a process started by
+//! Needs root (or `CAP_SYS_ADMIN` + `CAP_NET_ADMIN`), `iproute2` (`ip`) and `ethtool`, which
+//! `.ci/run` installs. Code runs in a host with [`NetLab::command`] (a process started by
 //! `ip netns exec`) or [`NetLab::enter`] (the calling thread joins the namespace).
 
 use std::net::Ipv4Addr;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+pub mod switch;
+
+pub use switch::{Impairment, Switch, SwitchStats};
 
 /// Names start with this, then the process id and a counter.
 const PREFIX: &str = "floe";
@@ -60,41 +65,31 @@ fn run(program: &str, args: &[&str]) -> Result<(), NetError> {
     Ok(())
 }
 
-/// Link faults of one host's egress (`tc netem`).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Netem {
-    /// Added one-way delay (ms).
-    pub delay_ms: u32,
-    /// Jitter around the delay (ms).
-    pub jitter_ms: u32,
-    /// Packets lost (percent).
-    pub loss_pct: f32,
-    /// Packets sent out of order (percent; needs a delay).
-    pub reorder_pct: f32,
-}
-
-/// Hosts on a bridge, in namespaces of their own.
+/// Hosts on a switch, in namespaces of their own.
 #[derive(Debug)]
 pub struct NetLab {
     name: String,
     subnet: u8,
     hosts: usize,
+    switch: Option<Switch>,
 }
 
 impl NetLab {
-    /// `hosts` hosts (at most 250) on a fresh bridge.
+    /// `hosts` hosts (at most 250) on a fresh switch.
     pub fn new(hosts: usize) -> Result<NetLab, NetError> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         Self::remove_stale();
         let k = COUNTER.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
-        let lab = NetLab {
+        let mut lab = NetLab {
             name: format!("{PREFIX}{}x{k}", pid % 100_000),
             // 10.200-254.0.0/24: one subnet per lab of this process, kept apart from others.
             subnet: 200 + ((pid + k) % 55) as u8,
             hosts: hosts.min(250),
+            switch: None,
         };
         lab.build()?;
+        lab.switch = Some(lab.start_switch()?);
         Ok(lab)
     }
 
@@ -149,21 +144,19 @@ impl NetLab {
         self.hosts == 0
     }
 
+    /// Interface name of host `i`'s port in the switch namespace (at most 15 bytes: short,
+    /// unique per lab and host).
+    fn port(&self, i: usize) -> String {
+        format!("v{}h{i}", self.subnet)
+    }
+
     fn build(&self) -> Result<(), NetError> {
         let sw = self.switch();
         run("ip", &["netns", "add", &sw])?;
-        let in_sw = |args: &[&str]| {
-            let mut all = vec!["netns", "exec", sw.as_str(), "ip"];
-            all.extend_from_slice(args);
-            run("ip", &all)
-        };
-        in_sw(&["link", "add", "br0", "type", "bridge"])?;
-        in_sw(&["link", "set", "br0", "up"])?;
         for i in 0..self.hosts {
             let ns = self.ns(i);
             run("ip", &["netns", "add", &ns])?;
-            // Interface names are at most 15 bytes: short, unique per lab and host.
-            let outer = format!("v{}h{i}", self.subnet);
+            let outer = self.port(i);
             run(
                 "ip",
                 &[
@@ -171,18 +164,50 @@ impl NetLab {
                     "netns", &ns,
                 ],
             )?;
-            in_sw(&["link", "set", &outer, "master", "br0", "up"])?;
+            run(
+                "ip",
+                &["netns", "exec", &sw, "ip", "link", "set", &outer, "up"],
+            )?;
             let cidr = format!("{}/24", self.addr(i));
-            let in_host = |args: &[&str]| {
-                let mut all = vec!["netns", "exec", ns.as_str(), "ip"];
+            let in_host = |program: &str, args: &[&str]| {
+                let mut all = vec!["netns", "exec", ns.as_str(), program];
                 all.extend_from_slice(args);
                 run("ip", &all)
             };
-            in_host(&["addr", "add", &cidr, "dev", "eth0"])?;
-            in_host(&["link", "set", "eth0", "up"])?;
-            in_host(&["link", "set", "lo", "up"])?;
+            in_host("ip", &["addr", "add", &cidr, "dev", "eth0"])?;
+            in_host("ip", &["link", "set", "eth0", "up"])?;
+            in_host("ip", &["link", "set", "lo", "up"])?;
+            // Whole frames with their checksums: the switch forwards what it reads as it is.
+            in_host(
+                "ethtool",
+                &[
+                    "-K", "eth0", "tx", "off", "tso", "off", "gso", "off", "gro", "off",
+                ],
+            )?;
         }
         Ok(())
+    }
+
+    /// Opens the switch's ports in its namespace (on a thread of its own) and starts it.
+    fn start_switch(&self) -> Result<Switch, NetError> {
+        let sw = self.switch();
+        let ports: Vec<String> = (0..self.hosts).map(|i| self.port(i)).collect();
+        let err = |reason: String| NetError::Enter {
+            ns: sw.clone(),
+            reason,
+        };
+        let fds = std::thread::scope(|s| {
+            s.spawn(|| {
+                enter_ns(&sw)?;
+                ports
+                    .iter()
+                    .map(|p| switch::open_port(p).map_err(|e| err(format!("port {p}: {e}"))))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .join()
+            .map_err(|_| err("the thread opening the ports panicked".into()))?
+        })?;
+        Ok(Switch::start(fds))
     }
 
     /// A command that runs `program` in host `i`'s namespace.
@@ -195,84 +220,57 @@ impl NetLab {
     /// Moves the calling thread into host `i`'s namespace (sockets it then opens live
     /// there). Use a thread of its own: it stays there.
     pub fn enter(&self, i: usize) -> Result<(), NetError> {
-        let ns = self.ns(i);
-        let err = |reason: String| NetError::Enter {
-            ns: ns.clone(),
-            reason,
-        };
-        let file =
-            std::fs::File::open(format!("/var/run/netns/{ns}")).map_err(|e| err(e.to_string()))?;
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
-            .map_err(|e| err(e.to_string()))
+        enter_ns(&self.ns(i))
     }
 
-    /// Sets (or, with the default, clears) the faults of host `i`'s egress.
-    pub fn netem(&self, i: usize, n: Netem) -> Result<(), NetError> {
-        let ns = self.ns(i);
-        let base = ["netns", "exec", ns.as_str(), "tc", "qdisc"];
-        if n == Netem::default() {
-            let mut args = base.to_vec();
-            args.extend(["del", "dev", "eth0", "root"]);
-            // Nothing to delete is fine.
-            let _ = run("ip", &args);
-            return Ok(());
-        }
-        let (delay, jitter) = (format!("{}ms", n.delay_ms), format!("{}ms", n.jitter_ms));
-        let (loss, reorder) = (format!("{}%", n.loss_pct), format!("{}%", n.reorder_pct));
-        let mut args = base.to_vec();
-        args.extend([
-            "replace", "dev", "eth0", "root", "netem", "delay", &delay, &jitter, "loss", &loss,
-        ]);
-        if n.reorder_pct > 0.0 {
-            args.extend(["reorder", &reorder]);
-        }
-        run("ip", &args)
+    fn the_switch(&self) -> &Switch {
+        self.switch
+            .as_ref()
+            .expect("a lab has its switch until it is dropped")
     }
 
-    /// Applies `n` to every host.
-    pub fn netem_all(&self, n: Netem) -> Result<(), NetError> {
-        (0..self.hosts).try_for_each(|i| self.netem(i, n))
+    /// Sets (or, with the default, clears) the faults of frames host `i` sends.
+    pub fn impair(&self, i: usize, f: Impairment) {
+        self.the_switch().impair(i, f);
     }
 
-    /// Cuts every host of `side` off from every host not in it, both ways (blackhole routes:
-    /// packets vanish, as on a cut link).
-    pub fn partition(&self, side: &[usize]) -> Result<(), NetError> {
-        self.routes("add", side)
+    /// Applies `f` to every host's frames.
+    pub fn impair_all(&self, f: Impairment) {
+        (0..self.hosts).for_each(|i| self.impair(i, f));
+    }
+
+    /// What the switch counted (frames forwarded, lost, cut).
+    pub fn stats(&self) -> &SwitchStats {
+        self.the_switch().stats()
+    }
+
+    /// Cuts every host of `side` off from every host not in it, both ways: their frames
+    /// vanish, as on a pulled cable.
+    pub fn partition(&self, side: &[usize]) {
+        self.the_switch().cut(side);
     }
 
     /// Undoes [`NetLab::partition`] of `side`.
-    pub fn heal(&self, side: &[usize]) -> Result<(), NetError> {
-        self.routes("del", side)
+    pub fn heal(&self, side: &[usize]) {
+        self.the_switch().mend(side);
     }
+}
 
-    fn routes(&self, op: &str, side: &[usize]) -> Result<(), NetError> {
-        for a in 0..self.hosts {
-            for b in 0..self.hosts {
-                if side.contains(&a) == side.contains(&b) {
-                    continue;
-                }
-                let dst = format!("{}/32", self.addr(b));
-                run(
-                    "ip",
-                    &[
-                        "netns",
-                        "exec",
-                        &self.ns(a),
-                        "ip",
-                        "route",
-                        op,
-                        "blackhole",
-                        &dst,
-                    ],
-                )?;
-            }
-        }
-        Ok(())
-    }
+/// Moves the calling thread into the named network namespace.
+fn enter_ns(ns: &str) -> Result<(), NetError> {
+    let err = |reason: String| NetError::Enter {
+        ns: ns.to_owned(),
+        reason,
+    };
+    let file =
+        std::fs::File::open(format!("/var/run/netns/{ns}")).map_err(|e| err(e.to_string()))?;
+    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| err(e.to_string()))
 }
 
 impl Drop for NetLab {
     fn drop(&mut self) {
+        // Stop forwarding (and close the ports) before the namespaces go.
+        drop(self.switch.take());
         for i in 0..self.hosts {
             let _ = run("ip", &["netns", "del", &self.ns(i)]);
         }

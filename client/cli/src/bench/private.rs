@@ -23,6 +23,10 @@ use serde::Serialize;
 
 use super::{mib_s, random_data};
 
+/// Pause after the stores of a round, before its reads: the nodes finish their own work on
+/// the new blobs first.
+const SETTLE: Duration = Duration::from_secs(3);
+
 /// Requests in flight in the key-server throughput run.
 const IN_FLIGHT: usize = 16;
 
@@ -47,6 +51,8 @@ pub struct PrivateBench {
     pub read_plain_ms: f64,
     /// Plain read without the peek (`BlobClient::read`) (ms).
     pub read_plain_unpeeked_ms: f64,
+    /// The peek alone: the first bytes of the blob, to tell a sealed one (ms).
+    pub peek_ms: f64,
     /// Read the ciphertext, fetch the key, decrypt, as `floe read -o` does it: the key is
     /// fetched while rows stream in, segments decrypt as they arrive (ms).
     pub read_private_ms: f64,
@@ -141,10 +147,9 @@ pub async fn bench_private(
         force: true,
         ..StoreOptions::default()
     };
-    let data = random_data(size);
+    let mut data = Vec::new();
     let dir = tempfile::tempdir()?;
     let plain_path = dir.path().join("plain");
-    std::fs::write(&plain_path, &data)?;
     let sealed_path = dir.path().join("sealed");
     let out_path = dir.path().join("out");
 
@@ -152,8 +157,11 @@ pub async fn bench_private(
     let mut t_store = (Vec::new(), Vec::new());
     let mut t_read = (Vec::new(), Vec::new(), Vec::new());
     let (mut seal, mut header) = (Duration::MAX, None);
-    for _ in 0..rounds {
-        // Plain store.
+    let mut t_peek = Vec::new();
+    for round in 0..rounds {
+        // Fresh bytes each round, so both stores write new blobs.
+        data = random_data(size);
+        std::fs::write(&plain_path, &data)?;
         let t = Instant::now();
         let plain = files::store_file(client, &plain_path, &opts).await?;
         t_store.0.push(t.elapsed());
@@ -166,57 +174,77 @@ pub async fn bench_private(
         let stored = files::store_file(client, &sealed_path, &opts).await?;
         t_store.1.push(t.elapsed());
         header = Some(h);
+        // Let the nodes finish with the stores before timing reads.
+        tokio::time::sleep(SETTLE).await;
 
-        // Plain read as `floe read -o` does it: open, peek at the first bytes, read.
-        let t = Instant::now();
-        let blob = client.open(plain.outcome.blob_id(), u64::MAX).await?;
-        let private::Peeked::Plain(blob) = private::peek(client, blob).await? else {
-            return Err(PrivateBenchError::Mismatch("a plain blob peeked as sealed"));
-        };
-        let got = client
-            .read_opened(blob, ConsistencyCheck::Default, None)
-            .await?;
-        t_read.0.push(t.elapsed());
-        if got.data != data {
-            return Err(PrivateBenchError::Mismatch("the plain read"));
-        }
-        drop(got);
-        // The plain read without the peek.
-        let t = Instant::now();
-        let got = client
-            .read(plain.outcome.blob_id(), ConsistencyCheck::Default)
-            .await?;
-        t_read.1.push(t.elapsed());
-        drop(got);
-        // Private read as `floe read -o` does it: open, peek, key servers and epoch, then
-        // the key fetched while the rows stream in and segments decrypted as they arrive.
-        let t = Instant::now();
-        let blob = client.open(stored.outcome.blob_id(), u64::MAX).await?;
-        let private::Peeked::Sealed(sealed) = private::peek(client, blob).await? else {
-            return Err(PrivateBenchError::Mismatch("a sealed blob peeked as plain"));
-        };
-        let (servers, system) = tokio::join!(
-            KeyServerSet::fetch(floe.ledger(), floe.chain_id()),
-            floe.system()
-        );
-        let asker = private::Asker {
-            wallet,
-            epoch: system?.epoch,
-        };
-        let dst = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out_path)?);
-        servers?
-            .read_sealed(
-                client,
-                sealed,
-                ConsistencyCheck::Default,
-                asker,
-                dst,
-                &out_path,
-            )
-            .await?;
-        t_read.2.push(t.elapsed());
-        if std::fs::read(&out_path)? != data {
-            return Err(PrivateBenchError::Mismatch("the private read"));
+        // The three reads, in a different order each round.
+        for k in 0..3 {
+            match (round + k) % 3 {
+                0 => {
+                    // Plain, as `floe read -o` does it: open, peek at the first bytes, read.
+                    let t = Instant::now();
+                    let blob = client.open(plain.outcome.blob_id(), u64::MAX).await?;
+                    let p = Instant::now();
+                    let private::Peeked::Plain(blob) = private::peek(client, blob).await? else {
+                        return Err(PrivateBenchError::Mismatch("a plain blob peeked as sealed"));
+                    };
+                    t_peek.push(p.elapsed());
+                    let got = client
+                        .read_opened(blob, ConsistencyCheck::Default, None)
+                        .await?;
+                    t_read.0.push(t.elapsed());
+                    if got.data != data {
+                        return Err(PrivateBenchError::Mismatch("the plain read"));
+                    }
+                }
+                1 => {
+                    // Plain, without the peek.
+                    let t = Instant::now();
+                    let got = client
+                        .read(plain.outcome.blob_id(), ConsistencyCheck::Default)
+                        .await?;
+                    t_read.1.push(t.elapsed());
+                    if got.data != data {
+                        return Err(PrivateBenchError::Mismatch("the plain read"));
+                    }
+                }
+                _ => {
+                    // Private, as `floe read -o` does it: open, peek, key servers and epoch,
+                    // then the key fetched while the rows stream in and segments decrypted as
+                    // they arrive.
+                    let t = Instant::now();
+                    let blob = client.open(stored.outcome.blob_id(), u64::MAX).await?;
+                    let private::Peeked::Sealed(sealed) = private::peek(client, blob).await? else {
+                        return Err(PrivateBenchError::Mismatch("a sealed blob peeked as plain"));
+                    };
+                    let (servers, system) = tokio::join!(
+                        KeyServerSet::fetch(floe.ledger(), floe.chain_id()),
+                        floe.system()
+                    );
+                    let asker = private::Asker {
+                        wallet,
+                        epoch: system?.epoch,
+                    };
+                    let dst = std::io::BufWriter::with_capacity(
+                        1 << 20,
+                        std::fs::File::create(&out_path)?,
+                    );
+                    servers?
+                        .read_sealed(
+                            client,
+                            sealed,
+                            ConsistencyCheck::Default,
+                            asker,
+                            dst,
+                            &out_path,
+                        )
+                        .await?;
+                    t_read.2.push(t.elapsed());
+                    if std::fs::read(&out_path)? != data {
+                        return Err(PrivateBenchError::Mismatch("the private read"));
+                    }
+                }
+            }
         }
     }
     let header = header.expect("at least one round");
@@ -292,6 +320,7 @@ pub async fn bench_private(
         store_overhead_pct: pct(spr, sp),
         read_plain_ms: rp,
         read_plain_unpeeked_ms: rd,
+        peek_ms: median(t_peek),
         read_private_ms: rpr,
         read_overhead_pct: pct(rpr, rp),
         seal_mib_s: mib_s(size as u64, seal.as_secs_f64()),

@@ -125,6 +125,7 @@ impl UpArgs {
             shards: self.shards.unwrap_or(d.shards),
             epoch_secs: self.epoch_secs.unwrap_or(d.epoch_secs),
             block_time_ms: self.block_time_ms.unwrap_or(d.block_time_ms),
+            hosts: Vec::new(),
         }
     }
 

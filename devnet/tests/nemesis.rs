@@ -1,0 +1,351 @@
+//! Nemesis scenarios, Jepsen style: a devnet whose every validator and storage node is a real
+//! process in a network namespace of its own (as on separate machines, with its own address),
+//! and a client in another, all joined by the lab's switch (`floe_tests::netns`), which cuts,
+//! delays and drops their packets. The configurations are the ones `floe-devnet` writes for
+//! any deployment, with each process's own address.
+//!
+//! Every scenario ends with the same checks: every blob that was certified reads back
+//! byte-exact, the validators agree on every block hash (no fork), and after healing the
+//! network is live again within a bound (a store certifies, a cut-off validator catches up).
+//!
+//! Needs root, `iproute2` and `ethtool` (as `.ci/run` installs).
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use floe_client::blobs::StoreOptions;
+use floe_client::{BlobClient, BlobOptions, ClientConfig};
+use floe_common::{BlobId, ConsistencyCheck, KeyPair};
+use floe_devnet::{Devnet, DevnetOptions, Host};
+use floe_ledger::LedgerClient;
+use floe_tests::netns::{Impairment, NetLab};
+
+const EXE: &str = env!("CARGO_BIN_EXE_floe-devnet");
+
+/// A devnet spread over a lab: host `i < validators` is validator `i + 1`, the next `nodes`
+/// hosts are the storage nodes, and the last host is the client.
+struct Net {
+    lab: NetLab,
+    validators: usize,
+    nodes: usize,
+    dir: tempfile::TempDir,
+}
+
+impl Net {
+    fn new(validators: usize, nodes: usize) -> Net {
+        let lab = NetLab::new(validators + nodes + 1)
+            .expect("network namespaces: needs root, iproute2 and ethtool");
+        Net {
+            lab,
+            validators,
+            nodes,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn client_host(&self) -> usize {
+        self.validators + self.nodes
+    }
+
+    /// The lab host of validator `i` (0-based).
+    fn validator(&self, i: usize) -> usize {
+        i
+    }
+
+    /// The lab host of storage node `i` (0-based).
+    fn node(&self, i: usize) -> usize {
+        self.validators + i
+    }
+
+    /// Generates the devnet, one process per host.
+    fn devnet(&self, shards: u16, epoch_secs: u64) -> Devnet {
+        let hosts = (0..self.validators + self.nodes)
+            .map(|i| Host {
+                netns: self.lab.ns(i),
+                addr: self.lab.addr(i),
+            })
+            .collect();
+        let opts = DevnetOptions {
+            validators: self.validators,
+            nodes: self.nodes,
+            shards,
+            epoch_secs,
+            block_time_ms: 200,
+            hosts,
+        };
+        Devnet::generate(self.dir.path(), &opts)
+            .unwrap()
+            .with_executable(EXE)
+    }
+
+    /// Runs `f` on a runtime whose threads are in the client's namespace (every socket it
+    /// opens is the client's), and returns its result; a panic in it fails the test.
+    fn client<T: Send, F: Future<Output = T>>(&self, f: impl FnOnce() -> F + Send) -> T {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                self.lab
+                    .enter(self.client_host())
+                    .expect("enter the client host");
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(f())
+            })
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        })
+    }
+}
+
+/// The client's view: a blob client and one ledger client per validator.
+struct Client {
+    blobs: BlobClient,
+    validators: Vec<LedgerClient>,
+    config: ClientConfig,
+}
+
+impl Client {
+    async fn connect(devnet: &Devnet) -> Client {
+        let config = devnet.client_config();
+        let key: KeyPair = devnet.wallet().unwrap();
+        let ledger = LedgerClient::new(config.ledger_rpc.clone());
+        let blobs = BlobClient::connect(ledger, key, BlobOptions::default())
+            .await
+            .unwrap();
+        let validators = devnet
+            .validator_urls()
+            .into_iter()
+            .map(|u| LedgerClient::new(vec![u]))
+            .collect();
+        Client {
+            blobs,
+            validators,
+            config,
+        }
+    }
+
+    /// Stores `data` for a few epochs; the blob id once certified, or the error.
+    async fn store(&self, data: &[u8]) -> Result<BlobId, String> {
+        let opts = StoreOptions {
+            epochs: self.config.default_epochs.max(1),
+            ..StoreOptions::default()
+        };
+        match tokio::time::timeout(Duration::from_secs(120), self.blobs.store(data, &opts)).await {
+            Ok(Ok(o)) => Ok(o.blob_id()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("store timed out after 120 s".into()),
+        }
+    }
+
+    /// Reads every blob and checks its bytes.
+    async fn read_all(&self, blobs: &[(BlobId, Vec<u8>)]) {
+        for (id, data) in blobs {
+            let got = self
+                .blobs
+                .read(*id, ConsistencyCheck::Default)
+                .await
+                .unwrap_or_else(|e| panic!("certified blob {id} does not read: {e}"));
+            assert!(got.data == *data, "blob {id} read back other bytes");
+        }
+    }
+
+    /// Heights of the validators that answer (`None` for one that does not, within 2 s).
+    async fn heights(&self) -> Vec<Option<u64>> {
+        let mut out = Vec::new();
+        for v in &self.validators {
+            let h = tokio::time::timeout(Duration::from_secs(2), v.health()).await;
+            out.push(h.ok().and_then(Result::ok).map(|h| h.height));
+        }
+        out
+    }
+
+    /// Waits until every validator reaches `height`; fails after `bound`.
+    async fn all_reach(&self, height: u64, bound: Duration) -> Duration {
+        let t = Instant::now();
+        loop {
+            let hs = self.heights().await;
+            if hs.iter().all(|h| h.is_some_and(|h| h >= height)) {
+                return t.elapsed();
+            }
+            assert!(
+                t.elapsed() < bound,
+                "validators did not all reach height {height} within {bound:?}: {hs:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// No fork: every validator has the same block hash at every height up to the lowest
+    /// tip (all heights, checked in one pass).
+    async fn assert_no_fork(&self) -> u64 {
+        let tip = self
+            .heights()
+            .await
+            .into_iter()
+            .map(|h| h.expect("every validator answers after healing"))
+            .min()
+            .unwrap();
+        for height in 1..=tip {
+            let mut hashes = Vec::new();
+            for v in &self.validators {
+                let record = v.block(height).await.unwrap().expect("a committed block");
+                hashes.push(record.block.hash());
+            }
+            assert!(
+                hashes.windows(2).all(|w| w[0] == w[1]),
+                "fork at height {height}: {hashes:?}"
+            );
+        }
+        tip
+    }
+}
+
+fn data(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// One validator of four cut off from everyone while blobs are stored: the other three keep
+/// finalising, stores certify, and once healed the cut-off validator catches up on the same
+/// chain.
+#[test]
+fn net_partition_minority_validator() {
+    let net = Net::new(4, 4);
+    net.client(|| async {
+        let mut devnet = net.devnet(8, 3600);
+        devnet.start_all().unwrap();
+        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
+        let client = Client::connect(&devnet).await;
+        let mut stored = Vec::new();
+        let first = data(1, 1 << 20);
+        stored.push((client.store(&first).await.unwrap(), first));
+
+        let cut = net.validator(3);
+        net.lab.partition(&[cut]);
+        let before = client.heights().await;
+        for seed in 2..5 {
+            let d = data(seed, 300_000);
+            let id = client
+                .store(&d)
+                .await
+                .unwrap_or_else(|e| panic!("store with one validator of four cut off: {e}"));
+            stored.push((id, d));
+        }
+        let during = client.heights().await;
+        assert!(
+            during[3].is_none(),
+            "the cut-off validator answers: {during:?}"
+        );
+        assert!(
+            during[0].unwrap() > before[0].unwrap(),
+            "three validators finalise"
+        );
+        client.read_all(&stored).await;
+
+        net.lab.heal(&[cut]);
+        let tip = during[0].unwrap();
+        let caught_up = client.all_reach(tip + 5, Duration::from_secs(60)).await;
+        eprintln!("cut-off validator caught up {caught_up:?} after healing");
+        let d = data(9, 200_000);
+        stored.push((client.store(&d).await.unwrap(), d));
+        client.read_all(&stored).await;
+        let checked = client.assert_no_fork().await;
+        eprintln!("no fork over {checked} heights");
+        drop(devnet);
+    });
+}
+
+/// More than f = 1 of the four storage nodes cut off while blobs are stored: a store cannot
+/// gather a quorum of confirmations, so none certifies on the nodes that are left, and
+/// nothing is lost. Healed, stores certify again and every certified blob reads back.
+#[test]
+fn net_partition_majority_nodes() {
+    let net = Net::new(4, 4);
+    net.client(|| async {
+        let mut devnet = net.devnet(8, 3600);
+        devnet.start_all().unwrap();
+        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
+        let client = Client::connect(&devnet).await;
+        let mut stored = Vec::new();
+        let first = data(1, 500_000);
+        stored.push((client.store(&first).await.unwrap(), first));
+
+        let cut = [net.node(0), net.node(1)];
+        net.lab.partition(&cut);
+        let t = Instant::now();
+        let refused = client.store(&data(2, 500_000)).await;
+        eprintln!(
+            "store with 2 of 4 nodes cut off: {refused:?} after {:?}",
+            t.elapsed()
+        );
+        assert!(
+            refused.is_err(),
+            "a store certified without a quorum of nodes"
+        );
+        client.read_all(&stored).await;
+
+        net.lab.heal(&cut);
+        let t = Instant::now();
+        let d = data(3, 500_000);
+        let id = loop {
+            match client.store(&d).await {
+                Ok(id) => break id,
+                Err(e) => {
+                    assert!(
+                        t.elapsed() < Duration::from_secs(60),
+                        "no store certified within 60 s of healing: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        };
+        eprintln!("a store certified {:?} after healing", t.elapsed());
+        stored.push((id, d));
+        client.read_all(&stored).await;
+        client.assert_no_fork().await;
+        drop(devnet);
+    });
+}
+
+/// Every frame 5% likely to be lost, both ways, between all parties: stores and reads still
+/// succeed (TCP retransmits), byte-exact.
+#[test]
+fn net_lossy_links() {
+    let net = Net::new(4, 4);
+    net.client(|| async {
+        let mut devnet = net.devnet(8, 3600);
+        devnet.start_all().unwrap();
+        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
+        let client = Client::connect(&devnet).await;
+        net.lab.impair_all(Impairment {
+            loss_pct: 5.0,
+            ..Impairment::default()
+        });
+        let mut stored = Vec::new();
+        for (seed, len) in [(1, 1 << 20), (2, 4 << 20)] {
+            let d = data(seed, len);
+            let t = Instant::now();
+            let id = client
+                .store(&d)
+                .await
+                .unwrap_or_else(|e| panic!("store over 5% loss: {e}"));
+            eprintln!("stored {len} bytes over 5% loss in {:?}", t.elapsed());
+            stored.push((id, d));
+        }
+        let t = Instant::now();
+        client.read_all(&stored).await;
+        eprintln!("read both over 5% loss in {:?}", t.elapsed());
+        let lost = net
+            .lab
+            .stats()
+            .lost
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(lost > 100, "only {lost} frames were lost");
+        net.lab.impair_all(Impairment::default());
+        client.assert_no_fork().await;
+        drop(devnet);
+    });
+}
