@@ -316,7 +316,7 @@ fn net_partition_majority_nodes() {
 fn net_lossy_links() {
     let net = Net::new(4, 4);
     net.client(|| async {
-        let mut devnet = net.devnet(8, 3600);
+        let mut devnet = net.devnet(16, 3600);
         devnet.start_all().unwrap();
         devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
         let client = Client::connect(&devnet).await;
@@ -325,7 +325,7 @@ fn net_lossy_links() {
             ..Impairment::default()
         });
         let mut stored = Vec::new();
-        for (seed, len) in [(1, 1 << 20), (2, 4 << 20)] {
+        for (seed, len) in [(1, 1 << 20), (2, 3 << 20)] {
             let d = data(seed, len);
             let t = Instant::now();
             let id = client

@@ -112,6 +112,10 @@ pub fn encoding_of(genesis: &Genesis) -> Result<EncodingConfig, NodeRunError> {
 
 /// How often the committee is re-read from the ledger after a failed read.
 const COMMITTEE_RETRY: Duration = Duration::from_secs(1);
+/// The follower's request timeout (its long polls get their wait on top): a validator that
+/// stops answering (cut off by a partition) is left for the next one within this, so the node
+/// keeps seeing registrations while one validator is unreachable.
+const FOLLOWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Reads the current committee, retrying until it succeeds or `cancel` fires.
 async fn fetch_committee(
@@ -312,7 +316,7 @@ pub async fn start_with(
     // The follower has its own client: leaving a validator that served a bad record must not
     // move the other readers, and the reverse.
     let follower = Follower::new(
-        LedgerClient::new(config.ledger_rpc.clone()),
+        LedgerClient::new(config.ledger_rpc.clone()).with_request_timeout(FOLLOWER_TIMEOUT),
         genesis.chain_id.clone(),
         validators,
         storage.clone(),

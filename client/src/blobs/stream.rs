@@ -170,6 +170,20 @@ impl BlobClient {
     /// Streams bytes `range` of `blob` (clipped to the blob) as they are fetched and verified;
     /// see the [module docs](self).
     pub fn stream(&self, blob: OpenBlob, range: Range<u64>, check: ConsistencyCheck) -> BlobStream {
+        self.stream_ahead(blob, range, check, self.options.read_window_bytes)
+    }
+
+    /// [`BlobClient::stream`], fetching up to `window` bytes ahead of the consumer instead of
+    /// [`BlobOptions::read_window_bytes`](super::BlobOptions::read_window_bytes): a reader
+    /// that consumes fast (into a file) reads a large blob with more rows in flight. The
+    /// client's read budget still bounds what all streams hold.
+    pub fn stream_ahead(
+        &self,
+        blob: OpenBlob,
+        range: Range<u64>,
+        check: ConsistencyCheck,
+        window: usize,
+    ) -> BlobStream {
         let config = *blob.committees.0.encoding();
         let len = blob.len();
         let range = range.start.min(len)..range.end.min(len);
@@ -198,7 +212,7 @@ impl BlobClient {
         let state = Rows {
             reader,
             budget: self.read_budget.clone(),
-            window: self.options.read_window_bytes.max(1),
+            window: window.max(1),
             next_row: (range.start / row) as usize,
             last_row: ((range.end - 1) / row) as usize,
             row,

@@ -4,7 +4,8 @@
 //! proofs) and tells a sealed blob from an ordinary one. [`KeyServerSet::read_sealed`] then
 //! overlaps the three costs of a private read instead of paying them one after the other:
 //!
-//! * the **key** is asked for as soon as the header is known, while the rows stream in;
+//! * the **key** is asked for as soon as the header is known, while the rows stream in
+//!   ([`READ_AHEAD`] bytes ahead, for as many rows in flight as a whole-blob read);
 //! * rows are cut into sealed segments as they arrive; until the key is there, at most
 //!   [`BUFFER_BEFORE_KEY`] bytes of them wait (the stream is not polled beyond that, so memory
 //!   stays bounded when key servers are slow);
@@ -30,6 +31,10 @@ use crate::wallet::Wallet;
 
 /// Segments decrypted at once.
 pub const DECRYPT_IN_FLIGHT: usize = 4;
+
+/// How far the blob is fetched ahead of the decryptors: more rows in flight than a server's
+/// stream keeps, as the output is a file that takes bytes as fast as they come.
+pub const READ_AHEAD: usize = 64 << 20;
 
 /// Sealed bytes read ahead while the key is being fetched.
 pub const BUFFER_BEFORE_KEY: usize = 64 << 20;
@@ -112,7 +117,7 @@ impl KeyServerSet {
     ) -> Result<(W, u64), PrivateError> {
         let SealedBlob { blob, header } = *sealed;
         let len = blob.len();
-        let mut stream = client.stream(blob, HEADER_LEN as u64..len, check);
+        let mut stream = client.stream_ahead(blob, HEADER_LEN as u64..len, check, READ_AHEAD);
         let key = self.data_key(asker.wallet, asker.epoch, &header);
         tokio::pin!(key);
 

@@ -131,6 +131,7 @@ pub struct LedgerClient {
     urls: Vec<String>,
     http: reqwest::Client,
     current: AtomicUsize,
+    request_timeout: Duration,
 }
 
 impl Clone for LedgerClient {
@@ -140,6 +141,7 @@ impl Clone for LedgerClient {
             urls: self.urls.clone(),
             http: self.http.clone(),
             current: AtomicUsize::new(self.current.load(std::sync::atomic::Ordering::Relaxed)),
+            request_timeout: self.request_timeout,
         }
     }
 }
@@ -164,7 +166,17 @@ impl LedgerClient {
                 .collect(),
             http,
             current: AtomicUsize::new(0),
+            request_timeout: REQUEST_TIMEOUT,
         }
+    }
+
+    /// Gives up on a request (that does not wait) after `timeout` instead of 30 s; a waiting
+    /// request gets its wait on top. A timed-out validator is left for the next request, so a
+    /// short timeout makes a client leave a validator it can no longer reach (cut off by a
+    /// partition, its connection silently dead) that much sooner.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     /// The validator URLs.
@@ -232,7 +244,7 @@ impl LedgerClient {
             let mut req: RequestBuilder = self
                 .http
                 .request(method.clone(), format!("{}{path}", self.urls[idx]))
-                .timeout(REQUEST_TIMEOUT + wait)
+                .timeout(self.request_timeout + wait)
                 .query(query);
             if bcs_response {
                 req = req.header(reqwest::header::ACCEPT, "application/octet-stream");
@@ -247,7 +259,14 @@ impl LedgerClient {
                     self.current.store(idx, Ordering::Relaxed);
                     return Ok(resp);
                 }
-                Err(e) if e.is_timeout() => return Err(ClientError::Timeout),
+                Err(e) if e.is_timeout() => {
+                    // A validator that stopped answering (cut off, or its connection silently
+                    // dead) is left: the next request goes to the next one. This one is not
+                    // sent again, as it may have been acted on.
+                    self.current.store(idx + 1, Ordering::Relaxed);
+                    tracing::debug!(url = %self.urls[idx], "validator timed out, the next request goes to the next");
+                    return Err(ClientError::Timeout);
+                }
                 Err(e) if e.is_connect() => {
                     tracing::debug!(url = %self.urls[idx], error = %e, "validator unreachable, trying the next");
                     last = TransportError::Request {
