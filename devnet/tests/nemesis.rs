@@ -202,6 +202,32 @@ impl Client {
     }
 }
 
+/// Waits until every storage node applied block `height - 1` (nodes trail the ledger by one
+/// block); fails after `bound`.
+async fn nodes_reach(devnet: &Devnet, height: u64, bound: Duration) -> Duration {
+    let t = Instant::now();
+    loop {
+        let status = devnet.status().await;
+        let nodes: Vec<(String, Option<u64>)> = status
+            .processes
+            .iter()
+            .filter(|p| p.kind == floe_devnet::ProcessKind::Node)
+            .map(|p| (p.name.clone(), p.ledger_height))
+            .collect();
+        if nodes
+            .iter()
+            .all(|(_, h)| h.is_some_and(|h| h + 1 >= height))
+        {
+            return t.elapsed();
+        }
+        assert!(
+            t.elapsed() < bound,
+            "nodes did not reach height {height} within {bound:?}: {nodes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 fn data(seed: u8, len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
@@ -239,6 +265,10 @@ fn net_partition_minority_validator() {
             during[3].is_none(),
             "the cut-off validator answers: {during:?}"
         );
+        // Every node keeps following the ledger, the one that followed the cut-off validator
+        // too (it leaves it for another).
+        let behind = nodes_reach(&devnet, during[0].unwrap(), Duration::from_secs(20)).await;
+        eprintln!("every node applied the stores' blocks {behind:?} after them");
         assert!(
             during[0].unwrap() > before[0].unwrap(),
             "three validators finalise"
