@@ -51,8 +51,11 @@ pub use upload::{NodeFailure, NodeFailures, NodeUploadError, UploadError};
 /// Tuning of the data path.
 #[derive(Debug, Clone)]
 pub struct BlobOptions {
-    /// Slivers in flight at once during a store, over all nodes.
-    pub upload_slivers_in_flight: usize,
+    /// Sliver bytes in flight at once during a store, over all nodes (at least one sliver is
+    /// always sent). A budget of bytes, not of slivers: a small blob's many small slivers go
+    /// out together, which is what a store over long round trips needs, while a large blob's
+    /// big slivers go a few at a time, which bounds the writer's memory.
+    pub upload_bytes_in_flight: usize,
     /// After quorum is reached, how long to keep uploading to the remaining nodes.
     pub extra_upload_time: Duration,
     /// How long a node may wait for the registration or its slivers before refusing a
@@ -75,7 +78,7 @@ pub struct BlobOptions {
 impl Default for BlobOptions {
     fn default() -> Self {
         BlobOptions {
-            upload_slivers_in_flight: 4,
+            upload_bytes_in_flight: 32 << 20,
             extra_upload_time: Duration::from_secs(2),
             confirmation_wait: Duration::from_secs(10),
             read_slivers_in_flight: 48,

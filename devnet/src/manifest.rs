@@ -64,13 +64,15 @@ pub struct DevnetOptions {
     pub hosts: Vec<Host>,
 }
 
-/// A process's place when the devnet is spread over network namespaces (one per process, as
-/// on separate machines): it listens on `addr` there, and its peers reach it at `addr`.
+/// A process's place when the network is spread over machines, or over network namespaces
+/// that stand in for them: it listens on `addr` there, and its peers reach it at `addr`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Host {
-    /// The network namespace (a name under `/var/run/netns`, as `ip netns` makes them).
-    pub netns: String,
+    /// The network namespace (a name under `/var/run/netns`, as `ip netns` makes them) the
+    /// process runs in; `None` for a process on a machine of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
     /// The process's address in it.
     pub addr: Ipv4Addr,
 }
@@ -121,7 +123,7 @@ impl DevnetOptions {
 
     /// The network namespace process `i` runs in, if the devnet is spread over them.
     fn netns(&self, i: usize) -> Option<String> {
-        self.hosts.get(i).map(|h| h.netns.clone())
+        self.hosts.get(i).and_then(|h| h.netns.clone())
     }
 }
 

@@ -69,7 +69,7 @@ impl Net {
     fn devnet(&self, shards: u16, epoch_secs: u64) -> Devnet {
         let hosts = (0..self.validators + self.nodes)
             .map(|i| Host {
-                netns: self.lab.ns(i),
+                netns: Some(self.lab.ns(i)),
                 addr: self.lab.addr(i),
             })
             .collect();
@@ -240,6 +240,47 @@ async fn nodes_reach(devnet: &Devnet, height: u64, bound: Duration) -> Duration 
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// A process of the test's own, killed when dropped (a failing test leaves nothing running
+/// in a namespace about to be deleted).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `ExecStart` line of `deploy/systemd/<unit>`, with the installed binaries
+/// (`/usr/local/bin/…`) replaced by this build's and the installed configuration
+/// (`/etc/floe/…`) by `config`.
+fn unit_command(unit: &str, config: &std::path::Path) -> Vec<std::ffi::OsString> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/systemd")
+        .join(unit);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap_or_else(|| panic!("{} has no ExecStart", path.display()));
+    let bin_dir = std::path::Path::new(EXE).parent().unwrap();
+    line.split_whitespace()
+        .map(|w| match w.strip_prefix("/usr/local/bin/") {
+            Some(bin) => {
+                let exe = bin_dir.join(bin);
+                assert!(
+                    exe.is_file(),
+                    "{} is not built: run the tests with --workspace",
+                    exe.display()
+                );
+                exe.into_os_string()
+            }
+            None if w.starts_with("/etc/floe/") => config.as_os_str().to_owned(),
+            None => w.into(),
+        })
+        .collect()
 }
 
 fn data(seed: u8, len: usize) -> Vec<u8> {
@@ -448,6 +489,246 @@ fn net_wan_latency() {
         net.lab.impair_all(Impairment::default());
         client.read_all(&stored).await;
         client.assert_no_fork().await;
+        drop(devnet);
+    });
+}
+
+/// A validator and a storage node cut off across an epoch change (epochs of 20 s): the rest
+/// change epoch and keep certifying stores; healed, the two catch up to the new epoch on the
+/// same chain, and every certified blob reads back.
+#[test]
+fn net_partition_during_epoch_change() {
+    let net = Net::new(4, 4);
+    net.client(|| async {
+        let mut devnet = net.devnet(8, 20);
+        devnet.start_all().unwrap();
+        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
+        let client = Client::connect(&devnet).await;
+        let ledger = &client.validators[0];
+        let mut stored = Vec::new();
+        let d = data(1, 300_000);
+        stored.push((client.store(&d).await.unwrap(), d));
+
+        // Cut off a few seconds before the epoch ends, and healed a few seconds after.
+        let system = ledger.system().await.unwrap();
+        let start_epoch = system.epoch;
+        let ends = system.epoch_start_ms + system.epoch_duration_ms;
+        let cut_at = ends.saturating_sub(5_000);
+        let now = floe_tests::now_ms();
+        if cut_at > now {
+            tokio::time::sleep(Duration::from_millis(cut_at - now)).await;
+        }
+        let cut = [net.validator(3), net.node(3)];
+        net.lab.partition(&cut);
+        let t = Instant::now();
+        while ledger.system().await.unwrap().epoch == start_epoch {
+            assert!(
+                t.elapsed() < Duration::from_secs(40),
+                "no epoch change with one validator and one node cut off"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let changed_after = t.elapsed();
+        let d = data(2, 300_000);
+        let id = client
+            .store(&d)
+            .await
+            .unwrap_or_else(|e| panic!("store in the new epoch, partition on: {e}"));
+        stored.push((id, d));
+        let new_epoch = ledger.system().await.unwrap().epoch;
+
+        net.lab.heal(&cut);
+        let t = Instant::now();
+        loop {
+            let status = devnet.status().await;
+            let behind: Vec<_> = status
+                .processes
+                .iter()
+                .filter(|p| p.kind == floe_devnet::ProcessKind::Node)
+                .filter(|p| p.epoch.is_none_or(|e| e < new_epoch.get()))
+                .map(|p| (p.name.clone(), p.epoch))
+                .collect();
+            if behind.is_empty() {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "nodes still behind epoch {new_epoch} 60 s after healing: {behind:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        eprintln!(
+            "epoch {start_epoch} -> {new_epoch} {changed_after:?} after the cut; every node in \
+             it {:?} after healing",
+            t.elapsed()
+        );
+        let tip = client.heights().await[0].unwrap();
+        client.all_reach(tip, Duration::from_secs(60)).await;
+        client.read_all(&stored).await;
+        client.assert_no_fork().await;
+        drop(devnet);
+    });
+}
+
+/// One validator's clock 5 s ahead (`faketime`), more than the 2 s a block's timestamp may
+/// lead a validator's clock: the others refuse the blocks it proposes, so its turns as
+/// proposer time out, but the chain stays live, stores certify and reads are byte-exact. With
+/// its clock set right again (restarted without `faketime`), it is back on the same chain.
+#[test]
+fn net_clock_skew() {
+    let net = Net::new(4, 4);
+    net.client(|| async {
+        let mut devnet = net.devnet(8, 3600);
+        devnet.start_all().unwrap();
+        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
+        let client = Client::connect(&devnet).await;
+
+        // validator-4 again, under faketime, in its namespace.
+        let name = "validator-4";
+        devnet.stop(name, Duration::from_secs(10)).unwrap();
+        let spec = devnet.process(name).unwrap().clone();
+        let log = std::fs::File::create(devnet.dir().join("logs/validator-4-skewed.log")).unwrap();
+        let skewed = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &net.lab.ns(net.validator(3)),
+                "faketime",
+                "-f",
+                "+5s",
+            ])
+            .arg(EXE)
+            .args(["validator", "--config"])
+            .arg(devnet.path(&spec.config))
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("faketime (apt package faketime) runs the validator");
+        let skewed_guard = KillOnDrop(skewed);
+        let tip = client.heights().await[0].unwrap();
+        client.all_reach(tip, Duration::from_secs(60)).await;
+
+        let mut stored = Vec::new();
+        let t = Instant::now();
+        for seed in 1..4 {
+            let d = data(seed, 300_000);
+            let id = client
+                .store(&d)
+                .await
+                .unwrap_or_else(|e| panic!("store with a validator's clock 5 s ahead: {e}"));
+            stored.push((id, d));
+        }
+        eprintln!("three stores with a skewed validator in {:?}", t.elapsed());
+        client.read_all(&stored).await;
+        // The skew is real: the others refused blocks it proposed for their timestamps.
+        let refused = (1..=3)
+            .filter(|i| {
+                let log = std::fs::read_to_string(devnet.log_path(&format!("validator-{i}")))
+                    .unwrap_or_default();
+                log.lines()
+                    .any(|l| l.contains("invalid block") && l.contains("timestamp"))
+            })
+            .count();
+        assert!(
+            refused > 0,
+            "no validator refused a block for its timestamp"
+        );
+        drop(skewed_guard);
+
+        // Its clock right again: it restarts and follows the same chain.
+        devnet.start(name).unwrap();
+        let tip = client.heights().await[0].unwrap();
+        client.all_reach(tip + 3, Duration::from_secs(60)).await;
+        client.assert_no_fork().await;
+        drop(devnet);
+    });
+}
+
+/// The systemd units of `deploy/systemd` run the network: a validator and a storage node are
+/// stopped and started again by their unit's `ExecStart` line (the real `floe-ledger` and
+/// `floe-node` binaries, with the configurations the lab's devnet wrote). They rejoin, stores
+/// and reads work, and the validator stops cleanly on SIGTERM (the unit's `KillSignal`).
+#[test]
+fn net_systemd_units_run_the_network() {
+    let net = Net::new(4, 4);
+    net.client(|| async {
+        let mut devnet = net.devnet(8, 3600);
+        devnet.start_all().unwrap();
+        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
+        let client = Client::connect(&devnet).await;
+        let mut units = Vec::new();
+        for (name, unit, host) in [
+            ("validator-2", "floe-validator.service", net.validator(1)),
+            ("node-2", "floe-node.service", net.node(1)),
+        ] {
+            devnet.stop(name, Duration::from_secs(10)).unwrap();
+            let spec = devnet.process(name).unwrap().clone();
+            let argv = unit_command(unit, &devnet.path(&spec.config));
+            let log =
+                std::fs::File::create(devnet.dir().join(format!("logs/{name}-unit.log"))).unwrap();
+            let child = std::process::Command::new("ip")
+                .args(["netns", "exec", &net.lab.ns(host)])
+                .args(&argv)
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            units.push((name, spec, KillOnDrop(child)));
+        }
+        // The node answers its health endpoint; the validator catches up.
+        let node_health = format!("{}/health", units[1].1.http_url());
+        let http = reqwest::Client::new();
+        let t = Instant::now();
+        while !http
+            .get(&node_health)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "node-2 (unit) not healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let tip = client.heights().await[0].unwrap();
+        client.all_reach(tip + 2, Duration::from_secs(60)).await;
+
+        let mut stored = Vec::new();
+        for seed in 1..3 {
+            let d = data(seed, 400_000);
+            stored.push((client.store(&d).await.unwrap(), d));
+        }
+        client.read_all(&stored).await;
+        client.assert_no_fork().await;
+
+        // SIGTERM, as systemd stops it: the validator exits cleanly and quickly.
+        let (_, _, mut validator) = units.remove(0);
+        let pid = validator.0.id().to_string();
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let t = Instant::now();
+        let status = loop {
+            if let Some(s) = validator.0.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "no exit 30 s after SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(
+            status.success(),
+            "the validator exited with {status} on SIGTERM"
+        );
+        drop(units);
         drop(devnet);
     });
 }

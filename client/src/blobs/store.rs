@@ -407,7 +407,7 @@ impl BlobClient {
                 target.persistence,
                 UploadOptions {
                     chain_id: &self.chain_id,
-                    slivers_in_flight: self.options.upload_slivers_in_flight,
+                    bytes_in_flight: self.options.upload_bytes_in_flight,
                     extra_time: self.options.extra_upload_time,
                     confirmation_wait: self.options.confirmation_wait,
                     skip_nodes: &opts.skip_nodes,

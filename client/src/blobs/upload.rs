@@ -11,7 +11,8 @@
 //!    parity, the largest part (≈2× the blob), is computed for one group when its phase starts.
 //!
 //! Peak: the blob, then the larger of the secondary parity (≈0.5×) and a group's primary
-//! parity (≈0.4×), and the slivers in flight: about 2.6× the blob with the process itself. A
+//! parity (≈0.4×), and the slivers in flight (a budget of bytes,
+//! [`UploadOptions::bytes_in_flight`]): about 2.6× the blob with the process itself. A
 //! phase ends when its slivers were all sent, or when none was sent for [`GROUP_STALL`] (a hung
 //! node must not hold back the others).
 //!
@@ -74,8 +75,8 @@ const LAGGING_WAIT: Duration = Duration::from_millis(250);
 pub struct UploadOptions<'a> {
     /// The network's chain id: confirmations must be signed for it.
     pub chain_id: &'a str,
-    /// Slivers in flight at once, over all nodes.
-    pub slivers_in_flight: usize,
+    /// Sliver bytes in flight at once, over all nodes (at least one sliver).
+    pub bytes_in_flight: usize,
     /// After quorum is reached, how long to keep uploading to the remaining nodes.
     pub extra_time: Duration,
     /// How long a node may wait for the registration or its slivers before refusing a
@@ -437,7 +438,19 @@ pub(crate) async fn upload(
 
     let source = Mutex::new(source);
     let metadata = Arc::new(metadata.clone());
-    let in_flight = Semaphore::new(opts.slivers_in_flight.max(1));
+    // The budget in KiB permits; a sliver takes its size's worth, at most the whole budget.
+    let budget = u32::try_from(opts.bytes_in_flight.div_ceil(1024).max(1)).unwrap_or(u32::MAX >> 4);
+    let in_flight = Semaphore::new(budget as usize);
+    let config = committee.encoding();
+    let kib = |axis| {
+        let bytes = config
+            .sliver_size(axis, metadata.unencoded_length)
+            .unwrap_or(0);
+        u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, budget)
+    };
+    let sliver_kib = [kib(SliverAxis::Primary), kib(SliverAxis::Secondary)];
     let ctx = UploadCtx {
         p2p,
         blob_id,
@@ -445,6 +458,7 @@ pub(crate) async fn upload(
         wait_ms: u32::try_from(opts.confirmation_wait.as_millis()).unwrap_or(u32::MAX),
         epoch: committee.epoch(),
         in_flight: &in_flight,
+        sliver_kib,
         source: &source,
         progress: opts.progress,
     };
@@ -510,6 +524,8 @@ struct UploadCtx<'a, 's> {
     /// The committee's epoch: confirmations must be signed for it.
     epoch: Epoch,
     in_flight: &'a Semaphore,
+    /// Permits (KiB) a primary and a secondary sliver take of `in_flight`.
+    sliver_kib: [u32; 2],
     source: &'a Mutex<SliverSource<'s>>,
     progress: Option<&'a ProgressHook>,
 }
@@ -609,7 +625,8 @@ impl UploadCtx<'_, '_> {
         }
     }
 
-    /// Sends the node's slivers of one axis, at most `in_flight` at a time across the upload.
+    /// Sends the node's slivers of one axis, within the bytes `in_flight` allows across the
+    /// upload.
     async fn put_slivers(
         &self,
         u: &NodeUpload,
@@ -618,7 +635,15 @@ impl UploadCtx<'_, '_> {
     ) -> Result<(), CallError> {
         let (peer, addrs) = (u.member.peer_id, &u.member.addrs);
         let puts = u.pairs.iter().map(|pair| async move {
-            let _permit = self.in_flight.acquire().await.expect("never closed");
+            let units = match axis {
+                SliverAxis::Primary => self.sliver_kib[0],
+                SliverAxis::Secondary => self.sliver_kib[1],
+            };
+            let _permit = self
+                .in_flight
+                .acquire_many(units)
+                .await
+                .expect("never closed");
             let sliver = self
                 .source
                 .lock()

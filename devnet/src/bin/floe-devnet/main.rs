@@ -47,6 +47,10 @@ enum Command {
     /// Generate a devnet in --dir (or resume the one there), start every process, wait until
     /// the network is ready, and supervise it until Ctrl-C (SIGINT), SIGTERM or SIGHUP.
     Up(UpArgs),
+    /// Write a network for processes on separate machines (keys, genesis, one configuration
+    /// per process with its --hosts address) without starting anything: the files a
+    /// deployment copies to each machine (see README, "Running on several machines").
+    Generate(GenerateArgs),
     /// Show every process: pid, up or down, and what its health endpoint reports.
     Status {
         #[command(flatten)]
@@ -90,10 +94,9 @@ enum Command {
     },
 }
 
+/// The shape of a new network.
 #[derive(Args)]
-struct UpArgs {
-    #[command(flatten)]
-    dir: DirArg,
+struct ShapeArgs {
     /// Validators, with equal voting power [default: 4]. This and the next options shape a new
     /// devnet only; an existing one is resumed as it was generated.
     #[arg(long)]
@@ -111,12 +114,32 @@ struct UpArgs {
     /// Target time between blocks in milliseconds [default: 200].
     #[arg(long)]
     block_time_ms: Option<u64>,
+}
+
+#[derive(Args)]
+struct UpArgs {
+    #[command(flatten)]
+    dir: DirArg,
+    #[command(flatten)]
+    shape: ShapeArgs,
     /// Do not run the demo once the network is ready.
     #[arg(long)]
     no_demo: bool,
 }
 
-impl UpArgs {
+#[derive(Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    dir: DirArg,
+    #[command(flatten)]
+    shape: ShapeArgs,
+    /// The machines' addresses, one per process, validators first then nodes (comma
+    /// separated): each process listens on its own, and its peers and the genesis name it.
+    #[arg(long, value_delimiter = ',', required = true)]
+    hosts: Vec<std::net::Ipv4Addr>,
+}
+
+impl ShapeArgs {
     fn options(&self) -> DevnetOptions {
         let d = DevnetOptions::default();
         DevnetOptions {
@@ -214,6 +237,7 @@ fn run_process(kind: ProcessKind, config: &Path) -> anyhow::Result<()> {
 async fn control(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Up(args) => up(args).await,
+        Command::Generate(args) => generate(&args),
         Command::Status { dir, json } => {
             let devnet = Devnet::load(&dir.dir)?;
             let status = devnet.status().await;
@@ -271,8 +295,38 @@ async fn control(command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// `floe-devnet generate`.
+fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
+    let hosts = args
+        .hosts
+        .iter()
+        .map(|&addr| floe_devnet::Host { netns: None, addr })
+        .collect();
+    let opts = DevnetOptions {
+        hosts,
+        ..args.shape.options()
+    };
+    std::fs::create_dir_all(&args.dir.dir)
+        .with_context(|| format!("creating {}", args.dir.dir.display()))?;
+    let devnet = Devnet::generate(&args.dir.dir, &opts)?;
+    println!(
+        "generated {} in {}",
+        devnet.chain_id(),
+        devnet.dir().display()
+    );
+    for p in devnet.processes() {
+        println!(
+            "  {:<14} {}  config {}",
+            p.name,
+            p.http_listen.ip(),
+            devnet.path(&p.config).display()
+        );
+    }
+    Ok(())
+}
+
 async fn up(args: UpArgs) -> anyhow::Result<()> {
-    let (mut devnet, resumed) = Devnet::open(&args.dir.dir, &args.options())?;
+    let (mut devnet, resumed) = Devnet::open(&args.dir.dir, &args.shape.options())?;
     let dir = devnet.dir().to_owned();
     let o = devnet.manifest().options.clone();
     if resumed {
@@ -281,7 +335,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             dir.display(),
             devnet.chain_id()
         );
-        let ignored = args.ignored(&o);
+        let ignored = args.shape.ignored(&o);
         if !ignored.is_empty() {
             eprintln!(
                 "floe-devnet: note: {} ignored: an existing devnet keeps the shape it was \
