@@ -78,7 +78,7 @@ pub struct BlobOptions {
 impl Default for BlobOptions {
     fn default() -> Self {
         BlobOptions {
-            upload_bytes_in_flight: 32 << 20,
+            upload_bytes_in_flight: 8 << 20,
             extra_upload_time: Duration::from_secs(2),
             confirmation_wait: Duration::from_secs(10),
             read_slivers_in_flight: 48,
