@@ -26,6 +26,20 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// User and system CPU time of this process so far, in seconds (`/proc/self/stat`).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    // `/proc` counts in USER_HZ, which Linux fixes at 100 for user space.
+    ticks / 100.0
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "minutes and gigabytes: run on its own with --ignored"]
 async fn n100_shards1000_store_read_with_33_stopped() {
@@ -40,6 +54,11 @@ async fn n100_shards1000_store_read_with_33_stopped() {
     cluster.wait_nodes_synced().await;
     let start_s = t.elapsed().as_secs_f64();
     let rss_idle = rss_bytes();
+    // Idle CPU: the process's CPU time over 10 s with nothing stored or read (followers long
+    // polling, libp2p keep-alives, timers).
+    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let idle_cpu_pct = (cpu_seconds() - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
     let client = cluster.client().await;
     let opts = StoreOptions {
         epochs: 2,
@@ -153,6 +172,8 @@ async fn n100_shards1000_store_read_with_33_stopped() {
             "start_s": (start_s * 10.0).round() / 10.0,
             "rss_bytes_idle": rss_idle,
             "rss_bytes_per_node_idle": rss_idle / 100,
+            "idle_cpu_pct_of_one_core": (idle_cpu_pct * 10.0).round() / 10.0,
+            "idle_cpu_pct_per_node": (idle_cpu_pct * 100.0).round() / 10_000.0,
             "reads": figures,
             "store_4mib_with_33_stopped_ms": degraded_store_ms,
             "read_4mib_with_33_stopped_ms": degraded_read_ms,
