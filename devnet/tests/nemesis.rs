@@ -86,6 +86,16 @@ impl Net {
             .with_executable(EXE)
     }
 
+    /// Generates the devnet, starts every process, waits until the network is ready, and
+    /// connects the client (call it on [`Net::client`]'s runtime).
+    async fn up(&self, shards: u16, epoch_secs: u64) -> (Devnet, Client) {
+        let mut devnet = self.devnet(shards, epoch_secs);
+        devnet.start_all().unwrap();
+        devnet.wait_ready(Duration::from_secs(180)).await.unwrap();
+        let client = Client::connect(&devnet).await;
+        (devnet, client)
+    }
+
     /// Runs `f` on a runtime whose threads are in the client's namespace (every socket it
     /// opens is the client's), and returns its result; a panic in it fails the test.
     fn client<T: Send, F: Future<Output = T>>(&self, f: impl FnOnce() -> F + Send) -> T {
@@ -296,10 +306,7 @@ fn data(seed: u8, len: usize) -> Vec<u8> {
 fn net_partition_minority_validator() {
     let net = Net::new(4, 4);
     net.client(|| async {
-        let mut devnet = net.devnet(8, 3600);
-        devnet.start_all().unwrap();
-        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
-        let client = Client::connect(&devnet).await;
+        let (devnet, client) = net.up(8, 3600).await;
         let mut stored = Vec::new();
         let first = data(1, 1 << 20);
         stored.push((client.store(&first).await.unwrap(), first));
@@ -350,10 +357,7 @@ fn net_partition_minority_validator() {
 fn net_partition_majority_nodes() {
     let net = Net::new(4, 4);
     net.client(|| async {
-        let mut devnet = net.devnet(8, 3600);
-        devnet.start_all().unwrap();
-        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
-        let client = Client::connect(&devnet).await;
+        let (devnet, client) = net.up(8, 3600).await;
         let mut stored = Vec::new();
         let first = data(1, 500_000);
         stored.push((client.store(&first).await.unwrap(), first));
@@ -401,10 +405,7 @@ fn net_partition_majority_nodes() {
 fn net_lossy_links() {
     let net = Net::new(4, 4);
     net.client(|| async {
-        let mut devnet = net.devnet(16, 3600);
-        devnet.start_all().unwrap();
-        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
-        let client = Client::connect(&devnet).await;
+        let (devnet, client) = net.up(16, 3600).await;
         net.lab.impair_all(Impairment {
             loss_pct: 5.0,
             ..Impairment::default()
@@ -443,10 +444,7 @@ fn net_lossy_links() {
 fn net_wan_latency() {
     let net = Net::new(4, 10);
     net.client(|| async {
-        let mut devnet = net.devnet(100, 3600);
-        devnet.start_all().unwrap();
-        devnet.wait_ready(Duration::from_secs(180)).await.unwrap();
-        let client = Client::connect(&devnet).await;
+        let (devnet, client) = net.up(100, 3600).await;
         net.lab.impair_all(Impairment {
             delay_ms: 100,
             jitter_ms: 20,
@@ -500,10 +498,7 @@ fn net_wan_latency() {
 fn net_partition_during_epoch_change() {
     let net = Net::new(4, 4);
     net.client(|| async {
-        let mut devnet = net.devnet(8, 20);
-        devnet.start_all().unwrap();
-        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
-        let client = Client::connect(&devnet).await;
+        let (devnet, client) = net.up(8, 20).await;
         let ledger = &client.validators[0];
         let mut stored = Vec::new();
         let d = data(1, 300_000);
@@ -578,10 +573,7 @@ fn net_partition_during_epoch_change() {
 fn net_clock_skew() {
     let net = Net::new(4, 4);
     net.client(|| async {
-        let mut devnet = net.devnet(8, 3600);
-        devnet.start_all().unwrap();
-        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
-        let client = Client::connect(&devnet).await;
+        let (mut devnet, client) = net.up(8, 3600).await;
 
         // validator-4 again, under faketime, in its namespace.
         let name = "validator-4";
@@ -653,10 +645,7 @@ fn net_clock_skew() {
 fn net_systemd_units_run_the_network() {
     let net = Net::new(4, 4);
     net.client(|| async {
-        let mut devnet = net.devnet(8, 3600);
-        devnet.start_all().unwrap();
-        devnet.wait_ready(Duration::from_secs(90)).await.unwrap();
-        let client = Client::connect(&devnet).await;
+        let (mut devnet, client) = net.up(8, 3600).await;
         let mut units = Vec::new();
         for (name, unit, host) in [
             ("validator-2", "floe-validator.service", net.validator(1)),

@@ -26,6 +26,18 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// Bytes of one sliver pair (primary and secondary) of a blob of `len` bytes at 1,000 shards.
+fn pair_bytes(len: usize) -> usize {
+    let config = floe_common::EncodingConfig::new(1000).expect("1000 shards");
+    [
+        floe_common::SliverAxis::Primary,
+        floe_common::SliverAxis::Secondary,
+    ]
+    .into_iter()
+    .map(|axis| config.sliver_size(axis, len as u64).unwrap_or(0))
+    .sum()
+}
+
 /// User and system CPU time of this process so far, in seconds (`/proc/self/stat`).
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -148,16 +160,10 @@ async fn n100_shards1000_store_read_with_33_stopped() {
             .find(|m| m.node_id == cluster.nodes[wiped].node_id())
             .map_or(0, |m| m.shards.len())
     });
-    let config = floe_common::EncodingConfig::new(1000).expect("1000 shards");
-    let pair = |len: usize| {
-        config
-            .sliver_size(floe_common::SliverAxis::Primary, len as u64)
-            .unwrap_or(0)
-            + config
-                .sliver_size(floe_common::SliverAxis::Secondary, len as u64)
-                .unwrap_or(0)
-    };
-    let held: usize = stored.iter().map(|(_, len)| shards * pair(*len)).sum();
+    let held: usize = stored
+        .iter()
+        .map(|(_, len)| shards * pair_bytes(*len))
+        .sum();
     let blob_bytes: usize = stored.iter().map(|(_, len)| len).sum();
     assert!(
         (wipe_recovery_bytes as usize) < blob_bytes,
@@ -187,12 +193,7 @@ async fn n100_shards1000_store_read_with_33_stopped() {
                 "recovery_ms": wipe_recovery_ms,
                 "recovery_bytes_received": wipe_recovery_bytes,
             },
-            "sliver_pair_bytes_4mib": floe_common::EncodingConfig::new(1000)
-                .map(|c| {
-                    c.sliver_size(floe_common::SliverAxis::Primary, 4 << 20).unwrap_or(0)
-                        + c.sliver_size(floe_common::SliverAxis::Secondary, 4 << 20).unwrap_or(0)
-                })
-                .unwrap_or(0),
+            "sliver_pair_bytes_4mib": pair_bytes(4 << 20),
         })
     );
     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -291,18 +292,9 @@ async fn n100_shards1000_epoch_change_moves_a_tenth_of_the_shards() {
         .iter()
         .map(|c| c.metrics().shard_bytes_received.get())
         .sum();
-    let config = floe_common::EncodingConfig::new(1000).expect("1000 shards");
-    let pair = |len: usize| {
-        config
-            .sliver_size(floe_common::SliverAxis::Primary, len as u64)
-            .unwrap_or(0)
-            + config
-                .sliver_size(floe_common::SliverAxis::Secondary, len as u64)
-                .unwrap_or(0)
-    };
     let held: usize = blobs
         .iter()
-        .map(|(_, b)| moved_shards * pair(b.len()))
+        .map(|(_, b)| moved_shards * pair_bytes(b.len()))
         .sum();
     for (id, bytes) in &blobs {
         let read = client

@@ -109,6 +109,31 @@ fn any_file_contains(dir: &Path, needle: &[u8]) -> bool {
     false
 }
 
+/// Stores `bytes` as an ordinary blob from `file` and reads it into `out`: the read must fail
+/// as `bad_ciphertext` (exit 2) and leave no `out`. Returns the error.
+async fn store_and_read_bad_ciphertext(
+    config: &Path,
+    file: &Path,
+    bytes: &[u8],
+    out: &Path,
+) -> Value {
+    std::fs::write(file, bytes).unwrap();
+    let stored = ok_json(
+        &floe(config, &["--json", "store", file.to_str().unwrap()]).await,
+        "store",
+    );
+    let blob = stored["blobs"][0]["blob_id"].as_str().unwrap().to_owned();
+    let (o, _) = read_as(config, &blob, out).await;
+    let (code, err) = err_of(&o);
+    assert_eq!(
+        (code, err["code"].as_str()),
+        (2, Some("bad_ciphertext")),
+        "{err}"
+    );
+    assert!(!out.exists());
+    err
+}
+
 fn four_validators() -> ClusterOptions {
     ClusterOptions {
         validators: 4,
@@ -302,21 +327,8 @@ async fn adv_key_requests_and_ciphertexts() {
     let mut fake = floe_common::privacy::MAGIC.to_vec();
     fake.extend_from_slice(&[0xab; 500]);
     let file = dir.path().join("fake.bin");
-    std::fs::write(&file, &fake).unwrap();
-    let stored = ok_json(
-        &floe(&owner, &["--json", "store", file.to_str().unwrap()]).await,
-        "store",
-    );
-    let blob = stored["blobs"][0]["blob_id"].as_str().unwrap().to_owned();
     let out = dir.path().join("out.bin");
-    let (o, _) = read_as(&owner, &blob, &out).await;
-    let (code, err) = err_of(&o);
-    assert_eq!(
-        (code, err["code"].as_str()),
-        (2, Some("bad_ciphertext")),
-        "{err}"
-    );
-    assert!(!out.exists());
+    store_and_read_bad_ciphertext(&owner, &file, &fake, &out).await;
 
     // A sealed blob whose first two segments were swapped: each segment authenticates only
     // at its own position, so the streamed read fails as bad_ciphertext and leaves no file
@@ -339,24 +351,11 @@ async fn adv_key_requests_and_ciphertexts() {
     let swapped = [head, &rest[seg..2 * seg], &rest[..seg], &rest[2 * seg..]].concat();
     assert_eq!(swapped.len(), sealed.len());
     let file = dir.path().join("swapped.bin");
-    std::fs::write(&file, &swapped).unwrap();
-    let stored = ok_json(
-        &floe(&owner, &["--json", "store", file.to_str().unwrap()]).await,
-        "store",
-    );
-    let blob = stored["blobs"][0]["blob_id"].as_str().unwrap().to_owned();
-    let (o, _) = read_as(&owner, &blob, &out).await;
-    let (code, err) = err_of(&o);
-    assert_eq!(
-        (code, err["code"].as_str()),
-        (2, Some("bad_ciphertext")),
-        "{err}"
-    );
+    let err = store_and_read_bad_ciphertext(&owner, &file, &swapped, &out).await;
     assert!(
         err["message"].as_str().unwrap().contains("segment 0"),
         "{err}"
     );
-    assert!(!out.exists());
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
