@@ -28,13 +28,7 @@ fn rss_bytes() -> u64 {
 
 /// One scenario at a time: each runs 100 or more nodes on this machine's cores, and two at
 /// once slow each other past their epochs.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Bytes of one sliver pair (primary and secondary) of a blob of `len` bytes at 1,000 shards.
 fn pair_bytes(len: usize) -> usize {
@@ -65,7 +59,7 @@ fn cpu_seconds() -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "minutes and gigabytes: run on its own with --ignored"]
 async fn n100_shards1000_store_read_with_33_stopped() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let t = Instant::now();
     let mut cluster = TestCluster::start(ClusterOptions {
         nodes: 100,
@@ -219,7 +213,7 @@ async fn n100_shards1000_store_read_with_33_stopped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "minutes and gigabytes: run on its own with --ignored"]
 async fn n100_shards1000_epoch_change_moves_a_tenth_of_the_shards() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let mut cluster = TestCluster::start(ClusterOptions {
         nodes: 100,
         standby: 10,
