@@ -390,24 +390,22 @@ impl Devnet {
             let _ = old.try_wait();
         }
         let config = self.marker(&spec);
-        let mut args = vec![
-            self.exe.as_os_str(),
+        let run = [
             OsStr::new(spec.kind.subcommand()),
             OsStr::new("--config"),
             &config,
         ];
         // In a namespace of its own, `ip netns exec` runs it there (and execs into it, so the
         // pid is the process's). Its ports are not this namespace's to check.
-        let netns = spec.netns.as_deref().map(OsStr::new);
-        let exe = match netns {
+        let (exe, args): (&Path, Vec<&OsStr>) = match spec.netns.as_deref() {
             Some(ns) => {
-                args.splice(0..0, [OsStr::new("netns"), OsStr::new("exec"), ns]);
-                Path::new("ip")
+                let prefix = [OsStr::new("netns"), OsStr::new("exec"), OsStr::new(ns)];
+                let args = prefix.into_iter().chain([self.exe.as_os_str()]).chain(run);
+                (Path::new("ip"), args.collect())
             }
             None => {
                 self.wait_for_ports(name)?;
-                args.remove(0);
-                self.exe.as_path()
+                (self.exe.as_path(), run.to_vec())
             }
         };
         let child = process::spawn(exe, &args, &self.dir, &self.log_path(name), name)?;

@@ -226,27 +226,29 @@ impl Client {
     }
 }
 
-/// Waits until every storage node applied block `height - 1` (nodes trail the ledger by one
-/// block); fails after `bound`.
-async fn nodes_reach(devnet: &Devnet, height: u64, bound: Duration) -> Duration {
+/// Waits until every storage node's status satisfies `ok`; fails after `bound`, naming `what`
+/// and the nodes that do not.
+async fn wait_nodes(
+    devnet: &Devnet,
+    what: &str,
+    bound: Duration,
+    ok: impl Fn(&floe_devnet::ProcessStatus) -> bool,
+) -> Duration {
     let t = Instant::now();
     loop {
         let status = devnet.status().await;
-        let nodes: Vec<(String, Option<u64>)> = status
+        let behind: Vec<_> = status
             .processes
             .iter()
-            .filter(|p| p.kind == floe_devnet::ProcessKind::Node)
-            .map(|p| (p.name.clone(), p.ledger_height))
+            .filter(|p| p.kind == floe_devnet::ProcessKind::Node && !ok(p))
+            .map(|p| (p.name.clone(), p.epoch, p.ledger_height))
             .collect();
-        if nodes
-            .iter()
-            .all(|(_, h)| h.is_some_and(|h| h + 1 >= height))
-        {
+        if behind.is_empty() {
             return t.elapsed();
         }
         assert!(
             t.elapsed() < bound,
-            "nodes did not reach height {height} within {bound:?}: {nodes:?}"
+            "nodes not {what} within {bound:?}: {behind:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -329,7 +331,12 @@ fn net_partition_minority_validator() {
         );
         // Every node keeps following the ledger, the one that followed the cut-off validator
         // too (it leaves it for another).
-        let behind = nodes_reach(&devnet, during[0].unwrap(), Duration::from_secs(20)).await;
+        // Nodes trail the ledger by one block.
+        let height = during[0].unwrap();
+        let behind = wait_nodes(&devnet, "following", Duration::from_secs(20), |p| {
+            p.ledger_height.is_some_and(|h| h + 1 >= height)
+        })
+        .await;
         eprintln!("every node applied the stores' blocks {behind:?} after them");
         assert!(
             during[0].unwrap() > before[0].unwrap(),
@@ -533,29 +540,13 @@ fn net_partition_during_epoch_change() {
         let new_epoch = ledger.system().await.unwrap().epoch;
 
         net.lab.heal(&cut);
-        let t = Instant::now();
-        loop {
-            let status = devnet.status().await;
-            let behind: Vec<_> = status
-                .processes
-                .iter()
-                .filter(|p| p.kind == floe_devnet::ProcessKind::Node)
-                .filter(|p| p.epoch.is_none_or(|e| e < new_epoch.get()))
-                .map(|p| (p.name.clone(), p.epoch))
-                .collect();
-            if behind.is_empty() {
-                break;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "nodes still behind epoch {new_epoch} 60 s after healing: {behind:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        let in_new_epoch = wait_nodes(&devnet, "in the new epoch", Duration::from_secs(60), |p| {
+            p.epoch.is_some_and(|e| e >= new_epoch.get())
+        })
+        .await;
         eprintln!(
             "epoch {start_epoch} -> {new_epoch} {changed_after:?} after the cut; every node in \
-             it {:?} after healing",
-            t.elapsed()
+             it {in_new_epoch:?} after healing"
         );
         let tip = client.heights().await[0].unwrap();
         client.all_reach(tip, Duration::from_secs(60)).await;
